@@ -1,0 +1,107 @@
+//! The client credentials grant (RFC 6749 4.4): a server app acting for itself in an
+//! organization that has added it. No database access on a warm cache.
+
+use super::{parse_resources, parse_scope};
+use crate::model::OrgAccessGrant;
+use crate::params::Params;
+use crate::provider::{Provider, Subject, resolve_resources};
+use crate::scope::ScopeSet;
+use crate::store::{Client, Registry, RevocationStore};
+use crate::token::TokenResponse;
+use crate::OAuthError;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub scope: Option<ScopeSet>,
+    /// Which organization, by id or name, when the app was added to several.
+    pub organization: Option<String>,
+    pub resources: Vec<String>,
+}
+
+impl Request {
+    pub fn parse(params: &Params) -> Result<Self, OAuthError> {
+        Ok(Self {
+            scope: parse_scope(params)?,
+            organization: params.get("organization").map(str::to_string),
+            resources: parse_resources(params),
+        })
+    }
+}
+
+fn pick_org<'a>(client: &'a Client, wanted: Option<&str>) -> Result<&'a OrgAccessGrant, OAuthError> {
+    let grants = &client.org_grants;
+    match wanted {
+        Some(org) => grants
+            .iter()
+            .find(|g| g.org_id == org || g.org_name == org)
+            .ok_or_else(|| {
+                OAuthError::invalid_request(format!("this app has not been added to organization {org:?}"))
+            }),
+        None => match grants.as_slice() {
+            [] => Err(OAuthError::unauthorized_client(
+                "this app has not been added to any organization yet; an owner must add it to the organization first",
+            )),
+            [only] => Ok(only),
+            _ => Err(OAuthError::invalid_request(
+                "this app has been added to several organizations; name one with the organization parameter",
+            )),
+        },
+    }
+}
+
+pub async fn exchange<S: Registry + RevocationStore>(
+    provider: &Provider<S>,
+    client: &Client,
+    req: Request,
+) -> Result<TokenResponse, OAuthError> {
+    let grant = pick_org(client, req.organization.as_deref())?;
+    let mut scopes = match req.scope {
+        Some(asked) => {
+            let missing = asked.missing_from(&grant.scopes);
+            if !missing.is_empty() {
+                return Err(OAuthError::invalid_scope(format!(
+                    "organization {} has not granted this app: {}",
+                    grant.org_name,
+                    missing.join(" ")
+                )));
+            }
+            asked
+        }
+        None => grant.scopes.clone(),
+    };
+    let index = provider.store.resource_index().await?;
+    let targets = resolve_resources(&index, &req.resources)?;
+    if !targets.is_empty() {
+        // RFC 8707: the token is for the named resources only, so it carries only their scopes.
+        scopes.retain(|s| index.owner_of(s).is_some_and(|rs| targets.contains(&rs.identifier.as_str())));
+        if scopes.is_empty() {
+            return Err(OAuthError::new(
+                crate::ErrorCode::InvalidTarget,
+                "the requested scopes include none for the requested resource",
+            ));
+        }
+    }
+    let mut audiences: Vec<String> = Vec::new();
+    for s in scopes.iter() {
+        if let Some(rs) = index.owner_of(s)
+            && !audiences.contains(&rs.identifier)
+        {
+            audiences.push(rs.identifier.clone());
+        }
+    }
+    let subject = Subject {
+        sub: client.app.client_id.clone(),
+        org_id: grant.org_id.clone(),
+        auth_time: None,
+        grant_id: None,
+    };
+    let (access_token, claims) = provider.mint_access_token(client, subject, &scopes, audiences)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: claims.exp - claims.iat,
+        scope: claims.scope,
+        refresh_token: None,
+        id_token: None,
+    })
+}

@@ -1,0 +1,465 @@
+//! JSON Web Keys and JSON Web Tokens, on `aws-lc-rs`.
+//!
+//! Keys are parsed once into [`SigningKey`]s (signing is the token endpoint's main cost); the
+//! private halves are stored encrypted under a key-encryption key ([`KeyEncryptionKey`]).
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
+use aws_lc_rs::{digest, rand};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Alg {
+    ES256,
+    RS256,
+}
+
+impl Alg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+        }
+    }
+}
+
+impl FromStr for Alg {
+    type Err = JoseError;
+    fn from_str(s: &str) -> Result<Self, JoseError> {
+        match s {
+            "ES256" => Ok(Self::ES256),
+            "RS256" => Ok(Self::RS256),
+            _ => Err(JoseError::UnsupportedAlg),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoseError {
+    Malformed,
+    UnsupportedAlg,
+    UnknownKey,
+    BadSignature,
+    Crypto,
+}
+
+impl fmt::Display for JoseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Malformed => "the token is not a well-formed JWT",
+            Self::UnsupportedAlg => "the token's algorithm is not accepted",
+            Self::UnknownKey => "the token names a key that is not known",
+            Self::BadSignature => "the token's signature is invalid",
+            Self::Crypto => "a cryptographic operation failed",
+        })
+    }
+}
+
+impl std::error::Error for JoseError {}
+
+/// A public key in JWK form (RFC 7517), as published at the JWKS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub kid: String,
+    pub alg: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crv: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub y: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub n: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub e: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+enum Private {
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
+}
+
+/// A parsed private key, ready to sign.
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Alg,
+    private: Private,
+    pub jwk: Jwk,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl SigningKey {
+    /// Generates a key; returns it with its PKCS#8 DER encoding for storage.
+    pub fn generate(alg: Alg) -> Result<(Self, Vec<u8>), JoseError> {
+        let der = match alg {
+            Alg::ES256 => {
+                let rng = rand::SystemRandom::new();
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| JoseError::Crypto)?
+                    .as_ref()
+                    .to_vec()
+            }
+            Alg::RS256 => {
+                let key = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| JoseError::Crypto)?;
+                key.as_der()
+                    .map_err(|_| JoseError::Crypto)?
+                    .as_ref()
+                    .to_vec()
+            }
+        };
+        let key = Self::from_pkcs8(alg, &der)?;
+        Ok((key, der))
+    }
+
+    /// Parses a stored key. The `kid` is derived from the public key (RFC 7638 thumbprint),
+    /// so it is unique and stable.
+    pub fn from_pkcs8(alg: Alg, der: &[u8]) -> Result<Self, JoseError> {
+        let (private, mut jwk) = match alg {
+            Alg::ES256 => {
+                let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|_| JoseError::Crypto)?;
+                let point = key.public_key().as_ref();
+                // Uncompressed point: 0x04 || X (32) || Y (32).
+                if point.len() != 65 {
+                    return Err(JoseError::Crypto);
+                }
+                let jwk = Jwk {
+                    kty: "EC".into(),
+                    kid: String::new(),
+                    alg: "ES256".into(),
+                    use_: "sig".into(),
+                    crv: Some("P-256".into()),
+                    x: Some(b64(&point[1..33])),
+                    y: Some(b64(&point[33..65])),
+                    n: None,
+                    e: None,
+                };
+                (Private::Ec(key), jwk)
+            }
+            Alg::RS256 => {
+                let key = RsaKeyPair::from_pkcs8(der).map_err(|_| JoseError::Crypto)?;
+                let parts = PublicKeyComponents::<Vec<u8>>::from(key.public_key());
+                let jwk = Jwk {
+                    kty: "RSA".into(),
+                    kid: String::new(),
+                    alg: "RS256".into(),
+                    use_: "sig".into(),
+                    crv: None,
+                    x: None,
+                    y: None,
+                    n: Some(b64(strip_zeros(&parts.n))),
+                    e: Some(b64(strip_zeros(&parts.e))),
+                };
+                (Private::Rsa(key), jwk)
+            }
+        };
+        jwk.kid = thumbprint(&jwk);
+        Ok(Self {
+            kid: jwk.kid.clone(),
+            alg,
+            private,
+            jwk,
+        })
+    }
+
+    /// Signs `claims` as a compact JWS with header `{alg, typ, kid}`.
+    pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, JoseError> {
+        let header = serde_json::json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
+        let header = serde_json::to_vec(&header).map_err(|_| JoseError::Crypto)?;
+        let payload = serde_json::to_vec(claims).map_err(|_| JoseError::Crypto)?;
+        let mut token = String::with_capacity(header.len() * 2 + payload.len() * 2 + 400);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let rng = rand::SystemRandom::new();
+        let sig = match &self.private {
+            Private::Ec(key) => key
+                .sign(&rng, token.as_bytes())
+                .map_err(|_| JoseError::Crypto)?
+                .as_ref()
+                .to_vec(),
+            Private::Rsa(key) => {
+                let mut sig = vec![0u8; key.public_modulus_len()];
+                key.sign(&RSA_PKCS1_SHA256, &rng, token.as_bytes(), &mut sig)
+                    .map_err(|_| JoseError::Crypto)?;
+                sig
+            }
+        };
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&sig, &mut token);
+        Ok(token)
+    }
+}
+
+fn strip_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// RFC 7638 JWK thumbprint, base64url SHA-256 of the required members in lexical order.
+fn thumbprint(jwk: &Jwk) -> String {
+    let canonical = match jwk.kty.as_str() {
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk.crv.as_deref().unwrap_or_default(),
+            jwk.x.as_deref().unwrap_or_default(),
+            jwk.y.as_deref().unwrap_or_default()
+        ),
+        _ => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk.e.as_deref().unwrap_or_default(),
+            jwk.n.as_deref().unwrap_or_default()
+        ),
+    };
+    b64(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+}
+
+/// A public key that verifies signatures, built from a [`Jwk`].
+#[derive(Debug, Clone)]
+pub struct VerifyingKey {
+    pub kid: String,
+    pub alg: Alg,
+    material: Vec<u8>,
+    rsa_e: Vec<u8>,
+}
+
+impl VerifyingKey {
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
+        let alg: Alg = jwk.alg.parse()?;
+        let decode = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+                .ok_or(JoseError::Malformed)
+        };
+        let (material, rsa_e) = match (alg, jwk.kty.as_str()) {
+            (Alg::ES256, "EC") => {
+                let mut point = vec![4u8];
+                point.extend(decode(&jwk.x)?);
+                point.extend(decode(&jwk.y)?);
+                (point, Vec::new())
+            }
+            (Alg::RS256, "RSA") => (decode(&jwk.n)?, decode(&jwk.e)?),
+            _ => return Err(JoseError::UnsupportedAlg),
+        };
+        Ok(Self {
+            kid: jwk.kid.clone(),
+            alg,
+            material,
+            rsa_e,
+        })
+    }
+
+    fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+        let ok = match self.alg {
+            Alg::ES256 => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.material)
+                .verify(message, sig)
+                .is_ok(),
+            Alg::RS256 => signature::RsaPublicKeyComponents {
+                n: &self.material,
+                e: &self.rsa_e,
+            }
+            .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
+            .is_ok(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(JoseError::BadSignature)
+        }
+    }
+}
+
+/// The parts of a compact JWS that are needed before trusting it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Header {
+    pub alg: String,
+    #[serde(default)]
+    pub typ: Option<String>,
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+/// Verifies a compact JWS and returns its header and payload bytes.
+///
+/// `find_key` maps a `kid` to a key; the header's `alg` must be in `allowed` and equal the
+/// key's own algorithm, so an attacker cannot choose the algorithm.
+pub fn verify<'k>(
+    token: &str,
+    allowed: &[Alg],
+    find_key: impl Fn(&str) -> Option<&'k VerifyingKey>,
+) -> Result<(Header, Vec<u8>), JoseError> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JoseError::Malformed);
+    };
+    let header_bytes = URL_SAFE_NO_PAD.decode(h).map_err(|_| JoseError::Malformed)?;
+    let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| JoseError::Malformed)?;
+    let alg: Alg = header.alg.parse()?;
+    if !allowed.contains(&alg) {
+        return Err(JoseError::UnsupportedAlg);
+    }
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(&find_key)
+        .ok_or(JoseError::UnknownKey)?;
+    if key.alg != alg {
+        return Err(JoseError::UnsupportedAlg);
+    }
+    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed)?;
+    key.verify(&token.as_bytes()[..h.len() + 1 + p.len()], &sig)?;
+    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| JoseError::Malformed)?;
+    Ok((header, payload))
+}
+
+/// Left half of the SHA-256 of a token, base64url: OIDC's `at_hash` for RS256 and ES256.
+pub fn left_half_hash(value: &str) -> String {
+    let d = digest::digest(&digest::SHA256, value.as_bytes());
+    b64(&d.as_ref()[..16])
+}
+
+/// The key-encryption key: AES-256-GCM over private signing keys at rest.
+pub struct KeyEncryptionKey(LessSafeKey);
+
+impl fmt::Debug for KeyEncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyEncryptionKey(..)")
+    }
+}
+
+impl KeyEncryptionKey {
+    /// From the configured form: 32 bytes, standard or URL-safe base64.
+    pub fn parse(encoded: &str) -> Result<Self, String> {
+        let encoded = encoded.trim();
+        let bytes = STANDARD
+            .decode(encoded)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(encoded))
+            .map_err(|_| "the key-encryption key is not valid base64".to_string())?;
+        if bytes.len() != 32 {
+            return Err(format!(
+                "the key-encryption key must be 32 bytes (base64 of 32 random bytes), got {}",
+                bytes.len()
+            ));
+        }
+        let key = UnboundKey::new(&AES_256_GCM, &bytes)
+            .map_err(|_| "the key-encryption key was rejected".to_string())?;
+        Ok(Self(LessSafeKey::new(key)))
+    }
+
+    /// A fresh random key, base64-encoded, for writing to a file.
+    pub fn generate_encoded() -> Result<String, JoseError> {
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes).map_err(|_| JoseError::Crypto)?;
+        Ok(STANDARD.encode(bytes))
+    }
+
+    /// Encrypts `plaintext`; output is base64(nonce || ciphertext || tag). `aad` binds the
+    /// ciphertext to its key id so rows cannot be swapped.
+    pub fn seal(&self, aad: &str, plaintext: &[u8]) -> Result<String, JoseError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::fill(&mut nonce).map_err(|_| JoseError::Crypto)?;
+        let mut buf = plaintext.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad.as_bytes()),
+                &mut buf,
+            )
+            .map_err(|_| JoseError::Crypto)?;
+        let mut out = nonce.to_vec();
+        out.extend(buf);
+        Ok(STANDARD.encode(out))
+    }
+
+    pub fn open(&self, aad: &str, sealed: &str) -> Result<Vec<u8>, JoseError> {
+        let bytes = STANDARD.decode(sealed).map_err(|_| JoseError::Malformed)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(JoseError::Malformed);
+        }
+        let (nonce, ct) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| JoseError::Malformed)?;
+        let mut buf = ct.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
+            .map_err(|_| JoseError::Crypto)?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_and_verifies_with_both_algorithms() {
+        for alg in [Alg::ES256, Alg::RS256] {
+            let (key, der) = SigningKey::generate(alg).unwrap();
+            let again = SigningKey::from_pkcs8(alg, &der).unwrap();
+            assert_eq!(key.kid, again.kid);
+            let token = key.sign("at+jwt", &serde_json::json!({"sub": "x"})).unwrap();
+            let vk = VerifyingKey::from_jwk(&key.jwk).unwrap();
+            let (header, payload) = verify(&token, &[alg], |_| Some(&vk)).unwrap();
+            assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+            assert_eq!(payload, br#"{"sub":"x"}"#);
+            // A flipped payload byte breaks the signature.
+            let mut parts: Vec<&str> = token.split('.').collect();
+            let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"y"}"#);
+            parts[1] = &forged;
+            assert_eq!(
+                verify(&parts.join("."), &[alg], |_| Some(&vk)).unwrap_err(),
+                JoseError::BadSignature
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_an_algorithm_outside_the_allow_list() {
+        let (key, _) = SigningKey::generate(Alg::ES256).unwrap();
+        let token = key.sign("at+jwt", &serde_json::json!({})).unwrap();
+        let vk = VerifyingKey::from_jwk(&key.jwk).unwrap();
+        assert_eq!(
+            verify(&token, &[Alg::RS256], |_| Some(&vk)).unwrap_err(),
+            JoseError::UnsupportedAlg
+        );
+    }
+
+    #[test]
+    fn kek_round_trips_and_binds_the_key_id() {
+        let kek = KeyEncryptionKey::parse(&KeyEncryptionKey::generate_encoded().unwrap()).unwrap();
+        let sealed = kek.seal("kid1", b"secret").unwrap();
+        assert_eq!(kek.open("kid1", &sealed).unwrap(), b"secret");
+        assert!(kek.open("kid2", &sealed).is_err());
+        assert!(KeyEncryptionKey::parse("c2hvcnQ=").is_err());
+    }
+}

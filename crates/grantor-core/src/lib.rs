@@ -1,0 +1,25 @@
+//! Grantor's protocol and domain core.
+//!
+//! Nothing here knows about HTTP or SQL: handlers in `grantor-server` parse requests into the
+//! types defined here and call [`provider::Provider`]; storage is reached only through the
+//! narrow traits in [`store`], implemented by `grantor-store`.
+
+pub mod client_auth;
+pub mod clock;
+pub mod error;
+pub mod grant;
+pub mod jose;
+pub mod keyring;
+pub mod manage;
+pub mod model;
+pub mod params;
+pub mod password;
+pub mod policy;
+pub mod provider;
+pub mod scope;
+pub mod secret;
+pub mod store;
+pub mod token;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{ErrorCode, OAuthError, ServiceError, StoreError};

@@ -1,0 +1,276 @@
+//! The domain: organizations, users, memberships, resource servers, apps, org access grants,
+//! and audit events.
+
+use crate::scope::ScopeSet;
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub platform_admin: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Developer,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Developer => "developer",
+            Self::Member => "member",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "developer" => Ok(Self::Developer),
+            "member" => Ok(Self::Member),
+            other => Err(format!(
+                "unknown role {other:?}: expected owner, developer or member"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Membership {
+    pub org_id: String,
+    pub org_name: String,
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScopeDefinition {
+    pub name: String,
+    pub description: String,
+}
+
+/// An API protected by Grantor's tokens, identified by its audience URI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceServer {
+    pub id: String,
+    pub org_id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<ScopeDefinition>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppType {
+    /// Server-to-server: confidential, client credentials.
+    Server,
+    /// Web: confidential, authorization code.
+    Web,
+    /// Native/mobile: public, authorization code with PKCE.
+    Native,
+}
+
+impl AppType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+    pub fn is_confidential(self) -> bool {
+        !matches!(self, Self::Native)
+    }
+}
+
+impl FromStr for AppType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "server" => Ok(Self::Server),
+            "web" => Ok(Self::Web),
+            "native" => Ok(Self::Native),
+            other => Err(format!(
+                "unknown app type {other:?}: expected server, web or native"
+            )),
+        }
+    }
+}
+
+/// Grant types; the two legacy ones are off unless enabled per app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+    RefreshToken,
+    Password,
+    Implicit,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+            Self::Password => "password",
+            Self::Implicit => "implicit",
+        }
+    }
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Self::Password | Self::Implicit)
+    }
+}
+
+/// A legacy grant an app may opt into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyGrant {
+    Password,
+    Implicit,
+}
+
+impl FromStr for LegacyGrant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "password" => Ok(Self::Password),
+            "implicit" => Ok(Self::Implicit),
+            other => Err(format!(
+                "unknown legacy grant {other:?}: expected password or implicit"
+            )),
+        }
+    }
+}
+
+/// An OAuth app (client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub client_id: String,
+    pub org_id: String,
+    pub name: String,
+    pub app_type: AppType,
+    /// SHA-256 of the current secret; `None` for native apps.
+    pub secret_hash: Option<String>,
+    /// The previous secret, still accepted until `previous_secret_expires_at` (a grace period
+    /// chosen at regeneration; zero by default).
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: i64,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes this app may ask for.
+    pub scopes: ScopeSet,
+    pub allow_password: bool,
+    pub allow_implicit: bool,
+    /// Access token lifetime for this app, in seconds.
+    pub access_token_ttl: i64,
+    pub created_at: i64,
+}
+
+impl App {
+    /// The grant types this app's type and settings allow.
+    pub fn grant_types(&self) -> Vec<GrantType> {
+        let mut grants = match self.app_type {
+            AppType::Server => vec![GrantType::ClientCredentials],
+            AppType::Web | AppType::Native => {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            }
+        };
+        if self.allow_password {
+            grants.push(GrantType::Password);
+        }
+        if self.allow_implicit {
+            grants.push(GrantType::Implicit);
+        }
+        grants
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types().contains(&grant)
+    }
+}
+
+/// An owner's decision that an app may get tokens in their organization, with these scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgAccessGrant {
+    pub org_id: String,
+    pub org_name: String,
+    pub client_id: String,
+    pub scopes: ScopeSet,
+    pub created_at: i64,
+}
+
+impl Serialize for ScopeSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// Who did something: the subject of audit events and of policy checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The operator at the `grantor` CLI, with direct database access.
+    Operator,
+    /// A signed-in user (console) or a user's token (management API).
+    User { user_id: String, platform_admin: bool },
+    /// An admin client: a server app holding Grantor's management scopes in one org.
+    AdminClient {
+        client_id: String,
+        org_id: String,
+        scopes: ScopeSet,
+    },
+}
+
+impl Actor {
+    pub fn audit_name(&self) -> String {
+        match self {
+            Self::Operator => "cli".to_string(),
+            Self::User { user_id, .. } => format!("user:{user_id}"),
+            Self::AdminClient { client_id, .. } => format!("app:{client_id}"),
+        }
+    }
+}
+
+/// An append-only record of a change to configuration data; written in the same transaction
+/// as the change. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub org_id: Option<String>,
+    pub source: Option<String>,
+    pub outcome: String,
+    pub details: String,
+}

@@ -1,0 +1,116 @@
+//! Scopes (RFC 6749 3.3): validated tokens in a set, written space-separated.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Built-in OpenID Connect scopes; every other scope belongs to a resource server or to
+/// Grantor's own management API.
+pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// Grantor's own management scopes, granted to admin clients.
+pub const MANAGEMENT_SCOPES: [&str; 4] = [
+    "grantor:orgs",
+    "grantor:apps",
+    "grantor:members",
+    "grantor:resources",
+];
+
+pub fn is_builtin(scope: &str) -> bool {
+    OIDC_SCOPES.contains(&scope) || MANAGEMENT_SCOPES.contains(&scope)
+}
+
+/// Whether `s` is a valid scope token: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+pub fn is_valid_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// An ordered, duplicate-free set of valid scope tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ScopeSet(BTreeSet<String>);
+
+impl ScopeSet {
+    /// Parses a space-separated scope string; returns the first invalid token on failure.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut set = BTreeSet::new();
+        for token in s.split(' ').filter(|t| !t.is_empty()) {
+            if !is_valid_token(token) {
+                return Err(token.to_string());
+            }
+            set.insert(token.to_string());
+        }
+        Ok(Self(set))
+    }
+
+    pub fn from_iter<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Self {
+        Self(items.into_iter().map(Into::into).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+    pub fn is_subset(&self, other: &ScopeSet) -> bool {
+        self.0.is_subset(&other.0)
+    }
+    /// Scopes in `self` that are not in `other`, space-separated, for error messages.
+    pub fn missing_from<'a>(&'a self, other: &'a ScopeSet) -> Vec<&'a str> {
+        self.0
+            .difference(&other.0)
+            .map(String::as_str)
+            .collect()
+    }
+    pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.intersection(&other.0).cloned().collect())
+    }
+    pub fn retain(&mut self, keep: impl FnMut(&String) -> bool) {
+        self.0.retain(keep);
+    }
+    pub fn insert(&mut self, scope: impl Into<String>) {
+        self.0.insert(scope.into());
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(s)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_normalises() {
+        let s = ScopeSet::parse("trades:write  trades:read trades:read").unwrap();
+        assert_eq!(s.to_string(), "trades:read trades:write");
+        assert_eq!(ScopeSet::parse("a \"b").unwrap_err(), "\"b");
+        assert!(ScopeSet::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn reports_what_is_missing() {
+        let asked = ScopeSet::parse("a b c").unwrap();
+        let granted = ScopeSet::parse("a").unwrap();
+        assert_eq!(asked.missing_from(&granted), vec!["b", "c"]);
+    }
+}

@@ -1,0 +1,196 @@
+//! The narrow storage interfaces the core needs. `grantor-store` implements them for SQLite
+//! and PostgreSQL; each write of configuration data takes the audit event that records it,
+//! so both land in one transaction.
+
+use crate::StoreError;
+use crate::jose::Jwk;
+use crate::model::{
+    App, AuditEvent, Membership, OrgAccessGrant, Organization, ResourceServer, Role, User,
+};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An app together with the organizations it may act in: what the token endpoint needs to
+/// know about a client, served from cache on the hot path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub app: App,
+    pub org_name: String,
+    pub org_grants: Vec<OrgAccessGrant>,
+}
+
+/// Every resource server, indexed by identifier and by scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceIndex {
+    servers: Vec<ResourceServer>,
+    by_scope: HashMap<String, usize>,
+}
+
+impl ResourceIndex {
+    pub fn new(servers: Vec<ResourceServer>) -> Self {
+        let mut by_scope = HashMap::new();
+        for (i, rs) in servers.iter().enumerate() {
+            for s in &rs.scopes {
+                by_scope.insert(s.name.clone(), i);
+            }
+        }
+        Self { servers, by_scope }
+    }
+    pub fn by_identifier(&self, identifier: &str) -> Option<&ResourceServer> {
+        self.servers.iter().find(|rs| rs.identifier == identifier)
+    }
+    /// The resource server that declares `scope`, if any.
+    pub fn owner_of(&self, scope: &str) -> Option<&ResourceServer> {
+        self.by_scope.get(scope).and_then(|i| self.servers.get(*i))
+    }
+    pub fn description_of(&self, scope: &str) -> Option<&str> {
+        self.owner_of(scope).and_then(|rs| {
+            rs.scopes
+                .iter()
+                .find(|s| s.name == scope)
+                .map(|s| s.description.as_str())
+        })
+    }
+}
+
+/// Cached reads for the protocol's hot paths; invalidated on every node within a second of
+/// a configuration change.
+pub trait Registry: Send + Sync {
+    fn client(&self, client_id: &str)
+    -> impl Future<Output = StoreResult<Option<Arc<Client>>>> + Send;
+    fn resource_index(&self) -> impl Future<Output = StoreResult<Arc<ResourceIndex>>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published in JWKS, not yet signing.
+    Next,
+    /// Signing (one per algorithm).
+    Active,
+    /// No longer signing; published until the tokens it signed have expired.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Retired => "retired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "next" => Some(Self::Next),
+            "active" => Some(Self::Active),
+            "retired" => Some(Self::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// A signing key as stored: the private half sealed under the key-encryption key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: crate::jose::Alg,
+    pub state: KeyState,
+    pub private_sealed: String,
+    pub public_jwk: Jwk,
+    pub created_at: i64,
+    /// When a `next` key starts signing.
+    pub activate_at: i64,
+    /// When a `retired` key stops being published.
+    pub remove_at: Option<i64>,
+}
+
+pub trait KeyStore: Send + Sync {
+    fn keys(&self) -> impl Future<Output = StoreResult<Vec<StoredKey>>> + Send;
+    fn insert_key(
+        &self,
+        key: &StoredKey,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Changes a key's state, and deletes keys whose `remove_at` has passed.
+    fn update_key(
+        &self,
+        kid: &str,
+        state: KeyState,
+        remove_at: Option<i64>,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete_key(&self, kid: &str, audit: &AuditEvent)
+    -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Revoked JWT access tokens, remembered by `jti` until they would have expired anyway.
+pub trait RevocationStore: Send + Sync {
+    fn revoke_access_token(
+        &self,
+        jti: &str,
+        expires_at: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn is_access_token_revoked(&self, jti: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Management reads and writes: organizations, users, memberships, resource servers, apps
+/// and org access grants.
+pub trait Directory: Send + Sync {
+    fn create_organization(
+        &self,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// By id or by name.
+    fn organization(&self, id_or_name: &str)
+    -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
+    fn organizations(&self) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
+
+    fn create_user(&self, user: &User, audit: &AuditEvent)
+    -> impl Future<Output = StoreResult<()>> + Send;
+    fn user_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn user(&self, id: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    fn put_membership(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: Role,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn memberships_of_user(&self, user_id: &str)
+    -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
+    fn members_of_org(&self, org_id: &str) -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
+
+    fn create_resource_server(
+        &self,
+        rs: &ResourceServer,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn resource_servers(&self, org_id: &str)
+    -> impl Future<Output = StoreResult<Vec<ResourceServer>>> + Send;
+
+    fn create_app(&self, app: &App, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    fn app(&self, client_id: &str) -> impl Future<Output = StoreResult<Option<App>>> + Send;
+    fn apps(&self, org_id: &str) -> impl Future<Output = StoreResult<Vec<App>>> + Send;
+    /// Replaces the app's secret hash, keeping the previous one until `previous_expires_at`.
+    fn set_app_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        previous_hash: Option<&str>,
+        previous_expires_at: i64,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn put_org_grant(
+        &self,
+        grant: &OrgAccessGrant,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn org_grants(&self, client_id: &str)
+    -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
+}

@@ -1,0 +1,314 @@
+use crate::pool::{Store, backend_error, conflict};
+use crate::rows::{self, APP_COLUMNS, USER_COLUMNS, get, to_json};
+use grantor_core::model::{
+    App, AuditEvent, Membership, OrgAccessGrant, Organization, ResourceServer, Role, ScopeDefinition, User,
+};
+use grantor_core::store::{Client, Directory, Registry, ResourceIndex, StoreResult};
+use std::sync::Arc;
+
+const MEMBERSHIP_QUERY: &str = "SELECT m.org_id, o.name AS org_name, m.user_id, u.email, m.role \
+     FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id";
+
+const GRANT_QUERY: &str = "SELECT g.org_id, o.name AS org_name, g.client_id, g.scopes, g.created_at \
+     FROM org_access_grants g JOIN organizations o ON o.id = g.org_id WHERE g.client_id = $1 ORDER BY o.name";
+
+impl Store {
+    async fn all_resource_servers(&self, org_id: Option<&str>) -> StoreResult<Vec<ResourceServer>> {
+        let servers = sqlx::query(
+            "SELECT id, org_id, identifier, name, created_at FROM resource_servers \
+             WHERE $1 IS NULL OR org_id = $1 ORDER BY identifier",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        let scopes = sqlx::query(
+            "SELECT s.resource_id, s.name, s.description FROM resource_scopes s \
+             JOIN resource_servers r ON r.id = s.resource_id WHERE $1 IS NULL OR r.org_id = $1 ORDER BY s.name",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        servers
+            .iter()
+            .map(|row| {
+                let id: String = get(row, "id")?;
+                let mut defs = Vec::new();
+                for s in &scopes {
+                    if get::<String>(s, "resource_id")? == id {
+                        defs.push(ScopeDefinition { name: get(s, "name")?, description: get(s, "description")? });
+                    }
+                }
+                Ok(ResourceServer {
+                    id,
+                    org_id: get(row, "org_id")?,
+                    identifier: get(row, "identifier")?,
+                    name: get(row, "name")?,
+                    scopes: defs,
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        let Some(app) = Directory::app(self, client_id).await? else {
+            return Ok(None);
+        };
+        let org_name: String = sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1")
+            .bind(&app.org_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        let org_grants = self.org_grants(client_id).await?;
+        Ok(Some(Client { app, org_name, org_grants }))
+    }
+}
+
+impl Registry for Store {
+    async fn client(&self, client_id: &str) -> StoreResult<Option<Arc<Client>>> {
+        if let Some(hit) = self.cache.client(client_id) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let loaded = self.load_client(client_id).await?.map(Arc::new);
+        self.cache.put_client(client_id, loaded.clone(), generation);
+        Ok(loaded)
+    }
+
+    async fn resource_index(&self) -> StoreResult<Arc<ResourceIndex>> {
+        if let Some(hit) = self.cache.resources() {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let index = Arc::new(ResourceIndex::new(self.all_resource_servers(None).await?));
+        self.cache.put_resources(index.clone(), generation);
+        Ok(index)
+    }
+}
+
+impl Directory for Store {
+    async fn create_organization(&self, org: &Organization, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&org.id)
+            .bind(&org.name)
+            .bind(org.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("an organization with this name"))?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn organization(&self, id_or_name: &str) -> StoreResult<Option<Organization>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1 OR name = $1")
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::organization).transpose()
+    }
+
+    async fn organizations(&self) -> StoreResult<Vec<Organization>> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM organizations ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(rows::organization).collect()
+    }
+
+    async fn create_user(&self, user: &User, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(&user.name)
+            .bind(&user.password_hash)
+            .bind(i64::from(user.platform_admin))
+            .bind(user.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("a user with this email"))?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::user).transpose()
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::user).transpose()
+    }
+
+    async fn put_membership(&self, org_id: &str, user_id: &str, role: Role, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn memberships_of_user(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(&format!("{MEMBERSHIP_QUERY} WHERE m.user_id = $1 ORDER BY o.name"))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(rows::membership).collect()
+    }
+
+    async fn members_of_org(&self, org_id: &str) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(&format!("{MEMBERSHIP_QUERY} WHERE m.org_id = $1 ORDER BY u.email"))
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(rows::membership).collect()
+    }
+
+    async fn create_resource_server(&self, rs: &ResourceServer, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO resource_servers (id, org_id, identifier, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&rs.id)
+            .bind(&rs.org_id)
+            .bind(&rs.identifier)
+            .bind(&rs.name)
+            .bind(rs.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("a resource server with this identifier"))?;
+        for s in &rs.scopes {
+            sqlx::query("INSERT INTO resource_scopes (resource_id, name, description) VALUES ($1, $2, $3)")
+                .bind(&rs.id)
+                .bind(&s.name)
+                .bind(&s.description)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("a scope with this name"))?;
+        }
+        self.commit_change(tx, audit).await
+    }
+
+    async fn resource_servers(&self, org_id: &str) -> StoreResult<Vec<ResourceServer>> {
+        self.all_resource_servers(Some(org_id)).await
+    }
+
+    async fn create_app(&self, app: &App, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(&app.client_id)
+        .bind(&app.org_id)
+        .bind(&app.name)
+        .bind(app.app_type.as_str())
+        .bind(&app.secret_hash)
+        .bind(&app.previous_secret_hash)
+        .bind(app.previous_secret_expires_at)
+        .bind(to_json(&app.redirect_uris))
+        .bind(to_json(&app.post_logout_redirect_uris))
+        .bind(app.scopes.to_string())
+        .bind(i64::from(app.allow_password))
+        .bind(i64::from(app.allow_implicit))
+        .bind(app.access_token_ttl)
+        .bind(app.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("an app with this id"))?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
+        let row = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1"))
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::app).transpose()
+    }
+
+    async fn apps(&self, org_id: &str) -> StoreResult<Vec<App>> {
+        let rows = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY name"))
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(rows::app).collect()
+    }
+
+    async fn set_app_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        previous_hash: Option<&str>,
+        previous_expires_at: i64,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE apps SET secret_hash = $2, previous_secret_hash = $3, previous_secret_expires_at = $4 WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .bind(secret_hash)
+        .bind(previous_hash)
+        .bind(previous_expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn put_org_grant(&self, grant: &OrgAccessGrant, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO org_access_grants (org_id, client_id, scopes, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, client_id) DO UPDATE SET scopes = excluded.scopes",
+        )
+        .bind(&grant.org_id)
+        .bind(&grant.client_id)
+        .bind(grant.scopes.to_string())
+        .bind(grant.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn org_grants(&self, client_id: &str) -> StoreResult<Vec<OrgAccessGrant>> {
+        let rows = sqlx::query(GRANT_QUERY)
+            .bind(client_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(OrgAccessGrant {
+                    org_id: get(row, "org_id")?,
+                    org_name: get(row, "org_name")?,
+                    client_id: get(row, "client_id")?,
+                    scopes: rows::scopes(row, "scopes")?,
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,16 @@
+//! Grantor's storage: one sqlx implementation of the core's storage traits, serving SQLite and
+//! PostgreSQL with the same SQL (sqlx's `Any` driver; `$N` placeholders work on both).
+//!
+//! Backend differences live in [`pool`] only. Configuration data read on hot paths is cached
+//! in [`cache`], and every node drops its cache within a poll interval of a change made
+//! anywhere, by the CLI included, through a version counter bumped in each write transaction.
+
+mod cache;
+mod directory;
+mod keys;
+mod migrate;
+pub mod pool;
+mod revocations;
+mod rows;
+
+pub use pool::{Backend, Store};

@@ -1,0 +1,76 @@
+//! A small migration runner over embedded SQL, shared by both backends. Concurrent starts are
+//! serialised by a PostgreSQL advisory lock, or by SQLite's write lock (`BEGIN IMMEDIATE`).
+
+use crate::pool::{Backend, Store, backend_error};
+use grantor_core::StoreError;
+use sqlx::Executor;
+
+const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+
+/// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.
+const LOCK_KEY: i64 = 0x6772_616e_746f_72;
+
+pub async fn run(store: &Store) -> Result<usize, StoreError> {
+    let mut conn = store.pool.acquire().await.map_err(backend_error)?;
+    match store.backend {
+        Backend::Postgres => {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(LOCK_KEY)
+                .execute(&mut *conn)
+                .await
+                .map_err(backend_error)?;
+        }
+        Backend::Sqlite => {
+            conn.execute("BEGIN IMMEDIATE").await.map_err(backend_error)?;
+        }
+    }
+    let result = apply(store.backend, &mut conn).await;
+    let release = match store.backend {
+        Backend::Postgres => sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await.map(|_| ()),
+        Backend::Sqlite if result.is_ok() => conn.execute("COMMIT").await.map(|_| ()),
+        Backend::Sqlite => conn.execute("ROLLBACK").await.map(|_| ()),
+    };
+    let applied = result?;
+    release.map_err(backend_error)?;
+    Ok(applied)
+}
+
+async fn apply(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<usize, StoreError> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS grantor_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await
+    .map_err(backend_error)?;
+    let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM grantor_migrations")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend_error)?;
+    let now = grantor_core::Clock::now(&grantor_core::SystemClock);
+    let mut applied = 0;
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(&version) {
+            continue;
+        }
+        // PostgreSQL runs each migration in its own transaction; SQLite is already inside
+        // the BEGIN IMMEDIATE that holds the lock.
+        if backend == Backend::Postgres {
+            conn.execute("BEGIN").await.map_err(backend_error)?;
+        }
+        let step = async {
+            sqlx::raw_sql(sql).execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO grantor_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(version)
+                .bind(name)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+        }
+        .await;
+        if backend == Backend::Postgres {
+            conn.execute(if step.is_ok() { "COMMIT" } else { "ROLLBACK" }).await.map_err(backend_error)?;
+        }
+        step.map_err(|e| StoreError::Backend(format!("migration {version} ({name}): {e}")))?;
+        applied += 1;
+    }
+    Ok(applied)
+}

@@ -1,0 +1,152 @@
+//! The pools, and the only place that knows which backend is in use.
+
+use crate::cache::Cache;
+use grantor_core::StoreError;
+use grantor_core::model::AuditEvent;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Cheap to clone: all clones share the pool and the cache.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) cache: Arc<Cache>,
+}
+
+pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps a unique-constraint violation to a conflict naming `what`.
+pub(crate) fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.into()),
+        _ => backend_error(e),
+    }
+}
+
+/// Turns the configured database into a sqlx URL: `postgres://...` as is, a `sqlite:` URL as
+/// is, anything else is a SQLite file path (created if missing).
+pub fn database_url(configured: &str) -> (Backend, String) {
+    if configured.starts_with("postgres://") || configured.starts_with("postgresql://") {
+        (Backend::Postgres, configured.to_string())
+    } else if configured.starts_with("sqlite:") {
+        (Backend::Sqlite, configured.to_string())
+    } else {
+        (Backend::Sqlite, format!("sqlite://{configured}?mode=rwc"))
+    }
+}
+
+impl Store {
+    /// Connects (creating a SQLite file on first use); does not migrate.
+    pub async fn connect(configured: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = database_url(configured);
+        let options = AnyConnectOptions::from_str(&url).map_err(backend_error)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers proceed during a write; the busy timeout makes a
+                        // writer wait for another process (the CLI) instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(backend_error)?;
+        Ok(Self { pool, backend, cache: Arc::new(Cache::default()) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs pending migrations; safe when several nodes start at once.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        crate::migrate::run(self).await
+    }
+
+    /// For readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(backend_error)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        self.pool.begin().await.map_err(backend_error)
+    }
+
+    /// Commits a configuration change: its audit event and a version bump in the same
+    /// transaction, then drops this node's cache at once (other nodes follow on their poll).
+    pub(crate) async fn commit_change(&self, mut tx: Transaction<'static, Any>, audit: &AuditEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, actor, action, target, org_id, source, outcome, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&audit.id)
+        .bind(audit.at)
+        .bind(&audit.actor)
+        .bind(&audit.action)
+        .bind(&audit.target)
+        .bind(&audit.org_id)
+        .bind(&audit.source)
+        .bind(&audit.outcome)
+        .bind(&audit.details)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        tx.commit().await.map_err(backend_error)?;
+        self.cache.clear();
+        Ok(())
+    }
+
+    /// Drops cached configuration if any node (or the CLI) changed it since the last check.
+    /// Returns whether it had changed, so callers can reload what they derive from it.
+    pub async fn refresh_if_changed(&self) -> Result<bool, StoreError> {
+        let version: i64 = sqlx::query_scalar("SELECT version FROM config_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(self.cache.observe_version(version))
+    }
+
+    /// Deletes revocation records of tokens that have expired anyway.
+    pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Row decoding: column to domain type, with the conversions both backends share
+//! (flags as 0/1, lists as JSON or space-separated text).
+
+use crate::pool::backend_error;
+use grantor_core::StoreError;
+use grantor_core::model::{App, Membership, Organization, User};
+use grantor_core::scope::ScopeSet;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+pub(crate) fn get<T>(row: &AnyRow, column: &str) -> Result<T, StoreError>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(column).map_err(backend_error)
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} {value:?} is not valid"))
+}
+
+pub(crate) fn json_list(row: &AnyRow, column: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = get(row, column)?;
+    serde_json::from_str(&text).map_err(|_| corrupt(column, &text))
+}
+
+pub(crate) fn scopes(row: &AnyRow, column: &str) -> Result<ScopeSet, StoreError> {
+    let text: String = get(row, column)?;
+    ScopeSet::parse(&text).map_err(|_| corrupt(column, &text))
+}
+
+pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    Ok(get::<i64>(row, column)? != 0)
+}
+
+pub(crate) fn organization(row: &AnyRow) -> Result<Organization, StoreError> {
+    Ok(Organization { id: get(row, "id")?, name: get(row, "name")?, created_at: get(row, "created_at")? })
+}
+
+pub(crate) const USER_COLUMNS: &str = "id, email, name, password_hash, platform_admin, created_at";
+
+pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: get(row, "id")?,
+        email: get(row, "email")?,
+        name: get(row, "name")?,
+        password_hash: get(row, "password_hash")?,
+        platform_admin: flag(row, "platform_admin")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn membership(row: &AnyRow) -> Result<Membership, StoreError> {
+    let role: String = get(row, "role")?;
+    Ok(Membership {
+        org_id: get(row, "org_id")?,
+        org_name: get(row, "org_name")?,
+        user_id: get(row, "user_id")?,
+        email: get(row, "email")?,
+        role: role.parse().map_err(|_| corrupt("role", &role))?,
+    })
+}
+
+pub(crate) const APP_COLUMNS: &str = "client_id, org_id, name, app_type, secret_hash, previous_secret_hash, \
+     previous_secret_expires_at, redirect_uris, post_logout_redirect_uris, scopes, allow_password, \
+     allow_implicit, access_token_ttl, created_at";
+
+pub(crate) fn app(row: &AnyRow) -> Result<App, StoreError> {
+    let app_type: String = get(row, "app_type")?;
+    Ok(App {
+        client_id: get(row, "client_id")?,
+        org_id: get(row, "org_id")?,
+        name: get(row, "name")?,
+        app_type: app_type.parse().map_err(|_| corrupt("app type", &app_type))?,
+        secret_hash: get(row, "secret_hash")?,
+        previous_secret_hash: get(row, "previous_secret_hash")?,
+        previous_secret_expires_at: get(row, "previous_secret_expires_at")?,
+        redirect_uris: json_list(row, "redirect_uris")?,
+        post_logout_redirect_uris: json_list(row, "post_logout_redirect_uris")?,
+        scopes: scopes(row, "scopes")?,
+        allow_password: flag(row, "allow_password")?,
+        allow_implicit: flag(row, "allow_implicit")?,
+        access_token_ttl: get(row, "access_token_ttl")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
