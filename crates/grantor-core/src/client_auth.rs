@@ -46,13 +46,18 @@ fn form_decode(s: &str) -> Option<String> {
 
 /// Reads the client's credentials from the `Authorization` header or the body. Using both
 /// methods at once is refused (RFC 6749 2.3).
-pub fn extract(authorization: Option<&str>, params: &Params) -> Result<ClientCredentials, OAuthError> {
+pub fn extract(
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<ClientCredentials, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     if let Some(header) = authorization {
         let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(failed("only HTTP Basic client authentication is accepted in the Authorization header"));
+            return Err(failed(
+                "only HTTP Basic client authentication is accepted in the Authorization header",
+            ));
         }
         if body_secret.is_some() {
             return Err(OAuthError::invalid_request(
@@ -68,7 +73,9 @@ pub fn extract(authorization: Option<&str>, params: &Params) -> Result<ClientCre
             .split_once(':')
             .ok_or_else(|| failed("the Basic credentials lack a ':' separator"))?;
         let (Some(id), Some(secret)) = (form_decode(id), form_decode(secret)) else {
-            return Err(failed("the Basic credentials are not valid form-urlencoded text"));
+            return Err(failed(
+                "the Basic credentials are not valid form-urlencoded text",
+            ));
         };
         if body_id.is_some_and(|b| b != id) {
             return Err(OAuthError::invalid_request(
@@ -122,7 +129,13 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params::new(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()).unwrap()
+        Params::new(
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        )
+        .unwrap()
     }
 
     #[test]

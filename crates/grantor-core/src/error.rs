@@ -91,8 +91,11 @@ impl OAuthError {
         Self::new(ErrorCode::UnauthorizedClient, description)
     }
     pub fn server_error(detail: impl Into<String>) -> Self {
-        Self::new(ErrorCode::ServerError, "the server could not complete the request")
-            .with_detail(detail)
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
+        .with_detail(detail)
     }
 }
 

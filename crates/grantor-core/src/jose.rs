@@ -318,11 +318,14 @@ pub fn verify<'k>(
     find_key: impl Fn(&str) -> Option<&'k VerifyingKey>,
 ) -> Result<(Header, Vec<u8>), JoseError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JoseError::Malformed);
     };
-    let header_bytes = URL_SAFE_NO_PAD.decode(h).map_err(|_| JoseError::Malformed)?;
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(h)
+        .map_err(|_| JoseError::Malformed)?;
     let header: Header = serde_json::from_slice(&header_bytes).map_err(|_| JoseError::Malformed)?;
     let alg: Alg = header.alg.parse()?;
     if !allowed.contains(&alg) {
@@ -336,9 +339,13 @@ pub fn verify<'k>(
     if key.alg != alg {
         return Err(JoseError::UnsupportedAlg);
     }
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed)?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| JoseError::Malformed)?;
     key.verify(&token.as_bytes()[..h.len() + 1 + p.len()], &sig)?;
-    let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| JoseError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(p)
+        .map_err(|_| JoseError::Malformed)?;
     Ok((header, payload))
 }
 
@@ -427,7 +434,9 @@ mod tests {
             let (key, der) = SigningKey::generate(alg).unwrap();
             let again = SigningKey::from_pkcs8(alg, &der).unwrap();
             assert_eq!(key.kid, again.kid);
-            let token = key.sign("at+jwt", &serde_json::json!({"sub": "x"})).unwrap();
+            let token = key
+                .sign("at+jwt", &serde_json::json!({"sub": "x"}))
+                .unwrap();
             let vk = VerifyingKey::from_jwk(&key.jwk).unwrap();
             let (header, payload) = verify(&token, &[alg], |_| Some(&vk)).unwrap();
             assert_eq!(header.typ.as_deref(), Some("at+jwt"));

@@ -70,7 +70,12 @@ impl KeyRing {
     }
 }
 
-fn key_audit(clock: &dyn Clock, action: &str, kid: &str, details: String) -> Result<AuditEvent, StoreError> {
+fn key_audit(
+    clock: &dyn Clock,
+    action: &str,
+    kid: &str,
+    details: String,
+) -> Result<AuditEvent, StoreError> {
     Ok(AuditEvent {
         id: crate::secret::new_id("aud_")?,
         at: clock.now(),
@@ -108,7 +113,12 @@ pub async fn create_key<S: KeyStore>(
         activate_at,
         remove_at: None,
     };
-    let audit = key_audit(clock, "key.create", &key.kid, format!("{} {}", alg.as_str(), state.as_str()))?;
+    let audit = key_audit(
+        clock,
+        "key.create",
+        &key.kid,
+        format!("{} {}", alg.as_str(), state.as_str()),
+    )?;
     store.insert_key(&stored, &audit).await?;
     Ok(key.kid.clone())
 }
@@ -121,7 +131,10 @@ pub async fn ensure_active_keys<S: KeyStore>(
 ) -> Result<(), StoreError> {
     let keys = store.keys().await?;
     for alg in [Alg::ES256, Alg::RS256] {
-        if !keys.iter().any(|k| k.alg == alg && k.state == KeyState::Active) {
+        if !keys
+            .iter()
+            .any(|k| k.alg == alg && k.state == KeyState::Active)
+        {
             create_key(store, kek, clock, alg, KeyState::Active, clock.now()).await?;
         }
     }
@@ -129,7 +142,11 @@ pub async fn ensure_active_keys<S: KeyStore>(
 }
 
 /// Loads the stored keys and swaps them into the ring.
-pub async fn reload<S: KeyStore>(store: &S, kek: &KeyEncryptionKey, ring: &KeyRing) -> Result<(), StoreError> {
+pub async fn reload<S: KeyStore>(
+    store: &S,
+    kek: &KeyEncryptionKey,
+    ring: &KeyRing,
+) -> Result<(), StoreError> {
     let stored = store.keys().await?;
     ring.replace(KeySet::from_stored(&stored, kek)?);
     Ok(())

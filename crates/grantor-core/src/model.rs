@@ -241,7 +241,10 @@ pub enum Actor {
     /// The operator at the `grantor` CLI, with direct database access.
     Operator,
     /// A signed-in user (console) or a user's token (management API).
-    User { user_id: String, platform_admin: bool },
+    User {
+        user_id: String,
+        platform_admin: bool,
+    },
     /// An admin client: a server app holding Grantor's management scopes in one org.
     AdminClient {
         client_id: String,

@@ -34,9 +34,8 @@ impl Params {
     }
 
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name).ok_or_else(|| {
-            OAuthError::invalid_request(format!("the {name} parameter is required"))
-        })
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("the {name} parameter is required")))
     }
 
     pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
@@ -52,13 +51,23 @@ mod tests {
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> Result<Params, OAuthError> {
-        Params::new(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+        Params::new(
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
     fn refuses_repeats_but_not_resource() {
         assert!(p(&[("scope", "a"), ("scope", "b")]).is_err());
-        let ok = p(&[("resource", "https://a"), ("resource", "https://b"), ("state", "")]).unwrap();
+        let ok = p(&[
+            ("resource", "https://a"),
+            ("resource", "https://b"),
+            ("state", ""),
+        ])
+        .unwrap();
         assert_eq!(ok.all("resource").count(), 2);
         assert_eq!(ok.get("state"), None);
     }

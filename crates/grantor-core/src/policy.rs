@@ -33,9 +33,10 @@ impl Action {
     fn required_scope(self) -> &'static str {
         match self {
             Self::CreateOrganization | Self::ManageUsers => "grantor:orgs",
-            Self::ViewOrganization | Self::ManageApps | Self::RegenerateAppSecret | Self::AddAppToOrganization => {
-                "grantor:apps"
-            }
+            Self::ViewOrganization
+            | Self::ManageApps
+            | Self::RegenerateAppSecret
+            | Self::AddAppToOrganization => "grantor:apps",
             Self::ManageMembers => "grantor:members",
             Self::ManageResourceServers => "grantor:resources",
         }
@@ -57,15 +58,27 @@ impl Action {
 
 /// Decides whether `actor`, holding `role` in organization `org_id` (if the action concerns
 /// one), may perform `action`.
-pub fn check(actor: &Actor, action: Action, org_id: Option<&str>, role: Option<Role>) -> Result<(), ServiceError> {
+pub fn check(
+    actor: &Actor,
+    action: Action,
+    org_id: Option<&str>,
+    role: Option<Role>,
+) -> Result<(), ServiceError> {
     let allowed = match actor {
         Actor::Operator => true,
-        Actor::User { platform_admin: true, .. } => true,
+        Actor::User {
+            platform_admin: true,
+            ..
+        } => true,
         Actor::User { .. } => match (action.required_role(), role) {
             (Some(needed), Some(held)) => held >= needed,
             _ => false,
         },
-        Actor::AdminClient { org_id: own, scopes, .. } => {
+        Actor::AdminClient {
+            org_id: own,
+            scopes,
+            ..
+        } => {
             let in_own_org = match org_id {
                 Some(target) => target == own,
                 None => false,
@@ -77,11 +90,16 @@ pub fn check(actor: &Actor, action: Action, org_id: Option<&str>, role: Option<R
         Ok(())
     } else {
         let needed = match (actor, action.required_role()) {
-            (Actor::AdminClient { .. }, _) => format!("the {} scope in this organization", action.required_scope()),
+            (Actor::AdminClient { .. }, _) => {
+                format!("the {} scope in this organization", action.required_scope())
+            }
             (_, Some(role)) => format!("the {role} role"),
             (_, None) => "platform admin rights".to_string(),
         };
-        Err(ServiceError::Forbidden(format!("you may not {}: it needs {needed}", action.describe())))
+        Err(ServiceError::Forbidden(format!(
+            "you may not {}: it needs {needed}",
+            action.describe()
+        )))
     }
 }
 
@@ -91,15 +109,42 @@ mod tests {
     use crate::scope::ScopeSet;
 
     fn user() -> Actor {
-        Actor::User { user_id: "u".into(), platform_admin: false }
+        Actor::User {
+            user_id: "u".into(),
+            platform_admin: false,
+        }
     }
 
     #[test]
     fn roles_are_ordered() {
-        assert!(check(&user(), Action::ManageApps, Some("o"), Some(Role::Developer)).is_ok());
+        assert!(
+            check(
+                &user(),
+                Action::ManageApps,
+                Some("o"),
+                Some(Role::Developer)
+            )
+            .is_ok()
+        );
         assert!(check(&user(), Action::ManageApps, Some("o"), Some(Role::Member)).is_err());
-        assert!(check(&user(), Action::RegenerateAppSecret, Some("o"), Some(Role::Developer)).is_err());
-        assert!(check(&user(), Action::RegenerateAppSecret, Some("o"), Some(Role::Owner)).is_ok());
+        assert!(
+            check(
+                &user(),
+                Action::RegenerateAppSecret,
+                Some("o"),
+                Some(Role::Developer)
+            )
+            .is_err()
+        );
+        assert!(
+            check(
+                &user(),
+                Action::RegenerateAppSecret,
+                Some("o"),
+                Some(Role::Owner)
+            )
+            .is_ok()
+        );
         assert!(check(&user(), Action::ViewOrganization, Some("o"), None).is_err());
         assert!(check(&user(), Action::CreateOrganization, None, None).is_err());
     }

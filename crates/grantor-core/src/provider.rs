@@ -47,36 +47,47 @@ pub fn resolve_resources<'a>(
         .iter()
         .map(|r| {
             let parsed = url::Url::parse(r).map_err(|_| {
-                OAuthError::new(ErrorCode::InvalidTarget, format!("resource {r:?} is not an absolute URI"))
+                OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    format!("resource {r:?} is not an absolute URI"),
+                )
             })?;
             if parsed.fragment().is_some() {
-                return Err(OAuthError::new(ErrorCode::InvalidTarget, "a resource must not contain a fragment"));
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "a resource must not contain a fragment",
+                ));
             }
             index
                 .by_identifier(r)
                 .map(|rs| rs.identifier.as_str())
-                .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}")))
+                .ok_or_else(|| {
+                    OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}"))
+                })
         })
         .collect()
 }
 
 impl<S: Registry + RevocationStore> Provider<S> {
     /// Finds the client and verifies its credentials.
-    pub async fn authenticate_client(&self, creds: &ClientCredentials) -> Result<Arc<Client>, OAuthError> {
-        let client = self
-            .store
-            .client(&creds.client_id)
-            .await?
-            .ok_or_else(|| {
-                OAuthError::invalid_client("client authentication failed")
-                    .with_detail(format!("unknown client_id {}", creds.client_id))
-            })?;
+    pub async fn authenticate_client(
+        &self,
+        creds: &ClientCredentials,
+    ) -> Result<Arc<Client>, OAuthError> {
+        let client = self.store.client(&creds.client_id).await?.ok_or_else(|| {
+            OAuthError::invalid_client("client authentication failed")
+                .with_detail(format!("unknown client_id {}", creds.client_id))
+        })?;
         client_auth::authenticate(&client.app, creds, self.clock.now())?;
         Ok(client)
     }
 
     /// The token endpoint (RFC 6749 section 3.2).
-    pub async fn token(&self, creds: &ClientCredentials, request: TokenRequest) -> Result<TokenResponse, OAuthError> {
+    pub async fn token(
+        &self,
+        creds: &ClientCredentials,
+        request: TokenRequest,
+    ) -> Result<TokenResponse, OAuthError> {
         let client = self.authenticate_client(creds).await?;
         let grant_type = request.grant_type();
         if !client.app.allows(grant_type) {
@@ -87,7 +98,9 @@ impl<S: Registry + RevocationStore> Provider<S> {
             )));
         }
         match request {
-            TokenRequest::ClientCredentials(req) => grant::client_credentials::exchange(self, &client, req).await,
+            TokenRequest::ClientCredentials(req) => {
+                grant::client_credentials::exchange(self, &client, req).await
+            }
         }
     }
 
@@ -136,7 +149,8 @@ impl<S: Registry + RevocationStore> Provider<S> {
     /// Verifies one of our own access tokens: signature, `typ`, issuer and expiry.
     pub fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
         let keys = self.keys.current();
-        let (header, payload) = jose::verify(token, &[Alg::ES256, Alg::RS256], |kid| keys.verifier(kid)).ok()?;
+        let (header, payload) =
+            jose::verify(token, &[Alg::ES256, Alg::RS256], |kid| keys.verifier(kid)).ok()?;
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
             return None;
         }
@@ -145,10 +159,16 @@ impl<S: Registry + RevocationStore> Provider<S> {
     }
 
     /// Token introspection (RFC 7662), for confidential apps.
-    pub async fn introspect(&self, creds: &ClientCredentials, token: &str) -> Result<Introspection, OAuthError> {
+    pub async fn introspect(
+        &self,
+        creds: &ClientCredentials,
+        token: &str,
+    ) -> Result<Introspection, OAuthError> {
         let caller = self.authenticate_client(creds).await?;
         if !caller.app.app_type.is_confidential() {
-            return Err(OAuthError::unauthorized_client("introspection is for confidential apps"));
+            return Err(OAuthError::unauthorized_client(
+                "introspection is for confidential apps",
+            ));
         }
         let Some(claims) = self.verify_access_token(token) else {
             return Ok(Introspection::default());
@@ -178,7 +198,9 @@ impl<S: Registry + RevocationStore> Provider<S> {
         if let Some(claims) = self.verify_access_token(token)
             && claims.client_id == caller.app.client_id
         {
-            self.store.revoke_access_token(&claims.jti, claims.exp).await?;
+            self.store
+                .revoke_access_token(&claims.jti, claims.exp)
+                .await?;
         }
         Ok(())
     }

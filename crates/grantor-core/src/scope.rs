@@ -65,10 +65,7 @@ impl ScopeSet {
     }
     /// Scopes in `self` that are not in `other`, space-separated, for error messages.
     pub fn missing_from<'a>(&'a self, other: &'a ScopeSet) -> Vec<&'a str> {
-        self.0
-            .difference(&other.0)
-            .map(String::as_str)
-            .collect()
+        self.0.difference(&other.0).map(String::as_str).collect()
     }
     pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
         Self(self.0.intersection(&other.0).cloned().collect())

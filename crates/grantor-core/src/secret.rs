@@ -44,7 +44,11 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], crate::StoreError> {
 /// A fresh opaque value of the given kind: prefix + 43 base64url characters.
 pub fn generate(kind: Kind) -> Result<String, crate::StoreError> {
     let bytes: [u8; 32] = random_bytes()?;
-    Ok(format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!(
+        "{}{}",
+        kind.prefix(),
+        URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 /// A random identifier with a readable prefix (`org_`, `usr_`, `app_`...): 16 bytes, hex.

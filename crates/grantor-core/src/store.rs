@@ -59,8 +59,10 @@ impl ResourceIndex {
 /// Cached reads for the protocol's hot paths; invalidated on every node within a second of
 /// a configuration change.
 pub trait Registry: Send + Sync {
-    fn client(&self, client_id: &str)
-    -> impl Future<Output = StoreResult<Option<Arc<Client>>>> + Send;
+    fn client(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Arc<Client>>>> + Send;
     fn resource_index(&self) -> impl Future<Output = StoreResult<Arc<ResourceIndex>>> + Send;
 }
 
@@ -122,8 +124,11 @@ pub trait KeyStore: Send + Sync {
         remove_at: Option<i64>,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn delete_key(&self, kid: &str, audit: &AuditEvent)
-    -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete_key(
+        &self,
+        kid: &str,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Revoked JWT access tokens, remembered by `jti` until they would have expired anyway.
@@ -145,12 +150,17 @@ pub trait Directory: Send + Sync {
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// By id or by name.
-    fn organization(&self, id_or_name: &str)
-    -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
+    fn organization(
+        &self,
+        id_or_name: &str,
+    ) -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
     fn organizations(&self) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
 
-    fn create_user(&self, user: &User, audit: &AuditEvent)
-    -> impl Future<Output = StoreResult<()>> + Send;
+    fn create_user(
+        &self,
+        user: &User,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     fn user_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     fn user(&self, id: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
 
@@ -161,19 +171,30 @@ pub trait Directory: Send + Sync {
         role: Role,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn memberships_of_user(&self, user_id: &str)
-    -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
-    fn members_of_org(&self, org_id: &str) -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
+    fn memberships_of_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
+    fn members_of_org(
+        &self,
+        org_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
 
     fn create_resource_server(
         &self,
         rs: &ResourceServer,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn resource_servers(&self, org_id: &str)
-    -> impl Future<Output = StoreResult<Vec<ResourceServer>>> + Send;
+    fn resource_servers(
+        &self,
+        org_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<ResourceServer>>> + Send;
 
-    fn create_app(&self, app: &App, audit: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    fn create_app(
+        &self,
+        app: &App,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     fn app(&self, client_id: &str) -> impl Future<Output = StoreResult<Option<App>>> + Send;
     fn apps(&self, org_id: &str) -> impl Future<Output = StoreResult<Vec<App>>> + Send;
     /// Replaces the app's secret hash, keeping the previous one until `previous_expires_at`.
@@ -191,6 +212,8 @@ pub trait Directory: Send + Sync {
         grant: &OrgAccessGrant,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn org_grants(&self, client_id: &str)
-    -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
+    fn org_grants(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
 }

@@ -1,14 +1,198 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Grantor's HTTP server as a library: [`Application::build`] binds (port 0 works, for tests),
+//! [`router`] wires the endpoints. Handlers are thin: they parse, call the core, respond.
+
+pub mod config;
+pub mod error;
+mod metrics;
+mod oauth;
+mod ops;
+
+pub use config::Config;
+pub use metrics::Metrics;
+
+use axum::Router;
+use grantor_core::jose::KeyEncryptionKey;
+use grantor_core::keyring::{self, KeyRing};
+use grantor_core::manage::Manager;
+use grantor_core::provider::{Provider, Settings};
+use grantor_core::{Clock, SystemClock};
+use grantor_store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Everything a handler needs; cloned per request (all fields are shared pointers).
+#[derive(Clone)]
+pub struct AppState {
+    pub provider: Arc<Provider<Store>>,
+    pub manager: Arc<Manager<Store>>,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub kek: Arc<KeyEncryptionKey>,
+    pub discovery: Arc<oauth::discovery::Documents>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Why the server could not start; the message says what to do.
+#[derive(Debug)]
+pub struct StartupError(pub String);
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartupError {}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(oauth::router())
+        .merge(ops::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .with_state(state)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    poll_interval: Duration,
+}
+
+impl Application {
+    /// Connects to the database, migrates, loads (or creates) signing keys and binds.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let listen: SocketAddr = config.listen.parse().map_err(|_| {
+            StartupError(format!(
+                "listen address {:?} is not host:port",
+                config.listen
+            ))
+        })?;
+        let kek = config.key_encryption_key(listen)?;
+        let store = Store::connect(&config.database_url)
+            .await
+            .map_err(|e| StartupError(format!("cannot open database: {e}")))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| StartupError(format!("migration failed: {e}")))?;
+        keyring::ensure_active_keys(&store, &kek, clock.as_ref())
+            .await
+            .map_err(|e| StartupError(format!("signing keys: {e}")))?;
+        let keys = Arc::new(KeyRing::default());
+        keyring::reload(&store, &kek, &keys)
+            .await
+            .map_err(|e| StartupError(e.to_string()))?;
+        store
+            .refresh_if_changed()
+            .await
+            .map_err(|e| StartupError(e.to_string()))?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| StartupError(format!("cannot listen on {listen}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| StartupError(e.to_string()))?;
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let settings = Settings {
+            issuer: issuer.trim_end_matches('/').to_string(),
+            access_token_ttl: config.access_token_ttl,
+        };
+        let discovery = Arc::new(oauth::discovery::Documents::new(&settings.issuer));
+        let provider = Arc::new(Provider {
+            store: store.clone(),
+            settings,
+            clock: clock.clone(),
+            keys,
+        });
+        let manager = Arc::new(Manager {
+            store: store.clone(),
+            clock,
+        });
+        let state = AppState {
+            provider,
+            manager,
+            store,
+            metrics: Arc::new(Metrics::default()),
+            kek: Arc::new(kek),
+            discovery,
+        };
+        Ok(Self {
+            listener,
+            state,
+            poll_interval: Duration::from_millis(config.poll_interval_ms.max(10)),
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.state.provider.settings.issuer
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let watcher = tokio::spawn(watch_configuration(self.state.clone(), self.poll_interval));
+        let app = router(self.state.clone());
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        watcher.abort();
+        self.state.store.close().await;
+        served
+    }
+}
+
+/// Polls the configuration version so changes made on other nodes, or by the CLI, take effect
+/// here within one interval; reloads signing keys when they changed.
+async fn watch_configuration(state: AppState, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_purge = 0;
+    loop {
+        ticker.tick().await;
+        match state.store.refresh_if_changed().await {
+            Ok(true) => {
+                if let Err(e) =
+                    keyring::reload(&state.store, &state.kek, &state.provider.keys).await
+                {
+                    tracing::error!(error = %e, "reloading signing keys failed");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "configuration poll failed"),
+        }
+        let now = state.provider.clock.now();
+        if now - last_purge > 600 {
+            last_purge = now;
+            if let Err(e) = state.store.purge_expired(now).await {
+                tracing::warn!(error = %e, "purging expired records failed");
+            }
+        }
     }
 }

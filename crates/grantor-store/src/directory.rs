@@ -1,7 +1,8 @@
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::{self, APP_COLUMNS, USER_COLUMNS, get, to_json};
 use grantor_core::model::{
-    App, AuditEvent, Membership, OrgAccessGrant, Organization, ResourceServer, Role, ScopeDefinition, User,
+    App, AuditEvent, Membership, OrgAccessGrant, Organization, ResourceServer, Role,
+    ScopeDefinition, User,
 };
 use grantor_core::store::{Client, Directory, Registry, ResourceIndex, StoreResult};
 use std::sync::Arc;
@@ -37,7 +38,10 @@ impl Store {
                 let mut defs = Vec::new();
                 for s in &scopes {
                     if get::<String>(s, "resource_id")? == id {
-                        defs.push(ScopeDefinition { name: get(s, "name")?, description: get(s, "description")? });
+                        defs.push(ScopeDefinition {
+                            name: get(s, "name")?,
+                            description: get(s, "description")?,
+                        });
                     }
                 }
                 Ok(ResourceServer {
@@ -62,7 +66,11 @@ impl Store {
             .await
             .map_err(backend_error)?;
         let org_grants = self.org_grants(client_id).await?;
-        Ok(Some(Client { app, org_name, org_grants }))
+        Ok(Some(Client {
+            app,
+            org_name,
+            org_grants,
+        }))
     }
 }
 
@@ -102,11 +110,13 @@ impl Directory for Store {
     }
 
     async fn organization(&self, id_or_name: &str) -> StoreResult<Option<Organization>> {
-        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1 OR name = $1")
-            .bind(id_or_name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let row = sqlx::query(
+            "SELECT id, name, created_at FROM organizations WHERE id = $1 OR name = $1",
+        )
+        .bind(id_or_name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
         row.as_ref().map(rows::organization).transpose()
     }
 
@@ -120,25 +130,29 @@ impl Directory for Store {
 
     async fn create_user(&self, user: &User, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-            .bind(&user.id)
-            .bind(&user.email)
-            .bind(&user.name)
-            .bind(&user.password_hash)
-            .bind(i64::from(user.platform_admin))
-            .bind(user.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict("a user with this email"))?;
+        sqlx::query(&format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(i64::from(user.platform_admin))
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("a user with this email"))?;
         self.commit_change(tx, audit).await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
         row.as_ref().map(rows::user).transpose()
     }
 
@@ -151,7 +165,13 @@ impl Directory for Store {
         row.as_ref().map(rows::user).transpose()
     }
 
-    async fn put_membership(&self, org_id: &str, user_id: &str, role: Role, audit: &AuditEvent) -> StoreResult<()> {
+    async fn put_membership(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: Role,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
@@ -168,24 +188,32 @@ impl Directory for Store {
     }
 
     async fn memberships_of_user(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
-        let rows = sqlx::query(&format!("{MEMBERSHIP_QUERY} WHERE m.user_id = $1 ORDER BY o.name"))
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let rows = sqlx::query(&format!(
+            "{MEMBERSHIP_QUERY} WHERE m.user_id = $1 ORDER BY o.name"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
         rows.iter().map(rows::membership).collect()
     }
 
     async fn members_of_org(&self, org_id: &str) -> StoreResult<Vec<Membership>> {
-        let rows = sqlx::query(&format!("{MEMBERSHIP_QUERY} WHERE m.org_id = $1 ORDER BY u.email"))
-            .bind(org_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let rows = sqlx::query(&format!(
+            "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 ORDER BY u.email"
+        ))
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
         rows.iter().map(rows::membership).collect()
     }
 
-    async fn create_resource_server(&self, rs: &ResourceServer, audit: &AuditEvent) -> StoreResult<()> {
+    async fn create_resource_server(
+        &self,
+        rs: &ResourceServer,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO resource_servers (id, org_id, identifier, name, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&rs.id)
@@ -197,13 +225,15 @@ impl Directory for Store {
             .await
             .map_err(conflict("a resource server with this identifier"))?;
         for s in &rs.scopes {
-            sqlx::query("INSERT INTO resource_scopes (resource_id, name, description) VALUES ($1, $2, $3)")
-                .bind(&rs.id)
-                .bind(&s.name)
-                .bind(&s.description)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict("a scope with this name"))?;
+            sqlx::query(
+                "INSERT INTO resource_scopes (resource_id, name, description) VALUES ($1, $2, $3)",
+            )
+            .bind(&rs.id)
+            .bind(&s.name)
+            .bind(&s.description)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("a scope with this name"))?;
         }
         self.commit_change(tx, audit).await
     }
@@ -238,20 +268,24 @@ impl Directory for Store {
     }
 
     async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
-        let row = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1"))
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let row = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
         row.as_ref().map(rows::app).transpose()
     }
 
     async fn apps(&self, org_id: &str) -> StoreResult<Vec<App>> {
-        let rows = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY name"))
-            .bind(org_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY name"
+        ))
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
         rows.iter().map(rows::app).collect()
     }
 

@@ -19,10 +19,15 @@ impl KeyStore for Store {
                 let jwk: String = get(row, "public_jwk")?;
                 Ok(StoredKey {
                     kid: get(row, "kid")?,
-                    alg: alg.parse().map_err(|_| StoreError::Backend(format!("stored key algorithm {alg:?}")))?,
-                    state: KeyState::parse(&state).ok_or_else(|| StoreError::Backend(format!("stored key state {state:?}")))?,
+                    alg: alg.parse().map_err(|_| {
+                        StoreError::Backend(format!("stored key algorithm {alg:?}"))
+                    })?,
+                    state: KeyState::parse(&state).ok_or_else(|| {
+                        StoreError::Backend(format!("stored key state {state:?}"))
+                    })?,
                     private_sealed: get(row, "private_sealed")?,
-                    public_jwk: serde_json::from_str(&jwk).map_err(|e| StoreError::Backend(format!("stored JWK: {e}")))?,
+                    public_jwk: serde_json::from_str(&jwk)
+                        .map_err(|e| StoreError::Backend(format!("stored JWK: {e}")))?,
                     created_at: get(row, "created_at")?,
                     activate_at: get(row, "activate_at")?,
                     remove_at: get(row, "remove_at")?,
@@ -32,7 +37,8 @@ impl KeyStore for Store {
     }
 
     async fn insert_key(&self, key: &StoredKey, audit: &AuditEvent) -> StoreResult<()> {
-        let jwk = serde_json::to_string(&key.public_jwk).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let jwk = serde_json::to_string(&key.public_jwk)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, state, private_sealed, public_jwk, created_at, activate_at, remove_at) \
@@ -52,7 +58,13 @@ impl KeyStore for Store {
         self.commit_change(tx, audit).await
     }
 
-    async fn update_key(&self, kid: &str, state: KeyState, remove_at: Option<i64>, audit: &AuditEvent) -> StoreResult<()> {
+    async fn update_key(
+        &self,
+        kid: &str,
+        state: KeyState,
+        remove_at: Option<i64>,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE signing_keys SET state = $2, remove_at = $3 WHERE kid = $1")
             .bind(kid)

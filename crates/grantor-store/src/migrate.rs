@@ -5,7 +5,11 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 1] = [(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+const MIGRATIONS: [(i64, &str, &str); 1] = [(
+    1,
+    "foundation",
+    include_str!("../migrations/0001_foundation.sql"),
+)];
 
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.
 const LOCK_KEY: i64 = 0x6772_616e_746f_72;
@@ -21,12 +25,18 @@ pub async fn run(store: &Store) -> Result<usize, StoreError> {
                 .map_err(backend_error)?;
         }
         Backend::Sqlite => {
-            conn.execute("BEGIN IMMEDIATE").await.map_err(backend_error)?;
+            conn.execute("BEGIN IMMEDIATE")
+                .await
+                .map_err(backend_error)?;
         }
     }
     let result = apply(store.backend, &mut conn).await;
     let release = match store.backend {
-        Backend::Postgres => sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await.map(|_| ()),
+        Backend::Postgres => sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()),
         Backend::Sqlite if result.is_ok() => conn.execute("COMMIT").await.map(|_| ()),
         Backend::Sqlite => conn.execute("ROLLBACK").await.map(|_| ()),
     };
@@ -58,16 +68,20 @@ async fn apply(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<usize
         }
         let step = async {
             sqlx::raw_sql(sql).execute(&mut *conn).await?;
-            sqlx::query("INSERT INTO grantor_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version)
-                .bind(name)
-                .bind(now)
-                .execute(&mut *conn)
-                .await
+            sqlx::query(
+                "INSERT INTO grantor_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
         }
         .await;
         if backend == Backend::Postgres {
-            conn.execute(if step.is_ok() { "COMMIT" } else { "ROLLBACK" }).await.map_err(backend_error)?;
+            conn.execute(if step.is_ok() { "COMMIT" } else { "ROLLBACK" })
+                .await
+                .map_err(backend_error)?;
         }
         step.map_err(|e| StoreError::Backend(format!("migration {version} ({name}): {e}")))?;
         applied += 1;

@@ -76,7 +76,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(backend_error)?;
-        Ok(Self { pool, backend, cache: Arc::new(Cache::default()) })
+        Ok(Self {
+            pool,
+            backend,
+            cache: Arc::new(Cache::default()),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -90,7 +94,10 @@ impl Store {
 
     /// For readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(backend_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
         Ok(())
     }
 
@@ -104,7 +111,11 @@ impl Store {
 
     /// Commits a configuration change: its audit event and a version bump in the same
     /// transaction, then drops this node's cache at once (other nodes follow on their poll).
-    pub(crate) async fn commit_change(&self, mut tx: Transaction<'static, Any>, audit: &AuditEvent) -> Result<(), StoreError> {
+    pub(crate) async fn commit_change(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_events (id, at, actor, action, target, org_id, source, outcome, details) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -13,11 +13,12 @@ impl RevocationStore for Store {
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM revoked_access_tokens WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT expires_at FROM revoked_access_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?;
         Ok(found.is_some())
     }
 }

@@ -34,7 +34,11 @@ pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
 }
 
 pub(crate) fn organization(row: &AnyRow) -> Result<Organization, StoreError> {
-    Ok(Organization { id: get(row, "id")?, name: get(row, "name")?, created_at: get(row, "created_at")? })
+    Ok(Organization {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        created_at: get(row, "created_at")?,
+    })
 }
 
 pub(crate) const USER_COLUMNS: &str = "id, email, name, password_hash, platform_admin, created_at";
@@ -71,7 +75,9 @@ pub(crate) fn app(row: &AnyRow) -> Result<App, StoreError> {
         client_id: get(row, "client_id")?,
         org_id: get(row, "org_id")?,
         name: get(row, "name")?,
-        app_type: app_type.parse().map_err(|_| corrupt("app type", &app_type))?,
+        app_type: app_type
+            .parse()
+            .map_err(|_| corrupt("app type", &app_type))?,
         secret_hash: get(row, "secret_hash")?,
         previous_secret_hash: get(row, "previous_secret_hash")?,
         previous_secret_expires_at: get(row, "previous_secret_expires_at")?,

@@ -2,13 +2,13 @@
 //! organization that has added it. No database access on a warm cache.
 
 use super::{parse_resources, parse_scope};
+use crate::OAuthError;
 use crate::model::OrgAccessGrant;
 use crate::params::Params;
 use crate::provider::{Provider, Subject, resolve_resources};
 use crate::scope::ScopeSet;
 use crate::store::{Client, Registry, RevocationStore};
 use crate::token::TokenResponse;
-use crate::OAuthError;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -28,14 +28,19 @@ impl Request {
     }
 }
 
-fn pick_org<'a>(client: &'a Client, wanted: Option<&str>) -> Result<&'a OrgAccessGrant, OAuthError> {
+fn pick_org<'a>(
+    client: &'a Client,
+    wanted: Option<&str>,
+) -> Result<&'a OrgAccessGrant, OAuthError> {
     let grants = &client.org_grants;
     match wanted {
         Some(org) => grants
             .iter()
             .find(|g| g.org_id == org || g.org_name == org)
             .ok_or_else(|| {
-                OAuthError::invalid_request(format!("this app has not been added to organization {org:?}"))
+                OAuthError::invalid_request(format!(
+                    "this app has not been added to organization {org:?}"
+                ))
             }),
         None => match grants.as_slice() {
             [] => Err(OAuthError::unauthorized_client(
@@ -73,7 +78,11 @@ pub async fn exchange<S: Registry + RevocationStore>(
     let targets = resolve_resources(&index, &req.resources)?;
     if !targets.is_empty() {
         // RFC 8707: the token is for the named resources only, so it carries only their scopes.
-        scopes.retain(|s| index.owner_of(s).is_some_and(|rs| targets.contains(&rs.identifier.as_str())));
+        scopes.retain(|s| {
+            index
+                .owner_of(s)
+                .is_some_and(|rs| targets.contains(&rs.identifier.as_str()))
+        });
         if scopes.is_empty() {
             return Err(OAuthError::new(
                 crate::ErrorCode::InvalidTarget,

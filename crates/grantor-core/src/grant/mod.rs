@@ -16,7 +16,9 @@ pub enum TokenRequest {
 impl TokenRequest {
     pub fn parse(params: &Params) -> Result<Self, OAuthError> {
         match params.require("grant_type")? {
-            "client_credentials" => Ok(Self::ClientCredentials(client_credentials::Request::parse(params)?)),
+            "client_credentials" => Ok(Self::ClientCredentials(
+                client_credentials::Request::parse(params)?,
+            )),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant_type {other:?} is not supported"),

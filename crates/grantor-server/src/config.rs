@@ -1,0 +1,118 @@
+//! Server configuration. The binary layers it: flags, then `GRANTOR_*` environment, then the
+//! TOML file, then these defaults.
+
+use crate::StartupError;
+use grantor_core::jose::KeyEncryptionKey;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// The issuer identifier; defaults to `http://` + the bound address.
+    pub issuer: Option<String>,
+    /// A SQLite file path, a `sqlite:` URL, or a `postgres://` URL.
+    pub database_url: String,
+    /// Base64 of 32 random bytes that encrypts private signing keys at rest.
+    pub key_encryption_key: Option<String>,
+    /// A file holding the key-encryption key.
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// Default access-token lifetime in seconds.
+    pub access_token_ttl: i64,
+    /// How often each node checks for configuration changes, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            issuer: None,
+            database_url: "grantor.db".into(),
+            key_encryption_key: None,
+            key_encryption_key_file: None,
+            access_token_ttl: 900,
+            poll_interval_ms: 250,
+        }
+    }
+}
+
+fn is_loopback_http(issuer: &str) -> bool {
+    url::Url::parse(issuer).is_ok_and(|u| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+    })
+}
+
+impl Config {
+    /// Where a generated development key-encryption key lives: beside the SQLite file, or in
+    /// the working directory for PostgreSQL.
+    fn generated_kek_path(&self) -> PathBuf {
+        let (backend, _) = grantor_store::pool::database_url(&self.database_url);
+        match backend {
+            grantor_store::Backend::Sqlite if !self.database_url.starts_with("sqlite:") => {
+                PathBuf::from(format!("{}.kek", self.database_url))
+            }
+            _ => PathBuf::from("grantor.kek"),
+        }
+    }
+
+    /// Resolves the key-encryption key: configured inline, from a file, or, for a loopback
+    /// `http` issuer only, generated into a file with a warning.
+    pub fn key_encryption_key(&self, listen: SocketAddr) -> Result<KeyEncryptionKey, StartupError> {
+        if let Some(inline) = &self.key_encryption_key {
+            return KeyEncryptionKey::parse(inline).map_err(StartupError);
+        }
+        if let Some(path) = &self.key_encryption_key_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                StartupError(format!(
+                    "cannot read key_encryption_key_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            return KeyEncryptionKey::parse(&text).map_err(StartupError);
+        }
+        let issuer = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        if !is_loopback_http(&issuer) {
+            return Err(StartupError(
+                "no key-encryption key is configured. Set GRANTOR_KEY_ENCRYPTION_KEY to the base64 of 32 random bytes \
+                 (for example the output of `openssl rand -base64 32`), or key_encryption_key_file in the config file"
+                    .into(),
+            ));
+        }
+        let path = self.generated_kek_path();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return KeyEncryptionKey::parse(&text).map_err(StartupError);
+        }
+        let encoded =
+            KeyEncryptionKey::generate_encoded().map_err(|e| StartupError(e.to_string()))?;
+        write_private_file(&path, &encoded).map_err(|e| {
+            StartupError(format!(
+                "cannot write key-encryption key to {}: {e}",
+                path.display()
+            ))
+        })?;
+        tracing::warn!(
+            path = %path.display(),
+            "generated a development key-encryption key; configure key_encryption_key before using a non-loopback issuer"
+        );
+        KeyEncryptionKey::parse(&encoded).map_err(StartupError)
+    }
+}
+
+fn write_private_file(path: &PathBuf, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}

@@ -1,0 +1,96 @@
+//! The one place where errors meet the wire.
+//!
+//! Protocol errors become RFC 6749 5.2 JSON (with `WWW-Authenticate` on 401), RFC 6750 bearer
+//! challenges for token errors, and `Cache-Control: no-store` always. The private `detail` is
+//! logged here and never sent.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use grantor_core::{ErrorCode, OAuthError};
+use serde_json::json;
+
+/// A protocol error on its way to the client.
+#[derive(Debug)]
+pub struct OAuthReply(pub OAuthError);
+
+impl From<OAuthError> for OAuthReply {
+    fn from(e: OAuthError) -> Self {
+        Self(e)
+    }
+}
+
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Quotes a value for an HTTP auth-param (RFC 9110 11.2): backslash-escapes `"` and `\`,
+/// and drops characters a header cannot carry.
+fn quoted(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| (' '..='~').contains(c))
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            _ => vec![c],
+        })
+        .collect()
+}
+
+/// Logs the error with its private detail: server faults loudly, client mistakes quietly.
+pub fn log(e: &OAuthError) {
+    let detail = e.detail.as_deref().unwrap_or("");
+    if status_of(e.code).is_server_error() {
+        tracing::error!(error = e.code.as_str(), %detail, "request failed");
+    } else {
+        tracing::debug!(error = e.code.as_str(), description = %e.description, %detail, "request refused");
+    }
+}
+
+impl IntoResponse for OAuthReply {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        log(&e);
+        let status = status_of(e.code);
+        let body = Json(json!({"error": e.code.as_str(), "error_description": e.description}));
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        let challenge = match e.code {
+            ErrorCode::InvalidClient => Some(format!(
+                "Basic realm=\"grantor\", error=\"invalid_client\", error_description=\"{}\"",
+                quoted(&e.description)
+            )),
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope => Some(format!(
+                "Bearer realm=\"grantor\", error=\"{}\", error_description=\"{}\"",
+                e.code.as_str(),
+                quoted(&e.description)
+            )),
+            _ => None,
+        };
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(seconds) = e.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// A JSON success body for protocol endpoints: never cached (RFC 6749 5.1).
+pub fn no_store<T: serde::Serialize>(body: T) -> Response {
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

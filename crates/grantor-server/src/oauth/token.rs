@@ -1,0 +1,46 @@
+//! `POST /oauth2/token`.
+
+use super::{OAuthForm, authorization};
+use crate::AppState;
+use crate::error::{OAuthReply, no_store};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use grantor_core::client_auth;
+use grantor_core::grant::TokenRequest;
+
+/// The grant label for metrics: only names we know, so clients cannot invent label values.
+fn grant_label(grant_type: Option<&str>) -> &'static str {
+    match grant_type {
+        Some("authorization_code") => "authorization_code",
+        Some("client_credentials") => "client_credentials",
+        Some("refresh_token") => "refresh_token",
+        Some("password") => "password",
+        Some("urn:ietf:params:oauth:grant-type:token-exchange") => "token_exchange",
+        _ => "other",
+    }
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OAuthForm(params): OAuthForm,
+) -> Response {
+    let result = async {
+        let creds = client_auth::extract(authorization(&headers), &params)?;
+        let request = TokenRequest::parse(&params)?;
+        state.provider.token(&creds, request).await
+    }
+    .await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(e) => e.code.as_str(),
+    };
+    state
+        .metrics
+        .record_token(grant_label(params.get("grant_type")), outcome);
+    match result {
+        Ok(response) => no_store(response),
+        Err(e) => OAuthReply(e).into_response(),
+    }
+}

@@ -1,0 +1,192 @@
+//! The command line. Its commands and their JSON output keys are a contract.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "grantor",
+    version,
+    about = "OAuth 2.0 and OpenID Connect authorization server with organizations"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Configuration: flags win over `GRANTOR_*` environment variables, which win over the file.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "GRANTOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// SQLite file path, `sqlite:` URL or `postgres://` URL [default: grantor.db]
+    #[arg(long, global = true, env = "GRANTOR_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, global = true, env = "GRANTOR_LISTEN")]
+    pub listen: Option<String>,
+    /// Issuer identifier [default: http:// + the listen address]
+    #[arg(long, global = true, env = "GRANTOR_ISSUER")]
+    pub issuer: Option<String>,
+    /// Base64 of 32 random bytes that encrypts signing keys at rest.
+    #[arg(
+        long,
+        global = true,
+        env = "GRANTOR_KEY_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    pub key_encryption_key: Option<String>,
+    /// File holding the key-encryption key.
+    #[arg(long, global = true, env = "GRANTOR_KEY_ENCRYPTION_KEY_FILE")]
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// Default access-token lifetime, seconds [default: 900]
+    #[arg(long, global = true, env = "GRANTOR_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<i64>,
+    /// How often each node checks for configuration changes, ms [default: 250]
+    #[arg(long, global = true, env = "GRANTOR_POLL_INTERVAL_MS")]
+    pub poll_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Run the server on a fresh database seeded with a demo organization.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Organization members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Resource servers (APIs) and their scopes.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
+    /// OAuth apps.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List organizations.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        platform_admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a user to an organization (or change their role).
+    Add {
+        #[arg(long)]
+        org: String,
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// List an organization's members.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceCommand {
+    /// Create a resource server with its scopes.
+    Create {
+        #[arg(long)]
+        org: String,
+        /// Audience URI, e.g. https://trading.example.com
+        #[arg(long)]
+        identifier: String,
+        #[arg(long)]
+        name: String,
+        /// NAME or NAME=DESCRIPTION; repeat for each scope.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List an organization's resource servers.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an app; prints its app ID and (confidential apps) its secret, once.
+    Create {
+        #[arg(long)]
+        org: String,
+        /// server, web or native
+        #[arg(long = "type")]
+        app_type: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Enable a legacy grant: password or implicit.
+        #[arg(long = "allow-grant")]
+        allow_grants: Vec<String>,
+        /// Access-token lifetime for this app, seconds.
+        #[arg(long)]
+        access_token_ttl: Option<i64>,
+    },
+    /// Let a server app get tokens in an organization, with the chosen scopes.
+    AddToOrg {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// Issue a new app secret; the old one stops working at once (or after a grace period).
+    RegenerateSecret {
+        #[arg(long)]
+        app: String,
+        #[arg(long, default_value_t = 0)]
+        grace_seconds: i64,
+    },
+    /// List an organization's apps.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Show one app and the organizations it was added to.
+    Show { client_id: String },
+}

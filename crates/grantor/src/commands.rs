@@ -1,0 +1,296 @@
+//! What each command does. Management commands act as the operator (`Actor::Operator`) through
+//! the same management service the console and API use; output is JSON on stdout.
+
+use crate::cli::{
+    AppCommand, Cli, Command, ConfigArgs, MemberCommand, OrgCommand, ResourceCommand, UserCommand,
+};
+use grantor_core::manage::{AppView, Manager, NewApp};
+use grantor_core::model::{Actor, ScopeDefinition};
+use grantor_core::store::Directory;
+use grantor_core::{ServiceError, SystemClock};
+use grantor_server::{Application, Config};
+use grantor_store::Store;
+use serde::Serialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// Layers configuration: defaults, then the file, then environment and flags (clap has
+/// already preferred a flag over its environment variable).
+pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    if let Some(v) = &args.database_url {
+        config.database_url = v.clone();
+    }
+    if let Some(v) = &args.listen {
+        config.listen = v.clone();
+    }
+    if let Some(v) = &args.issuer {
+        config.issuer = Some(v.clone());
+    }
+    if let Some(v) = &args.key_encryption_key {
+        config.key_encryption_key = Some(v.clone());
+    }
+    if let Some(v) = &args.key_encryption_key_file {
+        config.key_encryption_key_file = Some(v.clone());
+    }
+    if let Some(v) = args.access_token_ttl {
+        config.access_token_ttl = v;
+    }
+    if let Some(v) = args.poll_interval_ms {
+        config.poll_interval_ms = v;
+    }
+    Ok(config)
+}
+
+fn print<T: Serialize>(value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
+}
+
+fn service(e: ServiceError) -> String {
+    match e {
+        ServiceError::Unavailable(detail) => format!("storage error: {detail}"),
+        other => other.to_string(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down");
+}
+
+pub async fn serve(app: Application) -> Result<(), String> {
+    tracing::info!(
+        "Grantor listening on http://{} (issuer {})",
+        app.address(),
+        app.issuer()
+    );
+    app.run(shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn manager(config: &Config) -> Result<Manager<Store>, String> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open database: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    Ok(Manager {
+        store,
+        clock: Arc::new(SystemClock),
+    })
+}
+
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(password)
+}
+
+fn parse_scope_definition(arg: &str) -> ScopeDefinition {
+    match arg.split_once('=') {
+        Some((name, description)) => ScopeDefinition {
+            name: name.trim().into(),
+            description: description.trim().into(),
+        },
+        None => ScopeDefinition {
+            name: arg.trim().into(),
+            description: String::new(),
+        },
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let config = load_config(&cli.config)?;
+    let op = Actor::Operator;
+    match cli.command {
+        Command::Serve => {
+            serve(
+                Application::build(config)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+            .await
+        }
+        Command::Demo => crate::demo::run(config).await,
+        Command::Migrate => {
+            let store = Store::connect(&config.database_url)
+                .await
+                .map_err(|e| format!("cannot open database: {e}"))?;
+            let applied = store
+                .migrate()
+                .await
+                .map_err(|e| format!("migration failed: {e}"))?;
+            eprintln!("{applied} migration(s) applied");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create { name }) => {
+            let org = manager(&config)
+                .await?
+                .create_organization(&op, &name)
+                .await
+                .map_err(service)?;
+            print(&org)
+        }
+        Command::Org(OrgCommand::List) => {
+            let m = manager(&config).await?;
+            print(&m.store.organizations().await.map_err(|e| e.to_string())?)
+        }
+        Command::User(UserCommand::Create {
+            email,
+            password_stdin: _,
+            name,
+            platform_admin,
+        }) => {
+            let password = read_password()?;
+            let user = manager(&config)
+                .await?
+                .create_user(&op, &email, &password, name.as_deref(), platform_admin)
+                .await
+                .map_err(service)?;
+            print(&user)
+        }
+        Command::Member(MemberCommand::Add { org, user, role }) => {
+            let role = role.parse()?;
+            let m = manager(&config)
+                .await?
+                .add_member(&op, &org, &user, role)
+                .await
+                .map_err(service)?;
+            print(&m)
+        }
+        Command::Member(MemberCommand::List { org }) => {
+            let m = manager(&config).await?;
+            let org = m.organization(&org).await.map_err(service)?;
+            print(
+                &m.store
+                    .members_of_org(&org.id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        Command::Resource(ResourceCommand::Create {
+            org,
+            identifier,
+            name,
+            scopes,
+        }) => {
+            let scopes = scopes.iter().map(|s| parse_scope_definition(s)).collect();
+            let rs = manager(&config)
+                .await?
+                .create_resource_server(&op, &org, &identifier, &name, scopes)
+                .await
+                .map_err(service)?;
+            print(&rs)
+        }
+        Command::Resource(ResourceCommand::List { org }) => {
+            let m = manager(&config).await?;
+            let org = m.organization(&org).await.map_err(service)?;
+            print(
+                &m.store
+                    .resource_servers(&org.id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        Command::App(cmd) => app_command(&config, cmd).await,
+    }
+}
+
+async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
+    let op = Actor::Operator;
+    let m = manager(config).await?;
+    match cmd {
+        AppCommand::Create {
+            org,
+            app_type,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            scopes,
+            allow_grants,
+            access_token_ttl,
+        } => {
+            let legacy_grants = allow_grants
+                .iter()
+                .map(|g| g.parse())
+                .collect::<Result<Vec<_>, _>>()?;
+            let new = NewApp {
+                app_type: app_type.parse()?,
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                scopes,
+                legacy_grants,
+                access_token_ttl,
+            };
+            let created = m.create_app(&op, &org, new).await.map_err(service)?;
+            if created.client_secret.is_some() {
+                eprintln!("Store the client_secret now: it is shown only once.");
+            }
+            print(&AppView::with_secret(&created))
+        }
+        AppCommand::AddToOrg { app, org, scopes } => {
+            let grant = m
+                .add_app_to_organization(&op, &app, &org, scopes)
+                .await
+                .map_err(service)?;
+            print(&grant)
+        }
+        AppCommand::RegenerateSecret { app, grace_seconds } => {
+            let regenerated = m
+                .regenerate_secret(&op, &app, grace_seconds)
+                .await
+                .map_err(service)?;
+            eprintln!("Store the new client_secret now: it is shown only once.");
+            print(&json!({
+                "client_id": regenerated.app.client_id,
+                "client_secret": regenerated.client_secret,
+                "previous_secret_valid_until": regenerated.previous_secret_valid_until,
+            }))
+        }
+        AppCommand::List { org } => {
+            let apps = m.apps(&op, &org).await.map_err(service)?;
+            print(&apps.iter().map(AppView::new).collect::<Vec<_>>())
+        }
+        AppCommand::Show { client_id } => {
+            let (app, grants) = m.app(&op, &client_id).await.map_err(service)?;
+            let mut view = AppView::new(&app);
+            view.organizations = Some(grants);
+            print(&view)
+        }
+    }
+}
