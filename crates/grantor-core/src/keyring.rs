@@ -20,7 +20,7 @@ impl KeySet {
         let mut set = KeySet::default();
         // Newest first, so the newest active key of an algorithm is the one that signs.
         let mut sorted: Vec<&StoredKey> = stored.iter().collect();
-        sorted.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        sorted.sort_by_key(|k| std::cmp::Reverse(k.created_at));
         for key in sorted {
             if key.state == KeyState::Active && set.signer(key.alg).is_none() {
                 let der = kek.open(&key.kid, &key.private_sealed).map_err(|_| {

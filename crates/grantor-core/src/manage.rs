@@ -360,7 +360,7 @@ impl<S: Directory + Registry> Manager<S> {
             previous_secret_expires_at: 0,
             redirect_uris: new.redirect_uris,
             post_logout_redirect_uris: new.post_logout_redirect_uris,
-            scopes: ScopeSet::from_iter(new.scopes),
+            scopes: new.scopes.into_iter().collect(),
             allow_password: new.legacy_grants.contains(&LegacyGrant::Password),
             allow_implicit: new.legacy_grants.contains(&LegacyGrant::Implicit),
             access_token_ttl: new.access_token_ttl.unwrap_or(0),
@@ -426,7 +426,7 @@ impl<S: Directory + Registry> Manager<S> {
                 app.app_type.as_str()
             )));
         }
-        let scopes = ScopeSet::from_iter(scopes);
+        let scopes: ScopeSet = scopes.into_iter().collect();
         if scopes.is_empty() {
             return Err(invalid("choose at least one of the app's scopes"));
         }

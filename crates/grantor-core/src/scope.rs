@@ -44,10 +44,6 @@ impl ScopeSet {
         Ok(Self(set))
     }
 
-    pub fn from_iter<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Self {
-        Self(items.into_iter().map(Into::into).collect())
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -75,6 +71,12 @@ impl ScopeSet {
     }
     pub fn insert(&mut self, scope: impl Into<String>) {
         self.0.insert(scope.into());
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = S>>(items: I) -> Self {
+        Self(items.into_iter().map(Into::into).collect())
     }
 }
 

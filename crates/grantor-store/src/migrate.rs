@@ -12,7 +12,7 @@ const MIGRATIONS: [(i64, &str, &str); 1] = [(
 )];
 
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.
-const LOCK_KEY: i64 = 0x6772_616e_746f_72;
+const LOCK_KEY: i64 = 0x0067_7261_6e74_6f72; // "grantor" in ASCII
 
 pub async fn run(store: &Store) -> Result<usize, StoreError> {
     let mut conn = store.pool.acquire().await.map_err(backend_error)?;

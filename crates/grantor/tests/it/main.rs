@@ -1,0 +1,12 @@
+//! Grantor's integration tests: one binary, real servers on port 0, real clients.
+//!
+//! Every test in a `both_backends!` list runs once on a fresh SQLite file and once on a fresh
+//! PostgreSQL database (when `GRANTOR_TEST_POSTGRES_URL` is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod cli;
+mod client_credentials;
+mod multinode;

@@ -1,0 +1,213 @@
+//! Test support: a real Grantor on an ephemeral port, with typed helpers.
+
+pub mod db;
+
+use grantor_core::manage::{AppWithSecret, NewApp};
+use grantor_core::model::{Actor, AppType, Organization, ScopeDefinition};
+use grantor_core::store::Registry;
+use grantor_server::{AppState, Application, Config};
+use serde_json::Value;
+
+pub use db::Backend;
+
+/// A key-encryption key for tests (base64 of 32 bytes).
+pub const TEST_KEK: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const TRADING: &str = "https://trading.example.com";
+
+/// Generates `sqlite_*` and `postgres_*` tests from `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if $crate::support::db::postgres_url().is_none() {
+                    eprintln!("GRANTOR_TEST_POSTGRES_URL is not set: PostgreSQL variant not run");
+                    return;
+                }
+                super::$name($crate::support::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+pub struct TestServer {
+    pub issuer: String,
+    pub state: AppState,
+    pub db: db::TestDatabase,
+    pub http: reqwest::Client,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+/// An organization with the Trading resource server and one server app added to it.
+pub struct Seed {
+    pub org: Organization,
+    pub app: AppWithSecret,
+}
+
+impl Seed {
+    pub fn client_id(&self) -> &str {
+        &self.app.app.client_id
+    }
+    pub fn secret(&self) -> &str {
+        self.app.client_secret.as_deref().unwrap_or_default()
+    }
+}
+
+pub fn config(database_url: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        database_url: database_url.into(),
+        key_encryption_key: Some(TEST_KEK.into()),
+        poll_interval_ms: 50,
+        ..Config::default()
+    }
+}
+
+pub fn server_app(name: &str, scopes: &[&str]) -> NewApp {
+    NewApp {
+        app_type: AppType::Server,
+        name: name.into(),
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        legacy_grants: vec![],
+        access_token_ttl: None,
+    }
+}
+
+impl TestServer {
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = db::TestDatabase::create(backend).await;
+        let app = Application::build(config(&db.url))
+            .await
+            .expect("server starts");
+
+        let issuer = app.issuer().to_string();
+        let state = app.state().clone();
+        let task = tokio::spawn(async move {
+            let _ = app.run(std::future::pending()).await;
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Self {
+            issuer,
+            state,
+            db,
+            http,
+            _task: task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// Creates an organization with the Trading API and a server app added to it with both
+    /// trading scopes.
+    pub async fn seed(&self, org_name: &str) -> Seed {
+        let m = &self.state.manager;
+        let op = Actor::Operator;
+        let org = m.create_organization(&op, org_name).await.unwrap();
+        let index = self.state.store.resource_index().await.unwrap();
+        if index.by_identifier(TRADING).is_none() {
+            m.create_resource_server(
+                &op,
+                &org.id,
+                TRADING,
+                "Trading",
+                vec![
+                    ScopeDefinition {
+                        name: "trades:read".into(),
+                        description: "Read trades".into(),
+                    },
+                    ScopeDefinition {
+                        name: "trades:write".into(),
+                        description: "Place orders".into(),
+                    },
+                ],
+            )
+            .await
+            .unwrap();
+        }
+        let app = m
+            .create_app(
+                &op,
+                &org.id,
+                server_app("bot", &["trades:read", "trades:write"]),
+            )
+            .await
+            .unwrap();
+        m.add_app_to_organization(
+            &op,
+            &app.app.client_id,
+            &org.id,
+            vec!["trades:read".into(), "trades:write".into()],
+        )
+        .await
+        .unwrap();
+        Seed { org, app }
+    }
+
+    /// POSTs a form, optionally with Basic credentials; returns status, headers and JSON body.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// Runs the `grantor` binary against a database; returns success, stdout as JSON (or Null)
+/// and stderr.
+pub async fn cli(database_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, Value, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_grantor"))
+        .args(["--database-url", database_url])
+        .args(args)
+        .env("GRANTOR_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("grantor binary runs");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).await.unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().await.unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
