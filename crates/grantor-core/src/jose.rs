@@ -10,7 +10,7 @@ use aws_lc_rs::signature::{
     self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
     RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
 };
-use aws_lc_rs::{digest, rand};
+use aws_lc_rs::{digest, hmac, rand};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
@@ -355,8 +355,12 @@ pub fn left_half_hash(value: &str) -> String {
     b64(&d.as_ref()[..16])
 }
 
-/// The key-encryption key: AES-256-GCM over private signing keys at rest.
-pub struct KeyEncryptionKey(LessSafeKey);
+/// The key-encryption key: AES-256-GCM over private signing keys at rest. It also seeds the
+/// MAC keys of other node-shared secrets (CSRF tokens), so operators configure one secret.
+pub struct KeyEncryptionKey {
+    aead: LessSafeKey,
+    raw: [u8; 32],
+}
 
 impl fmt::Debug for KeyEncryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -380,7 +384,21 @@ impl KeyEncryptionKey {
         }
         let key = UnboundKey::new(&AES_256_GCM, &bytes)
             .map_err(|_| "the key-encryption key was rejected".to_string())?;
-        Ok(Self(LessSafeKey::new(key)))
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(&bytes);
+        Ok(Self {
+            aead: LessSafeKey::new(key),
+            raw,
+        })
+    }
+
+    /// An HMAC-SHA256 key for `purpose`, the same on every node sharing this key.
+    pub fn derive_mac_key(&self, purpose: &str) -> hmac::Key {
+        let seed = hmac::Key::new(hmac::HMAC_SHA256, &self.raw);
+        hmac::Key::new(
+            hmac::HMAC_SHA256,
+            hmac::sign(&seed, purpose.as_bytes()).as_ref(),
+        )
     }
 
     /// A fresh random key, base64-encoded, for writing to a file.
@@ -396,7 +414,7 @@ impl KeyEncryptionKey {
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce).map_err(|_| JoseError::Crypto)?;
         let mut buf = plaintext.to_vec();
-        self.0
+        self.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad.as_bytes()),
@@ -417,7 +435,7 @@ impl KeyEncryptionKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| JoseError::Malformed)?;
         let mut buf = ct.to_vec();
         let plain = self
-            .0
+            .aead
             .open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf)
             .map_err(|_| JoseError::Crypto)?;
         Ok(plain.to_vec())

@@ -4,16 +4,20 @@
 //! types defined here and call [`provider::Provider`]; storage is reached only through the
 //! narrow traits in [`store`], implemented by `grantor-store`.
 
+pub mod authorize;
 pub mod client_auth;
 pub mod clock;
 pub mod error;
 pub mod grant;
 pub mod jose;
 pub mod keyring;
+pub mod login;
 pub mod manage;
 pub mod model;
+pub mod oidc;
 pub mod params;
 pub mod password;
+pub mod pkce;
 pub mod policy;
 pub mod provider;
 pub mod scope;

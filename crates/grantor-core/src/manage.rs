@@ -404,7 +404,9 @@ impl<S: Directory + Registry> Manager<S> {
         Ok(self.store.apps(&org.id).await?)
     }
 
-    /// An owner of `org` lets a server app (of any org) get tokens there, with `scopes`.
+    /// An owner of `org` lets an app (of any org) act there with `scopes`: a server app gets
+    /// tokens for the organization; members of the organization may sign in to a web or
+    /// native app.
     pub async fn add_app_to_organization(
         &self,
         actor: &Actor,
@@ -420,12 +422,6 @@ impl<S: Directory + Registry> Manager<S> {
             .app(client_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("app {client_id:?}")))?;
-        if app.app_type != AppType::Server {
-            return Err(invalid(format!(
-                "only server apps are added to organizations; {} apps act for the users who sign in",
-                app.app_type.as_str()
-            )));
-        }
         let scopes: ScopeSet = scopes.into_iter().collect();
         if scopes.is_empty() {
             return Err(invalid("choose at least one of the app's scopes"));

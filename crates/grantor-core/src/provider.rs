@@ -1,5 +1,5 @@
-//! The protocol engine: client authentication, the token endpoint's dispatch to grants,
-//! introspection and revocation. Handlers call this and nothing deeper.
+//! The protocol engine: client authentication, the token endpoint's dispatch to grants, token
+//! minting, introspection, revocation and userinfo. Handlers call this and nothing deeper.
 
 use crate::client_auth::{self, ClientCredentials};
 use crate::error::ErrorCode;
@@ -7,12 +7,18 @@ use crate::grant::{self, TokenRequest};
 use crate::jose::{self, Alg};
 use crate::keyring::KeyRing;
 use crate::model::GrantType;
+use crate::oidc;
 use crate::scope::ScopeSet;
 use crate::secret;
-use crate::store::{Client, Registry, ResourceIndex, RevocationStore};
+use crate::store::{Client, GrantRecord, RefreshRecord, ResourceIndex, Storage};
 use crate::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection, TokenResponse};
 use crate::{Clock, OAuthError};
 use std::sync::Arc;
+
+/// Authorization codes live 60 seconds.
+pub const CODE_TTL: i64 = 60;
+/// Refresh tokens live 30 days (each rotation starts a new period).
+pub const REFRESH_TTL: i64 = 30 * 24 * 3600;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -36,6 +42,15 @@ pub struct Subject {
     pub org_id: String,
     pub auth_time: Option<i64>,
     pub grant_id: Option<String>,
+}
+
+/// What a user authorized: the input to minting their tokens.
+#[derive(Debug, Clone)]
+pub struct UserGrant {
+    pub subject: Subject,
+    pub scopes: ScopeSet,
+    pub resources: Vec<String>,
+    pub nonce: Option<String>,
 }
 
 /// Checks `resource` parameters (RFC 8707): absolute URIs naming known resource servers.
@@ -68,7 +83,20 @@ pub fn resolve_resources<'a>(
         .collect()
 }
 
-impl<S: Registry + RevocationStore> Provider<S> {
+/// The grant types the token endpoint accepts, for discovery metadata.
+pub const SUPPORTED_GRANTS: [GrantType; 5] = [
+    GrantType::AuthorizationCode,
+    GrantType::ClientCredentials,
+    GrantType::RefreshToken,
+    GrantType::Password,
+    GrantType::Implicit,
+];
+
+fn bearer_error(code: ErrorCode, description: &str) -> OAuthError {
+    OAuthError::new(code, description)
+}
+
+impl<S: Storage> Provider<S> {
     /// Finds the client and verifies its credentials.
     pub async fn authenticate_client(
         &self,
@@ -82,11 +110,13 @@ impl<S: Registry + RevocationStore> Provider<S> {
         Ok(client)
     }
 
-    /// The token endpoint (RFC 6749 section 3.2).
+    /// The token endpoint (RFC 6749 section 3.2). `peer` is the caller's address, for
+    /// throttling password guesses.
     pub async fn token(
         &self,
         creds: &ClientCredentials,
         request: TokenRequest,
+        peer: &str,
     ) -> Result<TokenResponse, OAuthError> {
         let client = self.authenticate_client(creds).await?;
         let grant_type = request.grant_type();
@@ -101,7 +131,50 @@ impl<S: Registry + RevocationStore> Provider<S> {
             TokenRequest::ClientCredentials(req) => {
                 grant::client_credentials::exchange(self, &client, req).await
             }
+            TokenRequest::AuthorizationCode(req) => {
+                grant::authorization_code::exchange(self, &client, req).await
+            }
+            TokenRequest::RefreshToken(req) => {
+                grant::refresh_token::exchange(self, &client, req).await
+            }
+            TokenRequest::Password(req) => {
+                grant::password::exchange(self, &client, req, peer).await
+            }
         }
+    }
+
+    /// Narrows `scopes` to the requested resources (RFC 8707) and returns the audiences: the
+    /// identifiers of the resource servers whose scopes the token carries.
+    pub async fn target(
+        &self,
+        scopes: &mut ScopeSet,
+        resources: &[String],
+    ) -> Result<Vec<String>, OAuthError> {
+        let index = self.store.resource_index().await?;
+        let targets = resolve_resources(&index, resources)?;
+        if !targets.is_empty() {
+            scopes.retain(|s| {
+                crate::scope::is_builtin(s)
+                    || index
+                        .owner_of(s)
+                        .is_some_and(|rs| targets.contains(&rs.identifier.as_str()))
+            });
+            if !scopes.iter().any(|s| index.owner_of(s).is_some()) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "the requested scopes include none for the requested resource",
+                ));
+            }
+        }
+        let mut audiences: Vec<String> = Vec::new();
+        for s in scopes.iter() {
+            if let Some(rs) = index.owner_of(s)
+                && !audiences.contains(&rs.identifier)
+            {
+                audiences.push(rs.identifier.clone());
+            }
+        }
+        Ok(audiences)
     }
 
     /// Mints a signed access token; `scopes` are final, `audiences` already resolved.
@@ -146,6 +219,78 @@ impl<S: Registry + RevocationStore> Provider<S> {
         Ok((token, claims))
     }
 
+    /// An access token for what a user authorized.
+    pub async fn mint_for_grant(
+        &self,
+        client: &Client,
+        grant: &UserGrant,
+    ) -> Result<(String, AccessTokenClaims), OAuthError> {
+        let mut scopes = grant.scopes.clone();
+        let audiences = self.target(&mut scopes, &grant.resources).await?;
+        self.mint_access_token(client, grant.subject.clone(), &scopes, audiences)
+    }
+
+    pub async fn create_grant(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        org_id: &str,
+    ) -> Result<String, crate::StoreError> {
+        let record = GrantRecord {
+            id: secret::new_id("gnt_")?,
+            user_id: user_id.into(),
+            client_id: client_id.into(),
+            org_id: org_id.into(),
+            created_at: self.clock.now(),
+        };
+        self.store.create_grant(&record).await?;
+        Ok(record.id)
+    }
+
+    /// The token response for a user grant: an access token, a fresh refresh token in the
+    /// same family, and an ID token when `openid` was granted.
+    pub async fn issue_user_tokens(
+        &self,
+        client: &Client,
+        grant: UserGrant,
+        refresh_scopes: &ScopeSet,
+    ) -> Result<TokenResponse, OAuthError> {
+        let (access_token, claims) = self.mint_for_grant(client, &grant).await?;
+        let now = self.clock.now();
+        let grant_id = grant
+            .subject
+            .grant_id
+            .clone()
+            .ok_or_else(|| OAuthError::server_error("user grant without grant id"))?;
+        let refresh = secret::generate(secret::Kind::RefreshToken)?;
+        self.store
+            .insert_refresh_token(&RefreshRecord {
+                token_hash: secret::hash(&refresh),
+                grant_id,
+                client_id: client.app.client_id.clone(),
+                user_id: grant.subject.sub.clone(),
+                org_id: grant.subject.org_id.clone(),
+                scopes: refresh_scopes.to_string(),
+                resources: grant.resources.clone(),
+                auth_time: grant.subject.auth_time.unwrap_or(now),
+                expires_at: now + REFRESH_TTL,
+            })
+            .await?;
+        let id_token = if grant.scopes.contains("openid") {
+            Some(oidc::id_token(self, client, &grant, &access_token).await?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: claims.exp - claims.iat,
+            scope: claims.scope,
+            refresh_token: Some(refresh),
+            id_token,
+        })
+    }
+
     /// Verifies one of our own access tokens: signature, `typ`, issuer and expiry.
     pub fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
         let keys = self.keys.current();
@@ -158,7 +303,27 @@ impl<S: Registry + RevocationStore> Provider<S> {
         (claims.iss == self.settings.issuer && claims.exp > self.clock.now()).then_some(claims)
     }
 
-    /// Token introspection (RFC 7662), for confidential apps.
+    /// An access token that is valid now: verified, not revoked, and its grant not revoked.
+    pub async fn active_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<AccessTokenClaims>, OAuthError> {
+        let Some(claims) = self.verify_access_token(token) else {
+            return Ok(None);
+        };
+        if self.store.is_access_token_revoked(&claims.jti).await? {
+            return Ok(None);
+        }
+        if let Some(grant_id) = &claims.grant_id
+            && self.store.is_grant_revoked(grant_id).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(claims))
+    }
+
+    /// Token introspection (RFC 7662), for confidential apps. Refresh tokens are reported
+    /// only to the app they were issued to.
     pub async fn introspect(
         &self,
         creds: &ClientCredentials,
@@ -170,12 +335,12 @@ impl<S: Registry + RevocationStore> Provider<S> {
                 "introspection is for confidential apps",
             ));
         }
-        let Some(claims) = self.verify_access_token(token) else {
+        if token.starts_with(secret::Kind::RefreshToken.prefix()) {
+            return self.introspect_refresh_token(&caller, token).await;
+        }
+        let Some(claims) = self.active_access_token(token).await? else {
             return Ok(Introspection::default());
         };
-        if self.store.is_access_token_revoked(&claims.jti).await? {
-            return Ok(Introspection::default());
-        }
         Ok(Introspection {
             active: true,
             scope: Some(claims.scope),
@@ -191,11 +356,48 @@ impl<S: Registry + RevocationStore> Provider<S> {
         })
     }
 
+    async fn introspect_refresh_token(
+        &self,
+        caller: &Client,
+        token: &str,
+    ) -> Result<Introspection, OAuthError> {
+        let Some((rt, rotated)) = self.store.refresh_token(&secret::hash(token)).await? else {
+            return Ok(Introspection::default());
+        };
+        let active = !rotated
+            && rt.client_id == caller.app.client_id
+            && rt.expires_at > self.clock.now()
+            && !self.store.is_grant_revoked(&rt.grant_id).await?;
+        if !active {
+            return Ok(Introspection::default());
+        }
+        Ok(Introspection {
+            active: true,
+            scope: Some(rt.scopes),
+            client_id: Some(rt.client_id),
+            sub: Some(rt.user_id),
+            iss: Some(self.settings.issuer.clone()),
+            exp: Some(rt.expires_at),
+            token_type: Some("refresh_token".into()),
+            org_id: Some(rt.org_id),
+            ..Introspection::default()
+        })
+    }
+
     /// Token revocation (RFC 7009). Unknown, expired or foreign tokens answer success too,
-    /// so the endpoint reveals nothing about tokens the caller does not hold.
+    /// so the endpoint reveals nothing about tokens the caller does not hold. Revoking a
+    /// refresh token revokes its whole grant.
     pub async fn revoke(&self, creds: &ClientCredentials, token: &str) -> Result<(), OAuthError> {
         let caller = self.authenticate_client(creds).await?;
-        if let Some(claims) = self.verify_access_token(token)
+        if token.starts_with(secret::Kind::RefreshToken.prefix()) {
+            if let Some((rt, _)) = self.store.refresh_token(&secret::hash(token)).await?
+                && rt.client_id == caller.app.client_id
+            {
+                self.store
+                    .revoke_grant(&rt.grant_id, self.clock.now())
+                    .await?;
+            }
+        } else if let Some(claims) = self.verify_access_token(token)
             && claims.client_id == caller.app.client_id
         {
             self.store
@@ -204,7 +406,28 @@ impl<S: Registry + RevocationStore> Provider<S> {
         }
         Ok(())
     }
-}
 
-/// The grant types a token request may name, for discovery metadata.
-pub const SUPPORTED_GRANTS: [GrantType; 1] = [GrantType::ClientCredentials];
+    /// OIDC UserInfo: the claims a user's access token with `openid` may see.
+    pub async fn userinfo(&self, bearer: Option<&str>) -> Result<serde_json::Value, OAuthError> {
+        let token = bearer.ok_or_else(|| {
+            bearer_error(ErrorCode::InvalidToken, "a bearer access token is required")
+        })?;
+        let claims = self.active_access_token(token).await?.ok_or_else(|| {
+            bearer_error(
+                ErrorCode::InvalidToken,
+                "the access token is invalid, expired or revoked",
+            )
+        })?;
+        let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
+        if !scopes.contains("openid") || claims.sub == claims.client_id {
+            return Err(bearer_error(
+                ErrorCode::InsufficientScope,
+                "userinfo needs a user's token with the openid scope",
+            ));
+        }
+        let user = self.store.user(&claims.sub).await?.ok_or_else(|| {
+            bearer_error(ErrorCode::InvalidToken, "the token's user no longer exists")
+        })?;
+        Ok(oidc::user_claims(&user, &scopes, Some(&claims.org_id)))
+    }
+}

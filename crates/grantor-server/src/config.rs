@@ -40,7 +40,7 @@ impl Default for Config {
     }
 }
 
-fn is_loopback_http(issuer: &str) -> bool {
+pub fn is_loopback_http(issuer: &str) -> bool {
     url::Url::parse(issuer).is_ok_and(|u| {
         u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
     })

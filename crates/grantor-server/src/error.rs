@@ -94,3 +94,45 @@ pub fn no_store<T: serde::Serialize>(body: T) -> Response {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
+
+/// An authorization endpoint error: a page when the client or redirect URI is bad, else a
+/// redirect back to the app with `error`, `error_description`, `state` and `iss`.
+#[derive(Debug)]
+pub struct AuthorizeReply {
+    pub error: grantor_core::authorize::AuthorizeError,
+    pub issuer: String,
+}
+
+impl AuthorizeReply {
+    pub fn page(e: OAuthError) -> Self {
+        Self {
+            error: grantor_core::authorize::AuthorizeError::Page(e),
+            issuer: String::new(),
+        }
+    }
+}
+
+impl IntoResponse for AuthorizeReply {
+    fn into_response(self) -> Response {
+        use grantor_core::authorize::AuthorizeError;
+        match self.error {
+            AuthorizeError::Page(e) => {
+                log(&e);
+                let status = if status_of(e.code).is_server_error() {
+                    status_of(e.code)
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                crate::web::pages::error_page(
+                    status,
+                    "This sign-in request cannot be completed",
+                    &e.description,
+                )
+            }
+            AuthorizeError::Redirect(redirect) => {
+                log(&redirect.error);
+                crate::web::see_other(&redirect.location(&self.issuer))
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod error;
 mod metrics;
 mod oauth;
 mod ops;
+pub mod web;
 
 pub use config::Config;
 pub use metrics::Metrics;
@@ -32,6 +33,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub kek: Arc<KeyEncryptionKey>,
     pub discovery: Arc<oauth::discovery::Documents>,
+    /// Signs CSRF tokens; the same on every node (derived from the key-encryption key).
+    pub csrf_key: Arc<aws_lc_rs::hmac::Key>,
+    /// Cookies are `Secure` unless the issuer is plain-http loopback.
+    pub secure_cookies: bool,
 }
 
 /// Why the server could not start; the message says what to do.
@@ -50,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oauth::router())
         .merge(ops::router())
+        .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -123,7 +129,11 @@ impl Application {
             store: store.clone(),
             clock,
         });
+        let csrf_key = Arc::new(kek.derive_mac_key("grantor csrf v1"));
+        let secure_cookies = !config::is_loopback_http(&provider.settings.issuer);
         let state = AppState {
+            csrf_key,
+            secure_cookies,
             provider,
             manager,
             store,

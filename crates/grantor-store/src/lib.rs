@@ -12,5 +12,6 @@ mod migrate;
 pub mod pool;
 mod revocations;
 mod rows;
+mod sign_in;
 
 pub use pool::{Backend, Store};

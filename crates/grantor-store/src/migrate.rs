@@ -5,11 +5,14 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 1] = [(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (2, "sign_in", include_str!("../migrations/0002_sign_in.sql")),
+];
 
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.
 const LOCK_KEY: i64 = 0x0067_7261_6e74_6f72; // "grantor" in ASCII

@@ -1,13 +1,13 @@
 //! The client credentials grant (RFC 6749 4.4): a server app acting for itself in an
 //! organization that has added it. No database access on a warm cache.
 
-use super::{parse_resources, parse_scope};
+use super::{parse_resources, parse_scope, require_subset};
 use crate::OAuthError;
 use crate::model::OrgAccessGrant;
 use crate::params::Params;
-use crate::provider::{Provider, Subject, resolve_resources};
+use crate::provider::{Provider, Subject};
 use crate::scope::ScopeSet;
-use crate::store::{Client, Registry, RevocationStore};
+use crate::store::{Client, Storage};
 use crate::token::TokenResponse;
 
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ fn pick_org<'a>(
     }
 }
 
-pub async fn exchange<S: Registry + RevocationStore>(
+pub async fn exchange<S: Storage>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,
@@ -62,42 +62,16 @@ pub async fn exchange<S: Registry + RevocationStore>(
     let grant = pick_org(client, req.organization.as_deref())?;
     let mut scopes = match req.scope {
         Some(asked) => {
-            let missing = asked.missing_from(&grant.scopes);
-            if !missing.is_empty() {
-                return Err(OAuthError::invalid_scope(format!(
-                    "organization {} has not granted this app: {}",
-                    grant.org_name,
-                    missing.join(" ")
-                )));
-            }
+            require_subset(
+                &asked,
+                &grant.scopes,
+                &format!("organization {} has not granted this app", grant.org_name),
+            )?;
             asked
         }
         None => grant.scopes.clone(),
     };
-    let index = provider.store.resource_index().await?;
-    let targets = resolve_resources(&index, &req.resources)?;
-    if !targets.is_empty() {
-        // RFC 8707: the token is for the named resources only, so it carries only their scopes.
-        scopes.retain(|s| {
-            index
-                .owner_of(s)
-                .is_some_and(|rs| targets.contains(&rs.identifier.as_str()))
-        });
-        if scopes.is_empty() {
-            return Err(OAuthError::new(
-                crate::ErrorCode::InvalidTarget,
-                "the requested scopes include none for the requested resource",
-            ));
-        }
-    }
-    let mut audiences: Vec<String> = Vec::new();
-    for s in scopes.iter() {
-        if let Some(rs) = index.owner_of(s)
-            && !audiences.contains(&rs.identifier)
-        {
-            audiences.push(rs.identifier.clone());
-        }
-    }
+    let audiences = provider.target(&mut scopes, &req.resources).await?;
     let subject = Subject {
         sub: client.app.client_id.clone(),
         org_id: grant.org_id.clone(),

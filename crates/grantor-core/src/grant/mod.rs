@@ -1,7 +1,10 @@
 //! One file per grant. The token request is parsed into [`TokenRequest`], tagged by
 //! `grant_type`, before any grant sees it.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod password;
+pub mod refresh_token;
 
 use crate::model::GrantType;
 use crate::params::Params;
@@ -10,15 +13,23 @@ use crate::{ErrorCode, OAuthError};
 
 #[derive(Debug, Clone)]
 pub enum TokenRequest {
+    AuthorizationCode(authorization_code::Request),
     ClientCredentials(client_credentials::Request),
+    RefreshToken(refresh_token::Request),
+    Password(password::Request),
 }
 
 impl TokenRequest {
     pub fn parse(params: &Params) -> Result<Self, OAuthError> {
         match params.require("grant_type")? {
+            "authorization_code" => Ok(Self::AuthorizationCode(
+                authorization_code::Request::parse(params)?,
+            )),
             "client_credentials" => Ok(Self::ClientCredentials(
                 client_credentials::Request::parse(params)?,
             )),
+            "refresh_token" => Ok(Self::RefreshToken(refresh_token::Request::parse(params)?)),
+            "password" => Ok(Self::Password(password::Request::parse(params)?)),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant_type {other:?} is not supported"),
@@ -28,7 +39,10 @@ impl TokenRequest {
 
     pub fn grant_type(&self) -> GrantType {
         match self {
+            Self::AuthorizationCode(_) => GrantType::AuthorizationCode,
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
+            Self::RefreshToken(_) => GrantType::RefreshToken,
+            Self::Password(_) => GrantType::Password,
         }
     }
 }
@@ -46,4 +60,17 @@ pub fn parse_scope(params: &Params) -> Result<Option<ScopeSet>, OAuthError> {
 
 pub fn parse_resources(params: &Params) -> Vec<String> {
     params.all("resource").map(str::to_string).collect()
+}
+
+/// Refuses scopes outside `allowed`, naming them.
+pub fn require_subset(asked: &ScopeSet, allowed: &ScopeSet, whose: &str) -> Result<(), OAuthError> {
+    let missing = asked.missing_from(allowed);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_scope(format!(
+            "{whose}: {}",
+            missing.join(" ")
+        )))
+    }
 }

@@ -24,26 +24,63 @@ impl Documents {
             .copied()
             .collect();
         let grants: Vec<&str> = SUPPORTED_GRANTS.iter().map(|g| g.as_str()).collect();
+        let legacy: Vec<&str> = SUPPORTED_GRANTS
+            .iter()
+            .filter(|g| g.is_legacy())
+            .map(|g| g.as_str())
+            .collect();
         let oauth = json!({
             "issuer": issuer,
+            "authorization_endpoint": url("/oauth2/authorize"),
             "token_endpoint": url("/oauth2/token"),
             "jwks_uri": url("/oauth2/jwks"),
             "introspection_endpoint": url("/oauth2/introspect"),
             "revocation_endpoint": url("/oauth2/revoke"),
             "scopes_supported": scopes,
+            "response_types_supported": ["code", "token"],
+            "response_modes_supported": ["query", "fragment"],
             "grant_types_supported": grants,
+            // Off unless enabled per app (RFC 9700 2.4 and 2.1.2 advise against them).
+            "grantor_legacy_grant_types": legacy,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
             "access_token_signing_alg_values_supported": ["ES256"],
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
         });
         let mut openid = oauth.clone();
         if let Value::Object(map) = &mut openid {
+            map.insert("userinfo_endpoint".into(), json!(url("/oauth2/userinfo")));
+            map.insert("end_session_endpoint".into(), json!(url("/logout")));
             map.insert("subject_types_supported".into(), json!(["public"]));
             map.insert(
                 "id_token_signing_alg_values_supported".into(),
-                json!(["RS256", "ES256"]),
+                json!(["RS256"]),
             );
+            map.insert(
+                "claims_supported".into(),
+                json!([
+                    "sub",
+                    "iss",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "nonce",
+                    "at_hash",
+                    "azp",
+                    "name",
+                    "preferred_username",
+                    "email",
+                    "email_verified",
+                    "org_id"
+                ]),
+            );
+            map.insert("request_parameter_supported".into(), json!(false));
+            map.insert("request_uri_parameter_supported".into(), json!(false));
+            map.insert("claims_parameter_supported".into(), json!(false));
         }
         Self { oauth, openid }
     }

@@ -1,8 +1,10 @@
 //! The OAuth 2.0 / OpenID Connect endpoints (design.md section 2).
 
+mod authorize;
 pub mod discovery;
 mod introspection;
 mod token;
+mod userinfo;
 
 use crate::AppState;
 use crate::error::OAuthReply;
@@ -25,7 +27,15 @@ pub fn router() -> Router<AppState> {
             get(discovery::openid_metadata),
         )
         .route("/oauth2/jwks", get(discovery::jwks))
+        .route(
+            "/oauth2/authorize",
+            get(authorize::authorize).post(authorize::authorize),
+        )
         .route("/oauth2/token", post(token::token))
+        .route(
+            "/oauth2/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route("/oauth2/introspect", post(introspection::introspect))
         .route("/oauth2/revoke", post(introspection::revoke))
 }

@@ -1,0 +1,672 @@
+//! The authorization endpoint (RFC 6749 4.1 and 4.2, OIDC Core 3.1.2): parsing and checking
+//! the request, deciding whether the user must sign in or approve, and building the response.
+//!
+//! The user-facing pages live in `grantor-server`; they call [`Provider::authorization_step`]
+//! and [`Provider::decide`] and render what these return.
+
+use crate::model::{AppType, Membership};
+use crate::params::Params;
+use crate::provider::{Provider, Subject, UserGrant};
+use crate::scope::ScopeSet;
+use crate::store::{Client, ConsentRecord, Storage};
+use crate::{ErrorCode, OAuthError, pkce};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    Code,
+    /// The legacy implicit grant: the access token in the fragment.
+    Token,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A checked authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    pub client: Arc<Client>,
+    pub redirect_uri: String,
+    /// Whether the request named the redirect URI (then the token request must repeat it).
+    pub redirect_uri_given: bool,
+    pub response_type: ResponseType,
+    pub scopes: ScopeSet,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub resources: Vec<String>,
+}
+
+/// An authorization error goes back to the app only once its redirect URI is known good.
+#[derive(Debug, Clone)]
+pub enum AuthorizeError {
+    /// Bad `client_id` or `redirect_uri`: shown to the user, never redirected.
+    Page(OAuthError),
+    Redirect(Box<ErrorRedirect>),
+}
+
+impl From<crate::StoreError> for AuthorizeError {
+    fn from(e: crate::StoreError) -> Self {
+        Self::Page(e.into())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ErrorRedirect {
+    pub redirect_uri: String,
+    pub fragment: bool,
+    pub state: Option<String>,
+    pub error: OAuthError,
+}
+
+/// Appends parameters to a redirect URI, in the query or (implicit) the fragment. `iss` is
+/// always included (RFC 9207); `state` only when the request had one.
+pub fn redirect_location(
+    redirect_uri: &str,
+    fragment: bool,
+    params: &[(&str, &str)],
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let Ok(mut url) = url::Url::parse(redirect_uri) else {
+        return redirect_uri.to_string();
+    };
+    let mut pairs: Vec<(&str, &str)> = params.to_vec();
+    if let Some(state) = state {
+        pairs.push(("state", state));
+    }
+    pairs.push(("iss", issuer));
+    if fragment {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        url.set_fragment(Some(&encoded));
+    } else {
+        url.query_pairs_mut().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+impl ErrorRedirect {
+    pub fn location(&self, issuer: &str) -> String {
+        redirect_location(
+            &self.redirect_uri,
+            self.fragment,
+            &[
+                ("error", self.error.code.as_str()),
+                ("error_description", &self.error.description),
+            ],
+            self.state.as_deref(),
+            issuer,
+        )
+    }
+}
+
+/// RFC 8252 7.3: a native app's loopback redirect may use any port.
+fn loopback_matches(registered: &str, requested: &str) -> bool {
+    let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    let loopback =
+        |u: &url::Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"));
+    loopback(&a)
+        && loopback(&b)
+        && a.host_str() == b.host_str()
+        && a.path() == b.path()
+        && a.query() == b.query()
+        && b.fragment().is_none()
+}
+
+/// Picks the redirect URI: an exact registered match, a native loopback match, or the only
+/// registered one when none is given.
+fn resolve_redirect(
+    client: &Client,
+    requested: Option<&str>,
+) -> Result<(String, bool), OAuthError> {
+    let app = &client.app;
+    match requested {
+        Some(uri) => {
+            let ok = app.redirect_uris.iter().any(|r| r == uri)
+                || (app.app_type == AppType::Native
+                    && app.redirect_uris.iter().any(|r| loopback_matches(r, uri)));
+            if ok {
+                Ok((uri.to_string(), true))
+            } else {
+                Err(OAuthError::invalid_request(format!(
+                    "redirect_uri {uri:?} is not registered for this app"
+                )))
+            }
+        }
+        None => match app.redirect_uris.as_slice() {
+            [only] => Ok((only.clone(), false)),
+            _ => Err(OAuthError::invalid_request(
+                "redirect_uri is required: this app registered several",
+            )),
+        },
+    }
+}
+
+fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut prompt = Prompt::default();
+    for p in value
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|p| !p.is_empty())
+    {
+        match p {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            "select_account" => {}
+            other => {
+                return Err(OAuthError::invalid_request(format!(
+                    "unknown prompt value {other:?}"
+                )));
+            }
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    Ok(prompt)
+}
+
+/// What the user has to do next.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Login,
+    Consent(ConsentPrompt),
+    /// Redirect the browser here: the authorization response.
+    Respond(String),
+}
+
+/// What the approval page shows.
+#[derive(Debug, Clone)]
+pub struct ConsentPrompt {
+    pub app_name: String,
+    pub app_org_name: String,
+    /// Organizations the user may act in with this app: `(id, name)`.
+    pub orgs: Vec<(String, String)>,
+    pub scopes: Vec<ScopeChoice>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScopeChoice {
+    pub name: String,
+    pub description: String,
+    /// `openid` is what signing in means; it cannot be unchecked.
+    pub required: bool,
+}
+
+/// The signed-in user, from their session.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user_id: String,
+    pub auth_time: i64,
+}
+
+/// The user's answer on the approval page.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub allow: bool,
+    pub org: Option<String>,
+    pub scopes: ScopeSet,
+}
+
+fn describe_builtin(scope: &str) -> Option<&'static str> {
+    Some(match scope {
+        "openid" => "Sign you in with your Grantor account",
+        "profile" => "See your name",
+        "email" => "See your email address",
+        "offline_access" => "Keep access while you are away",
+        _ => return None,
+    })
+}
+
+impl<S: Storage> Provider<S> {
+    /// Checks an authorization request. Errors about the client or redirect URI are pages;
+    /// all later ones redirect to the app.
+    pub async fn parse_authorization(
+        &self,
+        params: &Params,
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
+        let client_id = params.require("client_id").map_err(AuthorizeError::Page)?;
+        let client = self.store.client(client_id).await?.ok_or_else(|| {
+            AuthorizeError::Page(OAuthError::invalid_request(format!(
+                "there is no app with client_id {client_id:?}"
+            )))
+        })?;
+        let (redirect_uri, redirect_uri_given) =
+            resolve_redirect(&client, params.get("redirect_uri")).map_err(AuthorizeError::Page)?;
+        let state = params.get("state").map(str::to_string);
+        let response_type = params.get("response_type");
+        let fragment = response_type == Some("token");
+        let fail = |error: OAuthError| {
+            AuthorizeError::Redirect(Box::new(ErrorRedirect {
+                redirect_uri: redirect_uri.clone(),
+                fragment,
+                state: state.clone(),
+                error,
+            }))
+        };
+        let app = &client.app;
+        let response_type = match response_type {
+            None => {
+                return Err(fail(OAuthError::invalid_request(
+                    "response_type is required",
+                )));
+            }
+            Some("code") if app.app_type == AppType::Server => {
+                return Err(fail(OAuthError::unauthorized_client(
+                    "server apps use client credentials, not the authorization endpoint",
+                )));
+            }
+            Some("code") => ResponseType::Code,
+            Some("token") if app.allow_implicit => ResponseType::Token,
+            Some("token") => {
+                return Err(fail(OAuthError::unauthorized_client(
+                    "the implicit grant is not enabled for this app",
+                )));
+            }
+            Some(other) => {
+                return Err(fail(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    format!("response_type {other:?} is not supported"),
+                )));
+            }
+        };
+        if params.get("request").is_some() || params.get("request_uri").is_some() {
+            return Err(fail(OAuthError::invalid_request(
+                "request objects are not supported",
+            )));
+        }
+        let scopes = crate::grant::parse_scope(params)
+            .map_err(&fail)?
+            .unwrap_or_default();
+        if scopes.is_empty() {
+            return Err(fail(OAuthError::invalid_scope(
+                "ask for at least one scope",
+            )));
+        }
+        let missing = scopes.missing_from(&app.scopes);
+        if !missing.is_empty() {
+            return Err(fail(OAuthError::invalid_scope(format!(
+                "this app may not ask for: {}",
+                missing.join(" ")
+            ))));
+        }
+        let code_challenge = params.get("code_challenge").map(str::to_string);
+        match (params.get("code_challenge_method"), &code_challenge) {
+            (Some(m), _) if m != "S256" => {
+                return Err(fail(OAuthError::invalid_request(
+                    "code_challenge_method must be S256; plain is not accepted",
+                )));
+            }
+            (_, Some(c)) if !pkce::is_valid(c) => {
+                return Err(fail(OAuthError::invalid_request(
+                    "code_challenge must be 43 to 128 characters of base64url",
+                )));
+            }
+            (Some(_), None) => {
+                return Err(fail(OAuthError::invalid_request(
+                    "code_challenge_method given without code_challenge",
+                )));
+            }
+            _ => {}
+        }
+        if response_type == ResponseType::Code
+            && app.app_type == AppType::Native
+            && code_challenge.is_none()
+        {
+            return Err(fail(OAuthError::invalid_request(
+                "native apps must use PKCE (code_challenge with S256)",
+            )));
+        }
+        let prompt = parse_prompt(params.get("prompt")).map_err(&fail)?;
+        let max_age = params
+            .get("max_age")
+            .map(|v| {
+                v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    OAuthError::invalid_request("max_age must be a non-negative integer")
+                })
+            })
+            .transpose()
+            .map_err(&fail)?;
+        let resources = crate::grant::parse_resources(params);
+        let index = self.store.resource_index().await?;
+        crate::provider::resolve_resources(&index, &resources).map_err(&fail)?;
+        Ok(AuthorizationRequest {
+            redirect_uri: redirect_uri.clone(),
+            redirect_uri_given,
+            response_type,
+            scopes,
+            state: state.clone(),
+            nonce: params.get("nonce").map(str::to_string),
+            code_challenge,
+            prompt,
+            max_age,
+            resources,
+            client,
+        })
+    }
+
+    fn redirect_error(req: &AuthorizationRequest, error: OAuthError) -> AuthorizeError {
+        AuthorizeError::Redirect(Box::new(ErrorRedirect {
+            redirect_uri: req.redirect_uri.clone(),
+            fragment: req.response_type == ResponseType::Token,
+            state: req.state.clone(),
+            error,
+        }))
+    }
+
+    /// The organizations `user_id` may use this app in: the app's own (if a member) and
+    /// those that added it.
+    pub async fn eligible_orgs(
+        &self,
+        user_id: &str,
+        client: &Client,
+    ) -> Result<Vec<Membership>, crate::StoreError> {
+        Ok(self
+            .store
+            .memberships_of_user(user_id)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.org_id == client.app.org_id
+                    || client.org_grants.iter().any(|g| g.org_id == m.org_id)
+            })
+            .collect())
+    }
+
+    /// The scopes of `wanted` this app may get in `org_id`: an organization that added the
+    /// app from elsewhere limits its resource scopes to those it chose.
+    pub async fn scopes_available_in(
+        &self,
+        client: &Client,
+        org_id: &str,
+        wanted: &ScopeSet,
+    ) -> Result<ScopeSet, crate::StoreError> {
+        let mut scopes = wanted.intersection(&client.app.scopes);
+        if org_id != client.app.org_id {
+            let granted = client
+                .org_grants
+                .iter()
+                .find(|g| g.org_id == org_id)
+                .map(|g| g.scopes.clone())
+                .unwrap_or_default();
+            scopes.retain(|s| crate::scope::is_builtin(s) || granted.contains(s));
+        }
+        Ok(scopes)
+    }
+
+    /// Decides what happens with an authorization request for this (possibly absent) user.
+    pub async fn authorization_step(
+        &self,
+        req: &AuthorizationRequest,
+        user: Option<&SignedIn>,
+    ) -> Result<Step, AuthorizeError> {
+        let now = self.clock.now();
+        let fresh_enough = |u: &SignedIn| req.max_age.is_none_or(|max| now - u.auth_time <= max);
+        let user = match user {
+            Some(u) if !req.prompt.login && fresh_enough(u) => u,
+            _ if req.prompt.none => {
+                return Err(Self::redirect_error(
+                    req,
+                    OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
+                ));
+            }
+            _ => return Ok(Step::Login),
+        };
+        let orgs = self.eligible_orgs(&user.user_id, &req.client).await?;
+        if orgs.is_empty() {
+            return Err(Self::redirect_error(
+                req,
+                OAuthError::new(
+                    ErrorCode::AccessDenied,
+                    "the user is not a member of an organization that uses this app",
+                ),
+            ));
+        }
+        if let [org] = orgs.as_slice()
+            && !req.prompt.consent
+        {
+            let available = self
+                .scopes_available_in(&req.client, &org.org_id, &req.scopes)
+                .await?;
+            let consent = self
+                .store
+                .consent(&user.user_id, &req.client.app.client_id, &org.org_id)
+                .await?;
+            if let Some(consent) = consent {
+                let decided: ScopeSet = consent
+                    .approved
+                    .iter()
+                    .chain(consent.denied.iter())
+                    .collect();
+                if available.is_subset(&decided) {
+                    let mut granted = available.intersection(&consent.approved);
+                    if available.contains("openid") {
+                        granted.insert("openid");
+                    }
+                    let location = self
+                        .issue_authorization(req, user, &org.org_id, granted)
+                        .await?;
+                    return Ok(Step::Respond(location));
+                }
+            }
+        }
+        if req.prompt.none {
+            return Err(Self::redirect_error(
+                req,
+                OAuthError::new(
+                    ErrorCode::ConsentRequired,
+                    "the user has not approved this app",
+                ),
+            ));
+        }
+        let index = self.store.resource_index().await?;
+        let scopes = req
+            .scopes
+            .iter()
+            .map(|s| ScopeChoice {
+                name: s.to_string(),
+                description: describe_builtin(s)
+                    .or_else(|| index.description_of(s))
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or(s)
+                    .to_string(),
+                required: s == "openid",
+            })
+            .collect();
+        Ok(Step::Consent(ConsentPrompt {
+            app_name: req.client.app.name.clone(),
+            app_org_name: req.client.org_name.clone(),
+            orgs: orgs.into_iter().map(|m| (m.org_id, m.org_name)).collect(),
+            scopes,
+        }))
+    }
+
+    /// Applies the user's answer from the approval page; returns where to send the browser.
+    pub async fn decide(
+        &self,
+        req: &AuthorizationRequest,
+        user: &SignedIn,
+        decision: Decision,
+    ) -> Result<String, AuthorizeError> {
+        if !decision.allow {
+            return Err(Self::redirect_error(
+                req,
+                OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
+            ));
+        }
+        let orgs = self.eligible_orgs(&user.user_id, &req.client).await?;
+        let org = match (&decision.org, orgs.as_slice()) {
+            (Some(wanted), _) => orgs.iter().find(|m| &m.org_id == wanted),
+            (None, [only]) => Some(only),
+            (None, _) => None,
+        }
+        .ok_or_else(|| {
+            Self::redirect_error(
+                req,
+                OAuthError::new(ErrorCode::AccessDenied, "no organization was chosen"),
+            )
+        })?;
+        let available = self
+            .scopes_available_in(&req.client, &org.org_id, &req.scopes)
+            .await?;
+        let mut approved = available.intersection(&decision.scopes);
+        if available.contains("openid") {
+            approved.insert("openid");
+        }
+        let denied: ScopeSet = available.iter().filter(|s| !approved.contains(s)).collect();
+        let previous = self
+            .store
+            .consent(&user.user_id, &req.client.app.client_id, &org.org_id)
+            .await?;
+        let (old_approved, old_denied) =
+            previous.map(|c| (c.approved, c.denied)).unwrap_or_default();
+        let consent = ConsentRecord {
+            user_id: user.user_id.clone(),
+            client_id: req.client.app.client_id.clone(),
+            org_id: org.org_id.clone(),
+            approved: old_approved
+                .iter()
+                .filter(|s| !denied.contains(s))
+                .chain(approved.iter())
+                .collect(),
+            denied: old_denied
+                .iter()
+                .filter(|s| !approved.contains(s))
+                .chain(denied.iter())
+                .collect(),
+            updated_at: self.clock.now(),
+        };
+        self.store.put_consent(&consent).await?;
+        self.issue_authorization(req, user, &org.org_id, approved)
+            .await
+    }
+
+    /// Issues the authorization response: a code, or (implicit) an access token.
+    async fn issue_authorization(
+        &self,
+        req: &AuthorizationRequest,
+        user: &SignedIn,
+        org_id: &str,
+        scopes: ScopeSet,
+    ) -> Result<String, AuthorizeError> {
+        let grant_id = self
+            .create_grant(&user.user_id, &req.client.app.client_id, org_id)
+            .await?;
+        let issuer = &self.settings.issuer;
+        let fragment = req.response_type == ResponseType::Token;
+        match req.response_type {
+            ResponseType::Code => {
+                let code = crate::secret::generate(crate::secret::Kind::AuthorizationCode)?;
+                let record = crate::store::CodeRecord {
+                    code_hash: crate::secret::hash(&code),
+                    grant_id,
+                    client_id: req.client.app.client_id.clone(),
+                    user_id: user.user_id.clone(),
+                    org_id: org_id.to_string(),
+                    redirect_uri: req.redirect_uri_given.then(|| req.redirect_uri.clone()),
+                    scopes: scopes.to_string(),
+                    resources: req.resources.clone(),
+                    code_challenge: req.code_challenge.clone(),
+                    nonce: req.nonce.clone(),
+                    auth_time: user.auth_time,
+                    expires_at: self.clock.now() + crate::provider::CODE_TTL,
+                };
+                self.store.insert_code(&record).await?;
+                Ok(redirect_location(
+                    &req.redirect_uri,
+                    fragment,
+                    &[("code", &code)],
+                    req.state.as_deref(),
+                    issuer,
+                ))
+            }
+            ResponseType::Token => {
+                let grant = UserGrant {
+                    subject: Subject {
+                        sub: user.user_id.clone(),
+                        org_id: org_id.to_string(),
+                        auth_time: Some(user.auth_time),
+                        grant_id: Some(grant_id),
+                    },
+                    scopes,
+                    resources: req.resources.clone(),
+                    nonce: None,
+                };
+                let (token, claims) = self
+                    .mint_for_grant(&req.client, &grant)
+                    .await
+                    .map_err(|e| Self::redirect_error(req, e))?;
+                let expires_in = (claims.exp - claims.iat).to_string();
+                Ok(redirect_location(
+                    &req.redirect_uri,
+                    fragment,
+                    &[
+                        ("access_token", &token),
+                        ("token_type", "Bearer"),
+                        ("expires_in", &expires_in),
+                        ("scope", &claims.scope),
+                    ],
+                    req.state.as_deref(),
+                    issuer,
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirects_may_change_port_only() {
+        let reg = "http://127.0.0.1/callback";
+        assert!(loopback_matches(reg, "http://127.0.0.1:51234/callback"));
+        assert!(!loopback_matches(reg, "http://127.0.0.1:51234/other"));
+        assert!(!loopback_matches(reg, "http://localhost:51234/callback"));
+        assert!(!loopback_matches(reg, "https://127.0.0.1:51234/callback"));
+        assert!(!loopback_matches(
+            "https://app.example.com/cb",
+            "https://app.example.com:8443/cb"
+        ));
+    }
+
+    #[test]
+    fn error_redirects_keep_the_query_and_carry_state_and_iss() {
+        let loc = redirect_location(
+            "https://app.example/cb?x=1",
+            false,
+            &[("code", "abc")],
+            Some("s t"),
+            "https://issuer",
+        );
+        assert_eq!(
+            loc,
+            "https://app.example/cb?x=1&code=abc&state=s+t&iss=https%3A%2F%2Fissuer"
+        );
+        let loc = redirect_location(
+            "https://app.example/cb",
+            true,
+            &[("access_token", "t")],
+            None,
+            "https://i",
+        );
+        assert_eq!(
+            loc,
+            "https://app.example/cb#access_token=t&iss=https%3A%2F%2Fi"
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! The resource owner password grant (RFC 6749 4.3): legacy, only for apps that enabled it,
+//! throttled like the login page.
+
+use super::{parse_scope, require_subset};
+use crate::login::{self, LoginError};
+use crate::params::Params;
+use crate::provider::{Provider, Subject, UserGrant};
+use crate::scope::ScopeSet;
+use crate::store::{Client, Storage};
+use crate::token::TokenResponse;
+use crate::{ErrorCode, OAuthError};
+
+#[derive(Clone)]
+pub struct Request {
+    pub username: String,
+    pub password: String,
+    pub scope: Option<ScopeSet>,
+    pub organization: Option<String>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("username", &self.username)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Request {
+    pub fn parse(params: &Params) -> Result<Self, OAuthError> {
+        Ok(Self {
+            username: params.require("username")?.to_string(),
+            password: params.require("password")?.to_string(),
+            scope: parse_scope(params)?,
+            organization: params.get("organization").map(str::to_string),
+        })
+    }
+}
+
+pub async fn exchange<S: Storage>(
+    provider: &Provider<S>,
+    client: &Client,
+    req: Request,
+    peer: &str,
+) -> Result<TokenResponse, OAuthError> {
+    let now = provider.clock.now();
+    let user =
+        match login::authenticate(&provider.store, &req.username, &req.password, peer, now).await {
+            Ok(user) => user,
+            Err(LoginError::Invalid) => {
+                return Err(OAuthError::invalid_grant(
+                    "the username or password is incorrect",
+                ));
+            }
+            Err(LoginError::Throttled(wait)) => {
+                let mut e = OAuthError::new(
+                    ErrorCode::SlowDown,
+                    format!("too many failed attempts; try again in {wait} seconds"),
+                );
+                e.retry_after = Some(wait.unsigned_abs());
+                return Err(e);
+            }
+            Err(LoginError::Store(e)) => return Err(e.into()),
+        };
+    let orgs = provider.eligible_orgs(&user.id, client).await?;
+    let org = match (&req.organization, orgs.as_slice()) {
+        (Some(wanted), _) => orgs
+            .iter()
+            .find(|m| &m.org_id == wanted || &m.org_name == wanted)
+            .ok_or_else(|| {
+                OAuthError::invalid_request(format!(
+                    "the user cannot use this app in organization {wanted:?}"
+                ))
+            })?,
+        (None, [only]) => only,
+        (None, []) => {
+            return Err(OAuthError::invalid_grant(
+                "the user is not a member of an organization that uses this app",
+            ));
+        }
+        (None, _) => {
+            return Err(OAuthError::invalid_request(
+                "the user belongs to several organizations; name one with the organization parameter",
+            ));
+        }
+    };
+    let asked = match req.scope {
+        Some(asked) => {
+            require_subset(&asked, &client.app.scopes, "this app may not ask for")?;
+            asked
+        }
+        None => client.app.scopes.clone(),
+    };
+    let scopes = provider
+        .scopes_available_in(client, &org.org_id, &asked)
+        .await?;
+    let grant_id = provider
+        .create_grant(&user.id, &client.app.client_id, &org.org_id)
+        .await?;
+    let grant = UserGrant {
+        subject: Subject {
+            sub: user.id,
+            org_id: org.org_id.clone(),
+            auth_time: Some(now),
+            grant_id: Some(grant_id),
+        },
+        scopes: scopes.clone(),
+        resources: Vec::new(),
+        nonce: None,
+    };
+    provider.issue_user_tokens(client, grant, &scopes).await
+}

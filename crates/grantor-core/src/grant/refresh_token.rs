@@ -1,0 +1,107 @@
+//! The refresh token grant (RFC 6749 6), with rotation: every use returns a new refresh
+//! token, and presenting a rotated one revokes the whole family (RFC 9700 4.14.2).
+
+use super::{parse_resources, parse_scope, require_subset};
+use crate::params::Params;
+use crate::provider::{Provider, Subject, UserGrant};
+use crate::scope::ScopeSet;
+use crate::store::{Client, SingleUse, Storage};
+use crate::token::TokenResponse;
+use crate::{OAuthError, secret};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub refresh_token: String,
+    pub scope: Option<ScopeSet>,
+    pub resources: Vec<String>,
+}
+
+impl Request {
+    pub fn parse(params: &Params) -> Result<Self, OAuthError> {
+        Ok(Self {
+            refresh_token: params.require("refresh_token")?.to_string(),
+            scope: parse_scope(params)?,
+            resources: parse_resources(params),
+        })
+    }
+}
+
+pub async fn exchange<S: Storage>(
+    provider: &Provider<S>,
+    client: &Client,
+    req: Request,
+) -> Result<TokenResponse, OAuthError> {
+    let now = provider.clock.now();
+    let hash = secret::hash(&req.refresh_token);
+    // Check ownership before rotating, so another app cannot burn this app's token.
+    match provider.store.refresh_token(&hash).await? {
+        Some((rt, _)) if rt.client_id != client.app.client_id => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another app",
+            ));
+        }
+        None => return Err(OAuthError::invalid_grant("the refresh token is invalid")),
+        Some(_) => {}
+    }
+    let rt = match provider.store.rotate_refresh_token(&hash, now).await? {
+        SingleUse::Fresh(rt) => rt,
+        SingleUse::Reused { grant_id } => {
+            provider.store.revoke_grant(&grant_id, now).await?;
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used; every token of this authorization has been revoked",
+            ));
+        }
+        SingleUse::Unknown => {
+            return Err(OAuthError::invalid_grant("the refresh token is invalid"));
+        }
+    };
+    if rt.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    if provider.store.is_grant_revoked(&rt.grant_id).await? {
+        return Err(OAuthError::invalid_grant(
+            "the authorization has been revoked",
+        ));
+    }
+    // The user must still belong to the organization the authorization was for.
+    if !provider
+        .eligible_orgs(&rt.user_id, client)
+        .await?
+        .iter()
+        .any(|m| m.org_id == rt.org_id)
+    {
+        provider.store.revoke_grant(&rt.grant_id, now).await?;
+        return Err(OAuthError::invalid_grant(
+            "the user no longer belongs to the organization",
+        ));
+    }
+    let original = ScopeSet::parse(&rt.scopes).unwrap_or_default();
+    let scopes = match req.scope {
+        Some(asked) => {
+            require_subset(
+                &asked,
+                &original,
+                "a refresh can narrow the scope, not widen it; not granted",
+            )?;
+            asked
+        }
+        None => original.clone(),
+    };
+    let resources = if req.resources.is_empty() {
+        rt.resources.clone()
+    } else {
+        req.resources
+    };
+    let grant = UserGrant {
+        subject: Subject {
+            sub: rt.user_id,
+            org_id: rt.org_id,
+            auth_time: Some(rt.auth_time),
+            grant_id: Some(rt.grant_id),
+        },
+        scopes,
+        resources,
+        nonce: None,
+    };
+    provider.issue_user_tokens(client, grant, &original).await
+}

@@ -1,0 +1,202 @@
+//! `GET /login` and `POST /login`: email and password, throttled, never saying whether the
+//! account exists.
+
+use super::pages::LoginPage;
+use super::session::{self, BROWSER_COOKIE};
+use super::{PageForm, csrf, render, see_other};
+use crate::AppState;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use grantor_core::login::{self, LoginError};
+use grantor_core::secret;
+use grantor_core::store::Registry;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Only local paths, so the sign-in page cannot be used to redirect anywhere else.
+pub fn safe_return_to(value: Option<&str>) -> String {
+    match value {
+        Some(v)
+            if v.starts_with('/')
+                && !v.starts_with("//")
+                && !v.starts_with("/\\")
+                && !v.contains(['\r', '\n']) =>
+        {
+            v.to_string()
+        }
+        _ => "/account".to_string(),
+    }
+}
+
+/// The app a sign-in continues to, for the page's subtitle.
+async fn app_name(state: &AppState, return_to: &str) -> Option<String> {
+    let query = return_to.strip_prefix("/oauth2/authorize?")?;
+    let client_id = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "client_id")?
+        .1
+        .into_owned();
+    state
+        .store
+        .client(&client_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.app.name.clone())
+}
+
+/// The browser's CSRF binding cookie, creating one when absent.
+fn browser_binding(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match session::cookie(headers, BROWSER_COOKIE) {
+        Some(v) if !v.is_empty() => (v.to_string(), None),
+        _ => {
+            let value = secret::new_id("b_").unwrap_or_default();
+            let cookie = session::set_cookie(state, BROWSER_COOKIE, &value, 30 * 24 * 3600);
+            (value, Some(cookie))
+        }
+    }
+}
+
+async fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    return_to: String,
+    email: String,
+    error: Option<String>,
+) -> Response {
+    let (binding, new_cookie) = browser_binding(state, headers);
+    let app_name = app_name(state, &return_to).await;
+    let csrf = csrf::token(&state.csrf_key, &binding);
+    let mut response = render(
+        status,
+        &LoginPage {
+            csrf,
+            return_to,
+            email,
+            app_name,
+            error,
+        },
+    );
+    if let Some(cookie) = new_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let return_to = safe_return_to(query.get("return_to").map(String::as_str));
+    page(
+        &state,
+        &headers,
+        StatusCode::OK,
+        return_to,
+        String::new(),
+        None,
+    )
+    .await
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: PageForm,
+) -> Response {
+    let return_to = safe_return_to(form.get("return_to"));
+    let email = form.get("email").unwrap_or_default().trim().to_string();
+    let binding = session::cookie(&headers, BROWSER_COOKIE).unwrap_or_default();
+    if !csrf::verify(&state.csrf_key, binding, form.get("csrf")) {
+        let message =
+            "Your sign-in form expired or your browser blocked cookies. Please try again."
+                .to_string();
+        return page(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            return_to,
+            email,
+            Some(message),
+        )
+        .await;
+    }
+    let password = form.get("password").unwrap_or_default();
+    if email.is_empty() || password.is_empty() {
+        let message = "Enter your email and your password.".to_string();
+        return page(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            return_to,
+            email,
+            Some(message),
+        )
+        .await;
+    }
+    let now = state.provider.clock.now();
+    match login::authenticate(&state.store, &email, password, &peer.ip().to_string(), now).await {
+        Ok(user) => {
+            // A fresh session id at every sign-in: no session fixation.
+            if let Some(old) = session::current(&state, &headers).await {
+                let _ =
+                    grantor_core::store::SessionStore::delete_session(&state.store, &old.id_hash)
+                        .await;
+            }
+            match session::start(&state, &user.id).await {
+                Ok(cookie) => {
+                    let mut response = see_other(&return_to);
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                    response
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not start a session");
+                    super::pages::error_page(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Try again",
+                        "Signing in is unavailable right now.",
+                    )
+                }
+            }
+        }
+        Err(LoginError::Invalid) => {
+            let message = "The email or password is incorrect.".to_string();
+            page(
+                &state,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                return_to,
+                email,
+                Some(message),
+            )
+            .await
+        }
+        Err(LoginError::Throttled(wait)) => {
+            let message = format!("Too many failed attempts. Try again in {wait} seconds.");
+            let mut response = page(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                return_to,
+                email,
+                Some(message),
+            )
+            .await;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait.unsigned_abs()));
+            response.into_response()
+        }
+        Err(LoginError::Store(e)) => {
+            tracing::error!(error = %e, "login failed on storage");
+            super::pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "Signing in is unavailable right now.",
+            )
+        }
+    }
+}

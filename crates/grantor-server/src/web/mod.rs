@@ -1,0 +1,131 @@
+//! The pages people see: sign-in, approval, sign-out and their account. Kept apart from the
+//! protocol endpoints; every form carries a CSRF token; nothing needs JavaScript.
+
+mod account;
+pub mod consent;
+pub mod csrf;
+mod login;
+mod logout;
+pub mod pages;
+pub mod session;
+
+use crate::AppState;
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login::show).post(login::submit))
+        .route("/consent", post(consent::submit))
+        .route("/logout", get(logout::show).post(logout::submit))
+        .route("/account", get(account::show))
+        .route("/account/approvals/revoke", post(account::revoke))
+        .route("/assets/grantor.css", get(stylesheet))
+        .layer(axum::middleware::from_fn(page_headers))
+}
+
+async fn stylesheet() -> Response {
+    let mut response = include_str!("../../assets/grantor.css").into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// Headers every page carries: no framing, no inline script, no caching of personal pages.
+pub async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Renders a page; a template failure becomes a plain error page rather than a panic.
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page's form body as name/value pairs. Malformed encodings decode leniently; the
+/// handlers validate what they need.
+pub struct PageForm(pub Vec<(String, String)>);
+
+impl PageForm {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for PageForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Bytes::from_request(req, state).await.map_err(|_| {
+            pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "The form could not be read.",
+            )
+        })?;
+        Ok(Self(
+            url::form_urlencoded::parse(&body).into_owned().collect(),
+        ))
+    }
+}
+
+/// A 303 to `location`.
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad redirect",
+            "The redirect address is not valid.",
+        ),
+    }
+}

@@ -1,0 +1,67 @@
+//! One view struct per page; askama escapes every value.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+use grantor_core::authorize::ScopeChoice;
+use grantor_core::model::Membership;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub csrf: String,
+    pub return_to: String,
+    pub email: String,
+    pub app_name: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage {
+    pub csrf: String,
+    /// The authorization request, form-encoded, resubmitted with the decision.
+    pub request: String,
+    pub app_name: String,
+    pub app_org_name: String,
+    pub user_email: String,
+    pub orgs: Vec<(String, String)>,
+    pub scopes: Vec<ScopeChoice>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage {
+    pub signed_in: bool,
+    pub csrf: String,
+    pub post_logout_redirect_uri: String,
+    pub state: String,
+}
+
+pub struct ApprovalRow {
+    pub app_name: String,
+    pub org_name: String,
+    pub client_id: String,
+    pub org_id: String,
+    pub scopes: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub csrf: String,
+    pub email: String,
+    pub memberships: Vec<Membership>,
+    pub approvals: Vec<ApprovalRow>,
+}
+
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    super::render(status, &ErrorPage { title, message })
+}

@@ -1,0 +1,73 @@
+//! Browser sessions: the cookie holds a random id, the database its hash, so any node serves
+//! any request.
+
+use crate::AppState;
+use axum::http::{HeaderMap, HeaderValue, header};
+use grantor_core::authorize::SignedIn;
+use grantor_core::secret;
+use grantor_core::store::{SessionRecord, SessionStore};
+
+pub const SESSION_COOKIE: &str = "grantor_session";
+/// Binds the sign-in form's CSRF token before there is a session.
+pub const BROWSER_COOKIE: &str = "grantor_browser";
+/// Sessions last 12 hours from sign-in.
+const SESSION_TTL: i64 = 12 * 3600;
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value with the attributes design.md requires.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The signed-in user and the session's hash (what session-bound CSRF tokens bind to).
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub user: SignedIn,
+    pub id_hash: String,
+}
+
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
+    let id = cookie(headers, SESSION_COOKIE)?;
+    let id_hash = secret::hash(id);
+    let record = state.store.session(&id_hash).await.ok().flatten()?;
+    (record.expires_at > state.provider.clock.now()).then(|| Current {
+        user: SignedIn {
+            user_id: record.user_id,
+            auth_time: record.auth_time,
+        },
+        id_hash,
+    })
+}
+
+/// Starts a session for `user_id`; returns the `Set-Cookie` value.
+pub async fn start(
+    state: &AppState,
+    user_id: &str,
+) -> Result<HeaderValue, grantor_core::StoreError> {
+    let id = secret::generate(secret::Kind::Session)?;
+    let now = state.provider.clock.now();
+    state
+        .store
+        .create_session(&SessionRecord {
+            id_hash: secret::hash(&id),
+            user_id: user_id.into(),
+            auth_time: now,
+            expires_at: now + SESSION_TTL,
+        })
+        .await?;
+    Ok(set_cookie(state, SESSION_COOKIE, &id, SESSION_TTL))
+}

@@ -1,0 +1,389 @@
+//! Sessions, login throttling, grants, codes, refresh tokens and consents.
+
+use crate::pool::{Store, backend_error};
+use crate::rows::{self, get, json_list, to_json};
+use grantor_core::store::{
+    CodeRecord, ConsentRecord, ConsentView, GrantRecord, GrantStore, RefreshRecord, SessionRecord,
+    SessionStore, SingleUse, StoreResult, ThrottleStore,
+};
+use sqlx::any::AnyRow;
+
+impl SessionStore for Store {
+    async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&s.id_hash)
+            .bind(&s.user_id)
+            .bind(s.auth_time)
+            .bind(s.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT id_hash, user_id, auth_time, expires_at FROM sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.map(|r| {
+            Ok(SessionRecord {
+                id_hash: get(&r, "id_hash")?,
+                user_id: get(&r, "user_id")?,
+                auth_time: get(&r, "auth_time")?,
+                expires_at: get(&r, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}
+
+impl ThrottleStore for Store {
+    async fn failures(&self, key: &str) -> StoreResult<Option<(i64, i64)>> {
+        let row = sqlx::query(
+            "SELECT failures, last_failure_at FROM login_failures WHERE throttle_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.map(|r| Ok((get(&r, "failures")?, get(&r, "last_failure_at")?)))
+            .transpose()
+    }
+
+    async fn record_failure(&self, key: &str, now: i64, window: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO login_failures (throttle_key, failures, last_failure_at) VALUES ($1, 1, $2) \
+             ON CONFLICT (throttle_key) DO UPDATE SET \
+             failures = CASE WHEN login_failures.last_failure_at < $3 THEN 1 ELSE login_failures.failures + 1 END, \
+             last_failure_at = $2 RETURNING failures",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(now - window)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend_error)
+    }
+
+    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}
+
+const CODE_COLUMNS: &str = "code_hash, grant_id, client_id, user_id, org_id, redirect_uri, scopes, resources, \
+     code_challenge, nonce, auth_time, expires_at";
+
+fn code(row: &AnyRow) -> StoreResult<CodeRecord> {
+    Ok(CodeRecord {
+        code_hash: get(row, "code_hash")?,
+        grant_id: get(row, "grant_id")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        org_id: get(row, "org_id")?,
+        redirect_uri: get(row, "redirect_uri")?,
+        scopes: get(row, "scopes")?,
+        resources: json_list(row, "resources")?,
+        code_challenge: get(row, "code_challenge")?,
+        nonce: get(row, "nonce")?,
+        auth_time: get(row, "auth_time")?,
+        expires_at: get(row, "expires_at")?,
+    })
+}
+
+const REFRESH_COLUMNS: &str =
+    "token_hash, grant_id, client_id, user_id, org_id, scopes, resources, auth_time, expires_at";
+
+fn refresh(row: &AnyRow) -> StoreResult<RefreshRecord> {
+    Ok(RefreshRecord {
+        token_hash: get(row, "token_hash")?,
+        grant_id: get(row, "grant_id")?,
+        client_id: get(row, "client_id")?,
+        user_id: get(row, "user_id")?,
+        org_id: get(row, "org_id")?,
+        scopes: get(row, "scopes")?,
+        resources: json_list(row, "resources")?,
+        auth_time: get(row, "auth_time")?,
+        expires_at: get(row, "expires_at")?,
+    })
+}
+
+fn consent(row: &AnyRow) -> StoreResult<ConsentRecord> {
+    Ok(ConsentRecord {
+        user_id: get(row, "user_id")?,
+        client_id: get(row, "client_id")?,
+        org_id: get(row, "org_id")?,
+        approved: rows::scopes(row, "approved_scopes")?,
+        denied: rows::scopes(row, "denied_scopes")?,
+        updated_at: get(row, "updated_at")?,
+    })
+}
+
+impl Store {
+    /// Marks a single-use row used, atomically: the first caller gets the row; later callers
+    /// learn its grant, so the family can be revoked.
+    async fn use_once<T>(
+        &self,
+        table: &str,
+        key_column: &str,
+        used_column: &str,
+        columns: &str,
+        key: &str,
+        now: i64,
+        decode: fn(&AnyRow) -> StoreResult<T>,
+    ) -> StoreResult<SingleUse<T>> {
+        let fresh = sqlx::query(&format!(
+            "UPDATE {table} SET {used_column} = $2 WHERE {key_column} = $1 AND {used_column} IS NULL RETURNING {columns}"
+        ))
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        if let Some(row) = fresh {
+            return Ok(SingleUse::Fresh(decode(&row)?));
+        }
+        let grant_id: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT grant_id FROM {table} WHERE {key_column} = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(
+            grant_id.map_or(SingleUse::Unknown, |grant_id| SingleUse::Reused {
+                grant_id,
+            }),
+        )
+    }
+}
+
+impl GrantStore for Store {
+    async fn create_grant(&self, g: &GrantRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO grants (id, user_id, client_id, org_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&g.id)
+            .bind(&g.user_id)
+            .bind(&g.client_id)
+            .bind(&g.org_id)
+            .bind(g.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn is_grant_revoked(&self, grant_id: &str) -> StoreResult<bool> {
+        let revoked: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT revoked_at FROM grants WHERE id = $1")
+                .bind(grant_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?;
+        // A grant that no longer exists (its app or user was deleted) counts as revoked.
+        Ok(revoked.is_none_or(|at| at.is_some()))
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn revoke_grants_of(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        org_id: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE grants SET revoked_at = $4 WHERE user_id = $1 AND client_id = $2 AND org_id = $3 AND revoked_at IS NULL")
+            .bind(user_id)
+            .bind(client_id)
+            .bind(org_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn insert_code(&self, c: &CodeRecord) -> StoreResult<()> {
+        sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+            .bind(&c.code_hash)
+            .bind(&c.grant_id)
+            .bind(&c.client_id)
+            .bind(&c.user_id)
+            .bind(&c.org_id)
+            .bind(&c.redirect_uri)
+            .bind(&c.scopes)
+            .bind(to_json(&c.resources))
+            .bind(&c.code_challenge)
+            .bind(&c.nonce)
+            .bind(c.auth_time)
+            .bind(c.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn consume_code(&self, code_hash: &str, now: i64) -> StoreResult<SingleUse<CodeRecord>> {
+        self.use_once(
+            "authorization_codes",
+            "code_hash",
+            "consumed_at",
+            CODE_COLUMNS,
+            code_hash,
+            now,
+            code,
+        )
+        .await
+    }
+
+    async fn insert_refresh_token(&self, t: &RefreshRecord) -> StoreResult<()> {
+        sqlx::query(&format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+            .bind(&t.token_hash)
+            .bind(&t.grant_id)
+            .bind(&t.client_id)
+            .bind(&t.user_id)
+            .bind(&t.org_id)
+            .bind(&t.scopes)
+            .bind(to_json(&t.resources))
+            .bind(t.auth_time)
+            .bind(t.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<SingleUse<RefreshRecord>> {
+        self.use_once(
+            "refresh_tokens",
+            "token_hash",
+            "rotated_at",
+            REFRESH_COLUMNS,
+            token_hash,
+            now,
+            refresh,
+        )
+        .await
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<(RefreshRecord, bool)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {REFRESH_COLUMNS}, rotated_at FROM refresh_tokens WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.map(|r| {
+            Ok((
+                refresh(&r)?,
+                get::<Option<i64>>(&r, "rotated_at")?.is_some(),
+            ))
+        })
+        .transpose()
+    }
+
+    async fn consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        org_id: &str,
+    ) -> StoreResult<Option<ConsentRecord>> {
+        let row = sqlx::query(
+            "SELECT user_id, client_id, org_id, approved_scopes, denied_scopes, updated_at FROM consents \
+             WHERE user_id = $1 AND client_id = $2 AND org_id = $3",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(org_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.as_ref().map(consent).transpose()
+    }
+
+    async fn put_consent(&self, c: &ConsentRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, org_id, approved_scopes, denied_scopes, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, client_id, org_id) DO UPDATE SET \
+             approved_scopes = excluded.approved_scopes, denied_scopes = excluded.denied_scopes, updated_at = excluded.updated_at",
+        )
+        .bind(&c.user_id)
+        .bind(&c.client_id)
+        .bind(&c.org_id)
+        .bind(c.approved.to_string())
+        .bind(c.denied.to_string())
+        .bind(c.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn consents_of_user(&self, user_id: &str) -> StoreResult<Vec<ConsentView>> {
+        let rows = sqlx::query(
+            "SELECT c.user_id, c.client_id, c.org_id, c.approved_scopes, c.denied_scopes, c.updated_at, \
+             a.name AS app_name, o.name AS org_name FROM consents c \
+             JOIN apps a ON a.client_id = c.client_id JOIN organizations o ON o.id = c.org_id \
+             WHERE c.user_id = $1 ORDER BY a.name, o.name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ConsentView {
+                    consent: consent(r)?,
+                    app_name: get(r, "app_name")?,
+                    org_name: get(r, "org_name")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        org_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2 AND org_id = $3")
+            .bind(user_id)
+            .bind(client_id)
+            .bind(org_id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}
