@@ -168,7 +168,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let watcher = tokio::spawn(watch_configuration(self.state.clone(), self.poll_interval));
-        let app = router(self.state.clone());
+        // Connection info gives handlers the peer address, for throttling sign-in attempts.
+        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
