@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of Grantor's token and introspection endpoints (design.md section 6).
+#
+#   bash bench/run.sh
+#   GRANTOR_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test bash bench/run.sh
+#
+# For each backend (SQLite always; PostgreSQL when GRANTOR_BENCH_POSTGRES_URL is set, in a fresh
+# database grantor_bench_<random> that is dropped afterwards) it seeds an organization, an API
+# and a server app with the CLI, starts `grantor serve`, and reports:
+#   - time from process start until /readyz answers 200, and idle RSS once ready;
+#   - for POST /oauth2/token (client_credentials) and POST /oauth2/introspect, driven by `oha`
+#     over keep-alive connections: requests/s, share of 200 answers, p50/p99 latency, server CPU
+#     time per request (utime+stime of the server process only) and peak RSS (VmHWM);
+#   - the signing step alone (bench/sign, one thread), and the ratio of the server's CPU per
+#     token to the cost of one ES256 signature (the algorithm access tokens are signed with).
+#
+# Knobs (environment):
+#   BENCH_DURATION=10s        length of each measured oha run
+#   BENCH_CONNECTIONS="32 64" connection counts
+#   BENCH_WARMUP=1s           unmeasured oha run before each endpoint's measured runs (0 = none)
+#   BENCH_SIGN_SECONDS=3      seconds per algorithm for the signing benchmark
+#   BENCH_SKIP_BUILD=1        use the existing target/release/grantor
+#
+# The load generator runs on the same machine, so on a small machine it competes with the
+# server for CPU: requests/s is a floor, CPU per request is the cleaner figure.
+# Results go to bench/out/<timestamp>/ (summary.txt, summary.json, raw oha JSON, server logs).
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+DURATION=${BENCH_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-"32 64"}
+WARMUP=${BENCH_WARMUP:-1s}
+SIGN_SECONDS=${BENCH_SIGN_SECONDS:-3}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$CARGO_TARGET_DIR/release/grantor
+SIGN_BIN=$CARGO_TARGET_DIR/release/grantor-bench-sign
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$ROOT/bench/out/$STAMP
+mkdir -p "$OUT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/grantor-bench.XXXXXX")
+
+SERVER_PID=""
+OHA_PID=""
+PG_ADMIN_URL=""
+PG_DB=""
+
+log() { printf '\n=== %s\n' "$*" >&2; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+stop_server() {
+    [[ -n "$SERVER_PID" ]] || return 0
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+drop_pg_db() {
+    [[ -n "$PG_DB" ]] || return 0
+    psql "$PG_ADMIN_URL" -v ON_ERROR_STOP=1 -qAt \
+        -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null ||
+        printf 'warning: could not drop database %s\n' "$PG_DB" >&2
+    PG_DB=""
+}
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    if [[ -n "$OHA_PID" ]]; then
+        kill -TERM "$OHA_PID" 2>/dev/null || true
+        wait "$OHA_PID" 2>/dev/null || true
+    fi
+    stop_server
+    drop_pg_db
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+command -v python3 >/dev/null || die "python3 is required"
+command -v curl >/dev/null || die "curl is required"
+
+# ---------------------------------------------------------------------------------------------
+log "Build"
+if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
+    cargo build --release -p grantor
+fi
+[[ -x "$BIN" ]] || die "$BIN not found"
+cargo build --release --manifest-path "$ROOT/bench/sign/Cargo.toml"
+if ! command -v oha >/dev/null; then
+    log "Installing the load generator oha (cargo install oha --locked; takes a few minutes)"
+    cargo install oha --locked
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+oha --version >"$OUT/oha-version.txt"
+{
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' (crates/ has uncommitted changes)')"
+    echo "date: $STAMP"
+    echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
+    echo "oha: $(cat "$OUT/oha-version.txt")"
+    echo "duration: $DURATION per run, connections: $CONNECTIONS, warm-up: $WARMUP"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/environment.txt"
+
+# ---------------------------------------------------------------------------------------------
+SIGN_PIN=()
+if command -v taskset >/dev/null; then SIGN_PIN=(taskset -c 0); fi
+log "Signing step alone (one thread${SIGN_PIN:+, pinned to CPU 0})"
+"${SIGN_PIN[@]}" "$SIGN_BIN" "$SIGN_SECONDS" | tee "$WORK/sign.txt" >&2
+tail -n 1 "$WORK/sign.txt" >"$OUT/sign.json"
+
+# ---------------------------------------------------------------------------------------------
+CLK_TCK=$(getconf CLK_TCK)
+
+# utime+stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
+cpu_ticks() {
+    local stat
+    stat=$(<"/proc/$1/stat")
+    stat=${stat##*) } # fields from 3 on; the command name may contain spaces
+    local -a f
+    read -r -a f <<<"$stat"
+    echo $((f[11] + f[12]))
+}
+
+# A /proc/PID/status field in kB (VmRSS, VmHWM).
+status_kb() {
+    awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+json_field() {
+    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# Fork-free sleep and HTTP polling, so that polling /readyz neither skews the start-up time
+# nor steals the CPU the server needs to start.
+mkfifo "$WORK/sleep.fifo"
+exec {SLEEP_FD}<>"$WORK/sleep.fifo"
+nap() { read -r -t "$1" -u "$SLEEP_FD" _ || true; }
+
+# Sets HTTP_STATUS to the status of GET $2 on 127.0.0.1:$1 (empty if the port does not answer).
+# A function setting a global rather than printing: $(...) would fork.
+http_status() {
+    local fd line
+    HTTP_STATUS=""
+    { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 0
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&"$fd" 2>/dev/null || true
+    if read -r -t 2 -u "$fd" line 2>/dev/null; then
+        line=${line#HTTP/* }
+        HTTP_STATUS=${line%% *}
+    fi
+    exec {fd}>&-
+}
+
+# Runs oha in the background (so a signal reaches the trap at once) and waits for it.
+run_oha() {
+    oha "$@" &
+    OHA_PID=$!
+    local status=0
+    wait "$OHA_PID" || status=$?
+    OHA_PID=""
+    return "$status"
+}
+
+# Starts "$@" serve on 127.0.0.1:$1 (logging to $2), sets SERVER_PID, and sets READY_MS to the
+# time from just before the fork until /readyz first answers 200.
+start_server() {
+    local port=$1 logfile=$2 t0 ready_us
+    shift 2
+    t0=${EPOCHREALTIME//[.,]/} # microseconds
+    "$@" serve --listen "127.0.0.1:$port" >>"$logfile" 2>&1 &
+    SERVER_PID=$!
+    while :; do
+        http_status "$port" /readyz
+        [[ "$HTTP_STATUS" == 200 ]] && break
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            cat "$logfile" >&2
+            die "the server exited before it was ready"
+        fi
+        ((${EPOCHREALTIME//[.,]/} - t0 < 60000000)) || die "the server was not ready after 60 s"
+        nap 0.001
+    done
+    ready_us=$((${EPOCHREALTIME//[.,]/} - t0))
+    READY_MS=$((ready_us / 1000)).$(((ready_us % 1000) / 100))
+}
+
+bench_backend() {
+    local backend=$1 url=$2
+    local dir=$OUT/$backend
+    mkdir -p "$dir"
+
+    log "[$backend] Seeding"
+    GRANTOR_KEY_ENCRYPTION_KEY=$(head -c32 /dev/urandom | base64)
+    export GRANTOR_KEY_ENCRYPTION_KEY
+    export GRANTOR_LOG=${GRANTOR_LOG:-warn}
+    local g=("$BIN" --database-url "$url")
+    "${g[@]}" org create --name bench >"$dir/seed-org.json"
+    "${g[@]}" resource create --org bench --identifier https://api.example.com --name API \
+        --scope read=Read --scope write=Write >"$dir/seed-resource.json"
+    local app client_id client_secret
+    app=$("${g[@]}" app create --org bench --type server --name bench --scope read --scope write 2>>"$dir/seed.log")
+    client_id=$(json_field client_id <<<"$app")
+    client_secret=$(json_field client_secret <<<"$app")
+    "${g[@]}" app add-to-org --app "$client_id" --org bench --scope read --scope write \
+        >"$dir/seed-grant.json"
+
+    log "[$backend] Starting the server (first start: generates the signing keys)"
+    local port
+    port=$(free_port)
+    start_server "$port" "$dir/server.log" "${g[@]}"
+    local ready_ms=$READY_MS
+    nap 1 # let start-up work settle before reading the idle footprint
+    local idle_rss_kb
+    idle_rss_kb=$(status_kb "$SERVER_PID" VmRSS)
+    echo "ready after ${ready_ms} ms; idle RSS $((idle_rss_kb / 1024)) MiB" >&2
+
+    local base=http://127.0.0.1:$port
+    local auth=(-a "$client_id:$client_secret")
+    local form=(-m POST -T application/x-www-form-urlencoded)
+    local token_response token
+    token_response=$(curl -sS --fail-with-body -u "$client_id:$client_secret" \
+        -d grant_type=client_credentials "$base/oauth2/token") ||
+        die "token request failed: $token_response"
+    token=$(json_field access_token <<<"$token_response")
+    local introspection
+    introspection=$(curl -sS --fail-with-body -u "$client_id:$client_secret" \
+        --data-urlencode "token=$token" "$base/oauth2/introspect") ||
+        die "introspection failed: $introspection"
+    [[ $(json_field active <<<"$introspection") == True ]] || die "introspection: $introspection"
+
+    local endpoint body c cpu0 cpu1
+    for endpoint in token introspect; do
+        case $endpoint in
+            token) body=grant_type=client_credentials ;;
+            introspect) body="token=$token" ;; # base64url and dots need no form-encoding
+        esac
+        if [[ "$WARMUP" != 0 ]]; then
+            run_oha -z "$WARMUP" -c 8 -w --no-tui --output-format quiet \
+                "${form[@]}" "${auth[@]}" -d "$body" "$base/oauth2/$endpoint"
+        fi
+        for c in $CONNECTIONS; do
+            log "[$backend] POST /oauth2/$endpoint, $c connections, $DURATION"
+            cpu0=$(cpu_ticks "$SERVER_PID")
+            run_oha -z "$DURATION" -c "$c" -w --no-tui --output-format json \
+                -o "$dir/oha-$endpoint-c$c.json" \
+                "${form[@]}" "${auth[@]}" -d "$body" "$base/oauth2/$endpoint"
+            cpu1=$(cpu_ticks "$SERVER_PID")
+            python3 - "$dir/oha-$endpoint-c$c.json" "$dir/run-$endpoint-c$c.json" <<EOF
+import json, sys
+o = json.load(open(sys.argv[1]))
+codes = {k: int(v) for k, v in (o.get("statusCodeDistribution") or {}).items()}
+errors = {k: int(v) for k, v in (o.get("errorDistribution") or {}).items()}
+answered = sum(codes.values())
+attempted = answered + sum(errors.values())
+ok = codes.get("200", 0)
+p = o["latencyPercentiles"]
+cpu_us = ($cpu1 - $cpu0) * 1e6 / $CLK_TCK
+run = {
+    "backend": "$backend", "endpoint": "$endpoint", "connections": $c,
+    "requests": answered, "ok": ok, "status_codes": codes, "errors": errors,
+    "success_ratio": ok / attempted if attempted else 0.0,
+    "requests_per_sec": o["summary"]["requestsPerSec"],
+    "ok_per_sec": ok / o["summary"]["total"] if o["summary"]["total"] else 0.0,
+    "p50_ms": (p.get("p50") or 0) * 1000, "p99_ms": (p.get("p99") or 0) * 1000,
+    "server_cpu_us_per_request": cpu_us / answered if answered else None,
+    "server_cpu_cores": cpu_us / 1e6 / o["summary"]["total"] if o["summary"]["total"] else None,
+    "peak_rss_kb": $(status_kb "$SERVER_PID" VmHWM),
+}
+json.dump(run, open(sys.argv[2], "w"), indent=2)
+print(f"{run['requests_per_sec']:.0f} req/s, {run['success_ratio']*100:.2f}% 200, "
+      f"p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
+      f"server CPU {run['server_cpu_us_per_request']:.1f} us/req "
+      f"({run['server_cpu_cores']:.2f} cores), peak RSS {run['peak_rss_kb']//1024} MiB"
+      + (f", codes {codes}" if set(codes) - {"200"} else "")
+      + (f", errors {errors}" if errors else ""), file=sys.stderr)
+EOF
+        done
+    done
+
+    local peak_kb
+    peak_kb=$(status_kb "$SERVER_PID" VmHWM)
+    stop_server
+
+    log "[$backend] Restart (keys already stored)"
+    start_server "$(free_port)" "$dir/server.log" "${g[@]}"
+    local restart_ms=$READY_MS
+    echo "ready after ${restart_ms} ms" >&2
+    stop_server
+
+    python3 -c 'import json, sys; json.dump({"backend": sys.argv[1], "ready_ms": float(sys.argv[2]), "restart_ready_ms": float(sys.argv[3]), "idle_rss_kb": int(sys.argv[4]), "peak_rss_kb": int(sys.argv[5])}, open(sys.argv[6], "w"), indent=2)' \
+        "$backend" "$ready_ms" "$restart_ms" "$idle_rss_kb" "$peak_kb" "$dir/server.json"
+    unset GRANTOR_KEY_ENCRYPTION_KEY
+}
+
+# ---------------------------------------------------------------------------------------------
+BACKENDS=(sqlite)
+bench_backend sqlite "$WORK/grantor.db"
+
+if [[ -n "${GRANTOR_BENCH_POSTGRES_URL:-}" ]]; then
+    command -v psql >/dev/null || die "psql is required for the PostgreSQL run"
+    PG_ADMIN_URL=$GRANTOR_BENCH_POSTGRES_URL
+    PG_DB=grantor_bench_$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    psql "$PG_ADMIN_URL" -v ON_ERROR_STOP=1 -qAt -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+    PG_URL=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' \
+        "$PG_ADMIN_URL" "$PG_DB")
+    bench_backend postgres "$PG_URL"
+    drop_pg_db
+    BACKENDS+=(postgres)
+else
+    log "PostgreSQL skipped (set GRANTOR_BENCH_POSTGRES_URL to include it)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+log "Summary"
+python3 - "$OUT" "${BACKENDS[@]}" <<'EOF' | tee "$OUT/summary.txt"
+import glob, json, os, sys
+
+out, backends = sys.argv[1], sys.argv[2:]
+sign = {(r["op"], r["alg"]): r for r in json.load(open(os.path.join(out, "sign.json")))["results"]}
+es_sign = sign[("sign", "ES256")]["us_each"]
+es_verify = sign[("verify", "ES256")]["us_each"]
+
+print(open(os.path.join(out, "environment.txt")).read().rstrip())
+print("load average at end: " + " ".join(open("/proc/loadavg").read().split()[:3]))
+print()
+print("Signing step alone, one thread:")
+for (op, alg), r in sign.items():
+    print(f"  {op:<6} {alg}: {r['per_second']:>9.0f} /s  {r['us_each']:>7.1f} us each")
+print()
+
+servers, runs = {}, []
+for b in backends:
+    servers[b] = json.load(open(os.path.join(out, b, "server.json")))
+    for f in sorted(glob.glob(os.path.join(out, b, "run-*.json"))):
+        runs.append(json.load(open(f)))
+runs.sort(key=lambda r: (backends.index(r["backend"]), r["endpoint"] != "token", r["connections"]))
+
+print(f"{'backend':<9} {'ready ms (first start)':>22} {'ready ms (restart)':>18} {'idle RSS MiB':>13} {'peak RSS MiB':>13}")
+for b, s in servers.items():
+    print(f"{b:<9} {s['ready_ms']:>22.1f} {s['restart_ready_ms']:>18.1f} {s['idle_rss_kb']/1024:>13.1f} {s['peak_rss_kb']/1024:>13.1f}")
+print("(first start includes generating the ES256 and RSA-2048 signing keys)")
+print()
+
+head = (f"{'backend':<9} {'endpoint':<11} {'conns':>5} {'req/s':>8} {'200 %':>7} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'CPU us/req':>10} {'cores':>5} {'peak MiB':>8} {'CPU/crypto':>10}")
+print(head)
+print("-" * len(head))
+for r in runs:
+    crypto = es_sign if r["endpoint"] == "token" else es_verify
+    cpu = r["server_cpu_us_per_request"]
+    ratio = cpu / crypto if cpu else float("nan")
+    print(f"{r['backend']:<9} {r['endpoint']:<11} {r['connections']:>5} {r['requests_per_sec']:>8.0f} "
+          f"{r['success_ratio']*100:>7.2f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {cpu:>10.1f} "
+          f"{r['server_cpu_cores']:>5.2f} {r['peak_rss_kb']/1024:>8.1f} {ratio:>10.2f}")
+print()
+print(f"CPU/crypto: server CPU per request divided by the cryptography it cannot avoid: one ES256")
+print(f"signature ({es_sign:.1f} us) per token, one ES256 verification ({es_verify:.1f} us) per introspection.")
+for r in runs:
+    if r["endpoint"] == "token" and r["server_cpu_us_per_request"]:
+        print(f"  {r['backend']}, {r['connections']} connections: server CPU per token / signing cost alone"
+              f" = {r['server_cpu_us_per_request']:.1f} / {es_sign:.1f} = {r['server_cpu_us_per_request']/es_sign:.2f}")
+bad = [r for r in runs if r["success_ratio"] < 1.0]
+if bad:
+    print()
+    for r in bad:
+        print(f"WARNING: {r['backend']} {r['endpoint']} c={r['connections']}: only "
+              f"{r['success_ratio']*100:.2f}% answered 200: {r['status_codes']} {r['errors']}")
+
+json.dump({"sign": list(sign.values()), "servers": servers, "runs": runs},
+          open(os.path.join(out, "summary.json"), "w"), indent=2)
+EOF
+echo "Results in $OUT" >&2
+bad=$(python3 -c 'import json, sys; print(sum(r["success_ratio"] < 1.0 for r in json.load(open(sys.argv[1]))["runs"]))' "$OUT/summary.json")
+[[ "$bad" == 0 ]] || die "$bad run(s) had answers other than 200"
