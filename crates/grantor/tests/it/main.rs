@@ -7,6 +7,8 @@
 
 mod support;
 
+mod browser;
 mod cli;
 mod client_credentials;
 mod multinode;
+mod sign_in;

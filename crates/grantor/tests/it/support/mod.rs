@@ -1,9 +1,10 @@
 //! Test support: a real Grantor on an ephemeral port, with typed helpers.
 
+pub mod browser;
 pub mod db;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
-use grantor_core::model::{Actor, AppType, Organization, ScopeDefinition};
+use grantor_core::model::{Actor, AppType, LegacyGrant, Organization, Role, ScopeDefinition};
 use grantor_core::store::Registry;
 use grantor_server::{AppState, Application, Config};
 use serde_json::Value;
@@ -65,6 +66,35 @@ pub fn config(database_url: &str) -> Config {
         key_encryption_key: Some(TEST_KEK.into()),
         poll_interval_ms: 50,
         ..Config::default()
+    }
+}
+
+/// Where the test web app's redirects go; nothing needs to listen there.
+pub const WEB_REDIRECT: &str = "https://app.example.com/callback";
+/// The native app's registered loopback redirect; any port matches.
+pub const NATIVE_REDIRECT: &str = "http://127.0.0.1/callback";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// An organization with a member, a web app and a native app (see [`TestServer::seed_sign_in`]).
+pub struct SignInSeed {
+    pub seed: Seed,
+    pub email: String,
+    pub web: AppWithSecret,
+    pub native: AppWithSecret,
+}
+
+pub fn user_app(app_type: AppType, name: &str, redirect: &str, legacy: &[LegacyGrant]) -> NewApp {
+    NewApp {
+        app_type,
+        name: name.into(),
+        redirect_uris: vec![redirect.into()],
+        post_logout_redirect_uris: vec!["https://app.example.com/signed-out".into()],
+        scopes: ["openid", "profile", "email", "trades:read", "trades:write"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        legacy_grants: legacy.to_vec(),
+        access_token_ttl: None,
     }
 }
 
@@ -153,6 +183,58 @@ impl TestServer {
         .await
         .unwrap();
         Seed { org, app }
+    }
+
+    /// Creates a user (password [`PASSWORD`]) with `role` in `org`.
+    pub async fn member(&self, org: &str, email: &str, role: Role) {
+        let m = &self.state.manager;
+        if grantor_core::store::Directory::user_by_email(&self.state.store, email)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            m.create_user(&Actor::Operator, email, PASSWORD, Some("Test User"), false)
+                .await
+                .unwrap();
+        }
+        m.add_member(&Actor::Operator, org, email, role)
+            .await
+            .unwrap();
+    }
+
+    /// [`TestServer::seed`] plus a member `ann@<org>.example`, a web app (redirect
+    /// [`WEB_REDIRECT`]) and a native app (loopback redirect), both in the org.
+    pub async fn seed_sign_in(&self, org_name: &str) -> SignInSeed {
+        let seed = self.seed(org_name).await;
+        let email = format!("ann@{org_name}.example");
+        self.member(&seed.org.id, &email, Role::Member).await;
+        let m = &self.state.manager;
+        let web = m
+            .create_app(
+                &Actor::Operator,
+                &seed.org.id,
+                user_app(AppType::Web, "Trading web", WEB_REDIRECT, &[]),
+            )
+            .await
+            .unwrap();
+        let native = m
+            .create_app(
+                &Actor::Operator,
+                &seed.org.id,
+                user_app(AppType::Native, "Trading CLI", NATIVE_REDIRECT, &[]),
+            )
+            .await
+            .unwrap();
+        SignInSeed {
+            seed,
+            email,
+            web,
+            native,
+        }
+    }
+
+    pub fn browser(&self) -> browser::Browser {
+        browser::Browser::new(&self.issuer)
     }
 
     /// POSTs a form, optionally with Basic credentials; returns status, headers and JSON body.

@@ -1,0 +1,1 @@
+//! Browser tests: the sign-in and approval pages in headless Chromium over WebDriver.
