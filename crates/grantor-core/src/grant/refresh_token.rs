@@ -33,16 +33,28 @@ pub async fn exchange<S: Storage>(
 ) -> Result<TokenResponse, OAuthError> {
     let now = provider.clock.now();
     let hash = secret::hash(&req.refresh_token);
-    // Check ownership before rotating, so another app cannot burn this app's token.
-    match provider.store.refresh_token(&hash).await? {
+    // Check the request before rotating, so neither another app nor a bad parameter can
+    // burn this app's token.
+    let original = match provider.store.refresh_token(&hash).await? {
         Some((rt, _)) if rt.client_id != client.app.client_id => {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was issued to another app",
             ));
         }
+        Some((rt, _)) => ScopeSet::parse(&rt.scopes).unwrap_or_default(),
         None => return Err(OAuthError::invalid_grant("the refresh token is invalid")),
-        Some(_) => {}
-    }
+    };
+    let scopes = match req.scope {
+        Some(asked) => {
+            require_subset(
+                &asked,
+                &original,
+                "a refresh can narrow the scope, not widen it; not granted",
+            )?;
+            asked
+        }
+        None => original.clone(),
+    };
     let rt = match provider.store.rotate_refresh_token(&hash, now).await? {
         SingleUse::Fresh(rt) => rt,
         SingleUse::Reused { grant_id } => {
@@ -75,18 +87,6 @@ pub async fn exchange<S: Storage>(
             "the user no longer belongs to the organization",
         ));
     }
-    let original = ScopeSet::parse(&rt.scopes).unwrap_or_default();
-    let scopes = match req.scope {
-        Some(asked) => {
-            require_subset(
-                &asked,
-                &original,
-                "a refresh can narrow the scope, not widen it; not granted",
-            )?;
-            asked
-        }
-        None => original.clone(),
-    };
     let resources = if req.resources.is_empty() {
         rt.resources.clone()
     } else {

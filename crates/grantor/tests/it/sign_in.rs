@@ -1,1 +1,1243 @@
-//! The user sign-in flows through real OAuth and OpenID Connect client libraries.
+//! The user sign-in flows through real OAuth and OpenID Connect client libraries, and each
+//! way they must refuse, over raw HTTP.
+
+use crate::both_backends;
+use crate::support::browser::redirect_params;
+use crate::support::{
+    Backend, NATIVE_REDIRECT, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT, user_app,
+};
+use grantor_core::model::{Actor, AppType, LegacyGrant, Role};
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ResourceOwnerPassword, ResourceOwnerUsername};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, TokenUrl,
+};
+use serde_json::Value;
+
+both_backends!(
+    openid_client_signs_in_with_code_and_pkce_then_refreshes,
+    a_confidential_web_app_gets_an_id_token_bound_to_its_access_token,
+    oauth2_client_uses_the_password_grant_and_refresh_rotation,
+    a_replayed_code_revokes_what_it_issued,
+    pkce_is_checked_and_required_for_native_apps,
+    bad_client_or_redirect_uri_shows_a_page_and_never_redirects,
+    denied_consent_and_unchecked_scopes_are_honoured,
+    approvals_are_remembered_and_can_be_revoked,
+    reusing_a_rotated_refresh_token_revokes_the_family,
+    refresh_can_narrow_but_not_widen_and_is_bound_to_its_app,
+    forms_without_csrf_tokens_are_refused,
+    failed_logins_are_throttled_without_revealing_accounts,
+    prompt_and_max_age_control_sign_in_and_approval,
+    a_user_in_several_organizations_picks_one,
+    implicit_and_password_grants_only_when_enabled,
+    userinfo_returns_claims_for_the_granted_scopes,
+    rp_initiated_logout_returns_only_to_registered_addresses,
+);
+
+fn loopback(port: u16) -> String {
+    NATIVE_REDIRECT.replace("127.0.0.1", &format!("127.0.0.1:{port}"))
+}
+
+/// Runs the code flow for the seed's user (nonce `n1`, state `s1`); returns the token
+/// response as JSON.
+async fn code_flow_raw(
+    srv: &TestServer,
+    seed: &SignInSeed,
+    app: &grantor_core::manage::AppWithSecret,
+    redirect: &str,
+    scope: &str,
+    pkce: bool,
+) -> Value {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut url = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=s1&nonce=n1",
+        app.app.client_id,
+        enc(redirect),
+        enc(scope)
+    );
+    if pkce {
+        url.push_str(&format!(
+            "&code_challenge={}&code_challenge_method=S256",
+            challenge.as_str()
+        ));
+    }
+    let mut browser = srv.browser();
+    let scopes: Vec<&str> = scope.split(' ').collect();
+    let location = browser
+        .authorize(&url, &seed.email, PASSWORD, &scopes)
+        .await;
+    let params = redirect_params(&location);
+    let code = params.get("code").expect("a code").clone();
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+    ];
+    if pkce {
+        form.push(("code_verifier", verifier.secret()));
+    }
+    let basic = app
+        .client_secret
+        .as_deref()
+        .map(|s| (app.app.client_id.as_str(), s));
+    if basic.is_none() {
+        form.push(("client_id", &app.app.client_id));
+    }
+    let (status, _, body) = srv.post_form("/oauth2/token", basic, &form).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let redirect = loopback(43210);
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(srv.issuer.clone()).unwrap(),
+        &srv.http,
+    )
+    .await
+    .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(seed.native.app.client_id.clone()),
+        None,
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect.clone()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, csrf, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("trades:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let mut browser = srv.browser();
+    let location = browser
+        .authorize(
+            auth_url.as_str(),
+            &seed.email,
+            PASSWORD,
+            &["openid", "profile", "trades:read"],
+        )
+        .await;
+    assert!(
+        location.starts_with(&redirect),
+        "the native app's loopback port is kept: {location}"
+    );
+    let params = redirect_params(&location);
+    assert_eq!(params["state"], *csrf.secret());
+    assert_eq!(params["iss"], srv.issuer);
+
+    let token = client
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&srv.http)
+        .await
+        .expect("code exchange succeeds");
+    let id_token = token.id_token().expect("an ID token for scope openid");
+    let verifier = client.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .expect("the ID token verifies");
+    assert_eq!(claims.auth_time().is_some(), true);
+    let at_hash = AccessTokenHash::from_token(
+        token.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&at_hash));
+    assert_eq!(
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Test User")
+    );
+    let scopes: Vec<String> = token
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(scopes, ["openid", "profile", "trades:read"]);
+
+    // Refresh: public clients rotate too.
+    let first_refresh = token.refresh_token().expect("a refresh token").clone();
+    let refreshed = client
+        .exchange_refresh_token(&first_refresh)
+        .unwrap()
+        .request_async(&srv.http)
+        .await
+        .expect("refresh succeeds");
+    let second_refresh = refreshed.refresh_token().expect("a rotated refresh token");
+    assert_ne!(second_refresh.secret(), first_refresh.secret());
+    assert!(refreshed.id_token().is_some());
+    let again = client
+        .exchange_refresh_token(second_refresh)
+        .unwrap()
+        .request_async(&srv.http)
+        .await;
+    assert!(again.is_ok(), "the rotated token works once");
+}
+
+async fn a_confidential_web_app_gets_an_id_token_bound_to_its_access_token(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let body = code_flow_raw(
+        &srv,
+        &seed,
+        &seed.web,
+        WEB_REDIRECT,
+        "openid email trades:read",
+        false,
+    )
+    .await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "email openid trades:read");
+    let id_token = body["id_token"].as_str().unwrap();
+    let claims: Value = decode_payload(id_token);
+    assert_eq!(claims["aud"], seed.web.app.client_id.as_str());
+    assert_eq!(claims["azp"], seed.web.app.client_id.as_str());
+    assert_eq!(claims["nonce"], "n1");
+    assert_eq!(claims["email"], seed.email.as_str());
+    assert_eq!(claims["iss"], srv.issuer.as_str());
+    let access: Value = decode_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(access["sub"], claims["sub"]);
+    assert_eq!(access["org_id"], seed.seed.org.id.as_str());
+    assert_eq!(access["aud"], crate::support::TRADING);
+}
+
+pub fn decode_payload(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn password_app(srv: &TestServer, seed: &SignInSeed) -> grantor_core::manage::AppWithSecret {
+    srv.state
+        .manager
+        .create_app(
+            &Actor::Operator,
+            &seed.seed.org.id,
+            user_app(
+                AppType::Web,
+                "Legacy",
+                WEB_REDIRECT,
+                &[LegacyGrant::Password],
+            ),
+        )
+        .await
+        .unwrap()
+}
+
+async fn oauth2_client_uses_the_password_grant_and_refresh_rotation(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let app = password_app(&srv, &seed).await;
+    let client = BasicClient::new(oauth2::ClientId::new(app.app.client_id.clone()))
+        .set_client_secret(oauth2::ClientSecret::new(
+            app.client_secret.clone().unwrap(),
+        ))
+        .set_token_uri(TokenUrl::new(srv.url("/oauth2/token")).unwrap())
+        .set_auth_type(AuthType::BasicAuth);
+    let username = ResourceOwnerUsername::new(seed.email.clone());
+    let password = ResourceOwnerPassword::new(PASSWORD.into());
+    let token = client
+        .exchange_password(&username, &password)
+        .add_scope(oauth2::Scope::new("trades:read".into()))
+        .request_async(&srv.http)
+        .await
+        .expect("password grant succeeds");
+    assert_eq!(token.scopes().unwrap()[0].as_str(), "trades:read");
+    let refresh = token
+        .refresh_token()
+        .expect("password-grant apps get refresh tokens")
+        .clone();
+    let refreshed = client
+        .exchange_refresh_token(&refresh)
+        .request_async(&srv.http)
+        .await
+        .expect("refresh succeeds");
+    assert_ne!(
+        refreshed.refresh_token().unwrap().secret(),
+        refresh.secret()
+    );
+
+    let wrong = ResourceOwnerPassword::new("not the password".into());
+    let err = client
+        .exchange_password(&username, &wrong)
+        .request_async(&srv.http)
+        .await
+        .unwrap_err();
+    let oauth2::RequestTokenError::ServerResponse(err) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        *err.error(),
+        oauth2::basic::BasicErrorResponseType::InvalidGrant
+    );
+}
+
+async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let url = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read&state=x",
+        seed.web.app.client_id,
+        enc(WEB_REDIRECT)
+    );
+    let location = browser
+        .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
+        .await;
+    let code = redirect_params(&location)["code"].clone();
+    let basic = Some((
+        seed.web.app.client_id.as_str(),
+        seed.web.client_secret.as_deref().unwrap(),
+    ));
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", WEB_REDIRECT),
+    ];
+    let (status, _, first) = srv.post_form("/oauth2/token", basic, &form).await;
+    assert_eq!(status, 200);
+    let (status, _, replay) = srv.post_form("/oauth2/token", basic, &form).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (_, _, info) = srv
+        .post_form(
+            "/oauth2/introspect",
+            basic,
+            &[("token", first["access_token"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(
+        info["active"], false,
+        "the first exchange's access token is revoked"
+    );
+    let rt = first["refresh_token"].as_str().unwrap();
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "and its refresh token"
+    );
+
+    // A code is bound to its app and its redirect URI.
+    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = redirect_params(&location)["code"].clone();
+    let other = srv
+        .state
+        .manager
+        .create_app(
+            &Actor::Operator,
+            &seed.seed.org.id,
+            user_app(AppType::Web, "Other", WEB_REDIRECT, &[]),
+        )
+        .await
+        .unwrap();
+    let other_basic = Some((
+        other.app.client_id.as_str(),
+        other.client_secret.as_deref().unwrap(),
+    ));
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            other_basic,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", WEB_REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = redirect_params(&location)["code"].clone();
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://app.example.com/other"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+async fn pkce_is_checked_and_required_for_native_apps(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let native = &seed.native.app.client_id;
+    let redirect = loopback(5000);
+    // No code_challenge: the error goes back to the app, with state and iss.
+    let page = browser.get(&format!("/oauth2/authorize?response_type=code&client_id={native}&redirect_uri={}&scope=openid&state=abc", enc(&redirect))).await;
+    let params = redirect_params(page.location.as_deref().unwrap());
+    assert_eq!(params["error"], "invalid_request");
+    assert!(params["error_description"].contains("PKCE"));
+    assert_eq!(params["state"], "abc");
+    assert_eq!(params["iss"], srv.issuer);
+    // plain is refused.
+    let page = browser
+        .get(&format!("/oauth2/authorize?response_type=code&client_id={native}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=plain", enc(&redirect), "a".repeat(43)))
+        .await;
+    let params = redirect_params(page.location.as_deref().unwrap());
+    assert_eq!(params["error"], "invalid_request");
+    assert!(!params.contains_key("state"), "no state sent, none echoed");
+
+    // A wrong verifier fails; the right one (on a fresh code) works.
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "/oauth2/authorize?response_type=code&client_id={native}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
+        enc(&redirect),
+        challenge.as_str()
+    );
+    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = redirect_params(&location)["code"].clone();
+    let wrong = "x".repeat(50);
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", native),
+                ("code", &code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", &wrong),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = redirect_params(&location)["code"].clone();
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", native),
+                ("code", &code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", verifier.secret()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn bad_client_or_redirect_uri_shows_a_page_and_never_redirects(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let web = &seed.web.app.client_id;
+    for url in [
+        format!(
+            "/oauth2/authorize?response_type=code&client_id={web}&redirect_uri={}&scope=openid",
+            enc("https://evil.example/cb")
+        ),
+        format!(
+            "/oauth2/authorize?response_type=code&client_id={web}&redirect_uri={}&scope=openid",
+            enc("https://app.example.com/callback/../x")
+        ),
+        "/oauth2/authorize?response_type=code&client_id=app_nope&scope=openid".to_string(),
+        "/oauth2/authorize?response_type=code&scope=openid".to_string(),
+        format!("/oauth2/authorize?client_id={web}&client_id={web}"),
+        format!(
+            "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid",
+            seed.native.app.client_id,
+            enc("http://localhost:9/callback")
+        ),
+    ] {
+        let page = browser.get(&url).await;
+        assert_eq!(page.status, 400, "{url}");
+        assert!(page.location.is_none(), "{url} must not redirect");
+        assert!(page.body.contains("<h1>"), "an HTML error page");
+    }
+    // Errors after the redirect URI is known go back to the app.
+    let page = browser
+        .get(&format!(
+            "/oauth2/authorize?response_type=magic&client_id={web}&redirect_uri={}&state=q",
+            enc(WEB_REDIRECT)
+        ))
+        .await;
+    let params = redirect_params(page.location.as_deref().unwrap());
+    assert_eq!(params["error"], "unsupported_response_type");
+    let page = browser
+        .get(&format!(
+            "/oauth2/authorize?response_type=code&client_id={web}&redirect_uri={}&scope=admin",
+            enc(WEB_REDIRECT)
+        ))
+        .await;
+    assert_eq!(
+        redirect_params(page.location.as_deref().unwrap())["error"],
+        "invalid_scope"
+    );
+}
+
+async fn denied_consent_and_unchecked_scopes_are_honoured(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let url = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read+trades:write&state=st",
+        seed.web.app.client_id,
+        enc(WEB_REDIRECT)
+    );
+    let page = browser.get(&url).await;
+    let page = browser.follow(page).await;
+    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    assert!(
+        consent.body.contains("Trading web")
+            && consent.body.contains("Place orders")
+            && consent.body.contains("acme")
+    );
+    let denied = browser
+        .decide(&consent, false, &["trades:read"], None)
+        .await;
+    let params = redirect_params(denied.location.as_deref().unwrap());
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "st");
+    assert_eq!(params["iss"], srv.issuer);
+
+    let body = code_flow_raw(
+        &srv,
+        &seed,
+        &seed.web,
+        WEB_REDIRECT,
+        "openid trades:read trades:write",
+        false,
+    )
+    .await;
+    // code_flow_raw approves every scope it asked for; now uncheck one on a fresh prompt.
+    assert_eq!(body["scope"], "openid trades:read trades:write");
+    let page = browser.get(&format!("{url}&prompt=consent")).await;
+    let approved = browser.decide(&page, true, &["trades:read"], None).await;
+    let code = redirect_params(approved.location.as_deref().unwrap())["code"].clone();
+    let basic = Some((
+        seed.web.app.client_id.as_str(),
+        seed.web.client_secret.as_deref().unwrap(),
+    ));
+    let (_, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", WEB_REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(
+        body["scope"], "openid trades:read",
+        "unchecked scopes are not granted"
+    );
+}
+
+async fn approvals_are_remembered_and_can_be_revoked(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let url = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read",
+        seed.web.app.client_id,
+        enc(WEB_REDIRECT)
+    );
+    let location = browser
+        .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
+        .await;
+    let code = redirect_params(&location)["code"].clone();
+    let basic = Some((
+        seed.web.app.client_id.as_str(),
+        seed.web.client_secret.as_deref().unwrap(),
+    ));
+    let (_, _, tokens) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", WEB_REDIRECT),
+            ],
+        )
+        .await;
+    // Second time: no approval page.
+    let page = browser.get(&url).await;
+    assert!(
+        redirect_params(page.location.as_deref().unwrap()).contains_key("code"),
+        "remembered approval skips the page"
+    );
+    // Asking for more shows the page again.
+    let page = browser
+        .get(&url.replace("trades:read", "trades:read+trades:write"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("action=\"/consent\""));
+
+    let account = browser.get("/account").await;
+    assert!(account.body.contains("Trading web"));
+    let csrf = account.field("csrf").unwrap();
+    let revoked = browser
+        .post(
+            "/account/approvals/revoke",
+            &[
+                ("csrf", &csrf),
+                ("client_id", &seed.web.app.client_id),
+                ("org_id", &seed.seed.org.id),
+            ],
+        )
+        .await;
+    assert_eq!(revoked.status, 303);
+    let account = browser.get("/account").await;
+    assert!(!account.body.contains("Trading web"));
+    let (status, _, _) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        status, 400,
+        "revoking the approval revokes its refresh tokens"
+    );
+    let (_, _, info) = srv
+        .post_form(
+            "/oauth2/introspect",
+            basic,
+            &[("token", tokens["access_token"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(info["active"], false);
+    let page = browser.get(&url).await;
+    assert_eq!(page.status, 200, "the approval page is shown again");
+}
+
+async fn reusing_a_rotated_refresh_token_revokes_the_family(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let tokens = code_flow_raw(
+        &srv,
+        &seed,
+        &seed.web,
+        WEB_REDIRECT,
+        "openid trades:read",
+        false,
+    )
+    .await;
+    let basic = Some((
+        seed.web.app.client_id.as_str(),
+        seed.web.client_secret.as_deref().unwrap(),
+    ));
+    let first = tokens["refresh_token"].as_str().unwrap();
+    assert!(first.starts_with("gr_rt_"));
+    let (status, _, rotated) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[("grant_type", "refresh_token"), ("refresh_token", first)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let second = rotated["refresh_token"].as_str().unwrap();
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[("grant_type", "refresh_token"), ("refresh_token", first)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _, _) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[("grant_type", "refresh_token"), ("refresh_token", second)],
+        )
+        .await;
+    assert_eq!(status, 400, "the newest token of the family is revoked too");
+    let (_, _, info) = srv
+        .post_form(
+            "/oauth2/introspect",
+            basic,
+            &[("token", rotated["access_token"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(info["active"], false);
+}
+
+async fn refresh_can_narrow_but_not_widen_and_is_bound_to_its_app(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let tokens = code_flow_raw(
+        &srv,
+        &seed,
+        &seed.web,
+        WEB_REDIRECT,
+        "openid trades:read",
+        false,
+    )
+    .await;
+    let basic = Some((
+        seed.web.app.client_id.as_str(),
+        seed.web.client_secret.as_deref().unwrap(),
+    ));
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let other = srv
+        .state
+        .manager
+        .create_app(
+            &Actor::Operator,
+            &seed.seed.org.id,
+            user_app(AppType::Web, "Other", WEB_REDIRECT, &[]),
+        )
+        .await
+        .unwrap();
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            Some((
+                &other.app.client_id,
+                other.client_secret.as_deref().unwrap(),
+            )),
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("scope", "trades:read trades:write"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("scope", "trades:read"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "trades:read");
+    // The narrowed refresh still carries the original grant: a later refresh may get it all back.
+    let (_, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(body["scope"], "openid trades:read");
+}
+
+async fn forms_without_csrf_tokens_are_refused(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    assert!(browser.has_cookie("grantor_browser"));
+    let return_to = page.field("return_to").unwrap();
+    for csrf in ["", "forged", "AAAA"] {
+        let answer = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf", csrf),
+                    ("return_to", &return_to),
+                    ("email", &seed.email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, 403);
+        assert!(!browser.has_cookie("grantor_session"));
+    }
+    // A token from another browser does not fit this one.
+    let mut other = srv.browser();
+    let other_page = other.get("/login").await;
+    let foreign = other_page.field("csrf").unwrap();
+    let answer = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", &foreign),
+                ("return_to", &return_to),
+                ("email", &seed.email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 403);
+
+    let signed_in = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    assert!(
+        browser.has_cookie("grantor_session"),
+        "{}",
+        signed_in.status
+    );
+    let url = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid",
+        seed.web.app.client_id,
+        enc(WEB_REDIRECT)
+    );
+    let consent = browser.get(&url).await;
+    let request = consent.field("request").unwrap();
+    let answer = browser
+        .post("/consent", &[("request", &request), ("decision", "allow")])
+        .await;
+    assert_eq!(answer.status, 403);
+    assert!(answer.location.is_none());
+    let answer = browser
+        .post(
+            "/account/approvals/revoke",
+            &[
+                ("client_id", &seed.web.app.client_id),
+                ("org_id", &seed.seed.org.id),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 403);
+}
+
+async fn failed_logins_are_throttled_without_revealing_accounts(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    let csrf = page.field("csrf").unwrap();
+    let unknown = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "nobody@acme.example"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+    let known = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", &seed.email),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, 401);
+    assert_eq!(known.status, 401);
+    let message = |body: &str| {
+        body.split("role=\"alert\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        message(&unknown.body),
+        message(&known.body),
+        "the same answer whether or not the account exists"
+    );
+
+    let mut throttled = None;
+    for _ in 0..8 {
+        let answer = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("email", &seed.email),
+                    ("password", "wrong password"),
+                ],
+            )
+            .await;
+        if answer.status == 429 {
+            throttled = Some(answer);
+            break;
+        }
+    }
+    let throttled = throttled.expect("repeated failures are throttled");
+    assert!(message(&throttled.body).contains("Try again in"));
+    // While throttled, even the right password waits.
+    let answer = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", &seed.email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 429);
+    assert!(!browser.has_cookie("grantor_session"));
+    // The password grant shares the throttle.
+    let app = password_app(&srv, &seed).await;
+    let (status, headers, body) = srv
+        .post_form(
+            "/oauth2/token",
+            Some((&app.app.client_id, app.client_secret.as_deref().unwrap())),
+            &[
+                ("grant_type", "password"),
+                ("username", &seed.email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("slow_down")));
+    assert!(headers.contains_key("retry-after"));
+}
+
+async fn prompt_and_max_age_control_sign_in_and_approval(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let base = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=p",
+        seed.web.app.client_id,
+        enc(WEB_REDIRECT)
+    );
+    let page = browser.get(&format!("{base}&prompt=none")).await;
+    let params = redirect_params(page.location.as_deref().unwrap());
+    assert_eq!(params["error"], "login_required");
+    assert_eq!(params["state"], "p");
+    let page = browser.get("/login").await;
+    browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let page = browser.get(&format!("{base}&prompt=none")).await;
+    assert_eq!(
+        redirect_params(page.location.as_deref().unwrap())["error"],
+        "consent_required"
+    );
+    browser.authorize(&base, &seed.email, PASSWORD, &[]).await;
+    let page = browser.get(&format!("{base}&prompt=none")).await;
+    assert!(redirect_params(page.location.as_deref().unwrap()).contains_key("code"));
+    // prompt=login asks to sign in again even with a session; so does an exceeded max_age.
+    let page = browser.get(&format!("{base}&prompt=login")).await;
+    assert!(page.location.as_deref().unwrap().starts_with("/login"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let page = browser.get(&format!("{base}&max_age=0")).await;
+    assert!(page.location.as_deref().unwrap().starts_with("/login"));
+    let page = browser.get(&format!("{base}&max_age=3600")).await;
+    assert!(redirect_params(page.location.as_deref().unwrap()).contains_key("code"));
+    let page = browser.get(&format!("{base}&prompt=none+login")).await;
+    assert_eq!(
+        redirect_params(page.location.as_deref().unwrap())["error"],
+        "invalid_request"
+    );
+}
+
+async fn a_user_in_several_organizations_picks_one(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let m = &srv.state.manager;
+    let globex = m
+        .create_organization(&Actor::Operator, "globex")
+        .await
+        .unwrap();
+    srv.member(&globex.id, &seed.email, Role::Member).await;
+    m.add_app_to_organization(
+        &Actor::Operator,
+        &seed.web.app.client_id,
+        "globex",
+        vec!["trades:read".into()],
+    )
+    .await
+    .unwrap();
+    let mut browser = srv.browser();
+    let url = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read+trades:write",
+        seed.web.app.client_id,
+        enc(WEB_REDIRECT)
+    );
+    let page = browser.get(&url).await;
+    let page = browser.follow(page).await;
+    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    assert!(consent.body.contains("Act in which organization?"));
+    assert_eq!(consent.fields("org").len(), 2);
+    let answer = browser
+        .decide(
+            &consent,
+            true,
+            &["trades:read", "trades:write"],
+            Some(&globex.id),
+        )
+        .await;
+    let code = redirect_params(answer.location.as_deref().unwrap())["code"].clone();
+    let basic = Some((
+        seed.web.app.client_id.as_str(),
+        seed.web.client_secret.as_deref().unwrap(),
+    ));
+    let (_, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            basic,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", WEB_REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(
+        body["scope"], "openid trades:read",
+        "globex granted this app trades:read only"
+    );
+    assert_eq!(
+        decode_payload(body["access_token"].as_str().unwrap())["org_id"],
+        globex.id.as_str()
+    );
+    // A user of neither organization is turned away with access_denied.
+    srv.state
+        .manager
+        .create_user(&Actor::Operator, "eve@else.example", PASSWORD, None, false)
+        .await
+        .unwrap();
+    let mut eve = srv.browser();
+    let page = eve.get(&format!("{url}&state=e")).await;
+    let page = eve.follow(page).await;
+    let answer = eve.sign_in(&page, "eve@else.example", PASSWORD).await;
+    assert_eq!(
+        redirect_params(answer.location.as_deref().unwrap())["error"],
+        "access_denied"
+    );
+}
+
+async fn implicit_and_password_grants_only_when_enabled(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let url = |id: &str| {
+        format!(
+            "/oauth2/authorize?response_type=token&client_id={id}&redirect_uri={}&scope=trades:read&state=i",
+            enc(WEB_REDIRECT)
+        )
+    };
+    let page = browser.get(&url(&seed.web.app.client_id)).await;
+    let location = page.location.unwrap();
+    assert!(location.contains('#'), "implicit errors go in the fragment");
+    assert_eq!(redirect_params(&location)["error"], "unauthorized_client");
+
+    let implicit = srv
+        .state
+        .manager
+        .create_app(
+            &Actor::Operator,
+            &seed.seed.org.id,
+            user_app(
+                AppType::Web,
+                "Old SPA",
+                WEB_REDIRECT,
+                &[LegacyGrant::Implicit],
+            ),
+        )
+        .await
+        .unwrap();
+    let location = browser
+        .authorize(
+            &url(&implicit.app.client_id),
+            &seed.email,
+            PASSWORD,
+            &["trades:read"],
+        )
+        .await;
+    let (_, fragment) = location.split_once('#').expect("token in the fragment");
+    assert!(!location.split('#').next().unwrap().contains("access_token"));
+    let params = redirect_params(&location);
+    assert_eq!(params["token_type"], "Bearer");
+    assert_eq!(params["scope"], "trades:read");
+    assert_eq!(params["state"], "i");
+    assert!(
+        !params.contains_key("refresh_token"),
+        "implicit never gets a refresh token: {fragment}"
+    );
+    assert_eq!(
+        decode_payload(&params["access_token"])["aud"],
+        crate::support::TRADING
+    );
+
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            Some((
+                &seed.web.app.client_id,
+                seed.web.client_secret.as_deref().unwrap(),
+            )),
+            &[
+                ("grant_type", "password"),
+                ("username", &seed.email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    let discovery = srv.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery["grantor_legacy_grant_types"],
+        serde_json::json!(["password", "implicit"])
+    );
+}
+
+async fn userinfo_returns_claims_for_the_granted_scopes(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let tokens = code_flow_raw(&srv, &seed, &seed.web, WEB_REDIRECT, "openid email", false).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    for post in [false, true] {
+        let req = if post {
+            srv.http.post(srv.url("/oauth2/userinfo"))
+        } else {
+            srv.http.get(srv.url("/oauth2/userinfo"))
+        };
+        let resp = req.bearer_auth(at).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let claims: Value = resp.json().await.unwrap();
+        assert_eq!(claims["email"], seed.email.as_str());
+        assert!(claims.get("name").is_none(), "profile was not granted");
+    }
+    let resp = srv
+        .http
+        .get(srv.url("/oauth2/userinfo"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    // A client-credentials token is not a user's.
+    let (_, _, cc) = srv
+        .post_form(
+            "/oauth2/token",
+            Some((seed.seed.client_id(), seed.seed.secret())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    let resp = srv
+        .http
+        .get(srv.url("/oauth2/userinfo"))
+        .bearer_auth(cc["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+}
+
+async fn rp_initiated_logout_returns_only_to_registered_addresses(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let tokens = code_flow_raw(&srv, &seed, &seed.web, WEB_REDIRECT, "openid", false).await;
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let bad = browser
+        .get(&format!(
+            "/logout?client_id={}&post_logout_redirect_uri={}",
+            seed.web.app.client_id,
+            enc("https://evil.example/")
+        ))
+        .await;
+    assert_eq!(bad.status, 400);
+    let page = browser
+        .get(&format!(
+            "/logout?id_token_hint={}&post_logout_redirect_uri={}&state=bye",
+            tokens["id_token"].as_str().unwrap(),
+            enc("https://app.example.com/signed-out")
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    let csrf = page.field("csrf").unwrap();
+    let answer = browser
+        .post(
+            "/logout",
+            &[
+                ("csrf", &csrf),
+                (
+                    "post_logout_redirect_uri",
+                    &page.field("post_logout_redirect_uri").unwrap(),
+                ),
+                ("state", &page.field("state").unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        answer.location.as_deref(),
+        Some("https://app.example.com/signed-out?state=bye")
+    );
+    assert!(!browser.has_cookie("grantor_session"));
+    let account = browser.get("/account").await;
+    assert!(account.location.unwrap().starts_with("/login"));
+    let discovery = srv.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(discovery["end_session_endpoint"], srv.url("/logout"));
+}

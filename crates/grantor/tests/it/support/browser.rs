@@ -116,10 +116,6 @@ impl Browser {
         self.cookies.contains_key(name)
     }
 
-    pub fn drop_cookie(&mut self, name: &str) {
-        self.cookies.remove(name);
-    }
-
     /// Follows Grantor-internal redirects until one leaves Grantor (or a page is shown).
     pub async fn follow(&mut self, mut page: Page) -> Page {
         while let Some(loc) = page.location.clone() {
