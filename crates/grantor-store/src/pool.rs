@@ -151,13 +151,23 @@ impl Store {
         Ok(self.cache.observe_version(version))
     }
 
-    /// Deletes revocation records of tokens that have expired anyway.
+    /// Deletes what has expired anyway: revocation records, sessions, codes (kept a day past
+    /// expiry so a late replay is still recognised), refresh tokens and old login failures.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM revoked_access_tokens WHERE expires_at < $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let statements = [
+            "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
+            "DELETE FROM sessions WHERE expires_at < $1",
+            "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            "DELETE FROM login_failures WHERE last_failure_at < $1 - 86400",
+        ];
+        for sql in statements {
+            sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+        }
         Ok(())
     }
 }

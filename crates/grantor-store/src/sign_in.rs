@@ -136,21 +136,43 @@ fn consent(row: &AnyRow) -> StoreResult<ConsentRecord> {
     })
 }
 
+/// A table of single-use values: where the key is and which column marks the use.
+struct SingleUseTable {
+    table: &'static str,
+    key: &'static str,
+    used_at: &'static str,
+    columns: &'static str,
+}
+
+const CODES: SingleUseTable = SingleUseTable {
+    table: "authorization_codes",
+    key: "code_hash",
+    used_at: "consumed_at",
+    columns: CODE_COLUMNS,
+};
+const REFRESH_TOKENS: SingleUseTable = SingleUseTable {
+    table: "refresh_tokens",
+    key: "token_hash",
+    used_at: "rotated_at",
+    columns: REFRESH_COLUMNS,
+};
+
 impl Store {
     /// Marks a single-use row used, atomically: the first caller gets the row; later callers
     /// learn its grant, so the family can be revoked.
     async fn use_once<T>(
         &self,
-        table: &str,
-        key_column: &str,
-        used_column: &str,
-        columns: &str,
+        t: &SingleUseTable,
         key: &str,
         now: i64,
         decode: fn(&AnyRow) -> StoreResult<T>,
     ) -> StoreResult<SingleUse<T>> {
         let fresh = sqlx::query(&format!(
-            "UPDATE {table} SET {used_column} = $2 WHERE {key_column} = $1 AND {used_column} IS NULL RETURNING {columns}"
+            "UPDATE {} SET {used} = $2 WHERE {key_col} = $1 AND {used} IS NULL RETURNING {}",
+            t.table,
+            t.columns,
+            used = t.used_at,
+            key_col = t.key
         ))
         .bind(key)
         .bind(now)
@@ -161,7 +183,8 @@ impl Store {
             return Ok(SingleUse::Fresh(decode(&row)?));
         }
         let grant_id: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT grant_id FROM {table} WHERE {key_column} = $1"
+            "SELECT grant_id FROM {} WHERE {} = $1",
+            t.table, t.key
         ))
         .bind(key)
         .fetch_optional(&self.pool)
@@ -249,16 +272,7 @@ impl GrantStore for Store {
     }
 
     async fn consume_code(&self, code_hash: &str, now: i64) -> StoreResult<SingleUse<CodeRecord>> {
-        self.use_once(
-            "authorization_codes",
-            "code_hash",
-            "consumed_at",
-            CODE_COLUMNS,
-            code_hash,
-            now,
-            code,
-        )
-        .await
+        self.use_once(&CODES, code_hash, now, code).await
     }
 
     async fn insert_refresh_token(&self, t: &RefreshRecord) -> StoreResult<()> {
@@ -283,16 +297,8 @@ impl GrantStore for Store {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<SingleUse<RefreshRecord>> {
-        self.use_once(
-            "refresh_tokens",
-            "token_hash",
-            "rotated_at",
-            REFRESH_COLUMNS,
-            token_hash,
-            now,
-            refresh,
-        )
-        .await
+        self.use_once(&REFRESH_TOKENS, token_hash, now, refresh)
+            .await
     }
 
     async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<(RefreshRecord, bool)>> {

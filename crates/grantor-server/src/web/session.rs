@@ -44,7 +44,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let id_hash = secret::hash(id);
     let record = state.store.session(&id_hash).await.ok().flatten()?;
-    (record.expires_at > state.provider.clock.now()).then(|| Current {
+    (record.expires_at > state.provider.clock.now()).then_some(Current {
         user: SignedIn {
             user_id: record.user_id,
             auth_time: record.auth_time,

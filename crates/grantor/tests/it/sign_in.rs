@@ -150,7 +150,7 @@ async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backe
     let claims = id_token
         .claims(&verifier, &nonce)
         .expect("the ID token verifies");
-    assert_eq!(claims.auth_time().is_some(), true);
+    assert!(claims.auth_time().is_some());
     let at_hash = AccessTokenHash::from_token(
         token.access_token(),
         id_token.signing_alg().unwrap(),
