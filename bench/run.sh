@@ -137,6 +137,40 @@ cpu_ticks() {
     echo $((f[11] + f[12]))
 }
 
+# Busy time of the whole machine, in clock ticks (/proc/stat: user nice system irq softirq steal).
+machine_ticks() {
+    local label user nice system idle iowait irq softirq steal rest
+    read -r label user nice system idle iowait irq softirq steal rest </proc/stat
+    echo $((user + nice + system + irq + softirq + steal))
+}
+
+# CPU seconds of this shell's reaped children (the load generator, among others), from the
+# `times` builtin. Call as `children_seconds VAR`: in a $(...) subshell `times` would report
+# the subshell's children, not this shell's.
+children_seconds() {
+    times >"$WORK/times"
+    printf -v "$1" '%s' "$(python3 -c '
+import re, sys
+line = open(sys.argv[1]).read().splitlines()[1]
+print(sum(int(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", line)))' "$WORK/times")"
+}
+
+# utime+stime summed over all local PostgreSQL processes (server and backends), in clock ticks.
+postgres_ticks() {
+    python3 -c '
+import glob
+total = 0
+for path in glob.glob("/proc/[0-9]*/stat"):
+    try:
+        stat = open(path).read()
+    except OSError:
+        continue
+    if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+print(total)'
+}
+
 # A /proc/PID/status field in kB (VmRSS, VmHWM).
 status_kb() {
     awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
@@ -210,7 +244,6 @@ bench_backend() {
     log "[$backend] Seeding"
     GRANTOR_KEY_ENCRYPTION_KEY=$(head -c32 /dev/urandom | base64)
     export GRANTOR_KEY_ENCRYPTION_KEY
-    export GRANTOR_LOG=${GRANTOR_LOG:-warn}
     local g=("$BIN" --database-url "$url")
     "${g[@]}" org create --name bench >"$dir/seed-org.json"
     "${g[@]}" resource create --org bench --identifier https://api.example.com --name API \
@@ -246,7 +279,7 @@ bench_backend() {
         die "introspection failed: $introspection"
     [[ $(json_field active <<<"$introspection") == True ]] || die "introspection: $introspection"
 
-    local endpoint body c cpu0 cpu1
+    local endpoint body c cpu0 cpu1 mach0 mach1 oha0 oha1 db0 db1
     for endpoint in token introspect; do
         case $endpoint in
             token) body=grant_type=client_credentials ;;
@@ -258,11 +291,17 @@ bench_backend() {
         fi
         for c in $CONNECTIONS; do
             log "[$backend] POST /oauth2/$endpoint, $c connections, $DURATION"
+            children_seconds oha0
+            mach0=$(machine_ticks)
+            db0=$(postgres_ticks)
             cpu0=$(cpu_ticks "$SERVER_PID")
             run_oha -z "$DURATION" -c "$c" -w --no-tui --output-format json \
                 -o "$dir/oha-$endpoint-c$c.json" \
                 "${form[@]}" "${auth[@]}" -d "$body" "$base/oauth2/$endpoint"
             cpu1=$(cpu_ticks "$SERVER_PID")
+            db1=$(postgres_ticks)
+            mach1=$(machine_ticks)
+            children_seconds oha1
             python3 - "$dir/oha-$endpoint-c$c.json" "$dir/run-$endpoint-c$c.json" <<EOF
 import json, sys
 o = json.load(open(sys.argv[1]))
@@ -273,6 +312,11 @@ attempted = answered + sum(errors.values())
 ok = codes.get("200", 0)
 p = o["latencyPercentiles"]
 cpu_us = ($cpu1 - $cpu0) * 1e6 / $CLK_TCK
+wall = o["summary"]["total"]
+machine_s = ($mach1 - $mach0) / $CLK_TCK
+oha_s = $oha1 - $oha0
+# PostgreSQL's processes: the database's share of the work (0 for SQLite, which runs in-process).
+db_s = ($db1 - $db0) / $CLK_TCK if "$backend" == "postgres" else 0.0
 run = {
     "backend": "$backend", "endpoint": "$endpoint", "connections": $c,
     "requests": answered, "ok": ok, "status_codes": codes, "errors": errors,
@@ -283,12 +327,19 @@ run = {
     "server_cpu_us_per_request": cpu_us / answered if answered else None,
     "server_cpu_cores": cpu_us / 1e6 / o["summary"]["total"] if o["summary"]["total"] else None,
     "peak_rss_kb": $(status_kb "$SERVER_PID" VmHWM),
+    "load_generator_cores": oha_s / wall if wall else None,
+    # Whatever else ran on the machine meanwhile; more than a few hundredths makes the run noisy.
+    "db_cores": db_s / wall if wall else None,
+    "db_cpu_us_per_request": db_s * 1e6 / answered if answered else None,
+    "other_cores": max(0.0, (machine_s - cpu_us / 1e6 - oha_s - db_s) / wall) if wall else None,
 }
 json.dump(run, open(sys.argv[2], "w"), indent=2)
 print(f"{run['requests_per_sec']:.0f} req/s, {run['success_ratio']*100:.2f}% 200, "
       f"p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
       f"server CPU {run['server_cpu_us_per_request']:.1f} us/req "
-      f"({run['server_cpu_cores']:.2f} cores), peak RSS {run['peak_rss_kb']//1024} MiB"
+      f"({run['server_cpu_cores']:.2f} cores; PostgreSQL {run['db_cpu_us_per_request']:.1f} us/req, "
+      f"{run['db_cores']:.2f} cores; oha {run['load_generator_cores']:.2f}, "
+      f"other processes {run['other_cores']:.2f}), peak RSS {run['peak_rss_kb']//1024} MiB"
       + (f", codes {codes}" if set(codes) - {"200"} else "")
       + (f", errors {errors}" if errors else ""), file=sys.stderr)
 EOF
@@ -360,7 +411,7 @@ print("(first start includes generating the ES256 and RSA-2048 signing keys)")
 print()
 
 head = (f"{'backend':<9} {'endpoint':<11} {'conns':>5} {'req/s':>8} {'200 %':>7} {'p50 ms':>7} "
-        f"{'p99 ms':>7} {'CPU us/req':>10} {'cores':>5} {'peak MiB':>8} {'CPU/crypto':>10}")
+        f"{'p99 ms':>7} {'CPU us/req':>10} {'cores':>5} {'DB us/req':>9} {'other':>5} {'peak MiB':>8} {'CPU/crypto':>10}")
 print(head)
 print("-" * len(head))
 for r in runs:
@@ -369,14 +420,22 @@ for r in runs:
     ratio = cpu / crypto if cpu else float("nan")
     print(f"{r['backend']:<9} {r['endpoint']:<11} {r['connections']:>5} {r['requests_per_sec']:>8.0f} "
           f"{r['success_ratio']*100:>7.2f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {cpu:>10.1f} "
-          f"{r['server_cpu_cores']:>5.2f} {r['peak_rss_kb']/1024:>8.1f} {ratio:>10.2f}")
+          f"{r['server_cpu_cores']:>5.2f} {r['db_cpu_us_per_request']:>9.1f} {r['other_cores']:>5.2f} {r['peak_rss_kb']/1024:>8.1f} {ratio:>10.2f}")
 print()
+print("CPU us/req, cores: the grantor process only. DB us/req: PostgreSQL's processes per request")
+print("(SQLite runs inside grantor). other: cores used by anything but grantor, PostgreSQL and oha")
+print("during the run; above ~0.05 the figures are disturbed by other work on the machine.")
 print(f"CPU/crypto: server CPU per request divided by the cryptography it cannot avoid: one ES256")
 print(f"signature ({es_sign:.1f} us) per token, one ES256 verification ({es_verify:.1f} us) per introspection.")
 for r in runs:
     if r["endpoint"] == "token" and r["server_cpu_us_per_request"]:
         print(f"  {r['backend']}, {r['connections']} connections: server CPU per token / signing cost alone"
               f" = {r['server_cpu_us_per_request']:.1f} / {es_sign:.1f} = {r['server_cpu_us_per_request']/es_sign:.2f}")
+noisy = [r for r in runs if (r.get("other_cores") or 0) > 0.1]
+if noisy:
+    print()
+    print(f"WARNING: other processes used CPU during {len(noisy)} run(s) (up to "
+          f"{max(r['other_cores'] for r in noisy):.2f} cores): rerun on a quiet machine.")
 bad = [r for r in runs if r["success_ratio"] < 1.0]
 if bad:
     print()
