@@ -141,13 +141,155 @@ pub async fn ensure_active_keys<S: KeyStore>(
     Ok(())
 }
 
-/// Loads the stored keys and swaps them into the ring.
+/// Loads the stored keys and swaps them into the ring; returns when they next change state.
 pub async fn reload<S: KeyStore>(
     store: &S,
     kek: &KeyEncryptionKey,
     ring: &KeyRing,
-) -> Result<(), StoreError> {
+    policy: &RotationPolicy,
+) -> Result<Option<i64>, StoreError> {
     let stored = store.keys().await?;
     ring.replace(KeySet::from_stored(&stored, kek)?);
+    Ok(next_transition(&stored, policy))
+}
+
+/// When keys change state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationPolicy {
+    /// How long a new key is published before it signs, so every verifier has fetched it.
+    pub overlap: i64,
+    /// How long a retired key stays published: longer than any token it signed lives.
+    pub retire_after: i64,
+    /// Rotate automatically when the signing key is this old (seconds); `None`: only by hand.
+    pub interval: Option<i64>,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        // A day and five minutes: the longest access-token lifetime an app may set, plus slack.
+        Self {
+            overlap: 600,
+            retire_after: 86_400 + 300,
+            interval: None,
+        }
+    }
+}
+
+/// Starts a rotation: new ES256 and RS256 keys, published now, signing after `overlap`.
+pub async fn rotate<S: KeyStore>(
+    store: &S,
+    kek: &KeyEncryptionKey,
+    clock: &dyn Clock,
+    overlap: i64,
+) -> Result<Vec<String>, StoreError> {
+    let activate_at = clock.now() + overlap.max(0);
+    let mut kids = Vec::new();
+    for alg in [Alg::ES256, Alg::RS256] {
+        kids.push(create_key(store, kek, clock, alg, KeyState::Next, activate_at).await?);
+    }
+    Ok(kids)
+}
+
+/// The next moment a key changes state under `policy`, if any.
+pub fn next_transition(keys: &[StoredKey], policy: &RotationPolicy) -> Option<i64> {
+    let mut times: Vec<i64> = keys
+        .iter()
+        .filter_map(|k| match k.state {
+            KeyState::Next => Some(k.activate_at),
+            KeyState::Retired => k.remove_at,
+            KeyState::Active => None,
+        })
+        .collect();
+    if let Some(interval) = policy.interval {
+        for alg in [Alg::ES256, Alg::RS256] {
+            let pending = keys
+                .iter()
+                .any(|k| k.alg == alg && k.state == KeyState::Next);
+            let newest = keys
+                .iter()
+                .filter(|k| k.alg == alg && k.state == KeyState::Active)
+                .map(|k| k.created_at)
+                .max();
+            if let (false, Some(created)) = (pending, newest) {
+                times.push(created + interval);
+            }
+        }
+    }
+    times.into_iter().min()
+}
+
+/// Applies every transition that is due: next keys start signing (the keys they replace
+/// retire), retired keys past their time are removed, and a scheduled rotation starts.
+/// Idempotent, so every node may run it.
+pub async fn advance<S: KeyStore>(
+    store: &S,
+    kek: &KeyEncryptionKey,
+    clock: &dyn Clock,
+    policy: &RotationPolicy,
+) -> Result<(), StoreError> {
+    let now = clock.now();
+    let keys = store.keys().await?;
+    for alg in [Alg::ES256, Alg::RS256] {
+        let due = keys
+            .iter()
+            .filter(|k| k.alg == alg && k.state == KeyState::Next && k.activate_at <= now)
+            .max_by_key(|k| k.created_at);
+        if let Some(new) = due {
+            store
+                .update_key(
+                    &new.kid,
+                    KeyState::Active,
+                    None,
+                    &key_audit(clock, "key.activate", &new.kid, String::new())?,
+                )
+                .await?;
+            for old in keys
+                .iter()
+                .filter(|k| k.alg == alg && k.state == KeyState::Active)
+            {
+                let audit = key_audit(
+                    clock,
+                    "key.retire",
+                    &old.kid,
+                    format!("remove_at={}", now + policy.retire_after),
+                )?;
+                store
+                    .update_key(
+                        &old.kid,
+                        KeyState::Retired,
+                        Some(now + policy.retire_after),
+                        &audit,
+                    )
+                    .await?;
+            }
+        }
+    }
+    for gone in keys
+        .iter()
+        .filter(|k| k.state == KeyState::Retired && k.remove_at.is_some_and(|t| t <= now))
+    {
+        store
+            .delete_key(
+                &gone.kid,
+                &key_audit(clock, "key.remove", &gone.kid, String::new())?,
+            )
+            .await?;
+    }
+    if let Some(interval) = policy.interval {
+        let keys = store.keys().await?;
+        for alg in [Alg::ES256, Alg::RS256] {
+            let pending = keys
+                .iter()
+                .any(|k| k.alg == alg && k.state == KeyState::Next);
+            let newest = keys
+                .iter()
+                .filter(|k| k.alg == alg && k.state == KeyState::Active)
+                .map(|k| k.created_at)
+                .max();
+            if !pending && newest.is_some_and(|created| created + interval <= now) {
+                create_key(store, kek, clock, alg, KeyState::Next, now + policy.overlap).await?;
+            }
+        }
+    }
     Ok(())
 }

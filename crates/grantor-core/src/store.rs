@@ -116,7 +116,7 @@ pub trait KeyStore: Send + Sync {
         key: &StoredKey,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Changes a key's state, and deletes keys whose `remove_at` has passed.
+    /// Changes a key's state (and when a retired key is to be removed).
     fn update_key(
         &self,
         kid: &str,

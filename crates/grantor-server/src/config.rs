@@ -3,6 +3,7 @@
 
 use crate::StartupError;
 use grantor_core::jose::KeyEncryptionKey;
+use grantor_core::keyring::RotationPolicy;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,6 +25,12 @@ pub struct Config {
     pub access_token_ttl: i64,
     /// How often each node checks for configuration changes, in milliseconds.
     pub poll_interval_ms: u64,
+    /// Seconds a new signing key is published before it signs.
+    pub key_rotation_overlap: i64,
+    /// Seconds a retired key stays published (longer than any token it signed lives).
+    pub key_retire_after: i64,
+    /// Rotate signing keys automatically when they are this many seconds old; 0 turns it off.
+    pub key_rotation_interval: i64,
 }
 
 impl Default for Config {
@@ -36,6 +43,9 @@ impl Default for Config {
             key_encryption_key_file: None,
             access_token_ttl: 900,
             poll_interval_ms: 250,
+            key_rotation_overlap: RotationPolicy::default().overlap,
+            key_retire_after: RotationPolicy::default().retire_after,
+            key_rotation_interval: 0,
         }
     }
 }
@@ -47,6 +57,14 @@ pub fn is_loopback_http(issuer: &str) -> bool {
 }
 
 impl Config {
+    pub fn rotation_policy(&self) -> RotationPolicy {
+        RotationPolicy {
+            overlap: self.key_rotation_overlap.max(0),
+            retire_after: self.key_retire_after.max(0),
+            interval: (self.key_rotation_interval > 0).then_some(self.key_rotation_interval),
+        }
+    }
+
     /// Where a generated development key-encryption key lives: beside the SQLite file, or in
     /// the working directory for PostgreSQL.
     fn generated_kek_path(&self) -> PathBuf {

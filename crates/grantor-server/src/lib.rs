@@ -13,7 +13,7 @@ pub use metrics::Metrics;
 
 use axum::Router;
 use grantor_core::jose::KeyEncryptionKey;
-use grantor_core::keyring::{self, KeyRing};
+use grantor_core::keyring::{self, KeyRing, RotationPolicy};
 use grantor_core::manage::Manager;
 use grantor_core::provider::{Provider, Settings};
 use grantor_core::{Clock, SystemClock};
@@ -37,6 +37,7 @@ pub struct AppState {
     pub csrf_key: Arc<aws_lc_rs::hmac::Key>,
     /// Cookies are `Secure` unless the issuer is plain-http loopback.
     pub secure_cookies: bool,
+    pub rotation: RotationPolicy,
 }
 
 /// Why the server could not start; the message says what to do.
@@ -96,8 +97,9 @@ impl Application {
         keyring::ensure_active_keys(&store, &kek, clock.as_ref())
             .await
             .map_err(|e| StartupError(format!("signing keys: {e}")))?;
+        let rotation = config.rotation_policy();
         let keys = Arc::new(KeyRing::default());
-        keyring::reload(&store, &kek, &keys)
+        keyring::reload(&store, &kek, &keys, &rotation)
             .await
             .map_err(|e| StartupError(e.to_string()))?;
         store
@@ -134,6 +136,7 @@ impl Application {
         let state = AppState {
             csrf_key,
             secure_cookies,
+            rotation,
             provider,
             manager,
             store,
@@ -180,25 +183,48 @@ impl Application {
 }
 
 /// Polls the configuration version so changes made on other nodes, or by the CLI, take effect
-/// here within one interval; reloads signing keys when they changed.
+/// here within one interval; reloads signing keys when they changed, and applies key
+/// transitions (activation, retirement, scheduled rotation) when they fall due.
 async fn watch_configuration(state: AppState, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_purge = 0;
+    // Ask at once: the first reload happened at start-up, before this task knew its result.
+    let mut next_key_transition = Some(i64::MIN);
     loop {
         ticker.tick().await;
+        let now = state.provider.clock.now();
+        let mut advanced = false;
+        if next_key_transition.is_some_and(|at| at <= now) {
+            if let Err(e) = keyring::advance(
+                &state.store,
+                &state.kek,
+                state.provider.clock.as_ref(),
+                &state.rotation,
+            )
+            .await
+            {
+                tracing::error!(error = %e, "applying key transitions failed");
+            }
+            advanced = true;
+        }
         match state.store.refresh_if_changed().await {
-            Ok(true) => {
-                if let Err(e) =
-                    keyring::reload(&state.store, &state.kek, &state.provider.keys).await
+            Ok(changed) if changed || advanced => {
+                match keyring::reload(
+                    &state.store,
+                    &state.kek,
+                    &state.provider.keys,
+                    &state.rotation,
+                )
+                .await
                 {
-                    tracing::error!(error = %e, "reloading signing keys failed");
+                    Ok(next) => next_key_transition = next,
+                    Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
                 }
             }
-            Ok(false) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "configuration poll failed"),
         }
-        let now = state.provider.clock.now();
         if now - last_purge > 600 {
             last_purge = now;
             if let Err(e) = state.store.purge_expired(now).await {

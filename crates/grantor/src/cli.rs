@@ -48,6 +48,15 @@ pub struct ConfigArgs {
     /// How often each node checks for configuration changes, ms [default: 250]
     #[arg(long, global = true, env = "GRANTOR_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,
+    /// Seconds a new signing key is published before it signs [default: 600]
+    #[arg(long, global = true, env = "GRANTOR_KEY_ROTATION_OVERLAP")]
+    pub key_rotation_overlap: Option<i64>,
+    /// Seconds a retired key stays published [default: 86700]
+    #[arg(long, global = true, env = "GRANTOR_KEY_RETIRE_AFTER")]
+    pub key_retire_after: Option<i64>,
+    /// Rotate signing keys automatically at this age in seconds; 0 is off [default: 0]
+    #[arg(long, global = true, env = "GRANTOR_KEY_ROTATION_INTERVAL")]
+    pub key_rotation_interval: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +82,21 @@ pub enum Command {
     /// OAuth apps.
     #[command(subcommand)]
     App(AppCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start a rotation: new keys are published now and sign after the overlap.
+    Rotate {
+        /// Seconds the new keys are published before they sign [default: key_rotation_overlap]
+        #[arg(long)]
+        overlap: Option<i64>,
+    },
+    /// List signing keys and their states.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

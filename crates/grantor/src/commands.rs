@@ -1,13 +1,16 @@
 //! What each command does. Management commands act as the operator (`Actor::Operator`) through
 //! the same management service the console and API use; output is JSON on stdout.
 
+use crate::cli::KeysCommand;
 use crate::cli::{
     AppCommand, Cli, Command, ConfigArgs, MemberCommand, OrgCommand, ResourceCommand, UserCommand,
 };
+use grantor_core::keyring;
 use grantor_core::manage::{AppView, Manager, NewApp};
 use grantor_core::model::{Actor, ScopeDefinition};
 use grantor_core::store::Directory;
-use grantor_core::{ServiceError, SystemClock};
+use grantor_core::store::KeyStore;
+use grantor_core::{Clock, ServiceError, SystemClock};
 use grantor_server::{Application, Config};
 use grantor_store::Store;
 use serde::Serialize;
@@ -45,6 +48,15 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     }
     if let Some(v) = args.poll_interval_ms {
         config.poll_interval_ms = v;
+    }
+    if let Some(v) = args.key_rotation_overlap {
+        config.key_rotation_overlap = v;
+    }
+    if let Some(v) = args.key_retire_after {
+        config.key_retire_after = v;
+    }
+    if let Some(v) = args.key_rotation_interval {
+        config.key_rotation_interval = v;
     }
     Ok(config)
 }
@@ -227,6 +239,36 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             )
         }
         Command::App(cmd) => app_command(&config, cmd).await,
+        Command::Keys(cmd) => keys_command(&config, cmd).await,
+    }
+}
+
+async fn keys_command(config: &Config, cmd: KeysCommand) -> Result<(), String> {
+    let m = manager(config).await?;
+    match cmd {
+        KeysCommand::Rotate { overlap } => {
+            let listen = config
+                .listen
+                .parse()
+                .map_err(|_| format!("listen address {:?} is not host:port", config.listen))?;
+            let kek = config
+                .key_encryption_key(listen)
+                .map_err(|e| e.to_string())?;
+            let overlap = overlap.unwrap_or(config.key_rotation_overlap);
+            let kids = keyring::rotate(&m.store, &kek, &SystemClock, overlap)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("New keys are published now and start signing in {overlap} seconds.");
+            print(&json!({"kids": kids, "activate_at": SystemClock.now() + overlap.max(0)}))
+        }
+        KeysCommand::List => {
+            let keys = m.store.keys().await.map_err(|e| e.to_string())?;
+            let view: Vec<_> = keys
+                .iter()
+                .map(|k| json!({"kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "created_at": k.created_at, "activate_at": k.activate_at, "remove_at": k.remove_at}))
+                .collect();
+            print(&view)
+        }
     }
 }
 

@@ -1,0 +1,134 @@
+//! The tower layers: one checks the token, one checks a route's scope.
+
+use crate::caller::Caller;
+use crate::error::TokenError;
+use crate::validator::Validator;
+use axum::body::Body;
+use axum::http::{Request, header};
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
+
+/// A check that runs before the inner service and may refuse the request.
+pub trait Guard: Clone + Send + Sync + 'static {
+    fn check(
+        &self,
+        request: &mut Request<Body>,
+    ) -> impl Future<Output = Result<(), TokenError>> + Send;
+}
+
+/// The service a guard layer wraps around the inner one.
+#[derive(Clone)]
+pub struct Guarded<G, S> {
+    guard: G,
+    inner: S,
+}
+
+impl<G, S> Service<Request<Body>> for Guarded<G, S>
+where
+    G: Guard,
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this call (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            match guard.check(&mut request).await {
+                Ok(()) => inner.call(request).await,
+                Err(refusal) => Ok(refusal.into_response()),
+            }
+        })
+    }
+}
+
+/// Requires a valid Grantor access token; handlers behind it can extract [`Caller`].
+#[derive(Clone)]
+pub struct RequireToken {
+    validator: Arc<Validator>,
+}
+
+impl RequireToken {
+    pub fn new(validator: Validator) -> Self {
+        Self {
+            validator: Arc::new(validator),
+        }
+    }
+
+    pub fn shared(validator: Arc<Validator>) -> Self {
+        Self { validator }
+    }
+}
+
+impl Guard for RequireToken {
+    async fn check(&self, request: &mut Request<Body>) -> Result<(), TokenError> {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim().to_string())
+            .ok_or(TokenError::Missing)?;
+        let caller = self.validator.validate(&token).await?;
+        request.extensions_mut().insert(caller);
+        Ok(())
+    }
+}
+
+impl<S> Layer<S> for RequireToken {
+    type Service = Guarded<RequireToken, S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Guarded {
+            guard: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// Requires the caller's token to carry one scope. Place it on a route behind
+/// [`RequireToken`].
+#[derive(Clone)]
+pub struct RequireScope {
+    scope: Arc<str>,
+}
+
+/// `get(handler).layer(require_scope("trades:read"))`: the route needs that scope.
+pub fn require_scope(scope: &str) -> RequireScope {
+    RequireScope {
+        scope: scope.into(),
+    }
+}
+
+impl Guard for RequireScope {
+    async fn check(&self, request: &mut Request<Body>) -> Result<(), TokenError> {
+        match request.extensions().get::<Caller>() {
+            Some(caller) if caller.has_scope(&self.scope) => Ok(()),
+            Some(_) => Err(TokenError::InsufficientScope(self.scope.to_string())),
+            None => Err(TokenError::Missing),
+        }
+    }
+}
+
+impl<S> Layer<S> for RequireScope {
+    type Service = Guarded<RequireScope, S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Guarded {
+            guard: self.clone(),
+            inner,
+        }
+    }
+}

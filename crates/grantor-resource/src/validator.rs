@@ -1,0 +1,334 @@
+//! Token validation: local (JWKS) or by introspection.
+
+use crate::caller::{Caller, CallerKind};
+use crate::error::TokenError;
+use crate::jwks::JwksCache;
+use grantor_core::jose::{self, Alg, JoseError};
+use grantor_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection};
+use grantor_core::{Clock, SystemClock, secret};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// How this resource server validates tokens.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Grantor's issuer identifier, exactly as its discovery document states it.
+    pub issuer: String,
+    /// This resource server's identifier; tokens must name it in `aud`.
+    pub audience: String,
+    /// Accepted signature algorithms.
+    pub algorithms: Vec<Alg>,
+    /// Clock skew tolerated on `exp`, in seconds.
+    pub leeway_seconds: i64,
+    /// Keys are refetched at least this often.
+    pub jwks_max_age: Duration,
+    /// A token with an unknown key triggers a refetch at most this often.
+    pub jwks_min_refresh: Duration,
+    /// Ask Grantor's introspection endpoint instead of verifying locally.
+    pub introspection: Option<IntrospectionConfig>,
+}
+
+/// Credentials of an app (a server app of the resource server's organization) that may call
+/// Grantor's introspection endpoint, and how long answers are reused.
+#[derive(Debug, Clone)]
+pub struct IntrospectionConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub cache_ttl: Duration,
+}
+
+impl Config {
+    pub fn new(issuer: &str, audience: &str) -> Self {
+        Self {
+            issuer: issuer.trim_end_matches('/').to_string(),
+            audience: audience.to_string(),
+            algorithms: vec![Alg::ES256, Alg::RS256],
+            leeway_seconds: 30,
+            jwks_max_age: Duration::from_secs(300),
+            jwks_min_refresh: Duration::from_secs(10),
+            introspection: None,
+        }
+    }
+
+    /// Validate by introspection (revocation takes effect within `cache_ttl`).
+    pub fn with_introspection(
+        mut self,
+        client_id: &str,
+        client_secret: &str,
+        cache_ttl: Duration,
+    ) -> Self {
+        self.introspection = Some(IntrospectionConfig {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            cache_ttl,
+        });
+        self
+    }
+
+    pub fn with_jwks_refresh(mut self, max_age: Duration, min_refresh: Duration) -> Self {
+        self.jwks_max_age = max_age;
+        self.jwks_min_refresh = min_refresh;
+        self
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: String,
+    introspection_endpoint: Option<String>,
+}
+
+/// Past this many cached introspection answers the cache starts over.
+const MAX_CACHED: usize = 10_000;
+
+/// Validates Grantor access tokens for one resource server. Cheap to share behind an `Arc`.
+pub struct Validator {
+    config: Config,
+    http: reqwest::Client,
+    metadata: OnceCell<Metadata>,
+    jwks: JwksCache,
+    introspected: Mutex<HashMap<String, (Instant, Result<Caller, TokenError>)>>,
+    clock: Arc<dyn Clock>,
+}
+
+fn http_client() -> reqwest::Client {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+    let builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none());
+    let builder = match tls {
+        Ok(tls) => builder.use_preconfigured_tls(tls),
+        Err(_) => builder,
+    };
+    builder.build().unwrap_or_default()
+}
+
+fn invalid(why: &str) -> TokenError {
+    TokenError::Invalid(why.to_string())
+}
+
+impl Validator {
+    pub fn new(config: Config) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            config,
+            http: http_client(),
+            metadata: OnceCell::new(),
+            jwks: JwksCache::default(),
+            introspected: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    async fn metadata(&self) -> Result<&Metadata, TokenError> {
+        self.metadata
+            .get_or_try_init(|| async {
+                let url = format!(
+                    "{}/.well-known/oauth-authorization-server",
+                    self.config.issuer
+                );
+                let meta: Metadata = async {
+                    self.http
+                        .get(&url)
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await
+                }
+                .await
+                .map_err(|e: reqwest::Error| {
+                    TokenError::Unavailable(format!("discovery at {url} failed: {e}"))
+                })?;
+                if meta.issuer != self.config.issuer {
+                    return Err(TokenError::Unavailable(format!(
+                        "discovery names issuer {:?}, expected {:?}",
+                        meta.issuer, self.config.issuer
+                    )));
+                }
+                Ok(meta)
+            })
+            .await
+    }
+
+    /// Validates a bearer token and returns its caller.
+    pub async fn validate(&self, token: &str) -> Result<Caller, TokenError> {
+        match &self.config.introspection {
+            Some(introspection) => self.introspect(token, introspection).await,
+            None => self.verify_locally(token).await,
+        }
+    }
+
+    async fn refresh_keys(&self, unknown_kid: bool) -> Result<(), TokenError> {
+        let jwks_uri = &self.metadata().await?.jwks_uri;
+        let result = self
+            .jwks
+            .refresh(
+                &self.http,
+                jwks_uri,
+                self.config.jwks_max_age,
+                self.config.jwks_min_refresh,
+                unknown_kid,
+            )
+            .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if self.jwks.keys().is_empty() => Err(TokenError::Unavailable(e)),
+            Err(e) => {
+                tracing::warn!(error = %e, "keeping the keys already known");
+                Ok(())
+            }
+        }
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<Vec<u8>, JoseError> {
+        let keys = self.jwks.keys();
+        let (header, payload) = jose::verify(token, &self.config.algorithms, |kid| {
+            keys.iter().find(|k| k.kid == kid)
+        })?;
+        // RFC 9068 2.1: "at+jwt", or the full media type.
+        match header.typ.as_deref() {
+            Some(ACCESS_TOKEN_TYP) | Some("application/at+jwt") => Ok(payload),
+            _ => Err(JoseError::Malformed),
+        }
+    }
+
+    async fn verify_locally(&self, token: &str) -> Result<Caller, TokenError> {
+        self.refresh_keys(false).await?;
+        let payload = match self.verify_signature(token) {
+            Err(JoseError::UnknownKey) => {
+                self.refresh_keys(true).await?;
+                self.verify_signature(token)
+            }
+            other => other,
+        }
+        .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let claims: AccessTokenClaims = serde_json::from_slice(&payload)
+            .map_err(|_| invalid("the token's claims are not those of an access token"))?;
+        self.check(&claims.iss, &claims.aud, claims.exp)?;
+        Ok(Caller {
+            kind: if claims.sub == claims.client_id {
+                CallerKind::App
+            } else {
+                CallerKind::User
+            },
+            scopes: claims
+                .scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            subject: claims.sub,
+            client_id: claims.client_id,
+            org_id: claims.org_id,
+            expires_at: claims.exp,
+        })
+    }
+
+    fn check(&self, iss: &str, aud: &Audience, exp: i64) -> Result<(), TokenError> {
+        if iss != self.config.issuer {
+            return Err(invalid("the token is from another issuer"));
+        }
+        if !aud.contains(&self.config.audience) {
+            return Err(invalid("the token is not meant for this resource server"));
+        }
+        if exp + self.config.leeway_seconds <= self.clock.now() {
+            return Err(invalid("the token has expired"));
+        }
+        Ok(())
+    }
+
+    async fn introspect(
+        &self,
+        token: &str,
+        cfg: &IntrospectionConfig,
+    ) -> Result<Caller, TokenError> {
+        let key = secret::hash(token);
+        if let Ok(cache) = self.introspected.lock()
+            && let Some((at, answer)) = cache.get(&key)
+            && at.elapsed() < cfg.cache_ttl
+        {
+            return answer.clone();
+        }
+        let endpoint = self
+            .metadata()
+            .await?
+            .introspection_endpoint
+            .clone()
+            .ok_or_else(|| {
+                TokenError::Unavailable("Grantor publishes no introspection endpoint".into())
+            })?;
+        let answer: Introspection = async {
+            self.http
+                .post(&endpoint)
+                .basic_auth(&cfg.client_id, Some(&cfg.client_secret))
+                .form(&[("token", token)])
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        }
+        .await
+        .map_err(|e: reqwest::Error| {
+            TokenError::Unavailable(format!("introspection failed: {e}"))
+        })?;
+        let result = self.caller_from_introspection(answer);
+        if let Ok(mut cache) = self.introspected.lock() {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(key, (Instant::now(), result.clone()));
+        }
+        result
+    }
+
+    fn caller_from_introspection(&self, answer: Introspection) -> Result<Caller, TokenError> {
+        if !answer.active || answer.token_type.as_deref() != Some("Bearer") {
+            return Err(invalid("the token is not active"));
+        }
+        let (Some(iss), Some(aud), Some(exp), Some(sub), Some(client_id), Some(org_id)) = (
+            answer.iss,
+            answer.aud,
+            answer.exp,
+            answer.sub,
+            answer.client_id,
+            answer.org_id,
+        ) else {
+            return Err(invalid("the introspection answer is incomplete"));
+        };
+        self.check(&iss, &aud, exp)?;
+        Ok(Caller {
+            kind: if sub == client_id {
+                CallerKind::App
+            } else {
+                CallerKind::User
+            },
+            scopes: answer
+                .scope
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            subject: sub,
+            client_id,
+            org_id,
+            expires_at: exp,
+        })
+    }
+}
