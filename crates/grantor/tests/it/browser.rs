@@ -1,1 +1,748 @@
 //! Browser tests: the sign-in and approval pages in headless Chromium over WebDriver.
+//!
+//! Each test starts its own chromedriver on a free port, driving a Chromium with a fresh
+//! profile, and a tiny local server standing in for the app at its redirect URI, so the
+//! browser really lands there. Without chromedriver or Chromium the tests say so and pass,
+//! unless `CI` is set: there a missing browser is a failure. SQLite only: what is under test
+//! here is the pages, not the storage.
+
+use crate::support::{self, Backend, TRADING, TestServer};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use grantor_core::model::{Actor, AppType, Role};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(15);
+const DESKTOP: (u32, u32) = (1280, 900);
+const PHONE: (u32, u32) = (375, 812);
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A headless Chromium session and the chromedriver serving it; both end on drop.
+struct Chrome {
+    client: Client,
+    _driver: Driver,
+}
+
+/// A chromedriver process, its log and the browser profile, in one temporary directory.
+struct Driver {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    session: Option<String>,
+}
+
+impl Chrome {
+    /// Starts chromedriver and a headless Chromium, or returns `None` (outside CI) when either
+    /// is not installed.
+    async fn launch() -> Option<Chrome> {
+        let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
+        let chrome_bin = std::env::var("CHROME_BIN").unwrap_or("/usr/bin/chromium".into());
+        for bin in [&driver_bin, &chrome_bin] {
+            if !Path::new(bin).exists() {
+                let message = format!(
+                    "{bin} not found: install chromium and chromium-driver, or set CHROMEDRIVER \
+                     and CHROME_BIN"
+                );
+                assert!(!ci(), "{message} (CI is set, so browser tests must run)");
+                eprintln!("{message}: browser test skipped");
+                return None;
+            }
+        }
+
+        let id = grantor_core::secret::new_id("").unwrap();
+        let dir = std::env::temp_dir().join(format!("grantor-chrome-{}", &id[..16]));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("chromedriver.log");
+        let port = free_port();
+        let child = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {driver_bin}: {e}"));
+        let mut driver = Driver {
+            child,
+            port,
+            dir,
+            session: None,
+        };
+        driver.wait_until_ready().await;
+
+        let profile = driver.dir.join("profile");
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chrome_bin,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_or_else(|e| panic!("no Chromium session: {e}\n{}", read_log(&log)));
+        driver.session = client.session_id().await.unwrap();
+        let chrome = Chrome {
+            client,
+            _driver: driver,
+        };
+        chrome.resize(DESKTOP).await;
+        Some(chrome)
+    }
+
+    async fn resize(&self, (width, height): (u32, u32)) {
+        self.client.set_window_size(width, height).await.unwrap();
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn url(&self) -> url::Url {
+        self.client.current_url().await.unwrap()
+    }
+
+    /// Waits until the browser is on a page whose address starts with `prefix`.
+    async fn wait_for_url(&self, prefix: &str) -> url::Url {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let url = self.url().await;
+            if url.as_str().starts_with(prefix) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still on {url}, expected {prefix}..."
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the page's main heading reads `expected`: after a click, the page being
+    /// left may still be showing for a moment.
+    async fn expect_heading(&self, expected: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let heading = match self.client.find(Locator::Css("h1")).await {
+                Ok(h1) => h1.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if heading == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page's heading is {heading:?}, expected {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_for(&self, locator: Locator<'_>) -> Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|e| panic!("{locator:?} never appeared: {e}"))
+    }
+
+    /// The form control labelled `text`, found through its `<label for>` as a screen reader
+    /// would.
+    async fn field(&self, text: &str) -> Element {
+        let xpath = format!("//label[normalize-space(.)='{text}']");
+        let label = self.wait_for(Locator::XPath(&xpath)).await;
+        let id = label
+            .attr("for")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("label {text:?} names no control"));
+        self.client.find(Locator::Id(&id)).await.unwrap()
+    }
+
+    /// The checkbox whose label mentions `text`.
+    async fn checkbox(&self, text: &str) -> Element {
+        let xpath = format!("//label[contains(., '{text}')]");
+        let label = self.wait_for(Locator::XPath(&xpath)).await;
+        let id = label.attr("for").await.unwrap().unwrap();
+        self.client.find(Locator::Id(&id)).await.unwrap()
+    }
+
+    async fn button(&self, text: &str) -> Element {
+        let xpath = format!("//button[normalize-space(.)='{text}']");
+        self.wait_for(Locator::XPath(&xpath)).await
+    }
+
+    /// What has the keyboard focus: `input#id`, or `button "text"` for elements without an id.
+    async fn focused(&self) -> String {
+        let element = self.client.active_element().await.unwrap();
+        describe(&element).await
+    }
+
+    /// Presses and releases one key on whatever has the focus.
+    async fn press(&self, key: Key) {
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key.into() })
+            .then(KeyAction::Up { value: key.into() });
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
+    async fn script(&self, js: &str) -> Value {
+        self.client.execute(js, vec![]).await.unwrap()
+    }
+
+    /// Signs in with the mouse: fills the labelled fields and clicks "Sign in".
+    async fn sign_in(&self, email: &str, password: &str) {
+        self.expect_heading("Sign in").await;
+        let field = self.field("Email").await;
+        field.clear().await.unwrap();
+        field.send_keys(email).await.unwrap();
+        self.field("Password")
+            .await
+            .send_keys(password)
+            .await
+            .unwrap();
+        self.button("Sign in").await.click().await.unwrap();
+    }
+
+    /// Asserts the page does not scroll sideways at the current window size.
+    async fn assert_fits(&self, page: &str) {
+        let sizes = self
+            .script("return [document.documentElement.scrollWidth, window.innerWidth];")
+            .await;
+        let (scroll, inner) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
+        assert!(
+            scroll <= inner,
+            "{page} scrolls sideways: {scroll}px of content in a {inner}px window"
+        );
+    }
+
+    /// Saves a screenshot of the whole page (the window grown to the page's height) as
+    /// `target/screenshots/<name>-<label>.png`.
+    async fn screenshot(&self, name: &str, (width, height): (u32, u32), label: &str) {
+        let sizes = self
+            .script("return [document.documentElement.scrollHeight, window.innerHeight];")
+            .await;
+        let (content, inner) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
+        let taller = u32::try_from(content.saturating_sub(inner)).unwrap();
+        if taller > 0 {
+            self.resize((width, height + taller)).await;
+        }
+        let png = self.client.screenshot().await.unwrap();
+        if taller > 0 {
+            self.resize((width, height)).await;
+        }
+        assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}-{label}.png"));
+        std::fs::write(&path, png).unwrap();
+        eprintln!("saved {}", path.display());
+    }
+}
+
+impl Driver {
+    /// Polls chromedriver's status endpoint until it accepts sessions.
+    async fn wait_until_ready(&mut self) {
+        let http = reqwest::Client::new();
+        let status = format!("http://127.0.0.1:{}/status", self.port);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(resp) = http.get(&status).send().await
+                && let Ok(body) = resp.json::<Value>().await
+                && body["value"]["ready"] == json!(true)
+            {
+                return;
+            }
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!(
+                    "chromedriver exited ({exit}): {}",
+                    read_log(&self.dir.join("chromedriver.log"))
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on port {}",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Ending the session quits Chromium; killing chromedriver alone would orphan it. This
+        // runs during a panic too, so it speaks plain HTTP rather than through the async client.
+        if let Some(session) = &self.session {
+            let _ = delete_session(self.port, session);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn describe(element: &Element) -> String {
+    let tag = element.tag_name().await.unwrap();
+    match element.attr("id").await.unwrap() {
+        Some(id) if !id.is_empty() => format!("{tag}#{id}"),
+        _ => format!("{tag} {:?}", element.text().await.unwrap()),
+    }
+}
+
+fn delete_session(port: u16, session: &str) -> std::io::Result<()> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    Ok(())
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            workspace.canonicalize().unwrap().join("target")
+        });
+    target.join("screenshots")
+}
+
+/// A stand-in for the app: answers "ok" to every request on a loopback port. Returns its
+/// callback URI.
+async fn app_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\
+                          Connection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/callback")
+}
+
+/// A server with the Acme seed and a web app whose redirect URI is a live local page.
+struct Flow {
+    srv: TestServer,
+    org_id: String,
+    email: String,
+    client_id: String,
+    secret: String,
+    redirect: String,
+}
+
+impl Flow {
+    async fn start() -> Flow {
+        let srv = TestServer::spawn(Backend::Sqlite).await;
+        let seed = srv.seed_sign_in("acme").await;
+        let redirect = app_server().await;
+        let app = srv
+            .state
+            .manager
+            .create_app(
+                &Actor::Operator,
+                &seed.seed.org.id,
+                support::user_app(AppType::Web, "Trading web", &redirect, &[]),
+            )
+            .await
+            .unwrap();
+        Flow {
+            org_id: seed.seed.org.id.clone(),
+            email: seed.email,
+            client_id: app.app.client_id,
+            secret: app.client_secret.unwrap(),
+            redirect,
+            srv,
+        }
+    }
+
+    fn authorize_url(&self, state: &str) -> String {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", &self.redirect)
+            .append_pair("scope", "openid trades:read trades:write")
+            .append_pair("state", state)
+            .finish();
+        self.srv.url(&format!("/oauth2/authorize?{query}"))
+    }
+
+    /// The parameters the app received, checking `state` and `iss` on the way.
+    fn callback(&self, url: &url::Url, state: &str) -> BTreeMap<String, String> {
+        let params: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(params.get("state").map(String::as_str), Some(state));
+        assert_eq!(params.get("iss"), Some(&self.srv.issuer));
+        params
+    }
+
+    /// Exchanges a code as the app would; returns the token response and the verified
+    /// access-token claims.
+    async fn exchange(&self, code: &str) -> (Value, Value) {
+        let (status, _, body) = self
+            .srv
+            .post_form(
+                "/oauth2/token",
+                Some((&self.client_id, &self.secret)),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &self.redirect),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["access_token"].as_str().unwrap();
+        let jwks: JwkSet = serde_json::from_value(self.srv.get_json("/oauth2/jwks").await).unwrap();
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+        let mut validation = Validation::new(header.alg);
+        validation.set_audience(&[TRADING]);
+        validation.set_issuer(&[&self.srv.issuer]);
+        let claims =
+            jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+                .expect("access token verifies")
+                .claims;
+        (body, claims)
+    }
+}
+
+fn scopes(value: &Value) -> Vec<&str> {
+    value.as_str().unwrap_or_default().split(' ').collect()
+}
+
+/// Unchecking a permission on the approval page leaves it out of the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approving_fewer_permissions_leaves_them_out_of_the_token() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let flow = Flow::start().await;
+    chrome.goto(&flow.authorize_url("s-1 /+?")).await;
+    chrome.wait_for_url(&flow.srv.url("/login")).await;
+    chrome.sign_in(&flow.email, support::PASSWORD).await;
+
+    chrome
+        .expect_heading("Trading web wants to access your account")
+        .await;
+    let read = chrome.checkbox("Read trades").await;
+    let write = chrome.checkbox("Place orders").await;
+    assert!(read.is_selected().await.unwrap());
+    assert!(
+        write.is_selected().await.unwrap(),
+        "permissions start checked"
+    );
+    write.click().await.unwrap();
+    assert!(!write.is_selected().await.unwrap());
+    chrome.button("Allow").await.click().await.unwrap();
+
+    let url = chrome.wait_for_url(&flow.redirect).await;
+    let params = flow.callback(&url, "s-1 /+?");
+    assert!(!params.contains_key("error"), "{url}");
+    let (body, claims) = flow.exchange(&params["code"]).await;
+    let granted = scopes(&body["scope"]);
+    assert!(granted.contains(&"trades:read"), "{body}");
+    assert!(!granted.contains(&"trades:write"), "{body}");
+    let in_token = scopes(&claims["scope"]);
+    assert!(in_token.contains(&"trades:read"), "{claims}");
+    assert!(!in_token.contains(&"trades:write"), "{claims}");
+    assert_eq!(claims["org_id"], json!(flow.org_id));
+}
+
+/// Signing in and approving work with the keyboard alone, in a sensible focus order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_approval_work_with_the_keyboard_alone() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let flow = Flow::start().await;
+    chrome.goto(&flow.authorize_url("kbd")).await;
+    chrome.expect_heading("Sign in").await;
+
+    // The email field has the focus on arrival; Tab moves to the password, then the button.
+    assert_eq!(describe(&chrome.field("Email").await).await, "input#email");
+    assert_eq!(
+        chrome.focused().await,
+        "input#email",
+        "focus starts on the email field"
+    );
+    chrome
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&flow.email)
+        .await
+        .unwrap();
+    chrome.press(Key::Tab).await;
+    assert_eq!(chrome.focused().await, "input#password");
+    chrome
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(support::PASSWORD)
+        .await
+        .unwrap();
+    chrome.press(Key::Tab).await;
+    assert_eq!(chrome.focused().await, "button \"Sign in\"");
+    chrome.press(Key::Enter).await;
+
+    // The approval page: Tab through it from the top, unchecking "Place orders" with Space,
+    // until "Allow" has the focus.
+    chrome
+        .expect_heading("Trading web wants to access your account")
+        .await;
+    let read = describe(&chrome.checkbox("Read trades").await).await;
+    let write_box = chrome.checkbox("Place orders").await;
+    let write = describe(&write_box).await;
+    let mut order = Vec::new();
+    for _ in 0..10 {
+        chrome.press(Key::Tab).await;
+        let focused = chrome.focused().await;
+        if focused == write {
+            chrome.press(Key::Space).await;
+        }
+        let done = focused == "button \"Allow\"";
+        order.push(focused);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(order, [read, write, "button \"Allow\"".to_string()]);
+    assert!(!write_box.is_selected().await.unwrap());
+    chrome.press(Key::Enter).await;
+
+    let url = chrome.wait_for_url(&flow.redirect).await;
+    let params = flow.callback(&url, "kbd");
+    let (body, _) = flow.exchange(&params["code"]).await;
+    assert!(scopes(&body["scope"]).contains(&"trades:read"), "{body}");
+    assert!(!scopes(&body["scope"]).contains(&"trades:write"), "{body}");
+}
+
+/// A wrong password is reported next to the fields, to screen readers too, and signs no one in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_reported_next_to_the_field() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let flow = Flow::start().await;
+    chrome.goto(&flow.authorize_url("wrong")).await;
+    chrome.sign_in(&flow.email, "not the password").await;
+
+    let alert = chrome.wait_for(Locator::Css("[role=alert]")).await;
+    assert_eq!(
+        alert.text().await.unwrap(),
+        "The email or password is incorrect."
+    );
+    chrome.expect_heading("Sign in").await;
+    assert!(
+        chrome
+            .url()
+            .await
+            .as_str()
+            .starts_with(&flow.srv.url("/login"))
+    );
+    let alert_id = alert.attr("id").await.unwrap().unwrap();
+    for label in ["Email", "Password"] {
+        let field = chrome.field(label).await;
+        assert_eq!(
+            field.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true"),
+            "{label}"
+        );
+        assert_eq!(
+            field.attr("aria-describedby").await.unwrap(),
+            Some(alert_id.clone()),
+            "{label}"
+        );
+    }
+    // The email is kept, the password is not; the message sits between the password field
+    // and the button.
+    let email = chrome.field("Email").await;
+    assert_eq!(email.prop("value").await.unwrap(), Some(flow.email.clone()));
+    let password = chrome.field("Password").await;
+    assert_eq!(password.prop("value").await.unwrap().as_deref(), Some(""));
+    let (_, below_password, _, _) = password.rectangle().await.unwrap();
+    let (_, alert_top, _, _) = alert.rectangle().await.unwrap();
+    let (_, button_top, _, _) = chrome.button("Sign in").await.rectangle().await.unwrap();
+    assert!(below_password < alert_top && alert_top < button_top);
+
+    // Not signed in: the account page asks for a sign-in.
+    chrome.goto(&flow.srv.url("/account")).await;
+    chrome.wait_for_url(&flow.srv.url("/login")).await;
+    chrome.expect_heading("Sign in").await;
+}
+
+/// "Deny" sends the user back to the app with `access_denied`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_returns_access_denied_to_the_app() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let flow = Flow::start().await;
+    chrome.goto(&flow.authorize_url("no")).await;
+    chrome.sign_in(&flow.email, support::PASSWORD).await;
+    chrome.button("Deny").await.click().await.unwrap();
+
+    let url = chrome.wait_for_url(&flow.redirect).await;
+    let params = flow.callback(&url, "no");
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some("access_denied")
+    );
+    assert!(!params.contains_key("code"), "{url}");
+}
+
+/// The sign-in, approval and account pages fit a phone screen without sideways scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_fit_a_phone_screen() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let flow = Flow::start().await;
+    chrome.resize(PHONE).await;
+    let inner = chrome.script("return window.innerWidth;").await;
+    assert!(
+        inner.as_u64().unwrap() <= u64::from(PHONE.0),
+        "the window is phone-sized ({inner}px)"
+    );
+
+    chrome.goto(&flow.authorize_url("phone")).await;
+    chrome.expect_heading("Sign in").await;
+    chrome.assert_fits("the sign-in page").await;
+    chrome.sign_in(&flow.email, "not the password").await;
+    chrome.wait_for(Locator::Css("[role=alert]")).await;
+    chrome.assert_fits("the sign-in page with an error").await;
+    chrome.sign_in(&flow.email, support::PASSWORD).await;
+    chrome
+        .expect_heading("Trading web wants to access your account")
+        .await;
+    chrome.assert_fits("the approval page").await;
+    chrome.button("Allow").await.click().await.unwrap();
+    chrome.wait_for_url(&flow.redirect).await;
+    chrome.goto(&flow.srv.url("/account")).await;
+    chrome.expect_heading("Your account").await;
+    chrome.assert_fits("the account page").await;
+}
+
+/// Screenshots of every page at desktop and phone width, into `target/screenshots/`, for a
+/// person to look at; the test checks each page is the one expected and fits its window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_of_every_page() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let flow = Flow::start().await;
+    // One member per window size: an approval is remembered, and the second pass needs to
+    // see the approval page again.
+    let bob = "bob@acme.example";
+    flow.srv.member(&flow.org_id, bob, Role::Member).await;
+    for (size, label, email) in [
+        (DESKTOP, "desktop", flow.email.as_str()),
+        (PHONE, "phone", bob),
+    ] {
+        chrome.client.delete_all_cookies().await.unwrap();
+        chrome.resize(size).await;
+        let shoot = |name: &'static str, heading: &'static str| {
+            let chrome = &chrome;
+            async move {
+                chrome.expect_heading(heading).await;
+                chrome.assert_fits(name).await;
+                chrome.screenshot(name, size, label).await;
+            }
+        };
+
+        chrome.goto(&flow.authorize_url(label)).await;
+        shoot("login", "Sign in").await;
+        chrome.sign_in(email, "not the password").await;
+        chrome.wait_for(Locator::Css("[role=alert]")).await;
+        shoot("login-error", "Sign in").await;
+        chrome.sign_in(email, support::PASSWORD).await;
+        shoot("approval", "Trading web wants to access your account").await;
+        // The focus ring, as a keyboard user first sees it on this page.
+        chrome.press(Key::Tab).await;
+        chrome.screenshot("approval-focus", size, label).await;
+        chrome.button("Allow").await.click().await.unwrap();
+        chrome.wait_for_url(&flow.redirect).await;
+
+        chrome.goto(&flow.srv.url("/account")).await;
+        let listed = chrome
+            .wait_for(Locator::XPath("//td[contains(., 'Trading web')]"))
+            .await;
+        assert!(listed.is_displayed().await.unwrap());
+        chrome.button("Revoke").await;
+        shoot("account", "Your account").await;
+
+        chrome.goto(&flow.srv.url("/logout")).await;
+        shoot("logout", "Sign out of Grantor?").await;
+
+        let bad = format!(
+            "/oauth2/authorize?client_id={}&redirect_uri=https://evil.example/cb\
+             &response_type=code&scope=openid",
+            flow.client_id
+        );
+        chrome.goto(&flow.srv.url(&bad)).await;
+        chrome
+            .expect_heading("This sign-in request cannot be completed")
+            .await;
+        chrome.wait_for(Locator::Css("[role=alert]")).await;
+        assert!(
+            chrome.url().await.as_str().starts_with(&flow.srv.issuer),
+            "a bad redirect URI is never followed"
+        );
+        chrome.assert_fits("the error page").await;
+        chrome.screenshot("error", size, label).await;
+    }
+}
