@@ -12,13 +12,26 @@ pub fn is_valid(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// The S256 challenge of a verifier: base64url(SHA-256(verifier)).
+pub fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()))
+}
+
+/// A fresh verifier: 32 random bytes, base64url (43 characters).
+pub fn new_verifier() -> Result<String, crate::StoreError> {
+    Ok(URL_SAFE_NO_PAD.encode(crate::secret::random_bytes::<32>()?))
+}
+
 /// Whether `verifier` hashes to `challenge` under S256.
 pub fn verify(verifier: &str, challenge: &str) -> bool {
     if !is_valid(verifier) {
         return false;
     }
-    let computed = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
-    constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes()).is_ok()
+    constant_time::verify_slices_are_equal(
+        self::challenge(verifier).as_bytes(),
+        challenge.as_bytes(),
+    )
+    .is_ok()
 }
 
 #[cfg(test)]

@@ -82,6 +82,9 @@ struct Metadata {
     introspection_endpoint: Option<String>,
 }
 
+/// An introspection answer and when it was received.
+type CachedAnswer = (Instant, Result<Caller, TokenError>);
+
 /// Past this many cached introspection answers the cache starts over.
 const MAX_CACHED: usize = 10_000;
 
@@ -91,27 +94,16 @@ pub struct Validator {
     http: reqwest::Client,
     metadata: OnceCell<Metadata>,
     jwks: JwksCache,
-    introspected: Mutex<HashMap<String, (Instant, Result<Caller, TokenError>)>>,
+    introspected: Mutex<HashMap<String, CachedAnswer>>,
     clock: Arc<dyn Clock>,
 }
 
 fn http_client() -> reqwest::Client {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-    let builder = reqwest::Client::builder()
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none());
-    let builder = match tls {
-        Ok(tls) => builder.use_preconfigured_tls(tls),
-        Err(_) => builder,
-    };
-    builder.build().unwrap_or_default()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
 }
 
 fn invalid(why: &str) -> TokenError {

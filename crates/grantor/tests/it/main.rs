@@ -11,4 +11,6 @@ mod browser;
 mod cli;
 mod client_credentials;
 mod multinode;
+mod resource;
 mod sign_in;
+mod walkthrough;

@@ -1,65 +1,29 @@
 //! Several `grantor serve` processes on one database behave as one server.
 
 use crate::both_backends;
-use crate::support::{Backend, TEST_KEK, cli, db::TestDatabase};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use crate::support::process::{self, Process};
+use crate::support::{Backend, cli, db::TestDatabase};
 use std::time::{Duration, Instant};
 
 both_backends!(a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_second);
 
-/// A `grantor serve` process, killed on drop.
-struct Node {
-    child: Child,
-    base: String,
+/// A `grantor serve` node on `database_url`, and its base URL.
+fn node(database_url: &str) -> (Process, String) {
+    let mut command = process::grantor();
+    command.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        database_url,
+    ]);
+    let node = Process::spawn(command);
+    let base = node.word_after("listening on ");
+    (node, base)
 }
 
-impl Node {
-    fn start(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_grantor"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .env("GRANTOR_KEY_ENCRYPTION_KEY", TEST_KEK)
-            .env("GRANTOR_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("grantor serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(
-                        rest.split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_string(),
-                    );
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("node reports its address");
-        Self { child, base }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn token_status(http: &reqwest::Client, node: &Node, id: &str, secret: &str) -> u16 {
-    http.post(format!("{}/oauth2/token", node.base))
+async fn token_status(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> u16 {
+    http.post(format!("{base}/oauth2/token"))
         .basic_auth(id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
@@ -74,7 +38,7 @@ async fn a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_sec
 ) {
     let db = TestDatabase::create(backend).await;
     let url = db.url.as_str();
-    let nodes = [Node::start(url), Node::start(url)];
+    let nodes = [node(url), node(url)];
     assert!(cli(url, &["org", "create", "--name", "acme"], None).await.0);
     let (_, _, err) = cli(
         url,
@@ -128,13 +92,12 @@ async fn a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_sec
 
     let http = reqwest::Client::new();
     // The add-to-org above reaches both nodes within a poll interval.
-    for node in &nodes {
+    for (_, base) in &nodes {
         let started = Instant::now();
-        while token_status(&http, node, &id, &secret).await != 200 {
+        while token_status(&http, base, &id, &secret).await != 200 {
             assert!(
                 started.elapsed() < Duration::from_secs(1),
-                "node {} never saw the new app",
-                node.base
+                "node {base} never saw the new app"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -145,12 +108,11 @@ async fn a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_sec
             .0
     );
     let changed = Instant::now();
-    for node in &nodes {
-        while token_status(&http, node, &id, &secret).await != 401 {
+    for (_, base) in &nodes {
+        while token_status(&http, base, &id, &secret).await != 401 {
             assert!(
                 changed.elapsed() < Duration::from_secs(1),
-                "node {} still accepts the old secret",
-                node.base
+                "node {base} still accepts the old secret"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -2,12 +2,15 @@
 
 pub mod browser;
 pub mod db;
+pub mod process;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
 use grantor_core::model::{Actor, AppType, LegacyGrant, Organization, Role, ScopeDefinition};
 use grantor_core::store::Registry;
+use grantor_core::{Clock, SystemClock};
 use grantor_server::{AppState, Application, Config};
 use serde_json::Value;
+use std::sync::Arc;
 
 pub use db::Backend;
 
@@ -112,11 +115,21 @@ pub fn server_app(name: &str, scopes: &[&str]) -> NewApp {
 
 impl TestServer {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Arc::new(SystemClock), |_| {}).await
+    }
+
+    /// A server with its own clock (for tests that move time) and configuration tweaks.
+    pub async fn spawn_with(
+        backend: Backend,
+        clock: Arc<dyn Clock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let db = db::TestDatabase::create(backend).await;
-        let app = Application::build(config(&db.url))
+        let mut config = config(&db.url);
+        tweak(&mut config);
+        let app = Application::build_with_clock(config, clock)
             .await
             .expect("server starts");
-
         let issuer = app.issuer().to_string();
         let state = app.state().clone();
         let task = tokio::spawn(async move {

@@ -1,0 +1,299 @@
+//! `grantor-resource` against a real Grantor: the layer's answers, introspection mode, and
+//! signing-key rotation seen from a resource server that never restarts.
+
+use crate::both_backends;
+use crate::support::{Backend, Seed, TRADING, TestServer};
+use axum::Router;
+use axum::routing::{get, post};
+use grantor_core::clock::ManualClock;
+use grantor_core::keyring;
+use grantor_core::model::{Actor, ScopeDefinition};
+use grantor_resource::{Caller, CallerKind, Config, RequireToken, Validator, require_scope};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+both_backends!(
+    the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise,
+    introspection_mode_sees_a_revocation_at_once,
+    tokens_signed_before_during_and_after_a_rotation_verify_without_restart,
+);
+
+/// A little API behind the layer, on port 0; returns its base URL.
+async fn api(validator: Validator) -> String {
+    async fn whoami(caller: Caller) -> String {
+        format!(
+            "{:?} {} {} {}",
+            caller.kind,
+            caller.subject,
+            caller.org_id,
+            caller.scopes.join(",")
+        )
+    }
+    let app = Router::new()
+        .route("/orders", get(whoami).layer(require_scope("trades:read")))
+        .route(
+            "/orders/new",
+            post(whoami).layer(require_scope("trades:write")),
+        )
+        .layer(RequireToken::new(validator));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+async fn token(srv: &TestServer, seed: &Seed, scope: Option<&str>) -> String {
+    let mut form = vec![("grant_type", "client_credentials")];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            Some((seed.client_id(), seed.secret())),
+            &form,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn status_and_challenge(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+    post: bool,
+) -> (u16, String, String) {
+    let req = if post { http.post(url) } else { http.get(url) };
+    let req = match bearer {
+        Some(t) => req.bearer_auth(t),
+        None => req,
+    };
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, challenge, resp.text().await.unwrap())
+}
+
+async fn the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed("acme").await;
+    let base = api(Validator::new(Config::new(&srv.issuer, TRADING))).await;
+    let http = reqwest::Client::new();
+    let orders = format!("{base}/orders");
+
+    let read = token(&srv, &seed, Some("trades:read")).await;
+    let (status, _, body) = status_and_challenge(&http, &orders, Some(&read), false).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        format!(
+            "{:?} {} {} trades:read",
+            CallerKind::App,
+            seed.client_id(),
+            seed.org.id
+        )
+    );
+
+    let (status, challenge, _) =
+        status_and_challenge(&http, &format!("{base}/orders/new"), Some(&read), true).await;
+    assert_eq!(status, 403);
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"trades:write\""),
+        "{challenge}"
+    );
+
+    let (status, challenge, _) = status_and_challenge(&http, &orders, None, false).await;
+    assert_eq!((status, challenge.as_str()), (401, "Bearer realm=\"api\""));
+    let (status, challenge, _) =
+        status_and_challenge(&http, &orders, Some("not.a.token"), false).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("error=\"invalid_token\""));
+
+    // A token for another resource server is refused here.
+    srv.state
+        .manager
+        .create_resource_server(
+            &Actor::Operator,
+            "acme",
+            "https://reports.example.com",
+            "Reports",
+            vec![ScopeDefinition {
+                name: "reports:read".into(),
+                description: String::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    let app = srv
+        .state
+        .manager
+        .create_app(
+            &Actor::Operator,
+            "acme",
+            crate::support::server_app("reports", &["reports:read"]),
+        )
+        .await
+        .unwrap();
+    srv.state
+        .manager
+        .add_app_to_organization(
+            &Actor::Operator,
+            &app.app.client_id,
+            "acme",
+            vec!["reports:read".into()],
+        )
+        .await
+        .unwrap();
+    let other = Seed {
+        org: seed.org.clone(),
+        app,
+    };
+    let foreign = token(&srv, &other, None).await;
+    let (status, challenge, _) = status_and_challenge(&http, &orders, Some(&foreign), false).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.contains("not meant for this resource server"),
+        "{challenge}"
+    );
+
+    // An ID-token-shaped or tampered token is refused: flip the payload.
+    let mut parts: Vec<String> = read.split('.').map(str::to_string).collect();
+    parts[1] = parts[1].chars().rev().collect();
+    let (status, _, _) = status_and_challenge(&http, &orders, Some(&parts.join(".")), false).await;
+    assert_eq!(status, 401);
+}
+
+async fn introspection_mode_sees_a_revocation_at_once(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed("acme").await;
+    let config = Config::new(&srv.issuer, TRADING).with_introspection(
+        seed.client_id(),
+        seed.secret(),
+        Duration::ZERO,
+    );
+    let base = api(Validator::new(config)).await;
+    let http = reqwest::Client::new();
+    let t = token(&srv, &seed, None).await;
+    assert_eq!(
+        status_and_challenge(&http, &format!("{base}/orders"), Some(&t), false)
+            .await
+            .0,
+        200
+    );
+    let (status, _, _) = srv
+        .post_form(
+            "/oauth2/revoke",
+            Some((seed.client_id(), seed.secret())),
+            &[("token", &t)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, challenge, _) =
+        status_and_challenge(&http, &format!("{base}/orders"), Some(&t), false).await;
+    assert_eq!(status, 401);
+    assert!(challenge.contains("invalid_token"));
+}
+
+fn kid(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+async fn jwks_kids(srv: &TestServer) -> Vec<String> {
+    srv.get_json("/oauth2/jwks").await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits (up to two seconds of real time) until `check` holds: the server's watcher applies
+/// transitions and reloads keys on its poll interval.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(grantor_core::Clock::now(
+        &grantor_core::SystemClock,
+    )));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |c| c.key_retire_after = 120).await;
+    let seed = srv.seed("acme").await;
+    // Keys refetched at every unknown kid and whenever older than one second.
+    let config =
+        Config::new(&srv.issuer, TRADING).with_jwks_refresh(Duration::from_secs(1), Duration::ZERO);
+    let base = api(Validator::with_clock(config, clock.clone())).await;
+    let http = reqwest::Client::new();
+    let orders = format!("{base}/orders");
+    let accepted = |t: String| {
+        let (http, orders) = (http.clone(), orders.clone());
+        async move {
+            status_and_challenge(&http, &orders, Some(&t), false)
+                .await
+                .0
+                == 200
+        }
+    };
+
+    let before = token(&srv, &seed, None).await;
+    let old_kid = kid(&before);
+    assert!(accepted(before.clone()).await);
+
+    let new_kids = keyring::rotate(&srv.state.store, &srv.state.kek, clock.as_ref(), 60)
+        .await
+        .unwrap();
+    eventually("the next key is published", || async {
+        jwks_kids(&srv).await.contains(&new_kids[0])
+    })
+    .await;
+    let during = token(&srv, &seed, None).await;
+    assert_eq!(
+        kid(&during),
+        old_kid,
+        "a published next key does not sign before the overlap ends"
+    );
+
+    clock.advance(61);
+    eventually("the new key signs", || async {
+        kid(&token(&srv, &seed, None).await) == new_kids[0]
+    })
+    .await;
+    let after = token(&srv, &seed, None).await;
+    for t in [&before, &during, &after] {
+        assert!(
+            accepted(t.clone()).await,
+            "tokens from before, during and after the rotation verify"
+        );
+    }
+    assert!(
+        jwks_kids(&srv).await.contains(&old_kid),
+        "the retired key stays published"
+    );
+
+    clock.advance(121);
+    eventually("the retired key is removed", || async {
+        !jwks_kids(&srv).await.contains(&old_kid)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, challenge, _) = status_and_challenge(&http, &orders, Some(&before), false).await;
+    assert_eq!(status, 401, "a token signed with a removed key is refused");
+    assert!(challenge.contains("invalid_token"));
+    assert!(accepted(after).await);
+}
