@@ -392,9 +392,9 @@ es_verify = sign[("verify", "ES256")]["us_each"]
 print(open(os.path.join(out, "environment.txt")).read().rstrip())
 print("load average at end: " + " ".join(open("/proc/loadavg").read().split()[:3]))
 print()
-print("Signing step alone, one thread:")
+print("Signing step alone, one thread (validate = grantor-resource's whole check of a token, keys known):")
 for (op, alg), r in sign.items():
-    print(f"  {op:<6} {alg}: {r['per_second']:>9.0f} /s  {r['us_each']:>7.1f} us each")
+    print(f"  {op:<8} {alg}: {r['per_second']:>9.0f} /s  {r['us_each']:>7.1f} us each")
 print()
 
 servers, runs = {}, []

@@ -1,5 +1,7 @@
 //! Times `SigningKey::sign` alone, on the calling thread, for ES256 and RS256; also
-//! `jose::verify` of the resulting token (the cryptographic core of introspection).
+//! `jose::verify` of the resulting token (the cryptographic core of introspection), and a
+//! resource server's whole check in `grantor-resource` (`Validator::validate`: signature,
+//! claims, issuer, audience, expiry) with the keys already known.
 //!
 //! Usage: grantor-bench-sign [SECONDS]   (default 3 seconds per algorithm)
 //! Prints a human-readable line per algorithm and, last, one JSON line for scripts.
@@ -10,13 +12,14 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 fn claims() -> serde_json::Value {
-    // A typical client_credentials access token, shaped like the server's.
+    // A typical client_credentials access token, shaped like the server's, valid for an hour.
+    let now = grantor_core::Clock::now(&grantor_core::SystemClock);
     json!({
         "iss": "http://127.0.0.1:8080",
         "sub": "app_af48eb024d0a2adf1e1dc610477cb351",
         "aud": "https://api.example.com",
-        "exp": 1_795_315_600_i64,
-        "iat": 1_795_314_700_i64,
+        "exp": now + 3600,
+        "iat": now,
         "jti": "at_040c707094857511f48b26894885e7cc",
         "client_id": "app_af48eb024d0a2adf1e1dc610477cb351",
         "scope": "read write",
@@ -83,9 +86,17 @@ fn run(alg: Alg, seconds: f64) -> Result<Vec<serde_json::Value>, String> {
         );
         Ok(())
     })?;
+    let config = grantor_resource::Config::new("http://127.0.0.1:8080", "https://api.example.com");
+    let validator = grantor_resource::Validator::with_keys(config, &jose::JwkSet { keys: vec![key.jwk.clone()] });
+    let rt = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
+    let validate = time(seconds, || {
+        black_box(rt.block_on(validator.validate(black_box(&token))).map_err(|e| e.to_string())?);
+        Ok(())
+    })?;
     Ok(vec![
         report("sign", alg, sign),
         report("verify", alg, verify),
+        report("validate", alg, validate),
     ])
 }
 

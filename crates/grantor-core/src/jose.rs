@@ -7,8 +7,8 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{
-    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
 };
 use aws_lc_rs::{digest, hmac, rand};
 use base64::Engine;
@@ -96,12 +96,23 @@ enum Private {
     Rsa(RsaKeyPair),
 }
 
+/// The JWT types Grantor signs; their encoded headers are prepared once per key.
+const PREPARED_TYPS: [&str; 2] = ["at+jwt", "JWT"];
+
 /// A parsed private key, ready to sign.
 pub struct SigningKey {
     pub kid: String,
     pub alg: Alg,
     private: Private,
     pub jwk: Jwk,
+    /// Base64url headers for [`PREPARED_TYPS`], in the same order.
+    headers: Vec<String>,
+}
+
+fn encoded_header(alg: Alg, typ: &str, kid: &str) -> Result<String, JoseError> {
+    let header = serde_json::json!({"alg": alg.as_str(), "typ": typ, "kid": kid});
+    let bytes = serde_json::to_vec(&header).map_err(|_| JoseError::Crypto)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 impl fmt::Debug for SigningKey {
@@ -183,21 +194,31 @@ impl SigningKey {
             }
         };
         jwk.kid = thumbprint(&jwk);
+        let headers = PREPARED_TYPS
+            .iter()
+            .map(|typ| encoded_header(alg, typ, &jwk.kid))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             kid: jwk.kid.clone(),
             alg,
             private,
             jwk,
+            headers,
         })
     }
 
     /// Signs `claims` as a compact JWS with header `{alg, typ, kid}`.
     pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, JoseError> {
-        let header = serde_json::json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
-        let header = serde_json::to_vec(&header).map_err(|_| JoseError::Crypto)?;
         let payload = serde_json::to_vec(claims).map_err(|_| JoseError::Crypto)?;
-        let mut token = String::with_capacity(header.len() * 2 + payload.len() * 2 + 400);
-        URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+        let mut token = String::with_capacity(payload.len() * 2 + 600);
+        match PREPARED_TYPS
+            .iter()
+            .position(|t| *t == typ)
+            .and_then(|i| self.headers.get(i))
+        {
+            Some(prepared) => token.push_str(prepared),
+            None => token.push_str(&encoded_header(self.alg, typ, &self.kid)?),
+        }
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
         let rng = rand::SystemRandom::new();
@@ -243,13 +264,13 @@ fn thumbprint(jwk: &Jwk) -> String {
     b64(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
 }
 
-/// A public key that verifies signatures, built from a [`Jwk`].
+/// A public key that verifies signatures, built from a [`Jwk`] and parsed once: parsing an
+/// EC point costs more than the verification itself.
 #[derive(Debug, Clone)]
 pub struct VerifyingKey {
     pub kid: String,
     pub alg: Alg,
-    material: Vec<u8>,
-    rsa_e: Vec<u8>,
+    key: ParsedPublicKey,
 }
 
 impl VerifyingKey {
@@ -260,41 +281,35 @@ impl VerifyingKey {
                 .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
                 .ok_or(JoseError::Malformed)
         };
-        let (material, rsa_e) = match (alg, jwk.kty.as_str()) {
+        let key = match (alg, jwk.kty.as_str()) {
             (Alg::ES256, "EC") => {
                 let mut point = vec![4u8];
                 point.extend(decode(&jwk.x)?);
                 point.extend(decode(&jwk.y)?);
-                (point, Vec::new())
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
             }
-            (Alg::RS256, "RSA") => (decode(&jwk.n)?, decode(&jwk.e)?),
+            (Alg::RS256, "RSA") => {
+                let parts = PublicKeyComponents {
+                    n: decode(&jwk.n)?,
+                    e: decode(&jwk.e)?,
+                };
+                let der = parts.as_der().map_err(|_| JoseError::Malformed)?;
+                ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_ref())
+            }
             _ => return Err(JoseError::UnsupportedAlg),
-        };
+        }
+        .map_err(|_| JoseError::Malformed)?;
         Ok(Self {
             kid: jwk.kid.clone(),
             alg,
-            material,
-            rsa_e,
+            key,
         })
     }
 
     fn verify(&self, message: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-        let ok = match self.alg {
-            Alg::ES256 => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.material)
-                .verify(message, sig)
-                .is_ok(),
-            Alg::RS256 => signature::RsaPublicKeyComponents {
-                n: &self.material,
-                e: &self.rsa_e,
-            }
-            .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
-            .is_ok(),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(JoseError::BadSignature)
-        }
+        self.key
+            .verify_sig(message, sig)
+            .map_err(|_| JoseError::BadSignature)
     }
 }
 

@@ -54,10 +54,12 @@ pub fn generate(kind: Kind) -> Result<String, crate::StoreError> {
 /// A random identifier with a readable prefix (`org_`, `usr_`, `app_`...): 16 bytes, hex.
 pub fn new_id(prefix: &str) -> Result<String, crate::StoreError> {
     let bytes: [u8; 16] = random_bytes()?;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(prefix.len() + 32);
     s.push_str(prefix);
     for b in bytes {
-        s.push_str(&format!("{b:02x}"));
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     Ok(s)
 }

@@ -52,6 +52,12 @@ impl JwksCache {
         }
         .await
         .map_err(|e: reqwest::Error| format!("fetching the JWKS failed: {e}"))?;
+        self.set(&set);
+        Ok(())
+    }
+
+    /// Replaces the known keys (keys of unsupported types are skipped).
+    pub fn set(&self, set: &JwkSet) {
         let keys: Vec<VerifyingKey> = set
             .keys
             .iter()
@@ -61,6 +67,5 @@ impl JwksCache {
             Ok(mut guard) => *guard = Arc::new(keys),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
         }
-        Ok(())
     }
 }

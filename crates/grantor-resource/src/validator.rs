@@ -3,7 +3,7 @@
 use crate::caller::{Caller, CallerKind};
 use crate::error::TokenError;
 use crate::jwks::JwksCache;
-use grantor_core::jose::{self, Alg, JoseError};
+use grantor_core::jose::{self, Alg, JoseError, JwkSet};
 use grantor_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection};
 use grantor_core::{Clock, SystemClock, secret};
 use serde::Deserialize;
@@ -96,6 +96,8 @@ pub struct Validator {
     jwks: JwksCache,
     introspected: Mutex<HashMap<String, CachedAnswer>>,
     clock: Arc<dyn Clock>,
+    /// Keys given up front: never fetched, never refreshed.
+    pinned: bool,
 }
 
 fn http_client() -> reqwest::Client {
@@ -123,7 +125,20 @@ impl Validator {
             jwks: JwksCache::default(),
             introspected: Mutex::new(HashMap::new()),
             clock,
+            pinned: false,
         }
+    }
+
+    /// A validator that trusts exactly these keys and never contacts Grantor (for tests,
+    /// benchmarks, and deployments that distribute keys themselves). Rotation then needs a
+    /// new validator.
+    pub fn with_keys(config: Config, keys: &JwkSet) -> Self {
+        let validator = Self {
+            pinned: true,
+            ..Self::new(config)
+        };
+        validator.jwks.set(keys);
+        validator
     }
 
     async fn metadata(&self) -> Result<&Metadata, TokenError> {
@@ -166,6 +181,9 @@ impl Validator {
     }
 
     async fn refresh_keys(&self, unknown_kid: bool) -> Result<(), TokenError> {
+        if self.pinned {
+            return Ok(());
+        }
         let jwks_uri = &self.metadata().await?.jwks_uri;
         let result = self
             .jwks
