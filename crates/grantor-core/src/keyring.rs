@@ -190,6 +190,21 @@ pub async fn rotate<S: KeyStore>(
     Ok(kids)
 }
 
+/// When the schedule next rotates `alg`'s key: `interval` after the newest active key was
+/// created, unless a next key is already waiting.
+fn scheduled_rotation(keys: &[StoredKey], alg: Alg, interval: i64) -> Option<i64> {
+    if keys
+        .iter()
+        .any(|k| k.alg == alg && k.state == KeyState::Next)
+    {
+        return None;
+    }
+    keys.iter()
+        .filter(|k| k.alg == alg && k.state == KeyState::Active)
+        .map(|k| k.created_at + interval)
+        .max()
+}
+
 /// The next moment a key changes state under `policy`, if any.
 pub fn next_transition(keys: &[StoredKey], policy: &RotationPolicy) -> Option<i64> {
     let mut times: Vec<i64> = keys
@@ -201,19 +216,11 @@ pub fn next_transition(keys: &[StoredKey], policy: &RotationPolicy) -> Option<i6
         })
         .collect();
     if let Some(interval) = policy.interval {
-        for alg in [Alg::ES256, Alg::RS256] {
-            let pending = keys
-                .iter()
-                .any(|k| k.alg == alg && k.state == KeyState::Next);
-            let newest = keys
-                .iter()
-                .filter(|k| k.alg == alg && k.state == KeyState::Active)
-                .map(|k| k.created_at)
-                .max();
-            if let (false, Some(created)) = (pending, newest) {
-                times.push(created + interval);
-            }
-        }
+        times.extend(
+            [Alg::ES256, Alg::RS256]
+                .into_iter()
+                .filter_map(|alg| scheduled_rotation(keys, alg, interval)),
+        );
     }
     times.into_iter().min()
 }
@@ -278,15 +285,7 @@ pub async fn advance<S: KeyStore>(
     if let Some(interval) = policy.interval {
         let keys = store.keys().await?;
         for alg in [Alg::ES256, Alg::RS256] {
-            let pending = keys
-                .iter()
-                .any(|k| k.alg == alg && k.state == KeyState::Next);
-            let newest = keys
-                .iter()
-                .filter(|k| k.alg == alg && k.state == KeyState::Active)
-                .map(|k| k.created_at)
-                .max();
-            if !pending && newest.is_some_and(|created| created + interval <= now) {
+            if scheduled_rotation(&keys, alg, interval).is_some_and(|due| due <= now) {
                 create_key(store, kek, clock, alg, KeyState::Next, now + policy.overlap).await?;
             }
         }

@@ -297,3 +297,33 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
     assert!(challenge.contains("invalid_token"));
     assert!(accepted(after).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
+    let clock = Arc::new(ManualClock::new(grantor_core::Clock::now(
+        &grantor_core::SystemClock,
+    )));
+    let srv = TestServer::spawn_with(Backend::Sqlite, clock.clone(), |c| {
+        c.key_rotation_interval = 1000;
+        c.key_rotation_overlap = 30;
+    })
+    .await;
+    let seed = srv.seed("acme").await;
+    let first = kid(&token(&srv, &seed, None).await);
+    let published = jwks_kids(&srv).await.len();
+    clock.advance(1001);
+    eventually("the scheduled key is published", || async {
+        jwks_kids(&srv).await.len() > published
+    })
+    .await;
+    assert_eq!(
+        kid(&token(&srv, &seed, None).await),
+        first,
+        "not signing before the overlap ends"
+    );
+    clock.advance(31);
+    eventually("the scheduled key signs", || async {
+        kid(&token(&srv, &seed, None).await) != first
+    })
+    .await;
+}

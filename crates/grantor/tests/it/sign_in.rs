@@ -216,6 +216,24 @@ async fn a_confidential_web_app_gets_an_id_token_bound_to_its_access_token(backe
     assert_eq!(access["aud"], crate::support::TRADING);
 }
 
+/// Swaps a code for tokens as the test web app (redirect [`WEB_REDIRECT`]).
+async fn exchange_code(
+    srv: &TestServer,
+    basic: Option<(&str, &str)>,
+    code: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    srv.post_form(
+        "/oauth2/token",
+        basic,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", WEB_REDIRECT),
+        ],
+    )
+    .await
+}
+
 pub fn decode_payload(jwt: &str) -> Value {
     use base64::Engine;
     let payload = jwt.split('.').nth(1).unwrap();
@@ -555,17 +573,7 @@ async fn denied_consent_and_unchecked_scopes_are_honoured(backend: Backend) {
         seed.web.app.client_id.as_str(),
         seed.web.client_secret.as_deref().unwrap(),
     ));
-    let (_, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", WEB_REDIRECT),
-            ],
-        )
-        .await;
+    let (_, _, body) = exchange_code(&srv, basic, &code).await;
     assert_eq!(
         body["scope"], "openid trades:read",
         "unchecked scopes are not granted"
@@ -589,17 +597,7 @@ async fn approvals_are_remembered_and_can_be_revoked(backend: Backend) {
         seed.web.app.client_id.as_str(),
         seed.web.client_secret.as_deref().unwrap(),
     ));
-    let (_, _, tokens) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", WEB_REDIRECT),
-            ],
-        )
-        .await;
+    let (_, _, tokens) = exchange_code(&srv, basic, &code).await;
     // Second time: no approval page.
     let page = browser.get(&url).await;
     assert!(
@@ -1032,17 +1030,7 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
         seed.web.app.client_id.as_str(),
         seed.web.client_secret.as_deref().unwrap(),
     ));
-    let (_, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", WEB_REDIRECT),
-            ],
-        )
-        .await;
+    let (_, _, body) = exchange_code(&srv, basic, &code).await;
     assert_eq!(
         body["scope"], "openid trades:read",
         "globex granted this app trades:read only"
