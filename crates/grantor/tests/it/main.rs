@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod client_credentials;
 mod multinode;
+mod ops;
 mod resource;
 mod sign_in;
 mod walkthrough;
