@@ -13,7 +13,8 @@ use crate::secret;
 use crate::store::{Client, GrantRecord, RefreshRecord, ResourceIndex, Storage};
 use crate::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection, TokenResponse};
 use crate::{Clock, OAuthError};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Authorization codes live 60 seconds.
 pub const CODE_TTL: i64 = 60;
@@ -33,6 +34,31 @@ pub struct Provider<S> {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<KeyRing>,
+    pub verified: VerifiedTokens,
+}
+
+/// Access tokens whose signature and issuer were already checked, by hash. Verifying an
+/// ES256 signature costs about three times making one, and resource servers introspect the
+/// same token on every request. Expiry and revocation are still checked every time.
+#[derive(Default)]
+pub struct VerifiedTokens(Mutex<HashMap<String, Arc<AccessTokenClaims>>>);
+
+/// Past this many remembered tokens the memory starts over.
+const MAX_VERIFIED: usize = 10_000;
+
+impl VerifiedTokens {
+    fn get(&self, hash: &str) -> Option<Arc<AccessTokenClaims>> {
+        self.0.lock().ok()?.get(hash).cloned()
+    }
+
+    fn remember(&self, hash: String, claims: Arc<AccessTokenClaims>) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= MAX_VERIFIED {
+                map.clear();
+            }
+            map.insert(hash, claims);
+        }
+    }
 }
 
 /// Who an access token is for.
@@ -83,7 +109,8 @@ pub fn resolve_resources<'a>(
         .collect()
 }
 
-/// The grant types the token endpoint accepts, for discovery metadata.
+/// The grant types Grantor supports (implicit at the authorization endpoint, the rest at the
+/// token endpoint), for discovery metadata.
 pub const SUPPORTED_GRANTS: [GrantType; 5] = [
     GrantType::AuthorizationCode,
     GrantType::ClientCredentials,
@@ -293,14 +320,27 @@ impl<S: Storage> Provider<S> {
 
     /// Verifies one of our own access tokens: signature, `typ`, issuer and expiry.
     pub fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
-        let keys = self.keys.current();
-        let (header, payload) =
-            jose::verify(token, &[Alg::ES256, Alg::RS256], |kid| keys.verifier(kid)).ok()?;
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-            return None;
-        }
-        let claims: AccessTokenClaims = serde_json::from_slice(&payload).ok()?;
-        (claims.iss == self.settings.issuer && claims.exp > self.clock.now()).then_some(claims)
+        let hash = secret::hash(token);
+        let claims = match self.verified.get(&hash) {
+            Some(claims) => claims,
+            None => {
+                let keys = self.keys.current();
+                let (header, payload) =
+                    jose::verify(token, &[Alg::ES256, Alg::RS256], |kid| keys.verifier(kid))
+                        .ok()?;
+                if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+                    return None;
+                }
+                let claims: AccessTokenClaims = serde_json::from_slice(&payload).ok()?;
+                if claims.iss != self.settings.issuer {
+                    return None;
+                }
+                let claims = Arc::new(claims);
+                self.verified.remember(hash, claims.clone());
+                claims
+            }
+        };
+        (claims.exp > self.clock.now()).then(|| claims.as_ref().clone())
     }
 
     /// An access token that is valid now: verified, not revoked, and its grant not revoked.

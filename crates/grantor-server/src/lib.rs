@@ -126,6 +126,7 @@ impl Application {
             settings,
             clock: clock.clone(),
             keys,
+            verified: Default::default(),
         });
         let manager = Arc::new(Manager {
             store: store.clone(),
