@@ -229,6 +229,7 @@ impl<S: Storage> Provider<S> {
             aud: Audience::from_vec(audiences),
             exp: now + ttl,
             iat: now,
+            nbf: Some(now),
             jti: secret::new_id("at_")?,
             client_id: client.app.client_id.clone(),
             scope: scopes.to_string(),

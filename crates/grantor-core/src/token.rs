@@ -34,6 +34,9 @@ pub struct AccessTokenClaims {
     pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
+    /// Not before: Grantor sets it to `iat`; verifiers allow for clock skew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
     pub client_id: String,
     pub scope: String,

@@ -229,7 +229,7 @@ impl Validator {
         .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let claims: AccessTokenClaims = serde_json::from_slice(&payload)
             .map_err(|_| invalid("the token's claims are not those of an access token"))?;
-        self.check(&claims.iss, &claims.aud, claims.exp)?;
+        self.check(&claims.iss, &claims.aud, claims.exp, claims.nbf)?;
         Ok(Caller {
             kind: if claims.sub == claims.client_id {
                 CallerKind::App
@@ -249,15 +249,25 @@ impl Validator {
         })
     }
 
-    fn check(&self, iss: &str, aud: &Audience, exp: i64) -> Result<(), TokenError> {
+    fn check(
+        &self,
+        iss: &str,
+        aud: &Audience,
+        exp: i64,
+        nbf: Option<i64>,
+    ) -> Result<(), TokenError> {
         if iss != self.config.issuer {
             return Err(invalid("the token is from another issuer"));
         }
         if !aud.contains(&self.config.audience) {
             return Err(invalid("the token is not meant for this resource server"));
         }
-        if exp + self.config.leeway_seconds <= self.clock.now() {
+        let now = self.clock.now();
+        if exp + self.config.leeway_seconds <= now {
             return Err(invalid("the token has expired"));
+        }
+        if nbf.is_some_and(|nbf| nbf - self.config.leeway_seconds > now) {
+            return Err(invalid("the token is not valid yet"));
         }
         Ok(())
     }
@@ -321,7 +331,7 @@ impl Validator {
         ) else {
             return Err(invalid("the introspection answer is incomplete"));
         };
-        self.check(&iss, &aud, exp)?;
+        self.check(&iss, &aud, exp, None)?;
         Ok(Caller {
             kind: if sub == client_id {
                 CallerKind::App

@@ -327,3 +327,40 @@ async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_and_not_before_allow_for_a_little_clock_skew() {
+    let srv = TestServer::spawn(Backend::Sqlite).await;
+    let seed = srv.seed("acme").await;
+    let now = grantor_core::Clock::now(&grantor_core::SystemClock);
+    // The resource server's clock, moved by hand; tokens live 900 s; the leeway is 30 s.
+    let clock = Arc::new(ManualClock::new(now));
+    let base = api(Validator::with_clock(
+        Config::new(&srv.issuer, TRADING),
+        clock.clone(),
+    ))
+    .await;
+    let http = reqwest::Client::new();
+    let t = token(&srv, &seed, None).await;
+    let status = |clock_now: i64| {
+        clock.advance(clock_now - grantor_core::Clock::now(clock.as_ref()));
+        let (http, url, t) = (http.clone(), format!("{base}/orders"), t.clone());
+        async move { status_and_challenge(&http, &url, Some(&t), false).await }
+    };
+    assert_eq!(
+        status(now - 20).await.0,
+        200,
+        "a resource server 20 s behind still accepts a fresh token"
+    );
+    let (code, challenge, _) = status(now - 120).await;
+    assert_eq!(code, 401);
+    assert!(challenge.contains("not valid yet"), "{challenge}");
+    assert_eq!(
+        status(now + 900 + 20).await.0,
+        200,
+        "within the leeway after expiry"
+    );
+    let (code, challenge, _) = status(now + 900 + 60).await;
+    assert_eq!(code, 401);
+    assert!(challenge.contains("expired"), "{challenge}");
+}
