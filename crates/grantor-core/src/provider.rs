@@ -352,11 +352,10 @@ impl<S: Storage> Provider<S> {
         let Some(claims) = self.verify_access_token(token) else {
             return Ok(None);
         };
-        if self.store.is_access_token_revoked(&claims.jti).await? {
-            return Ok(None);
-        }
-        if let Some(grant_id) = &claims.grant_id
-            && self.store.is_grant_revoked(grant_id).await?
+        if self
+            .store
+            .is_access_token_revoked(&claims.jti, claims.grant_id.as_deref())
+            .await?
         {
             return Ok(None);
         }

@@ -138,7 +138,13 @@ pub trait RevocationStore: Send + Sync {
         jti: &str,
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn is_access_token_revoked(&self, jti: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Whether a token is revoked: by its `jti`, or (for user tokens) through its grant
+    /// being revoked or gone. One round trip: introspection asks this on every call.
+    fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        grant_id: Option<&str>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Management reads and writes: organizations, users, memberships, resource servers, apps

@@ -12,13 +12,22 @@ impl RevocationStore for Store {
         Ok(())
     }
 
-    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT expires_at FROM revoked_access_tokens WHERE jti = $1")
-                .bind(jti)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend_error)?;
-        Ok(found.is_some())
+    async fn is_access_token_revoked(
+        &self,
+        jti: &str,
+        grant_id: Option<&str>,
+    ) -> StoreResult<bool> {
+        let revoked: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = $1) + \
+             (CASE WHEN $2 IS NULL THEN 0 \
+                   WHEN EXISTS (SELECT 1 FROM grants WHERE id = $2 AND revoked_at IS NULL) THEN 0 \
+                   ELSE 1 END)",
+        )
+        .bind(jti)
+        .bind(grant_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(revoked > 0)
     }
 }
