@@ -42,16 +42,9 @@ impl JwksCache {
             return Ok(());
         }
         *fetched_at = Some(Instant::now());
-        let set: JwkSet = async {
-            http.get(jwks_uri)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        }
-        .await
-        .map_err(|e: reqwest::Error| format!("fetching the JWKS failed: {e}"))?;
+        let set: JwkSet = crate::validator::fetch_json(http.get(jwks_uri))
+            .await
+            .map_err(|e: reqwest::Error| format!("fetching the JWKS failed: {e}"))?;
         self.set(&set);
         Ok(())
     }

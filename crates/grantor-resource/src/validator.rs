@@ -108,6 +108,13 @@ fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// Sends a request to Grantor and decodes its JSON answer; a non-2xx status is an error.
+pub(crate) async fn fetch_json<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, reqwest::Error> {
+    request.send().await?.error_for_status()?.json().await
+}
+
 fn invalid(why: &str) -> TokenError {
     TokenError::Invalid(why.to_string())
 }
@@ -148,19 +155,12 @@ impl Validator {
                     "{}/.well-known/oauth-authorization-server",
                     self.config.issuer
                 );
-                let meta: Metadata = async {
-                    self.http
-                        .get(&url)
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .json()
+                let meta: Metadata =
+                    fetch_json(self.http.get(&url))
                         .await
-                }
-                .await
-                .map_err(|e: reqwest::Error| {
-                    TokenError::Unavailable(format!("discovery at {url} failed: {e}"))
-                })?;
+                        .map_err(|e: reqwest::Error| {
+                            TokenError::Unavailable(format!("discovery at {url} failed: {e}"))
+                        })?;
                 if meta.issuer != self.config.issuer {
                     return Err(TokenError::Unavailable(format!(
                         "discovery names issuer {:?}, expected {:?}",
@@ -292,17 +292,12 @@ impl Validator {
             .ok_or_else(|| {
                 TokenError::Unavailable("Grantor publishes no introspection endpoint".into())
             })?;
-        let answer: Introspection = async {
+        let answer: Introspection = fetch_json(
             self.http
                 .post(&endpoint)
                 .basic_auth(&cfg.client_id, Some(&cfg.client_secret))
-                .form(&[("token", token)])
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        }
+                .form(&[("token", token)]),
+        )
         .await
         .map_err(|e: reqwest::Error| {
             TokenError::Unavailable(format!("introspection failed: {e}"))

@@ -323,10 +323,7 @@ async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
         .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
         .await;
     let code = redirect_params(&location)["code"].clone();
-    let basic = Some((
-        seed.web.app.client_id.as_str(),
-        seed.web.client_secret.as_deref().unwrap(),
-    ));
+    let basic = seed.web_basic();
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
@@ -569,10 +566,7 @@ async fn denied_consent_and_unchecked_scopes_are_honoured(backend: Backend) {
     let page = browser.get(&format!("{url}&prompt=consent")).await;
     let approved = browser.decide(&page, true, &["trades:read"], None).await;
     let code = redirect_params(approved.location.as_deref().unwrap())["code"].clone();
-    let basic = Some((
-        seed.web.app.client_id.as_str(),
-        seed.web.client_secret.as_deref().unwrap(),
-    ));
+    let basic = seed.web_basic();
     let (_, _, body) = exchange_code(&srv, basic, &code).await;
     assert_eq!(
         body["scope"], "openid trades:read",
@@ -593,10 +587,7 @@ async fn approvals_are_remembered_and_can_be_revoked(backend: Backend) {
         .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
         .await;
     let code = redirect_params(&location)["code"].clone();
-    let basic = Some((
-        seed.web.app.client_id.as_str(),
-        seed.web.client_secret.as_deref().unwrap(),
-    ));
+    let basic = seed.web_basic();
     let (_, _, tokens) = exchange_code(&srv, basic, &code).await;
     // Second time: no approval page.
     let page = browser.get(&url).await;
@@ -665,10 +656,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family(backend: Backend) {
         false,
     )
     .await;
-    let basic = Some((
-        seed.web.app.client_id.as_str(),
-        seed.web.client_secret.as_deref().unwrap(),
-    ));
+    let basic = seed.web_basic();
     let first = tokens["refresh_token"].as_str().unwrap();
     assert!(first.starts_with("gr_rt_"));
     let (status, _, rotated) = srv
@@ -721,10 +709,7 @@ async fn refresh_can_narrow_but_not_widen_and_is_bound_to_its_app(backend: Backe
         false,
     )
     .await;
-    let basic = Some((
-        seed.web.app.client_id.as_str(),
-        seed.web.client_secret.as_deref().unwrap(),
-    ));
+    let basic = seed.web_basic();
     let rt = tokens["refresh_token"].as_str().unwrap();
     let other = srv
         .state
@@ -1026,10 +1011,7 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
         )
         .await;
     let code = redirect_params(answer.location.as_deref().unwrap())["code"].clone();
-    let basic = Some((
-        seed.web.app.client_id.as_str(),
-        seed.web.client_secret.as_deref().unwrap(),
-    ));
+    let basic = seed.web_basic();
     let (_, _, body) = exchange_code(&srv, basic, &code).await;
     assert_eq!(
         body["scope"], "openid trades:read",

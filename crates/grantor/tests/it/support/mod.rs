@@ -86,6 +86,16 @@ pub struct SignInSeed {
     pub native: AppWithSecret,
 }
 
+impl SignInSeed {
+    /// The web app's Basic credentials.
+    pub fn web_basic(&self) -> Option<(&str, &str)> {
+        Some((
+            self.web.app.client_id.as_str(),
+            self.web.client_secret.as_deref().unwrap_or_default(),
+        ))
+    }
+}
+
 pub fn user_app(app_type: AppType, name: &str, redirect: &str, legacy: &[LegacyGrant]) -> NewApp {
     NewApp {
         app_type,
