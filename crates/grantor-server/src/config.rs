@@ -31,6 +31,8 @@ pub struct Config {
     pub key_retire_after: i64,
     /// Rotate signing keys automatically when they are this many seconds old; 0 turns it off.
     pub key_rotation_interval: i64,
+    /// Addresses of load balancers whose `X-Forwarded-For` header is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             key_rotation_overlap: RotationPolicy::default().overlap,
             key_retire_after: RotationPolicy::default().retire_after,
             key_rotation_interval: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -57,6 +60,17 @@ pub fn is_loopback_http(issuer: &str) -> bool {
 }
 
 impl Config {
+    pub fn trusted_proxies(&self) -> Result<std::sync::Arc<[std::net::IpAddr]>, StartupError> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.trim()
+                    .parse()
+                    .map_err(|_| StartupError(format!("trusted proxy {p:?} is not an IP address")))
+            })
+            .collect()
+    }
+
     pub fn rotation_policy(&self) -> RotationPolicy {
         RotationPolicy {
             overlap: self.key_rotation_overlap.max(0),

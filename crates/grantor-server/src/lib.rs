@@ -1,6 +1,7 @@
 //! Grantor's HTTP server as a library: [`Application::build`] binds (port 0 works, for tests),
 //! [`router`] wires the endpoints. Handlers are thin: they parse, call the core, respond.
 
+mod client_address;
 pub mod config;
 pub mod error;
 mod metrics;
@@ -38,6 +39,8 @@ pub struct AppState {
     /// Cookies are `Secure` unless the issuer is plain-http loopback.
     pub secure_cookies: bool,
     pub rotation: RotationPolicy,
+    /// Load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// Why the server could not start; the message says what to do.
@@ -98,6 +101,7 @@ impl Application {
             .await
             .map_err(|e| StartupError(format!("signing keys: {e}")))?;
         let rotation = config.rotation_policy();
+        let trusted_proxies = config.trusted_proxies()?;
         let keys = Arc::new(KeyRing::default());
         keyring::reload(&store, &kek, &keys, &rotation)
             .await
@@ -138,6 +142,7 @@ impl Application {
             csrf_key,
             secure_cookies,
             rotation,
+            trusted_proxies,
             provider,
             manager,
             store,

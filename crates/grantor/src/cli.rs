@@ -54,6 +54,14 @@ pub struct ConfigArgs {
     /// Seconds a retired key stays published [default: 86700]
     #[arg(long, global = true, env = "GRANTOR_KEY_RETIRE_AFTER")]
     pub key_retire_after: Option<i64>,
+    /// A load balancer whose X-Forwarded-For is believed (repeat, or comma-separate in the env)
+    #[arg(
+        long = "trusted-proxy",
+        global = true,
+        env = "GRANTOR_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Rotate signing keys automatically at this age in seconds; 0 is off [default: 0]
     #[arg(long, global = true, env = "GRANTOR_KEY_ROTATION_INTERVAL")]
     pub key_rotation_interval: Option<i64>,

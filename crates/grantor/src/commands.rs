@@ -58,6 +58,9 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     if let Some(v) = args.key_rotation_interval {
         config.key_rotation_interval = v;
     }
+    if !args.trusted_proxies.is_empty() {
+        config.trusted_proxies = args.trusted_proxies.clone();
+    }
     Ok(config)
 }
 

@@ -2,13 +2,13 @@
 
 use super::{OAuthForm, authorization};
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{OAuthReply, no_store};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use grantor_core::client_auth;
 use grantor_core::grant::TokenRequest;
-use std::net::SocketAddr;
 
 /// The grant label for metrics: only names we know, so clients cannot invent label values.
 fn grant_label(grant_type: Option<&str>) -> &'static str {
@@ -24,17 +24,14 @@ fn grant_label(grant_type: Option<&str>) -> &'static str {
 
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     OAuthForm(params): OAuthForm,
 ) -> Response {
     let result = async {
         let creds = client_auth::extract(authorization(&headers), &params)?;
         let request = TokenRequest::parse(&params)?;
-        state
-            .provider
-            .token(&creds, request, &peer.ip().to_string())
-            .await
+        state.provider.token(&creds, request, &address).await
     }
     .await;
     let outcome = match &result {

@@ -5,14 +5,14 @@ use super::pages::LoginPage;
 use super::session::{self, BROWSER_COOKIE};
 use super::{PageForm, csrf, render, see_other};
 use crate::AppState;
-use axum::extract::{ConnectInfo, Query, State};
+use crate::client_address::ClientAddress;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::login::{self, LoginError};
 use grantor_core::secret;
 use grantor_core::store::Registry;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 /// Only local paths, so the sign-in page cannot be used to redirect anywhere else.
 pub fn safe_return_to(value: Option<&str>) -> String {
@@ -103,7 +103,7 @@ pub async fn show(
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     form: PageForm,
 ) -> Response {
@@ -138,7 +138,7 @@ pub async fn submit(
         .await;
     }
     let now = state.provider.clock.now();
-    match login::authenticate(&state.store, &email, password, &peer.ip().to_string(), now).await {
+    match login::authenticate(&state.store, &email, password, &address, now).await {
         Ok(user) => {
             // A fresh session id at every sign-in: no session fixation.
             if let Some(old) = session::current(&state, &headers).await {

@@ -34,6 +34,7 @@ both_backends!(
     implicit_and_password_grants_only_when_enabled,
     userinfo_returns_claims_for_the_granted_scopes,
     rp_initiated_logout_returns_only_to_registered_addresses,
+    forwarded_addresses_count_only_behind_a_trusted_proxy,
 );
 
 fn loopback(port: u16) -> String {
@@ -1210,4 +1211,79 @@ async fn rp_initiated_logout_returns_only_to_registered_addresses(backend: Backe
     assert!(account.location.unwrap().starts_with("/login"));
     let discovery = srv.get_json("/.well-known/openid-configuration").await;
     assert_eq!(discovery["end_session_endpoint"], srv.url("/logout"));
+}
+
+/// Fails password-grant sign-ins for made-up accounts (so only the address throttle applies)
+/// from `forwarded` until throttled; returns whether throttling happened within 20 tries.
+async fn throttled_from(
+    srv: &TestServer,
+    app: &grantor_core::manage::AppWithSecret,
+    forwarded: &str,
+) -> bool {
+    for i in 0..20 {
+        let resp = srv
+            .http
+            .post(srv.url("/oauth2/token"))
+            .basic_auth(&app.app.client_id, app.client_secret.as_deref())
+            .header("x-forwarded-for", forwarded)
+            .form(&[
+                ("grant_type", "password"),
+                ("username", &format!("nobody{i}@x.example")),
+                ("password", "wrong password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 429 {
+            return true;
+        }
+    }
+    false
+}
+
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend) {
+    for trusted in [true, false] {
+        let srv = TestServer::spawn_with(
+            backend,
+            std::sync::Arc::new(grantor_core::SystemClock),
+            |c| {
+                if trusted {
+                    c.trusted_proxies = vec!["127.0.0.1".into()];
+                }
+            },
+        )
+        .await;
+        let seed = srv.seed_sign_in("acme").await;
+        let app = password_app(&srv, &seed).await;
+        assert!(
+            throttled_from(&srv, &app, "198.51.100.7").await,
+            "repeated failures from one address are throttled"
+        );
+        let other = srv
+            .http
+            .post(srv.url("/oauth2/token"))
+            .basic_auth(&app.app.client_id, app.client_secret.as_deref())
+            .header("x-forwarded-for", "198.51.100.8")
+            .form(&[
+                ("grant_type", "password"),
+                ("username", seed.email.as_str()),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if trusted {
+            assert_eq!(
+                other.status(),
+                200,
+                "another client behind the trusted proxy is not held up"
+            );
+        } else {
+            assert_eq!(
+                other.status(),
+                429,
+                "a forwarded-for header from an untrusted peer is ignored"
+            );
+        }
+    }
 }
