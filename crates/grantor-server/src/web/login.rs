@@ -14,14 +14,15 @@ use grantor_core::secret;
 use grantor_core::store::Registry;
 use std::collections::HashMap;
 
-/// Only local paths, so the sign-in page cannot be used to redirect anywhere else.
+/// Only local paths, so the sign-in page cannot be used to redirect anywhere else. Control
+/// characters and backslashes are refused too: browsers drop tabs and read `\` as `/`, which
+/// would turn `/\t/evil.example` into `//evil.example`.
 pub fn safe_return_to(value: Option<&str>) -> String {
     match value {
         Some(v)
             if v.starts_with('/')
                 && !v.starts_with("//")
-                && !v.starts_with("/\\")
-                && !v.contains(['\r', '\n']) =>
+                && !v.chars().any(|c| c.is_control() || c == '\\') =>
         {
             v.to_string()
         }
@@ -198,5 +199,29 @@ pub async fn submit(
                 "Signing in is unavailable right now.",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return_to;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        assert_eq!(
+            safe_return_to(Some("/oauth2/authorize?a=b")),
+            "/oauth2/authorize?a=b"
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/x",
+            "evil",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), "/account", "{bad:?}");
+        }
+        assert_eq!(safe_return_to(None), "/account");
     }
 }
