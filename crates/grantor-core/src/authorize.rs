@@ -57,11 +57,11 @@ impl From<crate::StoreError> for AuthorizeError {
     }
 }
 
+/// An error on its way back to the app: where to send the browser, and (for the log) why.
 #[derive(Debug, Clone)]
 pub struct ErrorRedirect {
-    pub redirect_uri: String,
-    pub fragment: bool,
-    pub state: Option<String>,
+    /// The redirect URI with `error`, `error_description`, `state` and `iss` added.
+    pub location: String,
     pub error: OAuthError,
 }
 
@@ -94,17 +94,24 @@ pub fn redirect_location(
 }
 
 impl ErrorRedirect {
-    pub fn location(&self, issuer: &str) -> String {
-        redirect_location(
-            &self.redirect_uri,
-            self.fragment,
+    fn new(
+        redirect_uri: &str,
+        fragment: bool,
+        state: Option<&str>,
+        error: OAuthError,
+        issuer: &str,
+    ) -> Self {
+        let location = redirect_location(
+            redirect_uri,
+            fragment,
             &[
-                ("error", self.error.code.as_str()),
-                ("error_description", &self.error.description),
+                ("error", error.code.as_str()),
+                ("error_description", &error.description),
             ],
-            self.state.as_deref(),
+            state,
             issuer,
-        )
+        );
+        Self { location, error }
     }
 }
 
@@ -249,13 +256,15 @@ impl<S: Storage> Provider<S> {
         let state = params.get("state").map(str::to_string);
         let response_type = params.get("response_type");
         let fragment = response_type == Some("token");
+        let issuer = &self.settings.issuer;
         let fail = |error: OAuthError| {
-            AuthorizeError::Redirect(Box::new(ErrorRedirect {
-                redirect_uri: redirect_uri.clone(),
+            AuthorizeError::Redirect(Box::new(ErrorRedirect::new(
+                &redirect_uri,
                 fragment,
-                state: state.clone(),
+                state.as_deref(),
                 error,
-            }))
+                issuer,
+            )))
         };
         let app = &client.app;
         let response_type = match response_type {
@@ -358,13 +367,16 @@ impl<S: Storage> Provider<S> {
         })
     }
 
-    fn redirect_error(req: &AuthorizationRequest, error: OAuthError) -> AuthorizeError {
-        AuthorizeError::Redirect(Box::new(ErrorRedirect {
-            redirect_uri: req.redirect_uri.clone(),
-            fragment: req.response_type == ResponseType::Token,
-            state: req.state.clone(),
+    fn redirect_error(&self, req: &AuthorizationRequest, error: OAuthError) -> AuthorizeError {
+        let fragment = req.response_type == ResponseType::Token;
+        let redirect = ErrorRedirect::new(
+            &req.redirect_uri,
+            fragment,
+            req.state.as_deref(),
             error,
-        }))
+            &self.settings.issuer,
+        );
+        AuthorizeError::Redirect(Box::new(redirect))
     }
 
     /// The organizations `user_id` may use this app in: the app's own (if a member) and
@@ -418,7 +430,7 @@ impl<S: Storage> Provider<S> {
         let user = match user {
             Some(u) if !req.prompt.login && fresh_enough(u) => u,
             _ if req.prompt.none => {
-                return Err(Self::redirect_error(
+                return Err(self.redirect_error(
                     req,
                     OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
                 ));
@@ -427,7 +439,7 @@ impl<S: Storage> Provider<S> {
         };
         let orgs = self.eligible_orgs(&user.user_id, &req.client).await?;
         if orgs.is_empty() {
-            return Err(Self::redirect_error(
+            return Err(self.redirect_error(
                 req,
                 OAuthError::new(
                     ErrorCode::AccessDenied,
@@ -464,7 +476,7 @@ impl<S: Storage> Provider<S> {
             }
         }
         if req.prompt.none {
-            return Err(Self::redirect_error(
+            return Err(self.redirect_error(
                 req,
                 OAuthError::new(
                     ErrorCode::ConsentRequired,
@@ -502,7 +514,7 @@ impl<S: Storage> Provider<S> {
         decision: Decision,
     ) -> Result<String, AuthorizeError> {
         if !decision.allow {
-            return Err(Self::redirect_error(
+            return Err(self.redirect_error(
                 req,
                 OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
             ));
@@ -514,7 +526,7 @@ impl<S: Storage> Provider<S> {
             (None, _) => None,
         }
         .ok_or_else(|| {
-            Self::redirect_error(
+            self.redirect_error(
                 req,
                 OAuthError::new(ErrorCode::AccessDenied, "no organization was chosen"),
             )
@@ -608,7 +620,7 @@ impl<S: Storage> Provider<S> {
                 let (token, claims) = self
                     .mint_for_grant(&req.client, &grant)
                     .await
-                    .map_err(|e| Self::redirect_error(req, e))?;
+                    .map_err(|e| self.redirect_error(req, e))?;
                 let expires_in = (claims.exp - claims.iat).to_string();
                 Ok(redirect_location(
                     &req.redirect_uri,

@@ -98,24 +98,24 @@ pub fn no_store<T: serde::Serialize>(body: T) -> Response {
 /// An authorization endpoint error: a page when the client or redirect URI is bad, else a
 /// redirect back to the app with `error`, `error_description`, `state` and `iss`.
 #[derive(Debug)]
-pub struct AuthorizeReply {
-    pub error: grantor_core::authorize::AuthorizeError,
-    pub issuer: String,
+pub struct AuthorizeReply(pub grantor_core::authorize::AuthorizeError);
+
+impl From<grantor_core::authorize::AuthorizeError> for AuthorizeReply {
+    fn from(e: grantor_core::authorize::AuthorizeError) -> Self {
+        Self(e)
+    }
 }
 
 impl AuthorizeReply {
     pub fn page(e: OAuthError) -> Self {
-        Self {
-            error: grantor_core::authorize::AuthorizeError::Page(e),
-            issuer: String::new(),
-        }
+        Self(grantor_core::authorize::AuthorizeError::Page(e))
     }
 }
 
 impl IntoResponse for AuthorizeReply {
     fn into_response(self) -> Response {
         use grantor_core::authorize::AuthorizeError;
-        match self.error {
+        match self.0 {
             AuthorizeError::Page(e) => {
                 log(&e);
                 let status = if status_of(e.code).is_server_error() {
@@ -131,7 +131,7 @@ impl IntoResponse for AuthorizeReply {
             }
             AuthorizeError::Redirect(redirect) => {
                 log(&redirect.error);
-                crate::web::see_other(&redirect.location(&self.issuer))
+                crate::web::see_other(&redirect.location)
             }
         }
     }

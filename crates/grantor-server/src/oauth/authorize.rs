@@ -45,14 +45,13 @@ pub async fn authorize(
         query.unwrap_or_default().into_bytes()
     };
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&raw).into_owned().collect();
-    let issuer = state.provider.settings.issuer.clone();
     let params = match Params::new(pairs.clone()) {
         Ok(p) => p,
         Err(e) => return AuthorizeReply::page(e).into_response(),
     };
     let req = match state.provider.parse_authorization(&params).await {
         Ok(req) => req,
-        Err(error) => return AuthorizeReply { error, issuer }.into_response(),
+        Err(error) => return AuthorizeReply(error).into_response(),
     };
     let current = session::current(&state, &headers).await;
     match state
@@ -76,6 +75,6 @@ pub async fn authorize(
             }
             None => see_other("/login"),
         },
-        Err(error) => AuthorizeReply { error, issuer }.into_response(),
+        Err(error) => AuthorizeReply(error).into_response(),
     }
 }

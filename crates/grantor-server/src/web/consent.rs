@@ -60,7 +60,6 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: Pag
         Ok(p) => p,
         Err(e) => return AuthorizeReply::page(e).into_response(),
     };
-    let issuer = state.provider.settings.issuer.clone();
     let result = async {
         let req = state.provider.parse_authorization(&params).await?;
         let decision = Decision {
@@ -73,6 +72,6 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: Pag
     .await;
     match result {
         Ok(location) => see_other(&location),
-        Err(e) => AuthorizeReply { error: e, issuer }.into_response(),
+        Err(e) => AuthorizeReply(e).into_response(),
     }
 }

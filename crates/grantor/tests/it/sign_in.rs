@@ -217,6 +217,21 @@ async fn a_confidential_web_app_gets_an_id_token_bound_to_its_access_token(backe
     assert_eq!(access["aud"], crate::support::TRADING);
 }
 
+/// Uses a refresh token, optionally narrowing the scope.
+async fn refresh(
+    srv: &TestServer,
+    basic: Option<(&str, &str)>,
+    refresh_token: &str,
+    scope: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend(scope.map(|s| ("scope", s)));
+    srv.post_form("/oauth2/token", basic, &form).await
+}
+
 /// Swaps a code for tokens as the test web app (redirect [`WEB_REDIRECT`]).
 async fn exchange_code(
     srv: &TestServer,
@@ -315,11 +330,7 @@ async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
     let mut browser = srv.browser();
-    let url = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read&state=x",
-        seed.web.app.client_id,
-        enc(WEB_REDIRECT)
-    );
+    let url = seed.web_authorize_url("scope=openid+trades:read&state=x");
     let location = browser
         .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
         .await;
@@ -532,11 +543,7 @@ async fn denied_consent_and_unchecked_scopes_are_honoured(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
     let mut browser = srv.browser();
-    let url = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read+trades:write&state=st",
-        seed.web.app.client_id,
-        enc(WEB_REDIRECT)
-    );
+    let url = seed.web_authorize_url("scope=openid+trades:read+trades:write&state=st");
     let page = browser.get(&url).await;
     let page = browser.follow(page).await;
     let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
@@ -579,11 +586,7 @@ async fn approvals_are_remembered_and_can_be_revoked(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
     let mut browser = srv.browser();
-    let url = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read",
-        seed.web.app.client_id,
-        enc(WEB_REDIRECT)
-    );
+    let url = seed.web_authorize_url("scope=openid+trades:read");
     let location = browser
         .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
         .await;
@@ -736,32 +739,12 @@ async fn refresh_can_narrow_but_not_widen_and_is_bound_to_its_app(backend: Backe
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt),
-                ("scope", "trades:read trades:write"),
-            ],
-        )
-        .await;
+    let (status, _, body) = refresh(&srv, basic, rt, Some("trades:read trades:write")).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_scope"))
     );
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt),
-                ("scope", "trades:read"),
-            ],
-        )
-        .await;
+    let (status, _, body) = refresh(&srv, basic, rt, Some("trades:read")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "trades:read");
     // The narrowed refresh still carries the original grant: a later refresh may get it all back.
@@ -823,11 +806,7 @@ async fn forms_without_csrf_tokens_are_refused(backend: Backend) {
         "{}",
         signed_in.status
     );
-    let url = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid",
-        seed.web.app.client_id,
-        enc(WEB_REDIRECT)
-    );
+    let url = seed.web_authorize_url("scope=openid");
     let consent = browser.get(&url).await;
     let request = consent.field("request").unwrap();
     let answer = browser
@@ -941,11 +920,7 @@ async fn prompt_and_max_age_control_sign_in_and_approval(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
     let mut browser = srv.browser();
-    let base = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&state=p",
-        seed.web.app.client_id,
-        enc(WEB_REDIRECT)
-    );
+    let base = seed.web_authorize_url("scope=openid&state=p");
     let page = browser.get(&format!("{base}&prompt=none")).await;
     let params = redirect_params(page.location.as_deref().unwrap());
     assert_eq!(params["error"], "login_required");
@@ -993,11 +968,7 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
     .await
     .unwrap();
     let mut browser = srv.browser();
-    let url = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid+trades:read+trades:write",
-        seed.web.app.client_id,
-        enc(WEB_REDIRECT)
-    );
+    let url = seed.web_authorize_url("scope=openid+trades:read+trades:write");
     let page = browser.get(&url).await;
     let page = browser.follow(page).await;
     let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;

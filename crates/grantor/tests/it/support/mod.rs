@@ -87,6 +87,16 @@ pub struct SignInSeed {
 }
 
 impl SignInSeed {
+    /// An authorization request of the web app (redirect [`WEB_REDIRECT`]) with more parameters.
+    pub fn web_authorize_url(&self, more: &str) -> String {
+        let redirect: String =
+            url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect();
+        format!(
+            "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={redirect}&{more}",
+            self.web.app.client_id
+        )
+    }
+
     /// The web app's Basic credentials.
     pub fn web_basic(&self) -> Option<(&str, &str)> {
         Some((
