@@ -12,7 +12,10 @@
 #     over keep-alive connections: requests/s, share of 200 answers, p50/p99 latency, server CPU
 #     time per request (utime+stime of the server process only) and peak RSS (VmHWM);
 #   - the signing step alone (bench/sign, one thread), and the ratio of the server's CPU per
-#     token to the cost of one ES256 signature (the algorithm access tokens are signed with).
+#     token to the cost of one ES256 signature (the algorithm access tokens are signed with);
+#   - API-token exchanges (RFC 8693) beside client_credentials;
+#   - client_credentials tokens while a second load generator floods the password grant with
+#     sign-ins (each one an argon2 check), beside the same run without the flood.
 #
 # Knobs (environment):
 #   BENCH_DURATION=10s        length of each measured oha run
@@ -45,6 +48,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/grantor-bench.XXXXXX")
 
 SERVER_PID=""
 OHA_PID=""
+FLOOD_PID=""
 PG_ADMIN_URL=""
 PG_DB=""
 
@@ -79,10 +83,12 @@ drop_pg_db() {
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    if [[ -n "$OHA_PID" ]]; then
-        kill -TERM "$OHA_PID" 2>/dev/null || true
-        wait "$OHA_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "$OHA_PID" "$FLOOD_PID"; do
+        [[ -n "$pid" ]] || continue
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     stop_server
     drop_pg_db
     rm -rf "$WORK"
@@ -254,6 +260,19 @@ bench_backend() {
     client_secret=$(json_field client_secret <<<"$app")
     "${g[@]}" app add-to-org --app "$client_id" --org bench --scope read --scope write \
         >"$dir/seed-grant.json"
+    # For the login flood: a member and a web app with the (legacy) password grant.
+    local flood_password=flood-password-1234 flood_app flood_id flood_secret
+    "${g[@]}" user create --email flood@bench.example --password-stdin \
+        <<<"$flood_password" >"$dir/seed-user.json"
+    "${g[@]}" member add --org bench --user flood@bench.example --role member >/dev/null
+    flood_app=$("${g[@]}" app create --org bench --type web --name flood --scope read \
+        --allow-grant password 2>>"$dir/seed.log")
+    flood_id=$(json_field client_id <<<"$flood_app")
+    flood_secret=$(json_field client_secret <<<"$flood_app")
+    local api_token
+    api_token=$("${g[@]}" api-token create --org bench --user flood@bench.example --name bench \
+        --scope read 2>>"$dir/seed.log")
+    api_token=$(json_field token <<<"$api_token")
 
     log "[$backend] Starting the server (first start: generates the signing keys)"
     local port
@@ -279,25 +298,33 @@ bench_backend() {
         die "introspection failed: $introspection"
     [[ $(json_field active <<<"$introspection") == True ]] || die "introspection: $introspection"
 
-    local endpoint body c cpu0 cpu1 mach0 mach1 oha0 oha1 db0 db1
-    for endpoint in token introspect; do
+    local endpoint path body c cpu0 cpu1 mach0 mach1 oha0 oha1 db0 db1
+    local -a credentials
+    for endpoint in token exchange introspect; do
+        path=$endpoint
+        credentials=("${auth[@]}")
         case $endpoint in
             token) body=grant_type=client_credentials ;;
+            exchange) # an API token swapped for an access token: no client authentication
+                path=token
+                credentials=()
+                body="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=$api_token&subject_token_type=urn%3Agrantor%3Aparams%3Aoauth%3Atoken-type%3Aapi-token"
+                ;;
             introspect) body="token=$token" ;; # base64url and dots need no form-encoding
         esac
         if [[ "$WARMUP" != 0 ]]; then
             run_oha -z "$WARMUP" -c 8 -w --no-tui --output-format quiet \
-                "${form[@]}" "${auth[@]}" -d "$body" "$base/oauth2/$endpoint"
+                "${form[@]}" "${credentials[@]}" -d "$body" "$base/oauth2/$path"
         fi
         for c in $CONNECTIONS; do
-            log "[$backend] POST /oauth2/$endpoint, $c connections, $DURATION"
+            log "[$backend] POST /oauth2/$path ($endpoint), $c connections, $DURATION"
             children_seconds oha0
             mach0=$(machine_ticks)
             db0=$(postgres_ticks)
             cpu0=$(cpu_ticks "$SERVER_PID")
             run_oha -z "$DURATION" -c "$c" -w --no-tui --output-format json \
                 -o "$dir/oha-$endpoint-c$c.json" \
-                "${form[@]}" "${auth[@]}" -d "$body" "$base/oauth2/$endpoint"
+                "${form[@]}" "${credentials[@]}" -d "$body" "$base/oauth2/$path"
             cpu1=$(cpu_ticks "$SERVER_PID")
             db1=$(postgres_ticks)
             mach1=$(machine_ticks)
@@ -345,6 +372,44 @@ print(f"{run['requests_per_sec']:.0f} req/s, {run['success_ratio']*100:.2f}% 200
 EOF
         done
     done
+
+    # client_credentials again, this time while 16 connections sign in with the password
+    # grant as fast as they can (argon2 per attempt; past the checker's queue, 503s).
+    local flood_c=16 token_c
+    token_c=$(awk '{print $1}' <<<"$CONNECTIONS")
+    log "[$backend] POST /oauth2/token during a login flood ($flood_c connections), $token_c connections, $DURATION"
+    oha -z "$(($(sed 's/s$//' <<<"$DURATION") + 2))s" -c "$flood_c" -w --no-tui --output-format json \
+        -o "$dir/oha-flood.json" "${form[@]}" -a "$flood_id:$flood_secret" \
+        -d "grant_type=password&username=flood%40bench.example&password=$flood_password" \
+        "$base/oauth2/token" &
+    FLOOD_PID=$!
+    nap 1
+    run_oha -z "$DURATION" -c "$token_c" -w --no-tui --output-format json \
+        -o "$dir/oha-token-flood.json" "${form[@]}" "${auth[@]}" \
+        -d grant_type=client_credentials "$base/oauth2/token"
+    wait "$FLOOD_PID" || true
+    FLOOD_PID=""
+    python3 - "$dir" "$backend" "$token_c" <<'EOF'
+import json, os, sys
+d, backend, c = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def run(name):
+    o = json.load(open(os.path.join(d, name)))
+    codes = {k: int(v) for k, v in (o.get("statusCodeDistribution") or {}).items()}
+    p = o["latencyPercentiles"]
+    total = o["summary"]["total"] or 1
+    return {"per_sec": codes.get("200", 0) / total, "codes": codes,
+            "p50_ms": (p.get("p50") or 0) * 1000, "p99_ms": (p.get("p99") or 0) * 1000}
+quiet = run(f"oha-token-c{c}.json")
+loud = run("oha-token-flood.json")
+flood = run("oha-flood.json")
+result = {"backend": backend, "connections": c, "without_flood": quiet, "with_flood": loud,
+          "flood": {"sign_ins_per_sec": flood["per_sec"], "codes": flood["codes"],
+                    "p99_ms": flood["p99_ms"]}}
+json.dump(result, open(os.path.join(d, "flood.json"), "w"), indent=2)
+print(f"tokens/s {quiet['per_sec']:.0f} -> {loud['per_sec']:.0f} during the flood "
+      f"(p99 {quiet['p99_ms']:.2f} -> {loud['p99_ms']:.2f} ms); sign-ins {flood['per_sec']:.0f}/s, "
+      f"answers {flood['codes']}", file=sys.stderr)
+EOF
 
     local peak_kb
     peak_kb=$(status_kb "$SERVER_PID" VmHWM)
@@ -402,7 +467,8 @@ for b in backends:
     servers[b] = json.load(open(os.path.join(out, b, "server.json")))
     for f in sorted(glob.glob(os.path.join(out, b, "run-*.json"))):
         runs.append(json.load(open(f)))
-runs.sort(key=lambda r: (backends.index(r["backend"]), r["endpoint"] != "token", r["connections"]))
+order = {"token": 0, "exchange": 1, "introspect": 2}
+runs.sort(key=lambda r: (backends.index(r["backend"]), order.get(r["endpoint"], 3), r["connections"]))
 
 print(f"{'backend':<9} {'ready ms (first start)':>22} {'ready ms (restart)':>18} {'idle RSS MiB':>13} {'peak RSS MiB':>13}")
 for b, s in servers.items():
@@ -415,7 +481,7 @@ head = (f"{'backend':<9} {'endpoint':<11} {'conns':>5} {'req/s':>8} {'200 %':>7}
 print(head)
 print("-" * len(head))
 for r in runs:
-    crypto = es_sign if r["endpoint"] == "token" else es_verify
+    crypto = es_verify if r["endpoint"] == "introspect" else es_sign
     cpu = r["server_cpu_us_per_request"]
     ratio = cpu / crypto if cpu else float("nan")
     print(f"{r['backend']:<9} {r['endpoint']:<11} {r['connections']:>5} {r['requests_per_sec']:>8.0f} "
@@ -426,11 +492,20 @@ print("CPU us/req, cores: the grantor process only. DB us/req: PostgreSQL's proc
 print("(SQLite runs inside grantor). other: cores used by anything but grantor, PostgreSQL and oha")
 print("during the run; above ~0.05 the figures are disturbed by other work on the machine.")
 print(f"CPU/crypto: server CPU per request divided by the cryptography it cannot avoid: one ES256")
-print(f"signature ({es_sign:.1f} us) per token, one ES256 verification ({es_verify:.1f} us) per introspection.")
+print(f"signature ({es_sign:.1f} us) per token (exchange: API token swapped for an access token), one ES256")
+print(f"verification ({es_verify:.1f} us) per introspection.")
 for r in runs:
     if r["endpoint"] == "token" and r["server_cpu_us_per_request"]:
         print(f"  {r['backend']}, {r['connections']} connections: server CPU per token / signing cost alone"
               f" = {r['server_cpu_us_per_request']:.1f} / {es_sign:.1f} = {r['server_cpu_us_per_request']/es_sign:.2f}")
+print()
+print("client_credentials during a login flood (16 connections of password-grant sign-ins):")
+for b in backends:
+    f = json.load(open(os.path.join(out, b, "flood.json")))
+    q, l = f["without_flood"], f["with_flood"]
+    print(f"  {b}, {f['connections']} connections: {q['per_sec']:.0f} tokens/s (p99 {q['p99_ms']:.2f} ms)"
+          f" without, {l['per_sec']:.0f} tokens/s (p99 {l['p99_ms']:.2f} ms) during;"
+          f" sign-ins {f['flood']['sign_ins_per_sec']:.0f}/s, answers {f['flood']['codes']}")
 noisy = [r for r in runs if (r.get("other_cores") or 0) > 0.1]
 if noisy:
     print()

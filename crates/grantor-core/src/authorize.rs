@@ -305,6 +305,11 @@ impl<S: Storage> Provider<S> {
                 "ask for at least one scope",
             )));
         }
+        if scopes.has_management() {
+            return Err(fail(OAuthError::invalid_scope(
+                "Grantor's management scopes are never granted through sign-in",
+            )));
+        }
         let missing = scopes.missing_from(&app.scopes);
         if !missing.is_empty() {
             return Err(fail(OAuthError::invalid_scope(format!(
@@ -398,25 +403,24 @@ impl<S: Storage> Provider<S> {
             .collect())
     }
 
-    /// The scopes of `wanted` this app may get in `org_id`: an organization that added the
-    /// app from elsewhere limits its resource scopes to those it chose.
-    pub async fn scopes_available_in(
+    /// The scopes of `wanted` this app may get for a user in `org_id`, as things stand now:
+    /// the app's scopes, limited (for an organization that added the app from elsewhere) to
+    /// those the organization chose. Management scopes never come from a user's sign-in.
+    pub fn scopes_available_in(
         &self,
         client: &Client,
         org_id: &str,
         wanted: &ScopeSet,
-    ) -> Result<ScopeSet, crate::StoreError> {
+    ) -> ScopeSet {
         let mut scopes = wanted.intersection(&client.app.scopes);
+        scopes.retain(|s| !crate::scope::is_management(s));
         if org_id != client.app.org_id {
-            let granted = client
-                .org_grants
-                .iter()
-                .find(|g| g.org_id == org_id)
-                .map(|g| g.scopes.clone())
-                .unwrap_or_default();
-            scopes.retain(|s| crate::scope::is_builtin(s) || granted.contains(s));
+            let granted = client.org_grants.iter().find(|g| g.org_id == org_id);
+            scopes.retain(|s| {
+                crate::scope::is_oidc(s) || granted.is_some_and(|g| g.scopes.contains(s))
+            });
         }
-        Ok(scopes)
+        scopes
     }
 
     /// Decides what happens with an authorization request for this (possibly absent) user.
@@ -425,10 +429,8 @@ impl<S: Storage> Provider<S> {
         req: &AuthorizationRequest,
         user: Option<&SignedIn>,
     ) -> Result<Step, AuthorizeError> {
-        let now = self.clock.now();
-        let fresh_enough = |u: &SignedIn| req.max_age.is_none_or(|max| now - u.auth_time <= max);
         let user = match user {
-            Some(u) if !req.prompt.login && fresh_enough(u) => u,
+            Some(u) if !req.prompt.login && self.fresh_enough(req, u) => u,
             _ if req.prompt.none => {
                 return Err(self.redirect_error(
                     req,
@@ -450,9 +452,7 @@ impl<S: Storage> Provider<S> {
         if let [org] = orgs.as_slice()
             && !req.prompt.consent
         {
-            let available = self
-                .scopes_available_in(&req.client, &org.org_id, &req.scopes)
-                .await?;
+            let available = self.scopes_available_in(&req.client, &org.org_id, &req.scopes);
             let consent = self
                 .store
                 .consent(&user.user_id, &req.client.app.client_id, &org.org_id)
@@ -506,13 +506,24 @@ impl<S: Storage> Provider<S> {
         }))
     }
 
-    /// Applies the user's answer from the approval page; returns where to send the browser.
+    /// Whether the user signed in recently enough for the request's `max_age`.
+    fn fresh_enough(&self, req: &AuthorizationRequest, user: &SignedIn) -> bool {
+        req.max_age
+            .is_none_or(|max| self.clock.now() - user.auth_time <= max)
+    }
+
+    /// Applies the user's answer from the approval page: [`Step::Respond`] with where to send
+    /// the browser, or [`Step::Login`] when the sign-in grew older than `max_age` allows
+    /// while the page was open.
     pub async fn decide(
         &self,
         req: &AuthorizationRequest,
         user: &SignedIn,
         decision: Decision,
-    ) -> Result<String, AuthorizeError> {
+    ) -> Result<Step, AuthorizeError> {
+        if !self.fresh_enough(req, user) {
+            return Ok(Step::Login);
+        }
         if !decision.allow {
             return Err(self.redirect_error(
                 req,
@@ -531,9 +542,7 @@ impl<S: Storage> Provider<S> {
                 OAuthError::new(ErrorCode::AccessDenied, "no organization was chosen"),
             )
         })?;
-        let available = self
-            .scopes_available_in(&req.client, &org.org_id, &req.scopes)
-            .await?;
+        let available = self.scopes_available_in(&req.client, &org.org_id, &req.scopes);
         let mut approved = available.intersection(&decision.scopes);
         if available.contains("openid") {
             approved.insert("openid");
@@ -564,6 +573,7 @@ impl<S: Storage> Provider<S> {
         self.store.put_consent(&consent).await?;
         self.issue_authorization(req, user, &org.org_id, approved)
             .await
+            .map(Step::Respond)
     }
 
     /// Issues the authorization response: a code, or (implicit) an access token.
@@ -576,12 +586,14 @@ impl<S: Storage> Provider<S> {
     ) -> Result<String, AuthorizeError> {
         let grant_id = self
             .create_grant(&user.user_id, &req.client.app.client_id, org_id)
-            .await?;
+            .await
+            .map_err(|e| self.redirect_error(req, e))?;
         let issuer = &self.settings.issuer;
         let fragment = req.response_type == ResponseType::Token;
         match req.response_type {
             ResponseType::Code => {
-                let code = crate::secret::generate(crate::secret::Kind::AuthorizationCode)?;
+                let code = crate::secret::generate(crate::secret::Kind::AuthorizationCode)
+                    .map_err(|e| self.redirect_error(req, e.into()))?;
                 let record = crate::store::CodeRecord {
                     code_hash: crate::secret::hash(&code),
                     grant_id,

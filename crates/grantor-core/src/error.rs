@@ -107,6 +107,24 @@ impl fmt::Display for OAuthError {
 
 impl std::error::Error for OAuthError {}
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crypto_failure_is_the_servers_fault_not_storage() {
+        let e = OAuthError::from(CryptoError("the OS random number generator failed".into()));
+        assert_eq!(e.code, ErrorCode::ServerError);
+        assert!(
+            e.detail
+                .unwrap_or_default()
+                .contains("random number generator")
+        );
+        let e = ServiceError::from(CryptoError("argon2".into()));
+        assert!(matches!(e, ServiceError::Internal(_)));
+    }
+}
+
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         OAuthError::new(
@@ -114,6 +132,31 @@ impl From<StoreError> for OAuthError {
             "the server's storage is unavailable; try again shortly",
         )
         .with_detail(e.to_string())
+    }
+}
+
+/// A cryptographic operation or the OS random number generator failed: a fault of this
+/// server, never of storage or of the client. The text names what failed; it is logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CryptoError(pub String);
+
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cryptographic failure: {}", self.0)
+    }
+}
+
+impl std::error::Error for CryptoError {}
+
+impl From<CryptoError> for OAuthError {
+    fn from(e: CryptoError) -> Self {
+        OAuthError::server_error(e.to_string())
+    }
+}
+
+impl From<CryptoError> for ServiceError {
+    fn from(e: CryptoError) -> Self {
+        Self::Internal(e.to_string())
     }
 }
 
@@ -145,6 +188,8 @@ pub enum ServiceError {
     Forbidden(String),
     Invalid(String),
     Unavailable(String),
+    /// A fault of this server (the text is logged, never shown).
+    Internal(String),
 }
 
 impl fmt::Display for ServiceError {
@@ -153,6 +198,7 @@ impl fmt::Display for ServiceError {
             Self::NotFound(what) => write!(f, "{what} not found"),
             Self::Conflict(msg) | Self::Forbidden(msg) | Self::Invalid(msg) => f.write_str(msg),
             Self::Unavailable(_) => f.write_str("storage is unavailable"),
+            Self::Internal(_) => f.write_str("the server could not complete the request"),
         }
     }
 }

@@ -3,8 +3,39 @@
 use crate::jose::{Alg, JwkSet, KeyEncryptionKey, SigningKey, VerifyingKey};
 use crate::model::AuditEvent;
 use crate::store::{KeyState, KeyStore, StoredKey};
-use crate::{Clock, StoreError};
+use crate::{Clock, CryptoError, StoreError};
+use std::fmt;
 use std::sync::{Arc, RwLock};
+
+/// Why a key operation failed: storage, or the cryptography itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    Store(StoreError),
+    Crypto(CryptoError),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => e.fmt(f),
+            Self::Crypto(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl From<StoreError> for KeyError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<CryptoError> for KeyError {
+    fn from(e: CryptoError) -> Self {
+        Self::Crypto(e)
+    }
+}
 
 /// The keys of one moment: the active signer per algorithm, and every published key.
 #[derive(Debug, Default)]
@@ -16,7 +47,7 @@ pub struct KeySet {
 
 impl KeySet {
     /// Builds the set from stored keys, decrypting private halves of active keys only.
-    pub fn from_stored(stored: &[StoredKey], kek: &KeyEncryptionKey) -> Result<Self, StoreError> {
+    pub fn from_stored(stored: &[StoredKey], kek: &KeyEncryptionKey) -> Result<Self, KeyError> {
         let mut set = KeySet::default();
         // Newest first, so the newest active key of an algorithm is the one that signs.
         let mut sorted: Vec<&StoredKey> = stored.iter().collect();
@@ -24,13 +55,13 @@ impl KeySet {
         for key in sorted {
             if key.state == KeyState::Active && set.signer(key.alg).is_none() {
                 let der = kek.open(&key.kid, &key.private_sealed).map_err(|_| {
-                    StoreError::Backend(format!(
+                    CryptoError(format!(
                         "signing key {} cannot be decrypted: is the key-encryption key the one it was sealed with?",
                         key.kid
                     ))
                 })?;
                 let signer = SigningKey::from_pkcs8(key.alg, &der)
-                    .map_err(|e| StoreError::Backend(format!("signing key {}: {e}", key.kid)))?;
+                    .map_err(|e| CryptoError(format!("signing key {}: {e}", key.kid)))?;
                 set.signers.push(Arc::new(signer));
             }
             if let Ok(v) = VerifyingKey::from_jwk(&key.public_jwk) {
@@ -75,7 +106,7 @@ fn key_audit(
     action: &str,
     kid: &str,
     details: String,
-) -> Result<AuditEvent, StoreError> {
+) -> Result<AuditEvent, KeyError> {
     Ok(AuditEvent {
         id: crate::secret::new_id("aud_")?,
         at: clock.now(),
@@ -97,12 +128,12 @@ pub async fn create_key<S: KeyStore>(
     alg: Alg,
     state: KeyState,
     activate_at: i64,
-) -> Result<String, StoreError> {
-    let (key, der) = SigningKey::generate(alg)
-        .map_err(|e| StoreError::Backend(format!("key generation: {e}")))?;
+) -> Result<String, KeyError> {
+    let (key, der) =
+        SigningKey::generate(alg).map_err(|e| CryptoError(format!("key generation: {e}")))?;
     let sealed = kek
         .seal(&key.kid, &der)
-        .map_err(|e| StoreError::Backend(format!("key sealing: {e}")))?;
+        .map_err(|e| CryptoError(format!("key sealing: {e}")))?;
     let stored = StoredKey {
         kid: key.kid.clone(),
         alg,
@@ -128,7 +159,7 @@ pub async fn ensure_active_keys<S: KeyStore>(
     store: &S,
     kek: &KeyEncryptionKey,
     clock: &dyn Clock,
-) -> Result<(), StoreError> {
+) -> Result<(), KeyError> {
     let keys = store.keys().await?;
     for alg in [Alg::ES256, Alg::RS256] {
         if !keys
@@ -147,7 +178,7 @@ pub async fn reload<S: KeyStore>(
     kek: &KeyEncryptionKey,
     ring: &KeyRing,
     policy: &RotationPolicy,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<i64>, KeyError> {
     let stored = store.keys().await?;
     ring.replace(KeySet::from_stored(&stored, kek)?);
     Ok(next_transition(&stored, policy))
@@ -176,18 +207,29 @@ impl Default for RotationPolicy {
 }
 
 /// Starts a rotation: new ES256 and RS256 keys, published now, signing after `overlap`.
+/// Refused while a rotation is already under way (storage allows one `next` key per
+/// algorithm).
 pub async fn rotate<S: KeyStore>(
     store: &S,
     kek: &KeyEncryptionKey,
     clock: &dyn Clock,
     overlap: i64,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<String>, KeyError> {
     let activate_at = clock.now() + overlap.max(0);
     let mut kids = Vec::new();
     for alg in [Alg::ES256, Alg::RS256] {
         kids.push(create_key(store, kek, clock, alg, KeyState::Next, activate_at).await?);
     }
     Ok(kids)
+}
+
+/// Ignores the conflict of a `next` key another node created first: the rotation it was
+/// about to start is under way.
+fn unless_started_elsewhere(result: Result<String, KeyError>) -> Result<(), KeyError> {
+    match result {
+        Ok(_) | Err(KeyError::Store(StoreError::Conflict(_))) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// When the schedule next rotates `alg`'s key: `interval` after the newest active key was
@@ -233,7 +275,7 @@ pub async fn advance<S: KeyStore>(
     kek: &KeyEncryptionKey,
     clock: &dyn Clock,
     policy: &RotationPolicy,
-) -> Result<(), StoreError> {
+) -> Result<(), KeyError> {
     let now = clock.now();
     let keys = store.keys().await?;
     for alg in [Alg::ES256, Alg::RS256] {
@@ -286,7 +328,9 @@ pub async fn advance<S: KeyStore>(
         let keys = store.keys().await?;
         for alg in [Alg::ES256, Alg::RS256] {
             if scheduled_rotation(&keys, alg, interval).is_some_and(|due| due <= now) {
-                create_key(store, kek, clock, alg, KeyState::Next, now + policy.overlap).await?;
+                let created =
+                    create_key(store, kek, clock, alg, KeyState::Next, now + policy.overlap).await;
+                unless_started_elsewhere(created)?;
             }
         }
     }

@@ -1,20 +1,40 @@
 //! Checking a user's password, for the login page and the password grant alike, behind
 //! growing delays per account and per address. A failure never says whether the account
 //! exists.
+//!
+//! Each attempt is counted before the password is checked, atomically, so parallel guesses
+//! cannot all slip through before the first failure is recorded; a successful attempt gives
+//! its count back. The account's delays apply only to addresses that have failed before:
+//! failures from elsewhere can slow an attacker's addresses down, never lock the account's
+//! owner out when they come from an address with a clean record.
 
+use crate::StoreError;
 use crate::model::User;
+use crate::password::PasswordChecker;
 use crate::store::{Directory, ThrottleStore};
-use crate::{StoreError, password};
+use std::net::IpAddr;
 
 /// Failures are forgotten after an hour without one.
 const WINDOW: i64 = 3600;
+/// Free attempts before delays start: more for an address (people share them) than for an
+/// account.
+const FREE_PER_ACCOUNT: i64 = 3;
+const FREE_PER_ADDRESS: i64 = 10;
+/// Longest email address (RFC 5321 4.5.3.1.3) and password accepted; anything longer is
+/// refused before any work.
+pub const MAX_EMAIL_BYTES: usize = 254;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginError {
     /// Wrong email or password (deliberately not saying which).
     Invalid,
+    /// The email or the password is longer than anyone's.
+    TooLong,
     /// Too many recent failures; try again after this many seconds.
     Throttled(i64),
+    /// Too many password checks are under way; try again in a moment.
+    Busy,
     Store(StoreError),
 }
 
@@ -37,57 +57,92 @@ fn account_key(email: &str) -> String {
     format!("account:{email}")
 }
 
-fn address_key(address: &str) -> String {
-    format!("address:{address}")
+/// The throttle key of an address: IPv4 as is, IPv6 by its /64 (one subscriber's
+/// allocation, which they can fill with addresses at will).
+pub fn address_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("address:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("address:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        IpAddr::V4(v4) => format!("address:{v4}"),
+    }
 }
 
-async fn wait_for<S: ThrottleStore>(
+/// Counts one attempt against `key` if its delay has passed; returns the failures on record
+/// before it. The count is a compare-and-set, so concurrent attempts are counted one by one.
+async fn reserve<S: ThrottleStore>(
     store: &S,
     key: &str,
     free: i64,
     now: i64,
-) -> Result<i64, StoreError> {
-    Ok(match store.failures(key).await? {
-        Some((failures, last)) if now - last < WINDOW => {
-            (last + delay(failures, free) - now).max(0)
+) -> Result<i64, LoginError> {
+    for _ in 0..8 {
+        let seen = store.failures(key).await?;
+        let (failures, wait) = match seen {
+            Some((failures, last)) if now - last < WINDOW => {
+                (failures, (last + delay(failures, free) - now).max(0))
+            }
+            _ => (0, 0),
+        };
+        if wait > 0 {
+            return Err(LoginError::Throttled(wait));
         }
-        _ => 0,
-    })
+        if store.count_attempt(key, seen, now, WINDOW).await? {
+            return Ok(failures);
+        }
+        // Another attempt was counted in between: look again.
+    }
+    Err(LoginError::Throttled(1))
 }
 
-/// Verifies `email` and `password`. `address` is the client's IP address.
+/// Verifies `email` and `password` from `address`.
 pub async fn authenticate<S: Directory + ThrottleStore>(
     store: &S,
+    checker: &PasswordChecker,
     email: &str,
     password_given: &str,
-    address: &str,
+    address: IpAddr,
     now: i64,
 ) -> Result<User, LoginError> {
+    if email.len() > MAX_EMAIL_BYTES || password_given.len() > MAX_PASSWORD_BYTES {
+        return Err(LoginError::TooLong);
+    }
     let email = email.trim().to_lowercase();
     let (account, addr) = (account_key(&email), address_key(address));
-    // An address gets more free attempts than an account: several people may share it.
-    let wait = wait_for(store, &account, 3, now)
-        .await?
-        .max(wait_for(store, &addr, 10, now).await?);
-    if wait > 0 {
-        return Err(LoginError::Throttled(wait));
+    let clean_address = reserve(store, &addr, FREE_PER_ADDRESS, now).await? == 0;
+    if !clean_address && let Err(e) = reserve(store, &account, FREE_PER_ACCOUNT, now).await {
+        // A refused attempt is not a failure.
+        store.refund_attempt(&addr).await?;
+        return Err(e);
     }
     let user = store.user_by_email(&email).await?;
-    let ok = match &user {
-        Some(u) => password::verify(password_given, &u.password_hash),
-        None => {
-            password::dummy_verify(password_given);
-            false
-        }
-    };
-    match (ok, user) {
-        (true, Some(user)) => {
+    let checked = checker
+        .verify(
+            password_given,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
+        .await;
+    match (checked, user) {
+        (Ok(true), Some(user)) => {
             store.clear_failures(&account).await?;
+            store.refund_attempt(&addr).await?;
             Ok(user)
         }
+        (Err(_busy), _) => {
+            store.refund_attempt(&addr).await?;
+            if !clean_address {
+                store.refund_attempt(&account).await?;
+            }
+            Err(LoginError::Busy)
+        }
         _ => {
-            store.record_failure(&account, now, WINDOW).await?;
-            store.record_failure(&addr, now, WINDOW).await?;
+            if clean_address {
+                store.record_failure(&account, now, WINDOW).await?;
+            }
             Err(LoginError::Invalid)
         }
     }
@@ -95,11 +150,24 @@ pub async fn authenticate<S: Directory + ThrottleStore>(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn delays_grow_and_are_capped() {
-        assert_eq!(super::delay(2, 3), 0);
-        assert_eq!(super::delay(3, 3), 1);
-        assert_eq!(super::delay(5, 3), 4);
-        assert_eq!(super::delay(40, 3), 900);
+        assert_eq!(delay(2, 3), 0);
+        assert_eq!(delay(3, 3), 1);
+        assert_eq!(delay(5, 3), 4);
+        assert_eq!(delay(40, 3), 900);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_throttled_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "address:198.51.100.7");
     }
 }

@@ -3,12 +3,13 @@
 //! this, so they cannot disagree about the rules.
 
 use crate::model::{
-    Actor, App, AppType, AuditEvent, LegacyGrant, Membership, OrgAccessGrant, Organization,
-    ResourceServer, Role, ScopeDefinition, User,
+    Actor, ApiToken, App, AppType, AuditEvent, LegacyGrant, Membership, OrgAccessGrant,
+    Organization, ResourceServer, Role, ScopeDefinition, TokenLimits, User,
 };
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
-use crate::store::{Directory, Registry};
+use crate::store::{AuditQuery, ConsentView, Storage};
+use crate::token::AccessTokenClaims;
 use crate::{Clock, ServiceError, password, secret};
 use std::sync::Arc;
 
@@ -27,6 +28,44 @@ pub struct NewApp {
     pub scopes: Vec<String>,
     pub legacy_grants: Vec<LegacyGrant>,
     pub access_token_ttl: Option<i64>,
+}
+
+/// What may change about a resource server; `None` keeps the current value.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceServerChanges {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<ScopeDefinition>>,
+}
+
+/// A resource server for the audit log: identifier and scope names.
+fn describe_resource_server(rs: &ResourceServer) -> String {
+    let scopes: Vec<&str> = rs.scopes.iter().map(|s| s.name.as_str()).collect();
+    format!("identifier={} scopes={}", rs.identifier, scopes.join(" "))
+}
+
+/// What may change about an app after it was registered; `None` keeps the current value.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub access_token_ttl: Option<i64>,
+}
+
+/// API tokens live 90 days unless asked otherwise, and at most a year.
+pub const API_TOKEN_DEFAULT_TTL: i64 = 90 * 24 * 3600;
+pub const API_TOKEN_MAX_TTL: i64 = 365 * 24 * 3600;
+
+/// What a user asks for in an API token.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// Seconds from now; 90 days when absent.
+    pub expires_in: Option<i64>,
 }
 
 /// An app together with its secret, which exists in clear only in this value.
@@ -69,7 +108,7 @@ pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), Service
     }
 }
 
-impl<S: Directory + Registry> Manager<S> {
+impl<S: Storage> Manager<S> {
     fn audit(
         &self,
         actor: &Actor,
@@ -98,6 +137,18 @@ impl<S: Directory + Registry> Manager<S> {
             .ok_or_else(|| ServiceError::NotFound(format!("organization {id_or_name:?}")))
     }
 
+    /// Organization `org` (id or name), if `actor` may do `action` there.
+    async fn org_allowing(
+        &self,
+        actor: &Actor,
+        org: &str,
+        action: Action,
+    ) -> Result<Organization, ServiceError> {
+        let org = self.organization(org).await?;
+        self.authorize(actor, action, &org.id).await?;
+        Ok(org)
+    }
+
     /// The actor's role in `org_id`, for policy checks.
     async fn role_of(&self, actor: &Actor, org_id: &str) -> Result<Option<Role>, ServiceError> {
         let Actor::User { user_id, .. } = actor else {
@@ -112,6 +163,7 @@ impl<S: Directory + Registry> Manager<S> {
             .map(|m| m.role))
     }
 
+    /// Checks `action` in `org_id`; an organization the actor may not see is "not found".
     async fn authorize(
         &self,
         actor: &Actor,
@@ -119,7 +171,17 @@ impl<S: Directory + Registry> Manager<S> {
         org_id: &str,
     ) -> Result<(), ServiceError> {
         let role = self.role_of(actor, org_id).await?;
-        policy::check(actor, action, Some(org_id), role)
+        if !policy::can_see(actor, org_id, role) {
+            return Err(ServiceError::NotFound("organization".into()));
+        }
+        let checked = policy::check(actor, action, Some(org_id), role);
+        if let Err(ServiceError::Forbidden(why)) = &checked {
+            // A refusal changes nothing, but the organization's owners should see it.
+            let mut event = self.audit(actor, action.name(), org_id, Some(org_id), why.clone())?;
+            event.outcome = "refused".into();
+            self.store.append_audit_event(&event).await?;
+        }
+        checked
     }
 
     pub async fn create_organization(
@@ -199,9 +261,7 @@ impl<S: Directory + Registry> Manager<S> {
         email: &str,
         role: Role,
     ) -> Result<Membership, ServiceError> {
-        let org = self.organization(org).await?;
-        self.authorize(actor, Action::ManageMembers, &org.id)
-            .await?;
+        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let user = self
             .store
             .user_by_email(&email.trim().to_lowercase())
@@ -226,17 +286,11 @@ impl<S: Directory + Registry> Manager<S> {
         })
     }
 
-    pub async fn create_resource_server(
-        &self,
-        actor: &Actor,
-        org: &str,
-        identifier: &str,
-        name: &str,
-        scopes: Vec<ScopeDefinition>,
-    ) -> Result<ResourceServer, ServiceError> {
-        let org = self.organization(org).await?;
-        self.authorize(actor, Action::ManageResourceServers, &org.id)
-            .await?;
+    /// The rules a resource server meets, at creation and after every change: an absolute
+    /// identifier, a name, and at least one scope, each a valid, unreserved name that no other
+    /// resource server uses.
+    async fn check_resource_server(&self, rs: &ResourceServer) -> Result<(), ServiceError> {
+        let identifier = &rs.identifier;
         let parsed = url::Url::parse(identifier).map_err(|_| {
             invalid(format!(
                 "resource identifier {identifier:?} is not an absolute URI"
@@ -245,27 +299,51 @@ impl<S: Directory + Registry> Manager<S> {
         if parsed.fragment().is_some() {
             return Err(invalid("a resource identifier must not contain a fragment"));
         }
-        if scopes.is_empty() {
+        if rs.name.is_empty() || rs.name.len() > 100 {
+            return Err(invalid(
+                "a resource server's name must be 1 to 100 characters",
+            ));
+        }
+        if rs.scopes.is_empty() {
             return Err(invalid("a resource server declares at least one scope"));
         }
-        for s in &scopes {
+        for s in &rs.scopes {
             if !scope::is_valid_token(&s.name) {
                 return Err(invalid(format!("{:?} is not a valid scope name", s.name)));
             }
-            if scope::is_builtin(&s.name) {
-                return Err(invalid(format!("{:?} is a built-in scope", s.name)));
+            if scope::is_builtin(&s.name) || scope::is_management(&s.name) {
+                return Err(invalid(format!(
+                    "{:?} is a built-in scope (the grantor: prefix is reserved)",
+                    s.name
+                )));
             }
         }
         let index = self.store.resource_index().await?;
-        if let Some(taken) = scopes
-            .iter()
-            .find_map(|s| index.owner_of(&s.name).map(|rs| (s, rs)))
-        {
+        if let Some((taken, owner)) = rs.scopes.iter().find_map(|s| {
+            index
+                .owner_of(&s.name)
+                .filter(|owner| owner.id != rs.id)
+                .map(|owner| (s, owner))
+        }) {
             return Err(ServiceError::Conflict(format!(
                 "scope {:?} already belongs to resource server {}; scope names are unique, so prefix them (e.g. trades:read)",
-                taken.0.name, taken.1.identifier
+                taken.name, owner.identifier
             )));
         }
+        Ok(())
+    }
+
+    pub async fn create_resource_server(
+        &self,
+        actor: &Actor,
+        org: &str,
+        identifier: &str,
+        name: &str,
+        scopes: Vec<ScopeDefinition>,
+    ) -> Result<ResourceServer, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ManageResourceServers)
+            .await?;
         let rs = ResourceServer {
             id: secret::new_id("rs_")?,
             org_id: org.id.clone(),
@@ -274,20 +352,140 @@ impl<S: Directory + Registry> Manager<S> {
             scopes,
             created_at: self.clock.now(),
         };
-        let scope_list: Vec<&str> = rs.scopes.iter().map(|s| s.name.as_str()).collect();
+        self.check_resource_server(&rs).await?;
         let audit = self.audit(
             actor,
             "resource_server.create",
             &rs.id,
             Some(&org.id),
-            format!(
-                "identifier={} scopes={}",
-                rs.identifier,
-                scope_list.join(" ")
-            ),
+            describe_resource_server(&rs),
         )?;
         self.store.create_resource_server(&rs, &audit).await?;
         Ok(rs)
+    }
+
+    /// A resource server of organization `org`, by id.
+    pub async fn resource_server(
+        &self,
+        actor: &Actor,
+        org: &str,
+        id: &str,
+    ) -> Result<ResourceServer, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
+            .await?;
+        self.store
+            .resource_servers(&org.id)
+            .await?
+            .into_iter()
+            .find(|rs| rs.id == id)
+            .ok_or_else(|| ServiceError::NotFound(format!("resource server {id:?}")))
+    }
+
+    /// Renames a resource server or replaces its scopes (its identifier never changes:
+    /// tokens name it). Apps keep listing a scope that went away; no token carries it again.
+    pub async fn update_resource_server(
+        &self,
+        actor: &Actor,
+        org: &str,
+        id: &str,
+        changes: ResourceServerChanges,
+    ) -> Result<ResourceServer, ServiceError> {
+        let mut rs = self.resource_server(actor, org, id).await?;
+        self.authorize(actor, Action::ManageResourceServers, &rs.org_id)
+            .await?;
+        if let Some(name) = changes.name {
+            rs.name = name.trim().into();
+        }
+        if let Some(scopes) = changes.scopes {
+            rs.scopes = scopes;
+        }
+        self.check_resource_server(&rs).await?;
+        let audit = self.audit(
+            actor,
+            "resource_server.update",
+            &rs.id,
+            Some(&rs.org_id),
+            describe_resource_server(&rs),
+        )?;
+        self.store.update_resource_server(&rs, &audit).await?;
+        Ok(rs)
+    }
+
+    pub async fn delete_resource_server(
+        &self,
+        actor: &Actor,
+        org: &str,
+        id: &str,
+    ) -> Result<(), ServiceError> {
+        let rs = self.resource_server(actor, org, id).await?;
+        self.authorize(actor, Action::ManageResourceServers, &rs.org_id)
+            .await?;
+        let audit = self.audit(
+            actor,
+            "resource_server.delete",
+            &rs.id,
+            Some(&rs.org_id),
+            describe_resource_server(&rs),
+        )?;
+        Ok(self.store.delete_resource_server(&rs.id, &audit).await?)
+    }
+
+    /// The rules every app meets, at creation and after every change.
+    async fn check_app(&self, app: &App) -> Result<(), ServiceError> {
+        let name = app.name.as_str();
+        if name.trim().is_empty() || name.len() > 100 {
+            return Err(invalid("an app name must be 1 to 100 characters"));
+        }
+        match app.app_type {
+            AppType::Server => {
+                if !app.redirect_uris.is_empty() {
+                    return Err(invalid("server apps have no redirect URIs"));
+                }
+                if app.allow_password || app.allow_implicit {
+                    return Err(invalid(
+                        "server apps use client credentials only; legacy grants are for web and native apps",
+                    ));
+                }
+            }
+            AppType::Web | AppType::Native => {
+                if app.redirect_uris.is_empty() && !app.allow_password {
+                    return Err(invalid(format!(
+                        "a {} app needs at least one redirect URI",
+                        app.app_type.as_str()
+                    )));
+                }
+                if app.scopes.has_management() {
+                    return Err(invalid(
+                        "only server apps may hold Grantor's management scopes (grantor:...); users' apps never get them",
+                    ));
+                }
+            }
+        }
+        for uri in app
+            .redirect_uris
+            .iter()
+            .chain(&app.post_logout_redirect_uris)
+        {
+            validate_redirect_uri(app.app_type, uri)?;
+        }
+        let index = self.store.resource_index().await?;
+        if let Some(s) = app
+            .scopes
+            .iter()
+            .find(|s| !scope::is_builtin(s) && index.owner_of(s).is_none())
+        {
+            return Err(invalid(format!(
+                "scope {s:?} is not defined by any resource server"
+            )));
+        }
+        // Zero means the server's default.
+        if app.access_token_ttl != 0 && !(60..=86_400).contains(&app.access_token_ttl) {
+            return Err(invalid(
+                "an access token lifetime must be between 60 and 86400 seconds",
+            ));
+        }
+        Ok(())
     }
 
     pub async fn create_app(
@@ -296,56 +494,7 @@ impl<S: Directory + Registry> Manager<S> {
         org: &str,
         new: NewApp,
     ) -> Result<AppWithSecret, ServiceError> {
-        let org = self.organization(org).await?;
-        self.authorize(actor, Action::ManageApps, &org.id).await?;
-        let name = new.name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(invalid("an app name must be 1 to 100 characters"));
-        }
-        match new.app_type {
-            AppType::Server => {
-                if !new.redirect_uris.is_empty() {
-                    return Err(invalid("server apps have no redirect URIs"));
-                }
-                if !new.legacy_grants.is_empty() {
-                    return Err(invalid(
-                        "server apps use client credentials only; legacy grants are for web and native apps",
-                    ));
-                }
-            }
-            AppType::Web | AppType::Native => {
-                if new.redirect_uris.is_empty()
-                    && !new.legacy_grants.contains(&LegacyGrant::Password)
-                {
-                    return Err(invalid(format!(
-                        "a {} app needs at least one redirect URI",
-                        new.app_type.as_str()
-                    )));
-                }
-            }
-        }
-        for uri in new
-            .redirect_uris
-            .iter()
-            .chain(&new.post_logout_redirect_uris)
-        {
-            validate_redirect_uri(new.app_type, uri)?;
-        }
-        let index = self.store.resource_index().await?;
-        for s in &new.scopes {
-            if !scope::is_builtin(s) && index.owner_of(s).is_none() {
-                return Err(invalid(format!(
-                    "scope {s:?} is not defined by any resource server"
-                )));
-            }
-        }
-        if let Some(ttl) = new.access_token_ttl
-            && !(60..=86_400).contains(&ttl)
-        {
-            return Err(invalid(
-                "an access token lifetime must be between 60 and 86400 seconds",
-            ));
-        }
+        let org = self.org_allowing(actor, org, Action::ManageApps).await?;
         let client_secret = match new.app_type {
             AppType::Native => None,
             _ => Some(secret::generate(secret::Kind::AppSecret)?),
@@ -353,7 +502,7 @@ impl<S: Directory + Registry> Manager<S> {
         let app = App {
             client_id: secret::new_id("app_")?,
             org_id: org.id.clone(),
-            name: name.into(),
+            name: new.name.trim().into(),
             app_type: new.app_type,
             secret_hash: client_secret.as_deref().map(secret::hash),
             previous_secret_hash: None,
@@ -363,9 +512,11 @@ impl<S: Directory + Registry> Manager<S> {
             scopes: new.scopes.into_iter().collect(),
             allow_password: new.legacy_grants.contains(&LegacyGrant::Password),
             allow_implicit: new.legacy_grants.contains(&LegacyGrant::Implicit),
-            access_token_ttl: new.access_token_ttl.unwrap_or(0),
+            // Zero (the server's default) is not a lifetime anyone can ask for.
+            access_token_ttl: new.access_token_ttl.map_or(0, |ttl| ttl.max(1)),
             created_at: self.clock.now(),
         };
+        self.check_app(&app).await?;
         let audit = self.audit(
             actor,
             "app.create",
@@ -379,6 +530,48 @@ impl<S: Directory + Registry> Manager<S> {
             client_secret,
             previous_secret_valid_until: None,
         })
+    }
+
+    /// Changes an app's settings (never its type or secret). Narrowed scopes take effect at
+    /// once for new tokens and at the next refresh for existing authorizations.
+    pub async fn update_app(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        changes: AppChanges,
+    ) -> Result<App, ServiceError> {
+        let mut app = self
+            .store
+            .app(client_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("app {client_id:?}")))?;
+        self.authorize(actor, Action::ManageApps, &app.org_id)
+            .await?;
+        if let Some(name) = changes.name {
+            app.name = name.trim().into();
+        }
+        if let Some(uris) = changes.redirect_uris {
+            app.redirect_uris = uris;
+        }
+        if let Some(uris) = changes.post_logout_redirect_uris {
+            app.post_logout_redirect_uris = uris;
+        }
+        if let Some(scopes) = changes.scopes {
+            app.scopes = scopes.into_iter().collect();
+        }
+        if let Some(ttl) = changes.access_token_ttl {
+            app.access_token_ttl = ttl.max(1);
+        }
+        self.check_app(&app).await?;
+        let audit = self.audit(
+            actor,
+            "app.update",
+            &app.client_id,
+            Some(&app.org_id),
+            format!("name={} scopes={}", app.name, app.scopes),
+        )?;
+        self.store.update_app(&app, &audit).await?;
+        Ok(app)
     }
 
     pub async fn app(
@@ -398,8 +591,8 @@ impl<S: Directory + Registry> Manager<S> {
     }
 
     pub async fn apps(&self, actor: &Actor, org: &str) -> Result<Vec<App>, ServiceError> {
-        let org = self.organization(org).await?;
-        self.authorize(actor, Action::ViewOrganization, &org.id)
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
             .await?;
         Ok(self.store.apps(&org.id).await?)
     }
@@ -414,8 +607,8 @@ impl<S: Directory + Registry> Manager<S> {
         org: &str,
         scopes: Vec<String>,
     ) -> Result<OrgAccessGrant, ServiceError> {
-        let org = self.organization(org).await?;
-        self.authorize(actor, Action::AddAppToOrganization, &org.id)
+        let org = self
+            .org_allowing(actor, org, Action::AddAppToOrganization)
             .await?;
         let app = self
             .store
@@ -423,6 +616,11 @@ impl<S: Directory + Registry> Manager<S> {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("app {client_id:?}")))?;
         let scopes: ScopeSet = scopes.into_iter().collect();
+        if scopes.has_management() {
+            // Management scopes make the app an admin client of the organization.
+            self.authorize(actor, Action::GrantManagementScopes, &org.id)
+                .await?;
+        }
         if scopes.is_empty() {
             return Err(invalid("choose at least one of the app's scopes"));
         }
@@ -449,6 +647,401 @@ impl<S: Directory + Registry> Manager<S> {
         )?;
         self.store.put_org_grant(&grant, &audit).await?;
         Ok(grant)
+    }
+
+    /// An owner of `org` takes back what adding the app gave: its tokens there stop at the
+    /// next refresh, and new ones are refused on every node within a second.
+    pub async fn remove_app_from_organization(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        org: &str,
+    ) -> Result<(), ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::AddAppToOrganization)
+            .await?;
+        let audit = self.audit(
+            actor,
+            "app.remove_from_organization",
+            client_id,
+            Some(&org.id),
+            String::new(),
+        )?;
+        if self
+            .store
+            .delete_org_grant(&org.id, client_id, &audit)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!(
+                "app {client_id:?} in organization {:?}",
+                org.name
+            )))
+        }
+    }
+
+    /// The organizations `actor` can see: all for the operator and platform admins, the
+    /// user's own, or an admin client's one.
+    pub async fn organizations(&self, actor: &Actor) -> Result<Vec<Organization>, ServiceError> {
+        match actor {
+            Actor::Operator
+            | Actor::User {
+                platform_admin: true,
+                ..
+            } => Ok(self.store.organizations().await?),
+            Actor::User { user_id, .. } => {
+                let mut orgs = Vec::new();
+                for m in self.store.memberships_of_user(user_id).await? {
+                    if policy::can_see(actor, &m.org_id, Some(m.role)) {
+                        orgs.extend(self.store.organization(&m.org_id).await?);
+                    }
+                }
+                Ok(orgs)
+            }
+            Actor::AdminClient { org_id, .. } => {
+                Ok(self.store.organization(org_id).await?.into_iter().collect())
+            }
+        }
+    }
+
+    pub async fn members(&self, actor: &Actor, org: &str) -> Result<Vec<Membership>, ServiceError> {
+        let org = self.org_allowing(actor, org, Action::ViewMembers).await?;
+        Ok(self.store.members_of_org(&org.id).await?)
+    }
+
+    pub async fn resource_servers(
+        &self,
+        actor: &Actor,
+        org: &str,
+    ) -> Result<Vec<ResourceServer>, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
+            .await?;
+        Ok(self.store.resource_servers(&org.id).await?)
+    }
+
+    /// The apps an organization added, with the scopes it chose for each.
+    pub async fn added_apps(
+        &self,
+        actor: &Actor,
+        org: &str,
+    ) -> Result<Vec<OrgAccessGrant>, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
+            .await?;
+        Ok(self.store.org_grants_of_org(&org.id).await?)
+    }
+
+    /// An app of organization `org`, with the organizations that added it; an app of
+    /// another organization is "not found" here.
+    pub async fn app_of(
+        &self,
+        actor: &Actor,
+        org: &str,
+        client_id: &str,
+    ) -> Result<(App, Vec<OrgAccessGrant>), ServiceError> {
+        let org = self.organization(org).await?;
+        let (app, grants) = self.app(actor, client_id).await?;
+        if app.org_id != org.id {
+            return Err(ServiceError::NotFound(format!("app {client_id:?}")));
+        }
+        Ok((app, grants))
+    }
+
+    /// The organization's audit log, newest first (owners).
+    pub async fn audit_events(
+        &self,
+        actor: &Actor,
+        org: &str,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>, ServiceError> {
+        let org = self.org_allowing(actor, org, Action::ViewAudit).await?;
+        Ok(self.store.audit_events(&org.id, query).await?)
+    }
+
+    /// Who a management API call acts as, from its verified access token: an admin client
+    /// (a server app's own token), still holding what its organization granted it, or a
+    /// user confined to the token's organization and scopes.
+    pub async fn token_actor(&self, claims: &AccessTokenClaims) -> Result<Actor, ServiceError> {
+        let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
+        let gone = || ServiceError::NotFound("the token's subject".into());
+        if claims.sub == claims.client_id {
+            let client = self
+                .store
+                .client(&claims.client_id)
+                .await?
+                .ok_or_else(gone)?;
+            let granted = client
+                .org_grants
+                .iter()
+                .find(|g| g.org_id == claims.org_id)
+                .map(|g| g.scopes.intersection(&scopes))
+                .ok_or_else(gone)?;
+            return Ok(Actor::AdminClient {
+                client_id: claims.client_id.clone(),
+                org_id: claims.org_id.clone(),
+                scopes: granted,
+            });
+        }
+        let user = self.store.user(&claims.sub).await?.ok_or_else(gone)?;
+        Ok(Actor::User {
+            user_id: user.id,
+            platform_admin: user.platform_admin,
+            token: Some(TokenLimits {
+                org_id: claims.org_id.clone(),
+                scopes,
+            }),
+        })
+    }
+
+    /// Changes a member's role.
+    pub async fn set_member_role(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+        role: Role,
+    ) -> Result<Membership, ServiceError> {
+        let members = self.members(actor, org).await?;
+        let member = members
+            .iter()
+            .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
+            .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))?;
+        self.add_member(actor, org, &member.email, role).await
+    }
+
+    /// Takes a member out of the organization: their API tokens for it stop being exchanged
+    /// and their refresh tokens there stop working.
+    /// `user` is the member's email or user id.
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        org: &str,
+        user: &str,
+    ) -> Result<(), ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("member {user:?}"));
+        let member = self
+            .members(actor, org)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
+            .ok_or_else(not_found)?;
+        self.authorize(actor, Action::ManageMembers, &member.org_id)
+            .await?;
+        let audit = self.audit(
+            actor,
+            "member.remove",
+            &member.user_id,
+            Some(&member.org_id),
+            String::new(),
+        )?;
+        if self
+            .store
+            .delete_membership(&member.org_id, &member.user_id, &audit)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Deletes an app: its secret, tokens, approvals and organization access go with it.
+    pub async fn delete_app(&self, actor: &Actor, client_id: &str) -> Result<(), ServiceError> {
+        let app = self
+            .store
+            .app(client_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("app {client_id:?}")))?;
+        self.authorize(actor, Action::ManageApps, &app.org_id)
+            .await?;
+        let audit = self.audit(
+            actor,
+            "app.delete",
+            &app.client_id,
+            Some(&app.org_id),
+            format!("name={}", app.name),
+        )?;
+        Ok(self.store.delete_app(&app.client_id, &audit).await?)
+    }
+
+    /// The user named by email or id: the actor itself, unless the operator acts for
+    /// someone.
+    async fn user_for(&self, actor: &Actor, user: &str) -> Result<User, ServiceError> {
+        let found = if user.starts_with("usr_") {
+            self.store.user(user).await?
+        } else {
+            self.store
+                .user_by_email(&user.trim().to_lowercase())
+                .await?
+        };
+        found
+            .filter(|u| policy::owns(actor, &u.id))
+            .ok_or_else(|| ServiceError::NotFound(format!("user {user:?}")))
+    }
+
+    /// An organization the actor may see.
+    pub async fn visible_organization(
+        &self,
+        actor: &Actor,
+        org: &str,
+    ) -> Result<Organization, ServiceError> {
+        self.org_allowing(actor, org, Action::ViewOrganization)
+            .await
+    }
+
+    /// Makes an API token for `email` in `org`; the token itself exists in clear only in the
+    /// answer.
+    pub async fn create_api_token(
+        &self,
+        actor: &Actor,
+        org: &str,
+        email: &str,
+        new: NewApiToken,
+    ) -> Result<(ApiToken, String), ServiceError> {
+        let org = self.organization(org).await?;
+        let user = self.user_for(actor, email).await?;
+        let role = self
+            .store
+            .memberships_of_user(&user.id)
+            .await?
+            .into_iter()
+            .find(|m| m.org_id == org.id)
+            .map(|m| m.role)
+            .ok_or_else(|| invalid(format!("{} is not a member of {}", user.email, org.name)))?;
+        self.authorize(actor, Action::ManageOwnApiTokens, &org.id)
+            .await?;
+        let name = new.name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(invalid("an API token's name must be 1 to 100 characters"));
+        }
+        let scopes: ScopeSet = new.scopes.into_iter().collect();
+        if scopes.is_empty() {
+            return Err(invalid("an API token needs at least one scope"));
+        }
+        let allowed = policy::management_scopes_for(role, user.platform_admin);
+        let index = self.store.resource_index().await?;
+        for s in scopes.iter() {
+            let ok = if scope::is_management(s) {
+                allowed.contains(s)
+            } else {
+                scope::is_oidc(s) || index.owner_of(s).is_some()
+            };
+            if !ok {
+                return Err(invalid(format!(
+                    "scope {s:?} is not one a {role} may put in an API token"
+                )));
+            }
+        }
+        let lifetime = new.expires_in.unwrap_or(API_TOKEN_DEFAULT_TTL);
+        if !(60..=API_TOKEN_MAX_TTL).contains(&lifetime) {
+            return Err(invalid(
+                "an API token expires after 60 seconds to one year (31536000 seconds)",
+            ));
+        }
+        let secret = secret::generate(secret::Kind::ApiToken)?;
+        let now = self.clock.now();
+        let token = ApiToken {
+            id: secret::new_id("tok_")?,
+            user_id: user.id.clone(),
+            org_id: org.id.clone(),
+            name: name.into(),
+            scopes,
+            token_hash: secret::hash(&secret),
+            created_at: now,
+            expires_at: now + lifetime,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let audit = self.audit(
+            actor,
+            "api_token.create",
+            &token.id,
+            Some(&org.id),
+            format!(
+                "user={} name={} scopes={}",
+                user.id, token.name, token.scopes
+            ),
+        )?;
+        self.store.create_api_token(&token, &audit).await?;
+        Ok((token, secret))
+    }
+
+    pub async fn api_tokens(
+        &self,
+        actor: &Actor,
+        email: &str,
+    ) -> Result<Vec<ApiToken>, ServiceError> {
+        let user = self.user_for(actor, email).await?;
+        Ok(self.store.api_tokens_of_user(&user.id).await?)
+    }
+
+    /// Revokes an API token: it can no longer be exchanged, and access tokens already
+    /// exchanged for it stop passing introspection.
+    pub async fn revoke_api_token(&self, actor: &Actor, id: &str) -> Result<(), ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("API token {id:?}"));
+        let token = self
+            .store
+            .api_token(id)
+            .await?
+            .filter(|t| policy::owns(actor, &t.user_id))
+            .ok_or_else(not_found)?;
+        let audit = self.audit(
+            actor,
+            "api_token.revoke",
+            &token.id,
+            Some(&token.org_id),
+            String::new(),
+        )?;
+        if self
+            .store
+            .revoke_api_token(&token.id, self.clock.now(), &audit)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// The signed-in user's account: who they are, their organizations and the approvals
+    /// they gave.
+    pub async fn account(
+        &self,
+        actor: &Actor,
+    ) -> Result<(User, Vec<Membership>, Vec<ConsentView>), ServiceError> {
+        let Actor::User { user_id, .. } = actor else {
+            return Err(ServiceError::NotFound("account".into()));
+        };
+        let user = self
+            .store
+            .user(user_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("account".into()))?;
+        let memberships = self.store.memberships_of_user(user_id).await?;
+        let consents = self.store.consents_of_user(user_id).await?;
+        Ok((user, memberships, consents))
+    }
+
+    /// Forgets a user's approval of an app in an organization and revokes every token
+    /// issued under it.
+    pub async fn revoke_approval(
+        &self,
+        actor: &Actor,
+        client_id: &str,
+        org_id: &str,
+    ) -> Result<(), ServiceError> {
+        let Actor::User { user_id, .. } = actor else {
+            return Err(ServiceError::NotFound("approval".into()));
+        };
+        self.store
+            .delete_consent(user_id, client_id, org_id)
+            .await?;
+        self.store
+            .revoke_grants_of(user_id, client_id, org_id, self.clock.now())
+            .await?;
+        Ok(())
     }
 
     /// Issues a new app secret; the old one stops working at once, or after `grace_seconds`.

@@ -2,7 +2,7 @@
 //! and audit events.
 
 use crate::scope::ScopeSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -24,7 +24,7 @@ pub struct User {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Member,
@@ -71,7 +71,8 @@ pub struct Membership {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopeDefinition {
     pub name: String,
     pub description: String,
@@ -88,7 +89,7 @@ pub struct ResourceServer {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppType {
     /// Server-to-server: confidential, client credentials.
@@ -135,6 +136,8 @@ pub enum GrantType {
     RefreshToken,
     Password,
     Implicit,
+    /// RFC 8693, for users' API tokens; no app is involved.
+    TokenExchange,
 }
 
 impl GrantType {
@@ -145,6 +148,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::Password => "password",
             Self::Implicit => "implicit",
+            Self::TokenExchange => crate::grant::token_exchange::GRANT_TYPE,
         }
     }
     pub fn is_legacy(self) -> bool {
@@ -153,7 +157,8 @@ impl GrantType {
 }
 
 /// A legacy grant an app may opt into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LegacyGrant {
     Password,
     Implicit,
@@ -170,6 +175,18 @@ impl FromStr for LegacyGrant {
             )),
         }
     }
+}
+
+/// Whether `s` has the shape of an app ID: `app_` and 32 lowercase hex digits, as
+/// [`crate::secret::new_id`] makes them. Anything else names no app and is refused before
+/// any lookup.
+pub fn is_app_id(s: &str) -> bool {
+    s.strip_prefix("app_").is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// An OAuth app (client).
@@ -235,6 +252,31 @@ impl Serialize for ScopeSet {
     }
 }
 
+/// A long-lived credential a user made for scripts that must act as themselves in one
+/// organization; exchanged at the token endpoint for short access tokens. Only its hash is
+/// kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub org_id: String,
+    pub name: String,
+    pub scopes: ScopeSet,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What a user's access token confines them to: its organization and its scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLimits {
+    pub org_id: String,
+    pub scopes: ScopeSet,
+}
+
 /// Who did something: the subject of audit events and of policy checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -244,6 +286,9 @@ pub enum Actor {
     User {
         user_id: String,
         platform_admin: bool,
+        /// The token the user acts through (management API); `None` for a browser session,
+        /// which acts with the user's whole role in every organization.
+        token: Option<TokenLimits>,
     },
     /// An admin client: a server app holding Grantor's management scopes in one org.
     AdminClient {

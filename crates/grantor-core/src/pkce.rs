@@ -18,7 +18,7 @@ pub fn challenge(verifier: &str) -> String {
 }
 
 /// A fresh verifier: 32 random bytes, base64url (43 characters).
-pub fn new_verifier() -> Result<String, crate::StoreError> {
+pub fn new_verifier() -> Result<String, crate::CryptoError> {
     Ok(URL_SAFE_NO_PAD.encode(crate::secret::random_bytes::<32>()?))
 }
 

@@ -3,17 +3,26 @@
 
 use crate::ServiceError;
 use crate::model::{Actor, Role};
+use crate::scope::ScopeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     CreateOrganization,
     ManageUsers,
     ViewOrganization,
+    /// Seeing who belongs to the organization.
+    ViewMembers,
     ManageMembers,
     ManageResourceServers,
     ManageApps,
     RegenerateAppSecret,
     AddAppToOrganization,
+    /// Adding an app with Grantor's management scopes: it becomes an admin client.
+    GrantManagementScopes,
+    /// A member's own API tokens.
+    ManageOwnApiTokens,
+    /// Reading the organization's audit log.
+    ViewAudit,
 }
 
 impl Action {
@@ -21,11 +30,15 @@ impl Action {
     fn required_role(self) -> Option<Role> {
         match self {
             Self::CreateOrganization | Self::ManageUsers => None,
-            Self::ViewOrganization => Some(Role::Member),
-            Self::ManageResourceServers | Self::ManageApps => Some(Role::Developer),
-            Self::ManageMembers | Self::RegenerateAppSecret | Self::AddAppToOrganization => {
-                Some(Role::Owner)
+            Self::ViewOrganization | Self::ViewMembers | Self::ManageOwnApiTokens => {
+                Some(Role::Member)
             }
+            Self::ManageResourceServers | Self::ManageApps => Some(Role::Developer),
+            Self::ManageMembers
+            | Self::RegenerateAppSecret
+            | Self::AddAppToOrganization
+            | Self::GrantManagementScopes
+            | Self::ViewAudit => Some(Role::Owner),
         }
     }
 
@@ -36,9 +49,30 @@ impl Action {
             Self::ViewOrganization
             | Self::ManageApps
             | Self::RegenerateAppSecret
-            | Self::AddAppToOrganization => "grantor:apps",
-            Self::ManageMembers => "grantor:members",
+            | Self::AddAppToOrganization
+            | Self::GrantManagementScopes => "grantor:apps",
+            Self::ViewMembers | Self::ManageMembers => "grantor:members",
+            Self::ManageOwnApiTokens => "grantor:api-tokens",
+            Self::ViewAudit => "grantor:audit",
             Self::ManageResourceServers => "grantor:resources",
+        }
+    }
+
+    /// The action's name in the audit log.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreateOrganization => "organization.create",
+            Self::ManageUsers => "user.manage",
+            Self::ViewOrganization => "organization.view",
+            Self::ViewMembers => "member.view",
+            Self::ManageMembers => "member.manage",
+            Self::ManageResourceServers => "resource_server.manage",
+            Self::ManageApps => "app.manage",
+            Self::RegenerateAppSecret => "app.regenerate_secret",
+            Self::AddAppToOrganization => "app.add_to_organization",
+            Self::GrantManagementScopes => "app.grant_management_scopes",
+            Self::ManageOwnApiTokens => "api_token.manage",
+            Self::ViewAudit => "audit.view",
         }
     }
 
@@ -47,12 +81,61 @@ impl Action {
             Self::CreateOrganization => "create organizations",
             Self::ManageUsers => "manage users",
             Self::ViewOrganization => "view this organization",
+            Self::ViewMembers => "see the members",
             Self::ManageMembers => "manage members",
             Self::ManageResourceServers => "manage resource servers",
             Self::ManageApps => "manage apps",
             Self::RegenerateAppSecret => "regenerate app secrets",
             Self::AddAppToOrganization => "add apps to the organization",
+            Self::GrantManagementScopes => "grant management scopes",
+            Self::ManageOwnApiTokens => "manage API tokens",
+            Self::ViewAudit => "read the audit log",
         }
+    }
+}
+
+/// The management scopes a user may put in an API token (and so act with through it): what
+/// their role lets them do, and `grantor:orgs` only for platform admins.
+pub fn management_scopes_for(role: Role, platform_admin: bool) -> ScopeSet {
+    let mut scopes: ScopeSet = ["grantor:apps", "grantor:api-tokens"].into_iter().collect();
+    if role >= Role::Developer {
+        scopes.insert("grantor:resources");
+    }
+    if role >= Role::Owner {
+        scopes.insert("grantor:members");
+        scopes.insert("grantor:audit");
+    }
+    if platform_admin {
+        scopes.insert("grantor:orgs");
+    }
+    scopes
+}
+
+/// Whether `actor` may act on what belongs to the user `owner_id` (their API tokens, their
+/// approvals): only that user, or the operator. Callers answer "not found" otherwise, so
+/// nobody learns what others hold.
+pub fn owns(actor: &Actor, owner_id: &str) -> bool {
+    match actor {
+        Actor::Operator => true,
+        Actor::User { user_id, .. } => user_id == owner_id,
+        Actor::AdminClient { .. } => false,
+    }
+}
+
+/// Whether `actor` may know that organization `org_id` exists (holding `role` there):
+/// otherwise anything in it is "not found", never "forbidden". A user's token sees only its
+/// own organization; a platform admin and the operator see all.
+pub fn can_see(actor: &Actor, org_id: &str, role: Option<Role>) -> bool {
+    match actor {
+        Actor::Operator
+        | Actor::User {
+            platform_admin: true,
+            ..
+        } => true,
+        Actor::User { token, .. } => {
+            role.is_some() && token.as_ref().is_none_or(|t| t.org_id == org_id)
+        }
+        Actor::AdminClient { org_id: own, .. } => own == org_id,
     }
 }
 
@@ -66,6 +149,10 @@ pub fn check(
 ) -> Result<(), ServiceError> {
     let allowed = match actor {
         Actor::Operator => true,
+        // What a token may do is the intersection of its scopes and what its user may do.
+        Actor::User {
+            token: Some(token), ..
+        } if !token.scopes.contains(action.required_scope()) => false,
         Actor::User {
             platform_admin: true,
             ..
@@ -83,13 +170,27 @@ pub fn check(
                 Some(target) => target == own,
                 None => false,
             };
-            in_own_org && scopes.contains(action.required_scope())
+            // An admin client never hands management scopes on: only people (owners) do.
+            in_own_org
+                && action != Action::GrantManagementScopes
+                && scopes.contains(action.required_scope())
         }
     };
     if allowed {
         Ok(())
     } else {
         let needed = match (actor, action.required_role()) {
+            (
+                Actor::User {
+                    token: Some(token), ..
+                },
+                _,
+            ) if !token.scopes.contains(action.required_scope()) => {
+                format!("the {} scope", action.required_scope())
+            }
+            (Actor::AdminClient { .. }, _) if action == Action::GrantManagementScopes => {
+                "an owner of the organization".to_string()
+            }
             (Actor::AdminClient { .. }, _) => {
                 format!("the {} scope in this organization", action.required_scope())
             }
@@ -106,13 +207,54 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::ScopeSet;
+    use crate::model::TokenLimits;
+
+    #[test]
+    fn api_token_scopes_follow_the_role() {
+        let member = management_scopes_for(Role::Member, false);
+        assert!(member.contains("grantor:api-tokens") && !member.contains("grantor:members"));
+        let owner = management_scopes_for(Role::Owner, false);
+        assert!(owner.contains("grantor:members") && !owner.contains("grantor:orgs"));
+        assert!(management_scopes_for(Role::Member, true).contains("grantor:orgs"));
+    }
 
     fn user() -> Actor {
         Actor::User {
             user_id: "u".into(),
             platform_admin: false,
+            token: None,
         }
+    }
+
+    #[test]
+    fn a_users_token_is_held_to_its_scopes_and_the_role() {
+        let token = |scopes: &str| Actor::User {
+            user_id: "u".into(),
+            platform_admin: false,
+            token: Some(TokenLimits {
+                org_id: "o".into(),
+                scopes: ScopeSet::parse(scopes).unwrap(),
+            }),
+        };
+        let owner = Some(Role::Owner);
+        assert!(check(&token("grantor:apps"), Action::ManageApps, Some("o"), owner).is_ok());
+        let refused = check(
+            &token("grantor:apps"),
+            Action::ManageMembers,
+            Some("o"),
+            owner,
+        );
+        assert!(format!("{refused:?}").contains("grantor:members"));
+        let member = Some(Role::Member);
+        assert!(
+            check(
+                &token("grantor:apps"),
+                Action::ManageApps,
+                Some("o"),
+                member
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -159,5 +301,12 @@ mod tests {
         assert!(check(&admin, Action::ManageApps, Some("o"), None).is_ok());
         assert!(check(&admin, Action::ManageApps, Some("other"), None).is_err());
         assert!(check(&admin, Action::ManageMembers, Some("o"), None).is_err());
+        let full = Actor::AdminClient {
+            client_id: "c".into(),
+            org_id: "o".into(),
+            scopes: ScopeSet::parse("grantor:apps grantor:members").unwrap(),
+        };
+        assert!(check(&full, Action::AddAppToOrganization, Some("o"), None).is_ok());
+        assert!(check(&full, Action::GrantManagementScopes, Some("o"), None).is_err());
     }
 }

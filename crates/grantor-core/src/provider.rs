@@ -3,11 +3,12 @@
 
 use crate::client_auth::{self, ClientCredentials};
 use crate::error::ErrorCode;
-use crate::grant::{self, TokenRequest};
+use crate::grant::{self, AppGrant, TokenRequest};
 use crate::jose::{self, Alg};
 use crate::keyring::KeyRing;
 use crate::model::GrantType;
 use crate::oidc;
+use crate::password::PasswordChecker;
 use crate::scope::ScopeSet;
 use crate::secret;
 use crate::store::{Client, GrantRecord, RefreshRecord, ResourceIndex, Storage};
@@ -29,12 +30,21 @@ pub struct Settings {
     pub access_token_ttl: i64,
 }
 
+impl Settings {
+    /// The identifier (audience) of Grantor's own management API.
+    pub fn management_api(&self) -> String {
+        format!("{}/api/v1", self.issuer)
+    }
+}
+
 pub struct Provider<S> {
     pub store: S,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<KeyRing>,
     pub verified: VerifiedTokens,
+    /// Checks passwords off the async workers, a bounded number at a time.
+    pub passwords: PasswordChecker,
 }
 
 /// Access tokens whose signature and issuer were already checked, by hash. Verifying an
@@ -111,10 +121,11 @@ pub fn resolve_resources<'a>(
 
 /// The grant types Grantor supports (implicit at the authorization endpoint, the rest at the
 /// token endpoint), for discovery metadata.
-pub const SUPPORTED_GRANTS: [GrantType; 5] = [
+pub const SUPPORTED_GRANTS: [GrantType; 6] = [
     GrantType::AuthorizationCode,
     GrantType::ClientCredentials,
     GrantType::RefreshToken,
+    GrantType::TokenExchange,
     GrantType::Password,
     GrantType::Implicit,
 ];
@@ -137,13 +148,31 @@ impl<S: Storage> Provider<S> {
         Ok(client)
     }
 
-    /// The token endpoint (RFC 6749 section 3.2). `peer` is the caller's address, for
-    /// throttling password guesses.
+    /// The token endpoint (RFC 6749 section 3.2): an API-token exchange, or an app's grant
+    /// after authenticating the app. `peer` is the caller's address, for throttling password
+    /// guesses.
     pub async fn token(
         &self,
-        creds: &ClientCredentials,
+        creds: Option<&ClientCredentials>,
         request: TokenRequest,
-        peer: &str,
+        peer: std::net::IpAddr,
+    ) -> Result<TokenResponse, OAuthError> {
+        match request {
+            TokenRequest::TokenExchange(req) => grant::token_exchange::exchange(self, req).await,
+            TokenRequest::App(grant) => {
+                let creds = creds.ok_or_else(|| {
+                    OAuthError::invalid_client("client authentication is required")
+                })?;
+                self.app_grant(creds, grant, peer).await
+            }
+        }
+    }
+
+    async fn app_grant(
+        &self,
+        creds: &ClientCredentials,
+        request: AppGrant,
+        peer: std::net::IpAddr,
     ) -> Result<TokenResponse, OAuthError> {
         let client = self.authenticate_client(creds).await?;
         let grant_type = request.grant_type();
@@ -155,18 +184,14 @@ impl<S: Storage> Provider<S> {
             )));
         }
         match request {
-            TokenRequest::ClientCredentials(req) => {
+            AppGrant::ClientCredentials(req) => {
                 grant::client_credentials::exchange(self, &client, req).await
             }
-            TokenRequest::AuthorizationCode(req) => {
+            AppGrant::AuthorizationCode(req) => {
                 grant::authorization_code::exchange(self, &client, req).await
             }
-            TokenRequest::RefreshToken(req) => {
-                grant::refresh_token::exchange(self, &client, req).await
-            }
-            TokenRequest::Password(req) => {
-                grant::password::exchange(self, &client, req, peer).await
-            }
+            AppGrant::RefreshToken(req) => grant::refresh_token::exchange(self, &client, req).await,
+            AppGrant::Password(req) => grant::password::exchange(self, &client, req, peer).await,
         }
     }
 
@@ -178,15 +203,20 @@ impl<S: Storage> Provider<S> {
         resources: &[String],
     ) -> Result<Vec<String>, OAuthError> {
         let index = self.store.resource_index().await?;
-        let targets = resolve_resources(&index, resources)?;
-        if !targets.is_empty() {
+        // Grantor's own management API is a resource server too; its scopes are `grantor:*`.
+        let management = self.settings.management_api();
+        let (to_management, others): (Vec<String>, Vec<String>) =
+            resources.iter().cloned().partition(|r| *r == management);
+        let targets = resolve_resources(&index, &others)?;
+        if !resources.is_empty() {
             scopes.retain(|s| {
-                crate::scope::is_builtin(s)
+                crate::scope::is_oidc(s)
+                    || (crate::scope::is_management(s) && !to_management.is_empty())
                     || index
                         .owner_of(s)
                         .is_some_and(|rs| targets.contains(&rs.identifier.as_str()))
             });
-            if !scopes.iter().any(|s| index.owner_of(s).is_some()) {
+            if scopes.iter().all(crate::scope::is_oidc) {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidTarget,
                     "the requested scopes include none for the requested resource",
@@ -194,6 +224,9 @@ impl<S: Storage> Provider<S> {
             }
         }
         let mut audiences: Vec<String> = Vec::new();
+        if scopes.has_management() {
+            audiences.push(management);
+        }
         for s in scopes.iter() {
             if let Some(rs) = index.owner_of(s)
                 && !audiences.contains(&rs.identifier)
@@ -204,7 +237,8 @@ impl<S: Storage> Provider<S> {
         Ok(audiences)
     }
 
-    /// Mints a signed access token; `scopes` are final, `audiences` already resolved.
+    /// Mints a signed access token for an app; `scopes` are final, `audiences` already
+    /// resolved.
     pub fn mint_access_token(
         &self,
         client: &Client,
@@ -212,12 +246,24 @@ impl<S: Storage> Provider<S> {
         scopes: &ScopeSet,
         audiences: Vec<String>,
     ) -> Result<(String, AccessTokenClaims), OAuthError> {
-        let now = self.clock.now();
         let ttl = if client.app.access_token_ttl > 0 {
             client.app.access_token_ttl
         } else {
             self.settings.access_token_ttl
         };
+        self.mint(&client.app.client_id, ttl, subject, scopes, audiences)
+    }
+
+    /// Mints a signed access token naming `client_id` (an app, or the API token exchanged).
+    pub fn mint(
+        &self,
+        client_id: &str,
+        ttl: i64,
+        subject: Subject,
+        scopes: &ScopeSet,
+        audiences: Vec<String>,
+    ) -> Result<(String, AccessTokenClaims), OAuthError> {
+        let now = self.clock.now();
         let audiences = if audiences.is_empty() {
             vec![self.settings.issuer.clone()]
         } else {
@@ -231,7 +277,7 @@ impl<S: Storage> Provider<S> {
             iat: now,
             nbf: Some(now),
             jti: secret::new_id("at_")?,
-            client_id: client.app.client_id.clone(),
+            client_id: client_id.to_string(),
             scope: scopes.to_string(),
             org_id: subject.org_id,
             auth_time: subject.auth_time,
@@ -263,7 +309,7 @@ impl<S: Storage> Provider<S> {
         user_id: &str,
         client_id: &str,
         org_id: &str,
-    ) -> Result<String, crate::StoreError> {
+    ) -> Result<String, OAuthError> {
         let record = GrantRecord {
             id: secret::new_id("gnt_")?,
             user_id: user_id.into(),
@@ -316,6 +362,7 @@ impl<S: Storage> Provider<S> {
             scope: claims.scope,
             refresh_token: Some(refresh),
             id_token,
+            issued_token_type: None,
         })
     }
 
@@ -352,6 +399,10 @@ impl<S: Storage> Provider<S> {
         let Some(claims) = self.verify_access_token(token) else {
             return Ok(None);
         };
+        // An app's own token (client credentials) dies with the app.
+        if claims.grant_id.is_none() && self.store.client(&claims.client_id).await?.is_none() {
+            return Ok(None);
+        }
         if self
             .store
             .is_access_token_revoked(&claims.jti, claims.grant_id.as_deref())
@@ -381,6 +432,9 @@ impl<S: Storage> Provider<S> {
         let Some(claims) = self.active_access_token(token).await? else {
             return Ok(Introspection::default());
         };
+        if !self.may_introspect(&caller, &claims).await? {
+            return Ok(Introspection::default());
+        }
         Ok(Introspection {
             active: true,
             scope: Some(claims.scope),
@@ -394,6 +448,25 @@ impl<S: Storage> Provider<S> {
             token_type: Some("Bearer".into()),
             org_id: Some(claims.org_id),
         })
+    }
+
+    /// RFC 7662 section 4: only the app the token was issued to, or an app of the
+    /// organization that owns one of the token's audiences (its resource server), may learn
+    /// about it; to anyone else it is simply inactive.
+    async fn may_introspect(
+        &self,
+        caller: &Client,
+        claims: &AccessTokenClaims,
+    ) -> Result<bool, OAuthError> {
+        if claims.client_id == caller.app.client_id {
+            return Ok(true);
+        }
+        let index = self.store.resource_index().await?;
+        Ok(claims.aud.iter().any(|aud| {
+            index
+                .by_identifier(aud)
+                .is_some_and(|rs| rs.org_id == caller.app.org_id)
+        }))
     }
 
     async fn introspect_refresh_token(

@@ -7,16 +7,32 @@ use std::fmt;
 /// Grantor's own management API.
 pub const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
-/// Grantor's own management scopes, granted to admin clients.
-pub const MANAGEMENT_SCOPES: [&str; 4] = [
+/// Grantor's own management scopes: the scopes of its management API (`{issuer}/api/v1`),
+/// held by admin clients and by users' API tokens.
+pub const MANAGEMENT_SCOPES: [&str; 6] = [
     "grantor:orgs",
     "grantor:apps",
     "grantor:members",
     "grantor:resources",
+    "grantor:audit",
+    "grantor:api-tokens",
 ];
 
+/// Management scopes start with this; the prefix is reserved (no resource server may use it).
+pub const MANAGEMENT_PREFIX: &str = "grantor:";
+
+pub fn is_oidc(scope: &str) -> bool {
+    OIDC_SCOPES.contains(&scope)
+}
+
+/// A scope of Grantor's own management API: held only by server apps, granted only by an
+/// owner, and never offered on a user's approval page.
+pub fn is_management(scope: &str) -> bool {
+    scope.starts_with(MANAGEMENT_PREFIX)
+}
+
 pub fn is_builtin(scope: &str) -> bool {
-    OIDC_SCOPES.contains(&scope) || MANAGEMENT_SCOPES.contains(&scope)
+    is_oidc(scope) || MANAGEMENT_SCOPES.contains(&scope)
 }
 
 /// Whether `s` is a valid scope token: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
@@ -55,6 +71,10 @@ impl ScopeSet {
     }
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
+    }
+    /// Whether any scope is one of Grantor's management scopes.
+    pub fn has_management(&self) -> bool {
+        self.iter().any(is_management)
     }
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
         self.0.is_subset(&other.0)

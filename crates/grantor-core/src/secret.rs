@@ -5,6 +5,7 @@
 //! recognisable by secret scanners. Only their SHA-256 is stored: at 256 bits of entropy a
 //! fast hash is sufficient, and it keeps the token endpoint's hot path cheap.
 
+use crate::CryptoError;
 use aws_lc_rs::{constant_time, digest, rand};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -35,14 +36,15 @@ impl Kind {
 
 /// `n` random bytes from the OS RNG. The RNG failing is not survivable for an
 /// authorization server, but we still report it rather than panic.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], crate::StoreError> {
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut buf = [0u8; N];
-    rand::fill(&mut buf).map_err(|_| crate::StoreError::Backend("OS RNG failed".into()))?;
+    rand::fill(&mut buf)
+        .map_err(|_| CryptoError("the OS random number generator failed".into()))?;
     Ok(buf)
 }
 
 /// A fresh opaque value of the given kind: prefix + 43 base64url characters.
-pub fn generate(kind: Kind) -> Result<String, crate::StoreError> {
+pub fn generate(kind: Kind) -> Result<String, CryptoError> {
     let bytes: [u8; 32] = random_bytes()?;
     Ok(format!(
         "{}{}",
@@ -51,8 +53,19 @@ pub fn generate(kind: Kind) -> Result<String, crate::StoreError> {
     ))
 }
 
+/// Whether `value` looks like an opaque value of `kind`: its prefix and 43 base64url
+/// characters (what [`generate`] makes).
+pub fn has_shape(value: &str, kind: Kind) -> bool {
+    value.strip_prefix(kind.prefix()).is_some_and(|rest| {
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 /// A random identifier with a readable prefix (`org_`, `usr_`, `app_`...): 16 bytes, hex.
-pub fn new_id(prefix: &str) -> Result<String, crate::StoreError> {
+pub fn new_id(prefix: &str) -> Result<String, CryptoError> {
     let bytes: [u8; 16] = random_bytes()?;
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(prefix.len() + 32);
@@ -84,6 +97,9 @@ mod tests {
         let a = generate(Kind::AppSecret).unwrap();
         let b = generate(Kind::AppSecret).unwrap();
         assert!(a.starts_with("gr_sec_"));
+        assert!(has_shape(&a, Kind::AppSecret));
+        assert!(!has_shape(&a, Kind::ApiToken));
+        assert!(!has_shape(&format!("{a}x"), Kind::AppSecret));
         assert_eq!(a.len(), "gr_sec_".len() + 43);
         assert_ne!(a, b);
     }

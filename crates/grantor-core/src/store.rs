@@ -5,7 +5,7 @@
 use crate::StoreError;
 use crate::jose::Jwk;
 use crate::model::{
-    App, AuditEvent, Membership, OrgAccessGrant, Organization, ResourceServer, Role, User,
+    ApiToken, App, AuditEvent, Membership, OrgAccessGrant, Organization, ResourceServer, Role, User,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -138,8 +138,9 @@ pub trait RevocationStore: Send + Sync {
         jti: &str,
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Whether a token is revoked: by its `jti`, or (for user tokens) through its grant
-    /// being revoked or gone. One round trip: introspection asks this on every call.
+    /// Whether a token is revoked: by its `jti`, or (for user tokens) through its grant, or
+    /// the API token it was exchanged for, being revoked or gone. One round trip:
+    /// introspection asks this on every call.
     fn is_access_token_revoked(
         &self,
         jti: &str,
@@ -177,6 +178,13 @@ pub trait Directory: Send + Sync {
         role: Role,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Removes a member; returns whether they were one.
+    fn delete_membership(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     fn memberships_of_user(
         &self,
         user_id: &str,
@@ -195,8 +203,31 @@ pub trait Directory: Send + Sync {
         &self,
         org_id: &str,
     ) -> impl Future<Output = StoreResult<Vec<ResourceServer>>> + Send;
+    /// Saves a resource server's name and replaces its scopes.
+    fn update_resource_server(
+        &self,
+        rs: &ResourceServer,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete_resource_server(
+        &self,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn create_app(
+        &self,
+        app: &App,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes an app with its grants, codes, consents and organization access.
+    fn delete_app(
+        &self,
+        client_id: &str,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Saves an app's settings (name, redirect URIs, scopes, token lifetime).
+    fn update_app(
         &self,
         app: &App,
         audit: &AuditEvent,
@@ -222,6 +253,111 @@ pub trait Directory: Send + Sync {
         &self,
         client_id: &str,
     ) -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
+    /// The apps an organization added (its own and other organizations').
+    fn org_grants_of_org(
+        &self,
+        org_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
+    /// Removes an app from an organization; returns whether it had been added.
+    fn delete_org_grant(
+        &self,
+        org_id: &str,
+        client_id: &str,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Which audit events to list: all filters optional; newest first, `before` the last one
+/// seen (`(at, id)`), at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// The audit log: appended to with every change (see [`Directory`]), read here.
+pub trait AuditLog: Send + Sync {
+    /// Records an event that changed nothing: a refused attempt.
+    fn append_audit_event(
+        &self,
+        event: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn audit_events(
+        &self,
+        org_id: &str,
+        query: &AuditQuery,
+    ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
+}
+
+/// What is known of an idempotency key when a request claims it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// New: this request goes ahead and records its answer.
+    Claimed,
+    /// Another request with this key is still under way.
+    InProgress { request: String },
+    /// Answered before: `(status, sealed answer)`.
+    Answered {
+        request: String,
+        status: i64,
+        response_sealed: String,
+    },
+}
+
+/// Idempotency keys of management API writes, per caller.
+pub trait IdempotencyStore: Send + Sync {
+    fn claim_idempotency_key(
+        &self,
+        caller: &str,
+        key: &str,
+        request: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<IdempotencyClaim>> + Send;
+    fn record_idempotent_answer(
+        &self,
+        caller: &str,
+        key: &str,
+        status: i64,
+        response_sealed: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Forgets a claim whose request failed, so a retry may go ahead.
+    fn release_idempotency_key(
+        &self,
+        caller: &str,
+        key: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Users' API tokens, found by the hash of the token.
+pub trait ApiTokenStore: Send + Sync {
+    fn create_api_token(
+        &self,
+        token: &ApiToken,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn api_tokens_of_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<ApiToken>>> + Send;
+    fn api_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<ApiToken>>> + Send;
+    fn api_token(&self, id: &str) -> impl Future<Output = StoreResult<Option<ApiToken>>> + Send;
+    /// Marks a token revoked; returns whether it was active.
+    fn revoke_api_token(
+        &self,
+        id: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Records that the token was just exchanged.
+    fn touch_api_token(&self, id: &str, now: i64) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// A signed-in browser session; the cookie holds the id, the store only its hash.
@@ -249,6 +385,18 @@ pub trait SessionStore: Send + Sync {
 pub trait ThrottleStore: Send + Sync {
     /// `(failures, last_failure_at)` for the key, if any failure is on record.
     fn failures(&self, key: &str) -> impl Future<Output = StoreResult<Option<(i64, i64)>>> + Send;
+    /// Counts one more attempt, as a failure until given back, but only if the record is
+    /// still `seen` (compare-and-set); starts over when the last failure is older than
+    /// `window`. Returns whether it was counted.
+    fn count_attempt(
+        &self,
+        key: &str,
+        seen: Option<(i64, i64)>,
+        now: i64,
+        window: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Gives back one counted attempt that turned out not to be a failure.
+    fn refund_attempt(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Counts one more failure (starting over when the last one is older than `window`);
     /// returns the new count.
     fn record_failure(
@@ -397,6 +545,8 @@ pub trait Storage:
     + SessionStore
     + ThrottleStore
     + KeyStore
+    + ApiTokenStore
+    + AuditLog
     + Clone
     + 'static
 {
@@ -410,6 +560,8 @@ impl<T> Storage for T where
         + SessionStore
         + ThrottleStore
         + KeyStore
+        + ApiTokenStore
+        + AuditLog
         + Clone
         + 'static
 {

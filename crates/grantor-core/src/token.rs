@@ -18,11 +18,15 @@ impl Audience {
             Self::Many(values)
         }
     }
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let values: &[String] = match self {
+            Self::One(v) => std::slice::from_ref(v),
+            Self::Many(vs) => vs,
+        };
+        values.iter().map(String::as_str)
+    }
     pub fn contains(&self, value: &str) -> bool {
-        match self {
-            Self::One(v) => v == value,
-            Self::Many(vs) => vs.iter().any(|v| v == value),
-        }
+        self.iter().any(|v| v == value)
     }
 }
 
@@ -63,6 +67,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 8693 2.2.1: what a token exchange issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<String>,
 }
 
 /// An introspection answer (RFC 7662 2.2); inactive tokens carry only `active: false`.

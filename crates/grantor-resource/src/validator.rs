@@ -278,9 +278,14 @@ impl Validator {
         cfg: &IntrospectionConfig,
     ) -> Result<Caller, TokenError> {
         let key = secret::hash(token);
+        // A remembered answer is reused for `cache_ttl`, but a token it accepted never past
+        // its own expiry.
         if let Ok(cache) = self.introspected.lock()
             && let Some((at, answer)) = cache.get(&key)
             && at.elapsed() < cfg.cache_ttl
+            && answer
+                .as_ref()
+                .map_or(true, |caller| caller.expires_at > self.clock.now())
         {
             return answer.clone();
         }

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
-pub struct ClientAddress(pub String);
+pub struct ClientAddress(pub IpAddr);
 
 /// Walks `X-Forwarded-For` from the nearest hop back, past trusted proxies, to the first
 /// address that is not one.
@@ -44,9 +44,7 @@ impl FromRequestParts<AppState> for ClientAddress {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        Ok(Self(
-            client_ip(peer, &forwarded, &state.trusted_proxies).to_string(),
-        ))
+        Ok(Self(client_ip(peer, &forwarded, &state.trusted_proxies)))
     }
 }
 

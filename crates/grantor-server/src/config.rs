@@ -33,6 +33,13 @@ pub struct Config {
     pub key_rotation_interval: i64,
     /// Addresses of load balancers whose `X-Forwarded-For` header is believed.
     pub trusted_proxies: Vec<String>,
+    /// Seconds a client has to send a request's line and headers (and an idle keep-alive
+    /// connection to start its next request).
+    pub header_read_timeout: u64,
+    /// Seconds a whole request, body included, may take before it is answered 408.
+    pub request_timeout: u64,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -49,6 +56,9 @@ impl Default for Config {
             key_retire_after: RotationPolicy::default().retire_after,
             key_rotation_interval: 0,
             trusted_proxies: Vec::new(),
+            header_read_timeout: 10,
+            request_timeout: 30,
+            max_connections: 4096,
         }
     }
 }
@@ -69,6 +79,14 @@ impl Config {
                     .map_err(|_| StartupError(format!("trusted proxy {p:?} is not an IP address")))
             })
             .collect()
+    }
+
+    pub fn connection_limits(&self) -> crate::serve::ConnectionLimits {
+        crate::serve::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout.max(1)),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
     }
 
     pub fn rotation_policy(&self) -> RotationPolicy {

@@ -7,7 +7,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use grantor_core::{ErrorCode, OAuthError};
+use grantor_core::params::InputError;
+use grantor_core::{ErrorCode, OAuthError, ServiceError};
 use serde_json::json;
 
 /// A protocol error on its way to the client.
@@ -86,6 +87,31 @@ impl IntoResponse for OAuthReply {
     }
 }
 
+/// Input refused before it was looked at: too large (413), too many or repeated parameters.
+fn refused_status(e: &InputError) -> StatusCode {
+    match e {
+        InputError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Refused input at a protocol endpoint: an `invalid_request` in RFC 6749 form.
+pub fn refused_json(e: InputError) -> Response {
+    let status = refused_status(&e);
+    let mut response = OAuthReply(e.into()).into_response();
+    *response.status_mut() = status;
+    response
+}
+
+/// Refused input at a page.
+pub fn refused_page(e: InputError) -> Response {
+    crate::web::pages::error_page(
+        refused_status(&e),
+        "This request cannot be read",
+        &e.to_string(),
+    )
+}
+
 /// A JSON success body for protocol endpoints: never cached (RFC 6749 5.1).
 pub fn no_store<T: serde::Serialize>(body: T) -> Response {
     let mut response = Json(body).into_response();
@@ -103,12 +129,6 @@ pub struct AuthorizeReply(pub grantor_core::authorize::AuthorizeError);
 impl From<grantor_core::authorize::AuthorizeError> for AuthorizeReply {
     fn from(e: grantor_core::authorize::AuthorizeError) -> Self {
         Self(e)
-    }
-}
-
-impl AuthorizeReply {
-    pub fn page(e: OAuthError) -> Self {
-        Self(grantor_core::authorize::AuthorizeError::Page(e))
     }
 }
 
@@ -134,5 +154,115 @@ impl IntoResponse for AuthorizeReply {
                 crate::web::see_other(&redirect.location)
             }
         }
+    }
+}
+
+/// A management API error as RFC 9457 `application/problem+json`: the one place where
+/// [`ServiceError`] meets the wire. Faults of the server are logged with their detail and
+/// answered without it.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    detail: String,
+}
+
+impl Problem {
+    /// 401 with a bearer challenge (RFC 6750): no token, or one that is not valid here.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(e: ServiceError) -> Self {
+        let status = match &e {
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Unavailable(detail) => {
+                tracing::error!(%detail, "management request failed on storage");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ServiceError::Internal(detail) => {
+                tracing::error!(%detail, "management request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        Self {
+            status,
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<InputError> for Problem {
+    fn from(e: InputError) -> Self {
+        Self {
+            status: refused_status(&e),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED
+            && let Ok(value) = HeaderValue::from_str(&format!(
+                "Bearer realm=\"grantor\", error=\"invalid_token\", error_description=\"{}\"",
+                quoted(&self.detail)
+            ))
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// What went wrong on a page, as the person sees it: the kind decides the status and the
+/// title, the message says what to do. Every HTML error page is rendered here.
+#[derive(Debug)]
+pub enum PageError {
+    /// The form's CSRF token is missing or does not fit this browser: reload and retry.
+    FormExpired(&'static str),
+    /// The request cannot be served as sent.
+    BadRequest {
+        title: &'static str,
+        message: &'static str,
+    },
+    /// Storage failed; the detail is logged, never shown.
+    Unavailable {
+        message: &'static str,
+        detail: String,
+    },
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            Self::FormExpired(message) => (StatusCode::FORBIDDEN, "Form expired", message),
+            Self::BadRequest { title, message } => (StatusCode::BAD_REQUEST, title, message),
+            Self::Unavailable { message, detail } => {
+                tracing::error!(%detail, "a page could not be served");
+                (StatusCode::SERVICE_UNAVAILABLE, "Try again", message)
+            }
+        };
+        crate::web::pages::error_page(status, title, message)
     }
 }

@@ -1,12 +1,15 @@
 //! Grantor's HTTP server as a library: [`Application::build`] binds (port 0 works, for tests),
 //! [`router`] wires the endpoints. Handlers are thin: they parse, call the core, respond.
 
+mod api;
 mod client_address;
 pub mod config;
 pub mod error;
+mod input;
 mod metrics;
 mod oauth;
 mod ops;
+mod serve;
 pub mod web;
 
 pub use config::Config;
@@ -60,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(ops::router())
         .merge(web::router())
+        .merge(api::router(state.clone()))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -71,6 +76,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     poll_interval: Duration,
+    limits: serve::ConnectionLimits,
 }
 
 impl Application {
@@ -124,13 +130,17 @@ impl Application {
             issuer: issuer.trim_end_matches('/').to_string(),
             access_token_ttl: config.access_token_ttl,
         };
-        let discovery = Arc::new(oauth::discovery::Documents::new(&settings.issuer));
+        let discovery = Arc::new(oauth::discovery::Documents::new(
+            &settings.issuer,
+            &settings.management_api(),
+        ));
         let provider = Arc::new(Provider {
             store: store.clone(),
             settings,
             clock: clock.clone(),
             keys,
             verified: Default::default(),
+            passwords: grantor_core::password::PasswordChecker::for_this_machine(),
         });
         let manager = Arc::new(Manager {
             store: store.clone(),
@@ -154,6 +164,7 @@ impl Application {
             listener,
             state,
             poll_interval: Duration::from_millis(config.poll_interval_ms.max(10)),
+            limits: config.connection_limits(),
         })
     }
 
@@ -177,11 +188,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let watcher = tokio::spawn(watch_configuration(self.state.clone(), self.poll_interval));
-        // Connection info gives handlers the peer address, for throttling sign-in attempts.
-        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let app = router(self.state.clone());
+        let served = serve::serve(self.listener, app, self.limits, shutdown).await;
         watcher.abort();
         self.state.store.close().await;
         served

@@ -55,8 +55,19 @@ impl Metrics {
         *lock(&self.tokens).entry((grant, outcome)).or_default() += 1;
     }
 
-    pub fn render(&self) -> String {
+    /// The metrics text; `cached_clients` is the store's count of cached apps and of unknown
+    /// app IDs remembered as such.
+    pub fn render(&self, cached_clients: (usize, usize)) -> String {
         let mut out = String::new();
+        out.push_str(
+            "# HELP grantor_client_cache_entries Apps, and unknown app IDs, cached on this node.\n",
+        );
+        out.push_str("# TYPE grantor_client_cache_entries gauge\n");
+        let _ = writeln!(
+            out,
+            "grantor_client_cache_entries{{kind=\"app\"}} {}\ngrantor_client_cache_entries{{kind=\"unknown\"}} {}",
+            cached_clients.0, cached_clients.1
+        );
         let routes = lock(&self.routes);
         let mut names: Vec<&String> = routes.keys().collect();
         names.sort();

@@ -2,13 +2,15 @@
 //! Whole-cache invalidation keeps it simple: configuration changes are rare next to reads.
 
 use grantor_core::store::{Client, ResourceIndex};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-/// Past this many cached clients (unknown ids included) the map starts over, so a flood of
-/// made-up client ids cannot grow memory without bound.
+/// Past this many cached apps the map starts over (there are rarely this many apps).
 const MAX_CLIENTS: usize = 100_000;
+/// Past this many remembered unknown app IDs the set starts over: anyone can make them up,
+/// so they are kept apart from real apps and few, and a flood of them evicts no real app.
+pub const MAX_UNKNOWN_CLIENTS: usize = 4096;
 
 #[derive(Default)]
 pub struct Cache {
@@ -16,8 +18,9 @@ pub struct Cache {
     generation: AtomicI64,
     /// The database's configuration version last seen.
     db_version: AtomicI64,
-    /// `None` remembers that a client id does not exist.
-    clients: RwLock<HashMap<String, Option<Arc<Client>>>>,
+    clients: RwLock<HashMap<String, Arc<Client>>>,
+    /// Well-formed app IDs that name no app.
+    unknown_clients: RwLock<HashSet<String>>,
     resources: RwLock<Option<Arc<ResourceIndex>>>,
 }
 
@@ -30,8 +33,14 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Cache {
+    /// `Some(None)`: known not to exist.
     pub fn client(&self, client_id: &str) -> Option<Option<Arc<Client>>> {
-        read(&self.clients).get(client_id).cloned()
+        if let Some(client) = read(&self.clients).get(client_id) {
+            return Some(Some(client.clone()));
+        }
+        read(&self.unknown_clients)
+            .contains(client_id)
+            .then_some(None)
     }
 
     pub fn put_client(&self, client_id: &str, client: Option<Arc<Client>>, seen_generation: i64) {
@@ -39,11 +48,27 @@ impl Cache {
         if self.generation.load(Ordering::SeqCst) != seen_generation {
             return;
         }
-        let mut map = write(&self.clients);
-        if map.len() >= MAX_CLIENTS {
-            map.clear();
+        match client {
+            Some(client) => {
+                let mut map = write(&self.clients);
+                if map.len() >= MAX_CLIENTS {
+                    map.clear();
+                }
+                map.insert(client_id.to_string(), client);
+            }
+            None => {
+                let mut set = write(&self.unknown_clients);
+                if set.len() >= MAX_UNKNOWN_CLIENTS {
+                    set.clear();
+                }
+                set.insert(client_id.to_string());
+            }
         }
-        map.insert(client_id.to_string(), client);
+    }
+
+    /// How many apps and unknown app IDs are cached, for metrics.
+    pub fn client_counts(&self) -> (usize, usize) {
+        (read(&self.clients).len(), read(&self.unknown_clients).len())
     }
 
     pub fn resources(&self) -> Option<Arc<ResourceIndex>> {
@@ -64,6 +89,7 @@ impl Cache {
         // Bump the generation first so in-flight loads discard their results.
         self.generation.fetch_add(1, Ordering::SeqCst);
         write(&self.clients).clear();
+        write(&self.unknown_clients).clear();
         *write(&self.resources) = None;
     }
 

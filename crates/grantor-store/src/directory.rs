@@ -11,7 +11,17 @@ const MEMBERSHIP_QUERY: &str = "SELECT m.org_id, o.name AS org_name, m.user_id, 
      FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id";
 
 const GRANT_QUERY: &str = "SELECT g.org_id, o.name AS org_name, g.client_id, g.scopes, g.created_at \
-     FROM org_access_grants g JOIN organizations o ON o.id = g.org_id WHERE g.client_id = $1 ORDER BY o.name";
+     FROM org_access_grants g JOIN organizations o ON o.id = g.org_id";
+
+fn org_grant(row: &sqlx::any::AnyRow) -> StoreResult<OrgAccessGrant> {
+    Ok(OrgAccessGrant {
+        org_id: get(row, "org_id")?,
+        org_name: get(row, "org_name")?,
+        client_id: get(row, "client_id")?,
+        scopes: rows::scopes(row, "scopes")?,
+        created_at: get(row, "created_at")?,
+    })
+}
 
 impl Store {
     async fn all_resource_servers(&self, org_id: Option<&str>) -> StoreResult<Vec<ResourceServer>> {
@@ -74,8 +84,31 @@ impl Store {
     }
 }
 
+/// Writes a resource server's scopes inside its change's transaction.
+async fn insert_scopes(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rs: &ResourceServer,
+) -> StoreResult<()> {
+    for s in &rs.scopes {
+        sqlx::query(
+            "INSERT INTO resource_scopes (resource_id, name, description) VALUES ($1, $2, $3)",
+        )
+        .bind(&rs.id)
+        .bind(&s.name)
+        .bind(&s.description)
+        .execute(&mut **tx)
+        .await
+        .map_err(conflict("a scope with this name"))?;
+    }
+    Ok(())
+}
+
 impl Registry for Store {
     async fn client(&self, client_id: &str) -> StoreResult<Option<Arc<Client>>> {
+        // Whatever is not shaped like an app ID names no app: no lookup, nothing cached.
+        if !grantor_core::model::is_app_id(client_id) {
+            return Ok(None);
+        }
         if let Some(hit) = self.cache.client(client_id) {
             return Ok(hit);
         }
@@ -187,6 +220,23 @@ impl Directory for Store {
         self.commit_change(tx, audit).await
     }
 
+    async fn delete_membership(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?
+            .rows_affected();
+        self.commit_if_changed(tx, deleted, audit).await
+    }
+
     async fn memberships_of_user(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(&format!(
             "{MEMBERSHIP_QUERY} WHERE m.user_id = $1 ORDER BY o.name"
@@ -224,17 +274,39 @@ impl Directory for Store {
             .execute(&mut *tx)
             .await
             .map_err(conflict("a resource server with this identifier"))?;
-        for s in &rs.scopes {
-            sqlx::query(
-                "INSERT INTO resource_scopes (resource_id, name, description) VALUES ($1, $2, $3)",
-            )
+        insert_scopes(&mut tx, rs).await?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn update_resource_server(
+        &self,
+        rs: &ResourceServer,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE resource_servers SET name = $2 WHERE id = $1")
             .bind(&rs.id)
-            .bind(&s.name)
-            .bind(&s.description)
+            .bind(&rs.name)
             .execute(&mut *tx)
             .await
-            .map_err(conflict("a scope with this name"))?;
-        }
+            .map_err(backend_error)?;
+        sqlx::query("DELETE FROM resource_scopes WHERE resource_id = $1")
+            .bind(&rs.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        insert_scopes(&mut tx, rs).await?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn delete_resource_server(&self, id: &str, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // Its scopes go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM resource_servers WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
         self.commit_change(tx, audit).await
     }
 
@@ -264,6 +336,42 @@ impl Directory for Store {
         .execute(&mut *tx)
         .await
         .map_err(conflict("an app with this id"))?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn delete_app(&self, client_id: &str, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // Codes and refresh tokens name the app without a foreign key; grants, consents and
+        // organization access go with the app (ON DELETE CASCADE).
+        for sql in [
+            "DELETE FROM authorization_codes WHERE client_id = $1",
+            "DELETE FROM refresh_tokens WHERE client_id = $1",
+            "DELETE FROM apps WHERE client_id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        }
+        self.commit_change(tx, audit).await
+    }
+
+    async fn update_app(&self, app: &App, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE apps SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
+             scopes = $5, access_token_ttl = $6 WHERE client_id = $1",
+        )
+        .bind(&app.client_id)
+        .bind(&app.name)
+        .bind(to_json(&app.redirect_uris))
+        .bind(to_json(&app.post_logout_redirect_uris))
+        .bind(app.scopes.to_string())
+        .bind(app.access_token_ttl)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
         self.commit_change(tx, audit).await
     }
 
@@ -327,22 +435,43 @@ impl Directory for Store {
         self.commit_change(tx, audit).await
     }
 
+    async fn delete_org_grant(
+        &self,
+        org_id: &str,
+        client_id: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let deleted =
+            sqlx::query("DELETE FROM org_access_grants WHERE org_id = $1 AND client_id = $2")
+                .bind(org_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?
+                .rows_affected();
+        self.commit_if_changed(tx, deleted, audit).await
+    }
+
     async fn org_grants(&self, client_id: &str) -> StoreResult<Vec<OrgAccessGrant>> {
-        let rows = sqlx::query(GRANT_QUERY)
-            .bind(client_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(OrgAccessGrant {
-                    org_id: get(row, "org_id")?,
-                    org_name: get(row, "org_name")?,
-                    client_id: get(row, "client_id")?,
-                    scopes: rows::scopes(row, "scopes")?,
-                    created_at: get(row, "created_at")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(&format!(
+            "{GRANT_QUERY} WHERE g.client_id = $1 ORDER BY o.name"
+        ))
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(org_grant).collect()
+    }
+
+    async fn org_grants_of_org(&self, org_id: &str) -> StoreResult<Vec<OrgAccessGrant>> {
+        let rows = sqlx::query(&format!(
+            "{GRANT_QUERY} WHERE g.org_id = $1 ORDER BY g.created_at, g.client_id"
+        ))
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(org_grant).collect()
     }
 }

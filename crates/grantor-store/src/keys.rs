@@ -1,4 +1,4 @@
-use crate::pool::{Store, backend_error};
+use crate::pool::{Store, backend_error, conflict};
 use crate::rows::get;
 use grantor_core::StoreError;
 use grantor_core::model::AuditEvent;
@@ -54,7 +54,7 @@ impl KeyStore for Store {
         .bind(key.remove_at)
         .execute(&mut *tx)
         .await
-        .map_err(backend_error)?;
+        .map_err(conflict("a next signing key for this algorithm"))?;
         self.commit_change(tx, audit).await
     }
 

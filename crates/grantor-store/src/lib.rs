@@ -5,8 +5,11 @@
 //! in [`cache`], and every node drops its cache within a poll interval of a change made
 //! anywhere, by the CLI included, through a version counter bumped in each write transaction.
 
+mod api_tokens;
+mod audit;
 mod cache;
 mod directory;
+mod idempotency;
 mod keys;
 mod migrate;
 pub mod pool;
@@ -14,4 +17,5 @@ mod revocations;
 mod rows;
 mod sign_in;
 
+pub use cache::MAX_UNKNOWN_CLIENTS;
 pub use pool::{Backend, Store};

@@ -5,13 +5,28 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 5] = [
     (
         1,
         "foundation",
         include_str!("../migrations/0001_foundation.sql"),
     ),
     (2, "sign_in", include_str!("../migrations/0002_sign_in.sql")),
+    (
+        3,
+        "one_next_key",
+        include_str!("../migrations/0003_one_next_key.sql"),
+    ),
+    (
+        4,
+        "api_tokens",
+        include_str!("../migrations/0004_api_tokens.sql"),
+    ),
+    (
+        5,
+        "idempotency_keys",
+        include_str!("../migrations/0005_idempotency_keys.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.

@@ -9,6 +9,25 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(test)]
+mod tests {
+    use super::{Backend, database_url};
+
+    #[test]
+    fn sqlite_urls_create_a_missing_file_unless_they_name_a_mode() {
+        assert_eq!(
+            database_url("sqlite:data/g.db"),
+            (Backend::Sqlite, "sqlite:data/g.db?mode=rwc".into())
+        );
+        assert_eq!(
+            database_url("sqlite:g.db?cache=shared").1,
+            "sqlite:g.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(database_url("sqlite:g.db?mode=ro").1, "sqlite:g.db?mode=ro");
+        assert_eq!(database_url("g.db").1, "sqlite://g.db?mode=rwc");
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -35,13 +54,22 @@ pub(crate) fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError
     }
 }
 
-/// Turns the configured database into a sqlx URL: `postgres://...` as is, a `sqlite:` URL as
-/// is, anything else is a SQLite file path (created if missing).
+/// Turns the configured database into a sqlx URL: `postgres://...` as is, a `sqlite:` URL
+/// with `mode=rwc` unless it names a mode (so a missing file is created, as for a plain
+/// path), anything else is a SQLite file path (created if missing).
 pub fn database_url(configured: &str) -> (Backend, String) {
     if configured.starts_with("postgres://") || configured.starts_with("postgresql://") {
         (Backend::Postgres, configured.to_string())
     } else if configured.starts_with("sqlite:") {
-        (Backend::Sqlite, configured.to_string())
+        let url = match configured.split_once('?') {
+            _ if configured.contains(":memory:") => configured.to_string(),
+            Some((_, query)) if query.split('&').any(|p| p.starts_with("mode=")) => {
+                configured.to_string()
+            }
+            Some(_) => format!("{configured}&mode=rwc"),
+            None => format!("{configured}?mode=rwc"),
+        };
+        (Backend::Sqlite, url)
     } else {
         (Backend::Sqlite, format!("sqlite://{configured}?mode=rwc"))
     }
@@ -87,6 +115,11 @@ impl Store {
         self.backend
     }
 
+    /// How many apps and unknown app IDs this node has cached.
+    pub fn cached_clients(&self) -> (usize, usize) {
+        self.cache.client_counts()
+    }
+
     /// Runs pending migrations; safe when several nodes start at once.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         crate::migrate::run(self).await
@@ -109,11 +142,9 @@ impl Store {
         self.pool.begin().await.map_err(backend_error)
     }
 
-    /// Commits a configuration change: its audit event and a version bump in the same
-    /// transaction, then drops this node's cache at once (other nodes follow on their poll).
-    pub(crate) async fn commit_change(
-        &self,
-        mut tx: Transaction<'static, Any>,
+    /// Writes an audit event inside `tx`.
+    async fn insert_audit_event(
+        tx: &mut Transaction<'static, Any>,
         audit: &AuditEvent,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -129,9 +160,30 @@ impl Store {
         .bind(&audit.source)
         .bind(&audit.outcome)
         .bind(&audit.details)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(backend_error)?;
+        Ok(())
+    }
+
+    /// Commits an audit event that records no change (nothing to invalidate).
+    pub(crate) async fn commit_audit_only(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        Self::insert_audit_event(&mut tx, audit).await?;
+        tx.commit().await.map_err(backend_error)
+    }
+
+    /// Commits a configuration change: its audit event and a version bump in the same
+    /// transaction, then drops this node's cache at once (other nodes follow on their poll).
+    pub(crate) async fn commit_change(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        Self::insert_audit_event(&mut tx, audit).await?;
         sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await
@@ -139,6 +191,22 @@ impl Store {
         tx.commit().await.map_err(backend_error)?;
         self.cache.clear();
         Ok(())
+    }
+
+    /// Commits a change that touched `affected` rows; when it touched none, nothing changed
+    /// and nothing is recorded (the transaction rolls back when dropped). Returns whether it
+    /// committed.
+    pub(crate) async fn commit_if_changed(
+        &self,
+        tx: Transaction<'static, Any>,
+        affected: u64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        if affected == 0 {
+            return Ok(false);
+        }
+        self.commit_change(tx, audit).await?;
+        Ok(true)
     }
 
     /// Drops cached configuration if any node (or the CLI) changed it since the last check.
@@ -160,6 +228,7 @@ impl Store {
             "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
             "DELETE FROM login_failures WHERE last_failure_at < $1 - 86400",
+            "DELETE FROM idempotency_keys WHERE created_at < $1 - 86400",
         ];
         for sql in statements {
             sqlx::query(sql)

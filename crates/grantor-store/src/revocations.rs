@@ -21,6 +21,7 @@ impl RevocationStore for Store {
             "SELECT (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = $1) + \
              (CASE WHEN $2 IS NULL THEN 0 \
                    WHEN EXISTS (SELECT 1 FROM grants WHERE id = $2 AND revoked_at IS NULL) THEN 0 \
+                   WHEN EXISTS (SELECT 1 FROM api_tokens WHERE id = $2 AND revoked_at IS NULL) THEN 0 \
                    ELSE 1 END)",
         )
         .bind(jti)

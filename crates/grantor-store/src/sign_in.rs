@@ -63,6 +63,50 @@ impl ThrottleStore for Store {
             .transpose()
     }
 
+    async fn count_attempt(
+        &self,
+        key: &str,
+        seen: Option<(i64, i64)>,
+        now: i64,
+        window: i64,
+    ) -> StoreResult<bool> {
+        let counted = match seen {
+            None => sqlx::query(
+                "INSERT INTO login_failures (throttle_key, failures, last_failure_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (throttle_key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(now)
+            .execute(&self.pool)
+            .await,
+            Some((failures, last)) => sqlx::query(
+                "UPDATE login_failures SET \
+                 failures = CASE WHEN last_failure_at < $4 THEN 1 ELSE failures + 1 END, \
+                 last_failure_at = $5 \
+                 WHERE throttle_key = $1 AND failures = $2 AND last_failure_at = $3",
+            )
+            .bind(key)
+            .bind(failures)
+            .bind(last)
+            .bind(now - window)
+            .bind(now)
+            .execute(&self.pool)
+            .await,
+        };
+        Ok(counted.map_err(backend_error)?.rows_affected() == 1)
+    }
+
+    async fn refund_attempt(&self, key: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE login_failures SET failures = failures - 1 WHERE throttle_key = $1 AND failures > 0",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
     async fn record_failure(&self, key: &str, now: i64, window: i64) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO login_failures (throttle_key, failures, last_failure_at) VALUES ($1, 1, $2) \

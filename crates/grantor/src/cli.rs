@@ -62,6 +62,15 @@ pub struct ConfigArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<String>,
+    /// Seconds a client has to send a request's line and headers [default: 10]
+    #[arg(long, global = true, env = "GRANTOR_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a whole request may take before it is answered 408 [default: 30]
+    #[arg(long, global = true, env = "GRANTOR_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<u64>,
+    /// Connections served at once [default: 4096]
+    #[arg(long, global = true, env = "GRANTOR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Rotate signing keys automatically at this age in seconds; 0 is off [default: 0]
     #[arg(long, global = true, env = "GRANTOR_KEY_ROTATION_INTERVAL")]
     pub key_rotation_interval: Option<i64>,
@@ -93,6 +102,35 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Users' API tokens (exchanged at the token endpoint for access tokens).
+    #[command(subcommand)]
+    ApiToken(ApiTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Make an API token for a member; prints the token once.
+    Create {
+        #[arg(long)]
+        org: String,
+        /// The member's email.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Seconds until it expires [default: 90 days; at most a year]
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
+    /// List a user's API tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke an API token by its id.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +187,14 @@ pub enum MemberCommand {
     List {
         #[arg(long)]
         org: String,
+    },
+    /// Take a user out of an organization.
+    Remove {
+        #[arg(long)]
+        org: String,
+        /// The user's email.
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -221,4 +267,6 @@ pub enum AppCommand {
     },
     /// Show one app and the organizations it was added to.
     Show { client_id: String },
+    /// Delete an app, with its tokens, approvals and organization access.
+    Delete { client_id: String },
 }

@@ -1,14 +1,13 @@
 //! What each command does. Management commands act as the operator (`Actor::Operator`) through
 //! the same management service the console and API use; output is JSON on stdout.
 
-use crate::cli::KeysCommand;
+use crate::cli::{ApiTokenCommand, KeysCommand};
 use crate::cli::{
     AppCommand, Cli, Command, ConfigArgs, MemberCommand, OrgCommand, ResourceCommand, UserCommand,
 };
 use grantor_core::keyring;
-use grantor_core::manage::{AppView, Manager, NewApp};
+use grantor_core::manage::{AppView, Manager, NewApiToken, NewApp};
 use grantor_core::model::{Actor, ScopeDefinition};
-use grantor_core::store::Directory;
 use grantor_core::store::KeyStore;
 use grantor_core::{Clock, ServiceError, SystemClock};
 use grantor_server::{Application, Config};
@@ -57,6 +56,15 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     }
     if let Some(v) = args.key_rotation_interval {
         config.key_rotation_interval = v;
+    }
+    if let Some(v) = args.header_read_timeout {
+        config.header_read_timeout = v;
+    }
+    if let Some(v) = args.request_timeout {
+        config.request_timeout = v;
+    }
+    if let Some(v) = args.max_connections {
+        config.max_connections = v;
     }
     if !args.trusted_proxies.is_empty() {
         config.trusted_proxies = args.trusted_proxies.clone();
@@ -180,10 +188,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(service)?;
             print(&org)
         }
-        Command::Org(OrgCommand::List) => {
-            let m = manager(&config).await?;
-            print(&m.store.organizations().await.map_err(|e| e.to_string())?)
-        }
+        Command::Org(OrgCommand::List) => print(
+            &manager(&config)
+                .await?
+                .organizations(&op)
+                .await
+                .map_err(service)?,
+        ),
         Command::User(UserCommand::Create {
             email,
             password_stdin: _,
@@ -207,15 +218,20 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(service)?;
             print(&m)
         }
-        Command::Member(MemberCommand::List { org }) => {
-            let m = manager(&config).await?;
-            let org = m.organization(&org).await.map_err(service)?;
-            print(
-                &m.store
-                    .members_of_org(&org.id)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
+        Command::Member(MemberCommand::List { org }) => print(
+            &manager(&config)
+                .await?
+                .members(&op, &org)
+                .await
+                .map_err(service)?,
+        ),
+        Command::Member(MemberCommand::Remove { org, user }) => {
+            manager(&config)
+                .await?
+                .remove_member(&op, &org, &user)
+                .await
+                .map_err(service)?;
+            print(&json!({"removed": user, "org": org}))
         }
         Command::Resource(ResourceCommand::Create {
             org,
@@ -231,18 +247,47 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(service)?;
             print(&rs)
         }
-        Command::Resource(ResourceCommand::List { org }) => {
-            let m = manager(&config).await?;
-            let org = m.organization(&org).await.map_err(service)?;
-            print(
-                &m.store
-                    .resource_servers(&org.id)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
-        }
+        Command::Resource(ResourceCommand::List { org }) => print(
+            &manager(&config)
+                .await?
+                .resource_servers(&op, &org)
+                .await
+                .map_err(service)?,
+        ),
         Command::App(cmd) => app_command(&config, cmd).await,
+        Command::ApiToken(cmd) => api_token_command(&config, cmd).await,
         Command::Keys(cmd) => keys_command(&config, cmd).await,
+    }
+}
+
+async fn api_token_command(config: &Config, cmd: ApiTokenCommand) -> Result<(), String> {
+    let op = Actor::Operator;
+    let m = manager(config).await?;
+    match cmd {
+        ApiTokenCommand::Create {
+            org,
+            user,
+            name,
+            scopes,
+            expires_in,
+        } => {
+            let new = NewApiToken {
+                name,
+                scopes,
+                expires_in,
+            };
+            let (token, secret) = m
+                .create_api_token(&op, &org, &user, new)
+                .await
+                .map_err(service)?;
+            eprintln!("Store the token now: it is shown only once.");
+            print(&json!({"id": token.id, "token": secret, "expires_at": token.expires_at}))
+        }
+        ApiTokenCommand::List { user } => print(&m.api_tokens(&op, &user).await.map_err(service)?),
+        ApiTokenCommand::Revoke { id } => {
+            m.revoke_api_token(&op, &id).await.map_err(service)?;
+            print(&json!({"revoked": id}))
+        }
     }
 }
 
@@ -330,6 +375,10 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
         AppCommand::List { org } => {
             let apps = m.apps(&op, &org).await.map_err(service)?;
             print(&apps.iter().map(AppView::new).collect::<Vec<_>>())
+        }
+        AppCommand::Delete { client_id } => {
+            m.delete_app(&op, &client_id).await.map_err(service)?;
+            print(&json!({"deleted": client_id}))
         }
         AppCommand::Show { client_id } => {
             let (app, grants) = m.app(&op, &client_id).await.map_err(service)?;

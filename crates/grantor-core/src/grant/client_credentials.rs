@@ -60,16 +60,19 @@ pub async fn exchange<S: Storage>(
     req: Request,
 ) -> Result<TokenResponse, OAuthError> {
     let grant = pick_org(client, req.organization.as_deref())?;
+    // The organization's choice, within what the app may ask for now (its scopes may have
+    // been narrowed since it was added).
+    let granted = grant.scopes.intersection(&client.app.scopes);
     let mut scopes = match req.scope {
         Some(asked) => {
             require_subset(
                 &asked,
-                &grant.scopes,
+                &granted,
                 &format!("organization {} has not granted this app", grant.org_name),
             )?;
             asked
         }
-        None => grant.scopes.clone(),
+        None => granted,
     };
     let audiences = provider.target(&mut scopes, &req.resources).await?;
     let subject = Subject {
@@ -86,5 +89,6 @@ pub async fn exchange<S: Storage>(
         scope: claims.scope,
         refresh_token: None,
         id_token: None,
+        issued_token_type: None,
     })
 }

@@ -5,14 +5,24 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod password;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use crate::model::GrantType;
 use crate::params::Params;
 use crate::scope::ScopeSet;
 use crate::{ErrorCode, OAuthError};
 
+/// A token request: one an app makes for itself or its user, authenticated as that app, or
+/// the exchange of a user's API token, where no app takes part.
 #[derive(Debug, Clone)]
 pub enum TokenRequest {
+    App(AppGrant),
+    TokenExchange(token_exchange::Request),
+}
+
+/// The grants an app uses, each after client authentication.
+#[derive(Debug, Clone)]
+pub enum AppGrant {
     AuthorizationCode(authorization_code::Request),
     ClientCredentials(client_credentials::Request),
     RefreshToken(refresh_token::Request),
@@ -21,22 +31,30 @@ pub enum TokenRequest {
 
 impl TokenRequest {
     pub fn parse(params: &Params) -> Result<Self, OAuthError> {
-        match params.require("grant_type")? {
-            "authorization_code" => Ok(Self::AuthorizationCode(
-                authorization_code::Request::parse(params)?,
-            )),
-            "client_credentials" => Ok(Self::ClientCredentials(
-                client_credentials::Request::parse(params)?,
-            )),
-            "refresh_token" => Ok(Self::RefreshToken(refresh_token::Request::parse(params)?)),
-            "password" => Ok(Self::Password(password::Request::parse(params)?)),
-            other => Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!("grant_type {other:?} is not supported"),
-            )),
-        }
+        let app = match params.require("grant_type")? {
+            "authorization_code" => {
+                AppGrant::AuthorizationCode(authorization_code::Request::parse(params)?)
+            }
+            "client_credentials" => {
+                AppGrant::ClientCredentials(client_credentials::Request::parse(params)?)
+            }
+            "refresh_token" => AppGrant::RefreshToken(refresh_token::Request::parse(params)?),
+            "password" => AppGrant::Password(password::Request::parse(params)?),
+            token_exchange::GRANT_TYPE => {
+                return Ok(Self::TokenExchange(token_exchange::Request::parse(params)?));
+            }
+            other => {
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("grant_type {other:?} is not supported"),
+                ));
+            }
+        };
+        Ok(Self::App(app))
     }
+}
 
+impl AppGrant {
     pub fn grant_type(&self) -> GrantType {
         match self {
             Self::AuthorizationCode(_) => GrantType::AuthorizationCode,

@@ -9,6 +9,7 @@ use crate::scope::ScopeSet;
 use crate::store::{Client, Storage};
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};
+use std::net::IpAddr;
 
 #[derive(Clone)]
 pub struct Request {
@@ -42,27 +43,48 @@ pub async fn exchange<S: Storage>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,
-    peer: &str,
+    peer: IpAddr,
 ) -> Result<TokenResponse, OAuthError> {
     let now = provider.clock.now();
-    let user =
-        match login::authenticate(&provider.store, &req.username, &req.password, peer, now).await {
-            Ok(user) => user,
-            Err(LoginError::Invalid) => {
-                return Err(OAuthError::invalid_grant(
-                    "the username or password is incorrect",
-                ));
-            }
-            Err(LoginError::Throttled(wait)) => {
-                let mut e = OAuthError::new(
-                    ErrorCode::SlowDown,
-                    format!("too many failed attempts; try again in {wait} seconds"),
-                );
-                e.retry_after = Some(wait.unsigned_abs());
-                return Err(e);
-            }
-            Err(LoginError::Store(e)) => return Err(e.into()),
-        };
+    let signed_in = login::authenticate(
+        &provider.store,
+        &provider.passwords,
+        &req.username,
+        &req.password,
+        peer,
+        now,
+    )
+    .await;
+    let user = match signed_in {
+        Ok(user) => user,
+        Err(LoginError::Invalid) => {
+            return Err(OAuthError::invalid_grant(
+                "the username or password is incorrect",
+            ));
+        }
+        Err(LoginError::TooLong) => {
+            return Err(OAuthError::invalid_request(
+                "the username or password is longer than any account's",
+            ));
+        }
+        Err(LoginError::Throttled(wait)) => {
+            let mut e = OAuthError::new(
+                ErrorCode::SlowDown,
+                format!("too many failed attempts; try again in {wait} seconds"),
+            );
+            e.retry_after = Some(wait.unsigned_abs());
+            return Err(e);
+        }
+        Err(LoginError::Busy) => {
+            let mut e = OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many sign-ins are being checked; try again in a moment",
+            );
+            e.retry_after = Some(1);
+            return Err(e);
+        }
+        Err(LoginError::Store(e)) => return Err(e.into()),
+    };
     let orgs = provider.eligible_orgs(&user.id, client).await?;
     let org = match (&req.organization, orgs.as_slice()) {
         (Some(wanted), _) => orgs
@@ -92,9 +114,7 @@ pub async fn exchange<S: Storage>(
         }
         None => client.app.scopes.clone(),
     };
-    let scopes = provider
-        .scopes_available_in(client, &org.org_id, &asked)
-        .await?;
+    let scopes = provider.scopes_available_in(client, &org.org_id, &asked);
     let grant_id = provider
         .create_grant(&user.id, &client.app.client_id, &org.org_id)
         .await?;

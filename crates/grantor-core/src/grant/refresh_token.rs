@@ -87,6 +87,16 @@ pub async fn exchange<S: Storage>(
             "the user no longer belongs to the organization",
         ));
     }
+    // What the app may get in this organization now: the app's scopes, or the choice of an
+    // organization that added it, may have shrunk since the user approved.
+    let allowed = provider.scopes_available_in(client, &rt.org_id, &original);
+    let scopes = scopes.intersection(&allowed);
+    if scopes.is_empty() {
+        provider.store.revoke_grant(&rt.grant_id, now).await?;
+        return Err(OAuthError::invalid_grant(
+            "none of the scopes this authorization granted is allowed any more",
+        ));
+    }
     let resources = if req.resources.is_empty() {
         rt.resources.clone()
     } else {
@@ -103,5 +113,5 @@ pub async fn exchange<S: Storage>(
         resources,
         nonce: None,
     };
-    provider.issue_user_tokens(client, grant, &original).await
+    provider.issue_user_tokens(client, grant, &allowed).await
 }

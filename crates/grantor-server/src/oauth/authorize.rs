@@ -3,17 +3,16 @@
 
 use crate::AppState;
 use crate::error::AuthorizeReply;
+use crate::input::AuthorizeParams;
 use crate::web::{consent, see_other, session};
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use grantor_core::authorize::Step;
-use grantor_core::params::Params;
 
-/// The request again, minus `prompt=login` once the user is about to sign in, so coming back
-/// after signing in does not ask again.
-fn encode_without_login_prompt(pairs: &[(String, String)]) -> String {
+/// Sends the browser to the sign-in page, to come back to this authorization request
+/// afterwards, minus `prompt=login` so coming back does not ask again.
+pub fn sign_in_then(pairs: &[(String, String)]) -> Response {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     for (name, value) in pairs {
         if name == "prompt" {
@@ -28,27 +27,17 @@ fn encode_without_login_prompt(pairs: &[(String, String)]) -> String {
             ser.append_pair(name, value);
         }
     }
-    ser.finish()
+    let return_to = format!("/oauth2/authorize?{}", ser.finish());
+    let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    see_other(&format!("/login?return_to={encoded}"))
 }
 
 pub async fn authorize(
     State(state): State<AppState>,
-    method: Method,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    AuthorizeParams(params): AuthorizeParams,
 ) -> Response {
-    // OIDC Core 3.1.2.1: GET with a query or POST with a form.
-    let raw = if method == Method::POST {
-        body.to_vec()
-    } else {
-        query.unwrap_or_default().into_bytes()
-    };
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&raw).into_owned().collect();
-    let params = match Params::new(pairs.clone()) {
-        Ok(p) => p,
-        Err(e) => return AuthorizeReply::page(e).into_response(),
-    };
+    let pairs = params.pairs();
     let req = match state.provider.parse_authorization(&params).await {
         Ok(req) => req,
         Err(error) => return AuthorizeReply(error).into_response(),
@@ -60,20 +49,15 @@ pub async fn authorize(
         .await
     {
         Ok(Step::Respond(location)) => see_other(&location),
-        Ok(Step::Login) => {
-            let return_to = format!("/oauth2/authorize?{}", encode_without_login_prompt(&pairs));
-            let encoded: String =
-                url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-            see_other(&format!("/login?return_to={encoded}"))
-        }
+        Ok(Step::Login) => sign_in_then(pairs),
         Ok(Step::Consent(prompt)) => match current {
             Some(current) => {
                 let request = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&pairs)
+                    .extend_pairs(pairs)
                     .finish();
                 consent::show(&state, &current, prompt, request).await
             }
-            None => see_other("/login"),
+            None => sign_in_then(pairs),
         },
         Err(error) => AuthorizeReply(error).into_response(),
     }

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use grantor_core::grant::token_exchange::API_TOKEN_TYPE;
 use grantor_core::provider::SUPPORTED_GRANTS;
 use grantor_core::scope::{MANAGEMENT_SCOPES, OIDC_SCOPES};
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ pub struct Documents {
 }
 
 impl Documents {
-    pub fn new(issuer: &str) -> Self {
+    pub fn new(issuer: &str, management_api: &str) -> Self {
         let url = |path: &str| format!("{issuer}{path}");
         let scopes: Vec<&str> = OIDC_SCOPES
             .iter()
@@ -49,6 +50,9 @@ impl Documents {
             "authorization_response_iss_parameter_supported": true,
             "access_token_signing_alg_values_supported": ["ES256"],
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
+            // Grantor's management API: a resource server whose scopes are grantor:*.
+            "grantor_management_api": management_api,
+            "grantor_token_exchange_subject_token_types_supported": [API_TOKEN_TYPE],
         });
         let mut openid = oauth.clone();
         if let Value::Object(map) = &mut openid {

@@ -1,8 +1,9 @@
 //! `POST /oauth2/introspect` (RFC 7662) and `POST /oauth2/revoke` (RFC 7009).
 
-use super::{OAuthForm, authorization};
+use super::authorization;
 use crate::AppState;
 use crate::error::{OAuthReply, no_store};
+use crate::input::OAuthForm;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;

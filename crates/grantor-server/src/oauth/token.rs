@@ -1,9 +1,10 @@
 //! `POST /oauth2/token`.
 
-use super::{OAuthForm, authorization};
+use super::authorization;
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::{OAuthReply, no_store};
+use crate::input::OAuthForm;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -29,9 +30,13 @@ pub async fn token(
     OAuthForm(params): OAuthForm,
 ) -> Response {
     let result = async {
-        let creds = client_auth::extract(authorization(&headers), &params)?;
         let request = TokenRequest::parse(&params)?;
-        state.provider.token(&creds, request, &address).await
+        // An API-token exchange authenticates no app (design.md section 2).
+        let creds = match request {
+            TokenRequest::TokenExchange(_) => None,
+            TokenRequest::App(_) => Some(client_auth::extract(authorization(&headers), &params)?),
+        };
+        state.provider.token(creds.as_ref(), request, address).await
     }
     .await;
     let outcome = match &result {

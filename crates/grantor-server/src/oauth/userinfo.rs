@@ -1,6 +1,6 @@
 //! `GET|POST /oauth2/userinfo` (OIDC Core 5.3), with a bearer access token.
 
-use super::authorization;
+use super::bearer;
 use crate::AppState;
 use crate::error::{OAuthReply, no_store};
 use axum::extract::State;
@@ -11,10 +11,6 @@ pub async fn userinfo(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, OAuthReply> {
-    let bearer = authorization(&headers).and_then(|h| {
-        let (scheme, token) = h.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    let claims = state.provider.userinfo(bearer).await?;
+    let claims = state.provider.userinfo(bearer(&headers)).await?;
     Ok(no_store(claims))
 }

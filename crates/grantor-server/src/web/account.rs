@@ -1,32 +1,28 @@
 //! `/account`: the user's organizations and the approvals they gave, which they can revoke.
 
-use super::pages::{AccountPage, ApprovalRow, error_page};
+use super::pages::{AccountPage, ApprovalRow};
 use super::session;
-use super::{PageForm, csrf, render, see_other};
+use super::{csrf, render, see_other};
 use crate::AppState;
+use crate::error::PageError;
+use crate::input::PageForm;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use grantor_core::store::{Directory, GrantStore};
+use axum::response::{IntoResponse, Response};
 
 pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(current) = session::current(&state, &headers).await else {
         return see_other("/login?return_to=%2Faccount");
     };
-    let user_id = &current.user.user_id;
-    let loaded = async {
-        let user = state.store.user(user_id).await?;
-        let memberships = state.store.memberships_of_user(user_id).await?;
-        let consents = state.store.consents_of_user(user_id).await?;
-        Ok::<_, grantor_core::StoreError>((user, memberships, consents))
-    }
-    .await;
-    let Ok((Some(user), memberships, consents)) = loaded else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again",
-            "Your account could not be loaded.",
-        );
+    let (user, memberships, consents) = match state.manager.account(&current.actor()).await {
+        Ok(account) => account,
+        Err(e) => {
+            return PageError::Unavailable {
+                message: "Your account could not be loaded.",
+                detail: e.to_string(),
+            }
+            .into_response();
+        }
     };
     let approvals = consents
         .into_iter()
@@ -49,46 +45,34 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 /// Forgets an approval and revokes every token issued under it.
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, form: PageForm) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
     let Some(current) = session::current(&state, &headers).await else {
         return see_other("/login?return_to=%2Faccount");
     };
     if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "Reload the page and try again.",
-        );
+        return PageError::FormExpired("Reload the page and try again.").into_response();
     }
     let (Some(client_id), Some(org_id)) = (form.get("client_id"), form.get("org_id")) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "Which approval to revoke was not said.",
-        );
+        return PageError::BadRequest {
+            title: "Bad request",
+            message: "Which approval to revoke was not said.",
+        }
+        .into_response();
     };
-    let user_id = &current.user.user_id;
-    let now = state.provider.clock.now();
-    let done = async {
-        state
-            .store
-            .delete_consent(user_id, client_id, org_id)
-            .await?;
-        state
-            .store
-            .revoke_grants_of(user_id, client_id, org_id, now)
-            .await
-    }
-    .await;
+    let done = state
+        .manager
+        .revoke_approval(&current.actor(), client_id, org_id)
+        .await;
     match done {
         Ok(()) => see_other("/account"),
-        Err(e) => {
-            tracing::error!(error = %e, "revoking an approval failed");
-            error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "The approval could not be revoked.",
-            )
+        Err(e) => PageError::Unavailable {
+            message: "The approval could not be revoked.",
+            detail: e.to_string(),
         }
+        .into_response(),
     }
 }

@@ -2,14 +2,16 @@
 
 use super::pages::ConsentPage;
 use super::session::{self, Current};
-use super::{PageForm, csrf, render, see_other};
+use super::{csrf, render, see_other};
 use crate::AppState;
-use crate::error::AuthorizeReply;
+use crate::error::{AuthorizeReply, PageError};
+use crate::input::PageForm;
+use crate::oauth::authorize::sign_in_then;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use grantor_core::authorize::{ConsentPrompt, Decision};
-use grantor_core::params::Params;
+use grantor_core::authorize::{ConsentPrompt, Decision, Step};
+use grantor_core::params::{MAX_FORM_BYTES, Params};
 use grantor_core::store::Directory;
 
 /// Renders the approval page for `prompt`; `request` is the authorization request's
@@ -36,30 +38,25 @@ pub async fn show(
     render(StatusCode::OK, &page)
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: PageForm) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
     let request = form.get("request").unwrap_or_default();
+    let params = match Params::parse(request.as_bytes(), MAX_FORM_BYTES) {
+        Ok(p) => p,
+        Err(e) => return crate::error::refused_page(e),
+    };
     let Some(current) = session::current(&state, &headers).await else {
-        return see_other(&format!(
-            "/login?return_to={}",
-            url::form_urlencoded::byte_serialize(format!("/oauth2/authorize?{request}").as_bytes())
-                .collect::<String>()
-        ));
+        return sign_in_then(params.pairs());
     };
     if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-        return super::pages::error_page(
-            StatusCode::FORBIDDEN,
-            "Form expired",
+        return PageError::FormExpired(
             "This approval form is no longer valid. Go back to the app and try again.",
-        );
+        )
+        .into_response();
     }
-    let params = match Params::new(
-        url::form_urlencoded::parse(request.as_bytes())
-            .into_owned()
-            .collect(),
-    ) {
-        Ok(p) => p,
-        Err(e) => return AuthorizeReply::page(e).into_response(),
-    };
     let result = async {
         let req = state.provider.parse_authorization(&params).await?;
         let decision = Decision {
@@ -71,7 +68,9 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: Pag
     }
     .await;
     match result {
-        Ok(location) => see_other(&location),
+        Ok(Step::Respond(location)) => see_other(&location),
+        // The sign-in grew older than max_age allows while the page was open.
+        Ok(_) => sign_in_then(params.pairs()),
         Err(e) => AuthorizeReply(e).into_response(),
     }
 }

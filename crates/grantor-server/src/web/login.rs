@@ -2,17 +2,18 @@
 //! account exists.
 
 use super::pages::LoginPage;
-use super::session::{self, BROWSER_COOKIE};
-use super::{PageForm, csrf, render, see_other};
+use super::session::{self, Cookie};
+use super::{csrf, render, see_other};
 use crate::AppState;
 use crate::client_address::ClientAddress;
-use axum::extract::{Query, State};
+use crate::error::PageError;
+use crate::input::{PageForm, PageQuery};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::login::{self, LoginError};
 use grantor_core::secret;
 use grantor_core::store::Registry;
-use std::collections::HashMap;
 
 /// Only local paths, so the sign-in page cannot be used to redirect anywhere else. Control
 /// characters and backslashes are refused too: browsers drop tabs and read `\` as `/`, which
@@ -48,11 +49,11 @@ async fn app_name(state: &AppState, return_to: &str) -> Option<String> {
 
 /// The browser's CSRF binding cookie, creating one when absent.
 fn browser_binding(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match session::cookie(headers, BROWSER_COOKIE) {
+    match session::cookie(state, headers, Cookie::Browser) {
         Some(v) if !v.is_empty() => (v.to_string(), None),
         _ => {
             let value = secret::new_id("b_").unwrap_or_default();
-            let cookie = session::set_cookie(state, BROWSER_COOKIE, &value, 30 * 24 * 3600);
+            let cookie = session::set_cookie(state, Cookie::Browser, &value, 30 * 24 * 3600);
             (value, Some(cookie))
         }
     }
@@ -88,9 +89,9 @@ async fn page(
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    PageQuery(query): PageQuery,
 ) -> Response {
-    let return_to = safe_return_to(query.get("return_to").map(String::as_str));
+    let return_to = safe_return_to(query.get("return_to"));
     page(
         &state,
         &headers,
@@ -106,11 +107,11 @@ pub async fn submit(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    form: PageForm,
+    PageForm(form): PageForm,
 ) -> Response {
     let return_to = safe_return_to(form.get("return_to"));
     let email = form.get("email").unwrap_or_default().trim().to_string();
-    let binding = session::cookie(&headers, BROWSER_COOKIE).unwrap_or_default();
+    let binding = session::cookie(&state, &headers, Cookie::Browser).unwrap_or_default();
     if !csrf::verify(&state.csrf_key, binding, form.get("csrf")) {
         let message =
             "Your sign-in form expired or your browser blocked cookies. Please try again."
@@ -139,66 +140,83 @@ pub async fn submit(
         .await;
     }
     let now = state.provider.clock.now();
-    match login::authenticate(&state.store, &email, password, &address, now).await {
-        Ok(user) => {
-            // A fresh session id at every sign-in: no session fixation.
-            if let Some(old) = session::current(&state, &headers).await {
-                let _ =
-                    grantor_core::store::SessionStore::delete_session(&state.store, &old.id_hash)
-                        .await;
-            }
-            match session::start(&state, &user.id).await {
-                Ok(cookie) => {
-                    let mut response = see_other(&return_to);
-                    response.headers_mut().append(header::SET_COOKIE, cookie);
-                    response
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "could not start a session");
-                    super::pages::error_page(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Try again",
-                        "Signing in is unavailable right now.",
-                    )
-                }
-            }
-        }
-        Err(LoginError::Invalid) => {
-            let message = "The email or password is incorrect.".to_string();
-            page(
-                &state,
-                &headers,
-                StatusCode::UNAUTHORIZED,
-                return_to,
-                email,
-                Some(message),
-            )
-            .await
-        }
-        Err(LoginError::Throttled(wait)) => {
-            let message = format!("Too many failed attempts. Try again in {wait} seconds.");
-            let mut response = page(
-                &state,
-                &headers,
-                StatusCode::TOO_MANY_REQUESTS,
-                return_to,
-                email,
-                Some(message),
-            )
-            .await;
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait.unsigned_abs()));
-            response.into_response()
-        }
+    let checked = login::authenticate(
+        &state.store,
+        &state.provider.passwords,
+        &email,
+        password,
+        address,
+        now,
+    )
+    .await;
+    let (status, message, retry_after) = match checked {
+        Ok(user) => return signed_in(&state, &headers, &user.id, &return_to).await,
+        Err(LoginError::Invalid) => (
+            StatusCode::UNAUTHORIZED,
+            "The email or password is incorrect.".to_string(),
+            None,
+        ),
+        Err(LoginError::TooLong) => (
+            StatusCode::BAD_REQUEST,
+            "The email or password is longer than any account's.".to_string(),
+            None,
+        ),
+        Err(LoginError::Throttled(wait)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed attempts. Try again in {wait} seconds."),
+            Some(wait.unsigned_abs()),
+        ),
+        Err(LoginError::Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Many people are signing in right now. Try again in a moment.".to_string(),
+            Some(1),
+        ),
         Err(LoginError::Store(e)) => {
             tracing::error!(error = %e, "login failed on storage");
-            super::pages::error_page(
+            (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "Signing in is unavailable right now.",
+                "Signing in is unavailable right now. Try again in a moment.".to_string(),
+                None,
             )
         }
+    };
+    // Never echo back more than an email address can hold.
+    let email = if email.len() > login::MAX_EMAIL_BYTES {
+        String::new()
+    } else {
+        email
+    };
+    let mut response = page(&state, &headers, status, return_to, email, Some(message)).await;
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// Starts the session of a user who just signed in and goes on to `return_to`.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    return_to: &str,
+) -> Response {
+    // A fresh session id at every sign-in: no session fixation.
+    if let Some(old) = session::current(state, headers).await {
+        let _ = grantor_core::store::SessionStore::delete_session(&state.store, &old.id_hash).await;
+    }
+    match session::start(state, user_id).await {
+        Ok(cookie) => {
+            let mut response = see_other(return_to);
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(e) => PageError::Unavailable {
+            message: "Signing in is unavailable right now.",
+            detail: format!("could not start a session: {e}"),
+        }
+        .into_response(),
     }
 }
 

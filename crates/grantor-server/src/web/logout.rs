@@ -1,66 +1,88 @@
 //! Signing out, including OpenID Connect RP-initiated logout: an app may send the user here
 //! with `post_logout_redirect_uri` (registered for that app) and `state`.
 
-use super::pages::{LogoutPage, error_page};
-use super::session::{self, SESSION_COOKIE};
-use super::{PageForm, csrf, render, see_other};
+use super::pages::LogoutPage;
+use super::session::{self, Cookie};
+use super::{csrf, render, see_other};
 use crate::AppState;
-use axum::extract::{Query, State};
+use crate::error::PageError;
+use crate::input::{PageForm, PageQuery};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use grantor_core::jose::{self, Alg};
+use grantor_core::params::Params;
 use grantor_core::store::{Registry, SessionStore};
-use std::collections::HashMap;
 
-/// The app named by `client_id` or by the `aud` of an ID token we issued (expired is fine:
-/// logout often comes long after sign-in).
-fn client_of(state: &AppState, query: &HashMap<String, String>) -> Option<String> {
-    if let Some(id) = query.get("client_id") {
-        return Some(id.clone());
+/// The app the request names: by `client_id`, or by the `aud` of an ID token we issued
+/// (expired is fine: logout often comes long after sign-in). When both are given they must
+/// agree.
+fn client_of(state: &AppState, params: &Params) -> Option<String> {
+    let hinted = match params.get("id_token_hint") {
+        Some(hint) => {
+            let keys = state.provider.keys.current();
+            let (_, payload) =
+                jose::verify(hint, &[Alg::RS256, Alg::ES256], |kid| keys.verifier(kid)).ok()?;
+            let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+            if claims["iss"] != state.provider.settings.issuer.as_str() {
+                return None;
+            }
+            Some(claims["aud"].as_str()?.to_string())
+        }
+        None => None,
+    };
+    match (params.get("client_id"), hinted) {
+        (Some(named), Some(hinted)) => (named == hinted).then_some(hinted),
+        (Some(named), None) => Some(named.to_string()),
+        (None, hinted) => hinted,
     }
-    let hint = query.get("id_token_hint")?;
-    let keys = state.provider.keys.current();
-    let (_, payload) =
-        jose::verify(hint, &[Alg::RS256, Alg::ES256], |kid| keys.verifier(kid)).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-    (claims["iss"] == state.provider.settings.issuer.as_str())
-        .then(|| claims["aud"].as_str().map(str::to_string))?
+}
+
+/// The one check both the page and its form make: `post_logout_redirect_uri`, if given, must
+/// be registered for the app the request names. `Ok(None)`: none was asked for.
+async fn registered_redirect(state: &AppState, params: &Params) -> Result<Option<String>, ()> {
+    let Some(uri) = params.get("post_logout_redirect_uri") else {
+        return Ok(None);
+    };
+    let client_id = client_of(state, params).ok_or(())?;
+    let registered = state
+        .store
+        .client(&client_id)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.app.post_logout_redirect_uris.iter().any(|r| r == uri));
+    if registered {
+        Ok(Some(uri.to_string()))
+    } else {
+        Err(())
+    }
 }
 
 pub async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    PageQuery(query): PageQuery,
 ) -> Response {
-    let mut redirect = String::new();
-    if let Some(uri) = query.get("post_logout_redirect_uri") {
-        let registered = match client_of(&state, &query) {
-            Some(id) => state
-                .store
-                .client(&id)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|c| c.app.post_logout_redirect_uris.contains(uri)),
-            None => false,
-        };
-        if !registered {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "Cannot sign out",
-                "The address to return to after signing out is not registered for this app.",
-            );
+    let Ok(redirect) = registered_redirect(&state, &query).await else {
+        return PageError::BadRequest {
+            title: "Cannot sign out",
+            message: "The address to return to after signing out is not registered for this app.",
         }
-        redirect = uri.clone();
-    }
+        .into_response();
+    };
     let current = session::current(&state, &headers).await;
     let page = LogoutPage {
         signed_in: current.is_some(),
         csrf: current
             .map(|c| csrf::token(&state.csrf_key, &c.id_hash))
             .unwrap_or_default(),
-        post_logout_redirect_uri: redirect,
-        state: query.get("state").cloned().unwrap_or_default(),
+        client_id: redirect
+            .as_ref()
+            .and_then(|_| client_of(&state, &query))
+            .unwrap_or_default(),
+        post_logout_redirect_uri: redirect.unwrap_or_default(),
+        state: query.get("state").unwrap_or_default().to_string(),
     };
     render(StatusCode::OK, &page)
 }
@@ -76,30 +98,27 @@ fn with_state(uri: &str, state: Option<&str>) -> String {
     }
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: PageForm) -> Response {
+/// Signs out (when signed in, only with the page's CSRF token), then returns to the app if
+/// the same check as the page's passes, or shows the signed-out page.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
     if let Some(current) = session::current(&state, &headers).await {
         if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "Reload the page and try again.",
-            );
+            return PageError::FormExpired("Reload the page and try again.").into_response();
         }
         let _ = state.store.delete_session(&current.id_hash).await;
     }
-    // The URI was checked against the app's registration when the page was shown; the form
-    // is CSRF-protected, so it is the one we rendered.
-    let target = match form
-        .get("post_logout_redirect_uri")
-        .filter(|u| !u.is_empty())
-    {
-        Some(uri) => with_state(uri, form.get("state").filter(|s| !s.is_empty())),
-        None => "/logout".to_string(),
+    let target = match registered_redirect(&state, &form).await {
+        Ok(Some(uri)) => with_state(&uri, form.get("state")),
+        _ => "/logout".to_string(),
     };
     let mut response = see_other(&target);
     response.headers_mut().append(
         header::SET_COOKIE,
-        session::set_cookie(&state, SESSION_COOKIE, "", 0),
+        session::set_cookie(&state, Cookie::Session, "", 0),
     );
     response
 }

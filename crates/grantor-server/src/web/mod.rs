@@ -12,8 +12,7 @@ pub mod session;
 use crate::AppState;
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -27,7 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
         .route("/assets/grantor.css", get(stylesheet))
-        .layer(axum::middleware::from_fn(page_headers))
 }
 
 async fn stylesheet() -> Response {
@@ -44,26 +42,33 @@ async fn stylesheet() -> Response {
     response
 }
 
-/// Headers every page carries: no framing, no inline script, no caching of personal pages.
-pub async fn page_headers(request: Request, next: Next) -> Response {
+/// Headers every HTML response carries, whichever router produced it (the approval page and
+/// the authorization error page come from the protocol endpoints): no framing, no script, no
+/// caching of personal pages, no referrer leaking the URL's parameters.
+pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -82,50 +87,14 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     }
 }
 
-/// A page's form body as name/value pairs. Malformed encodings decode leniently; the
-/// handlers validate what they need.
-pub struct PageForm(pub Vec<(String, String)>);
-
-impl PageForm {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl<S: Send + Sync> FromRequest<S> for PageForm {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let body = Bytes::from_request(req, state).await.map_err(|_| {
-            pages::error_page(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                "The form could not be read.",
-            )
-        })?;
-        Ok(Self(
-            url::form_urlencoded::parse(&body).into_owned().collect(),
-        ))
-    }
-}
-
 /// A 303 to `location`.
 pub fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
-        Err(_) => pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad redirect",
-            "The redirect address is not valid.",
-        ),
+        Err(_) => crate::error::PageError::BadRequest {
+            title: "Bad redirect",
+            message: "The redirect address is not valid.",
+        }
+        .into_response(),
     }
 }

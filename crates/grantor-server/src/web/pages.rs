@@ -41,6 +41,8 @@ pub struct ErrorPage<'a> {
 pub struct LogoutPage {
     pub signed_in: bool,
     pub csrf: String,
+    /// The app the return address is registered for, so the form's answer is checked again.
+    pub client_id: String,
     pub post_logout_redirect_uri: String,
     pub state: String,
 }

@@ -7,13 +7,31 @@ use grantor_core::authorize::SignedIn;
 use grantor_core::secret;
 use grantor_core::store::{SessionRecord, SessionStore};
 
-pub const SESSION_COOKIE: &str = "grantor_session";
-/// Binds the sign-in form's CSRF token before there is a session.
-pub const BROWSER_COOKIE: &str = "grantor_browser";
+/// Grantor's cookies. Whenever they are `Secure` (an https issuer) their names carry the
+/// `__Host-` prefix, so a browser takes them only from this host over https, never from a
+/// sibling domain or a plain-http page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cookie {
+    Session,
+    /// Binds the sign-in form's CSRF token before there is a session.
+    Browser,
+}
+
+impl Cookie {
+    fn name(self, secure: bool) -> &'static str {
+        match (self, secure) {
+            (Self::Session, false) => "grantor_session",
+            (Self::Session, true) => "__Host-grantor_session",
+            (Self::Browser, false) => "grantor_browser",
+            (Self::Browser, true) => "__Host-grantor_browser",
+        }
+    }
+}
 /// Sessions last 12 hours from sign-in.
 const SESSION_TTL: i64 = 12 * 3600;
 
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(state: &AppState, headers: &'a HeaderMap, which: Cookie) -> Option<&'a str> {
+    let name = which.name(state.secure_cookies);
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -25,7 +43,8 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value with the attributes design.md requires.
-pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+pub fn set_cookie(state: &AppState, which: Cookie, value: &str, max_age: i64) -> HeaderValue {
+    let name = which.name(state.secure_cookies);
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
@@ -40,8 +59,20 @@ pub struct Current {
     pub id_hash: String,
 }
 
+impl Current {
+    /// The signed-in user as the management service sees them, for what concerns only
+    /// themselves (their account, their approvals).
+    pub fn actor(&self) -> grantor_core::model::Actor {
+        grantor_core::model::Actor::User {
+            user_id: self.user.user_id.clone(),
+            platform_admin: false,
+            token: None,
+        }
+    }
+}
+
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
-    let id = cookie(headers, SESSION_COOKIE)?;
+    let id = cookie(state, headers, Cookie::Session)?;
     let id_hash = secret::hash(id);
     let record = state.store.session(&id_hash).await.ok().flatten()?;
     (record.expires_at > state.provider.clock.now()).then_some(Current {
@@ -57,7 +88,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
 pub async fn start(
     state: &AppState,
     user_id: &str,
-) -> Result<HeaderValue, grantor_core::StoreError> {
+) -> Result<HeaderValue, grantor_core::OAuthError> {
     let id = secret::generate(secret::Kind::Session)?;
     let now = state.provider.clock.now();
     state
@@ -69,5 +100,5 @@ pub async fn start(
             expires_at: now + SESSION_TTL,
         })
         .await?;
-    Ok(set_cookie(state, SESSION_COOKIE, &id, SESSION_TTL))
+    Ok(set_cookie(state, Cookie::Session, &id, SESSION_TTL))
 }

@@ -26,9 +26,7 @@ const WAIT: Duration = Duration::from_secs(15);
 const DESKTOP: (u32, u32) = (1280, 900);
 const PHONE: (u32, u32) = (375, 812);
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
+use crate::support::ci;
 
 /// A headless Chromium session and the chromedriver serving it; both end on drop.
 struct Chrome {

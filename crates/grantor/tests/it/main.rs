@@ -7,9 +7,13 @@
 
 mod support;
 
+mod api;
+mod api_tokens;
 mod browser;
 mod cli;
 mod client_credentials;
+mod connections;
+mod hardening;
 mod multinode;
 mod ops;
 mod resource;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 both_backends!(
     the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise,
     introspection_mode_sees_a_revocation_at_once,
+    introspection_answers_are_never_reused_past_the_tokens_expiry,
     tokens_signed_before_during_and_after_a_rotation_verify_without_restart,
 );
 
@@ -198,6 +199,53 @@ async fn introspection_mode_sees_a_revocation_at_once(backend: Backend) {
         status_and_challenge(&http, &format!("{base}/orders"), Some(&t), false).await;
     assert_eq!(status, 401);
     assert!(challenge.contains("invalid_token"));
+}
+
+async fn introspection_answers_are_never_reused_past_the_tokens_expiry(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed("acme").await;
+    let m = &srv.state.manager;
+    let mut short = crate::support::server_app("short-lived", &["trades:read"]);
+    short.access_token_ttl = Some(60);
+    let short = m
+        .create_app(&Actor::Operator, &seed.org.id, short)
+        .await
+        .unwrap();
+    m.add_app_to_organization(
+        &Actor::Operator,
+        &short.app.client_id,
+        &seed.org.id,
+        vec!["trades:read".into()],
+    )
+    .await
+    .unwrap();
+    let short_seed = Seed {
+        org: seed.org.clone(),
+        app: short,
+    };
+    let t = token(&srv, &short_seed, None).await;
+    // Answers may be reused for an hour, but not past the token's own expiry.
+    let config = Config::new(&srv.issuer, TRADING).with_introspection(
+        seed.client_id(),
+        seed.secret(),
+        Duration::from_secs(3600),
+    );
+    let clock = Arc::new(ManualClock::new(grantor_core::Clock::now(
+        &grantor_core::SystemClock,
+    )));
+    let base = api(Validator::with_clock(config, clock.clone())).await;
+    let http = reqwest::Client::new();
+    let orders = format!("{base}/orders");
+    assert_eq!(
+        status_and_challenge(&http, &orders, Some(&t), false)
+            .await
+            .0,
+        200
+    );
+    clock.advance(120);
+    let (status, challenge, _) = status_and_challenge(&http, &orders, Some(&t), false).await;
+    assert_eq!(status, 401, "{challenge}");
+    assert!(challenge.contains("expired"), "{challenge}");
 }
 
 fn kid(token: &str) -> String {

@@ -43,7 +43,7 @@ fn loopback(port: u16) -> String {
 
 /// Runs the code flow for the seed's user (nonce `n1`, state `s1`); returns the token
 /// response as JSON.
-async fn code_flow_raw(
+pub async fn code_flow_raw(
     srv: &TestServer,
     seed: &SignInSeed,
     app: &grantor_core::manage::AppWithSecret,
@@ -91,7 +91,7 @@ async fn code_flow_raw(
     body
 }
 
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -218,7 +218,7 @@ async fn a_confidential_web_app_gets_an_id_token_bound_to_its_access_token(backe
 }
 
 /// Uses a refresh token, optionally narrowing the scope.
-async fn refresh(
+pub async fn refresh(
     srv: &TestServer,
     basic: Option<(&str, &str)>,
     refresh_token: &str,
@@ -261,7 +261,10 @@ pub fn decode_payload(jwt: &str) -> Value {
     .unwrap()
 }
 
-async fn password_app(srv: &TestServer, seed: &SignInSeed) -> grantor_core::manage::AppWithSecret {
+pub async fn password_app(
+    srv: &TestServer,
+    seed: &SignInSeed,
+) -> grantor_core::manage::AppWithSecret {
     srv.state
         .manager
         .create_app(
@@ -1165,6 +1168,7 @@ async fn rp_initiated_logout_returns_only_to_registered_addresses(backend: Backe
             "/logout",
             &[
                 ("csrf", &csrf),
+                ("client_id", &page.field("client_id").unwrap()),
                 (
                     "post_logout_redirect_uri",
                     &page.field("post_logout_redirect_uri").unwrap(),

@@ -73,13 +73,11 @@ impl Browser {
     }
 
     async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let resp = req.header("cookie", cookie).send().await.unwrap();
+        let resp = req
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
         for set in resp.headers().get_all("set-cookie") {
             let set = set.to_str().unwrap();
             let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
@@ -110,6 +108,15 @@ impl Browser {
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
         let req = self.http.post(self.absolute(url)).form(form);
         self.send(req).await
+    }
+
+    /// The `Cookie` header this browser would send.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub fn has_cookie(&self, name: &str) -> bool {

@@ -14,6 +14,11 @@ use std::sync::Arc;
 
 pub use db::Backend;
 
+/// Whether this is a CI run, where a missing PostgreSQL or browser is a failure, not a skip.
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// A key-encryption key for tests (base64 of 32 bytes).
 pub const TEST_KEK: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const TRADING: &str = "https://trading.example.com";
@@ -30,6 +35,10 @@ macro_rules! both_backends {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 if $crate::support::db::postgres_url().is_none() {
+                    assert!(
+                        !$crate::support::ci(),
+                        "GRANTOR_TEST_POSTGRES_URL is not set, and under CI the PostgreSQL variant must run"
+                    );
                     eprintln!("GRANTOR_TEST_POSTGRES_URL is not set: PostgreSQL variant not run");
                     return;
                 }
@@ -41,6 +50,8 @@ macro_rules! both_backends {
 
 pub struct TestServer {
     pub issuer: String,
+    /// Where it listens (the issuer may name another host).
+    pub address: std::net::SocketAddr,
     pub state: AppState,
     pub db: db::TestDatabase,
     pub http: reqwest::Client,
@@ -151,6 +162,7 @@ impl TestServer {
             .await
             .expect("server starts");
         let issuer = app.issuer().to_string();
+        let address = app.address();
         let state = app.state().clone();
         let task = tokio::spawn(async move {
             let _ = app.run(std::future::pending()).await;
@@ -161,6 +173,7 @@ impl TestServer {
             .expect("http client");
         Self {
             issuer,
+            address,
             state,
             db,
             http,

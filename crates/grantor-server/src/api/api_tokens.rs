@@ -1,0 +1,87 @@
+//! The caller's own API tokens.
+
+use super::{ApiCaller, ListQuery, Page, paginate};
+use crate::AppState;
+use crate::error::Problem;
+use crate::input::ApiJson;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use grantor_core::ServiceError;
+use grantor_core::manage::NewApiToken;
+use grantor_core::model::{Actor, ApiToken};
+use serde::{Deserialize, Serialize};
+
+/// The calling user's id and the organization their token acts in; an admin client has no
+/// API tokens.
+fn me(actor: &Actor) -> Result<(&str, Option<&str>), Problem> {
+    match actor {
+        Actor::User { user_id, token, .. } => {
+            Ok((user_id, token.as_ref().map(|t| t.org_id.as_str())))
+        }
+        _ => Err(ServiceError::NotFound("API tokens of an app".into()).into()),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    page: ListQuery,
+) -> Result<Json<Page<ApiToken>>, Problem> {
+    let (user, _) = me(&actor)?;
+    let tokens = state.manager.api_tokens(&actor, user).await?;
+    Ok(Json(paginate(tokens, &page)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    scopes: Vec<String>,
+    /// Seconds; 90 days when absent, at most a year.
+    expires_in: Option<i64>,
+    /// The organization (id or name); the calling token's when absent.
+    org: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    token: ApiToken,
+    /// Shown once.
+    secret: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    ApiJson(body): ApiJson<NewToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), Problem> {
+    let (user, token_org) = me(&actor)?;
+    let org = body
+        .org
+        .as_deref()
+        .or(token_org)
+        .ok_or_else(|| Problem::from(ServiceError::Invalid("org is required".into())))?
+        .to_string();
+    let new = NewApiToken {
+        name: body.name,
+        scopes: body.scopes,
+        expires_in: body.expires_in,
+    };
+    let (token, secret) = state
+        .manager
+        .create_api_token(&actor, &org, user, new)
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    me(&actor)?;
+    state.manager.revoke_api_token(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,183 @@
+//! An organization's apps, their secrets, and the apps it added.
+
+use super::{ApiCaller, ListQuery, Page, paginate};
+use crate::AppState;
+use crate::error::Problem;
+use crate::input::ApiJson;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use grantor_core::manage::{AppChanges, AppView, NewApp};
+use grantor_core::model::{AppType, LegacyGrant, OrgAccessGrant};
+use serde::Deserialize;
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path(org): Path<String>,
+    page: ListQuery,
+) -> Result<Json<Page<AppView>>, Problem> {
+    let apps = state.manager.apps(&actor, &org).await?;
+    Ok(Json(paginate(
+        apps.iter().map(AppView::new).collect(),
+        &page,
+    )?))
+}
+
+/// An app as the CLI describes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppBody {
+    #[serde(rename = "type")]
+    app_type: AppType,
+    name: String,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    legacy_grants: Vec<LegacyGrant>,
+    access_token_ttl: Option<i64>,
+}
+
+/// Answers the app secret, once.
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<NewAppBody>,
+) -> Result<(StatusCode, Json<AppView>), Problem> {
+    let new = NewApp {
+        app_type: body.app_type,
+        name: body.name,
+        redirect_uris: body.redirect_uris,
+        post_logout_redirect_uris: body.post_logout_redirect_uris,
+        scopes: body.scopes,
+        legacy_grants: body.legacy_grants,
+        access_token_ttl: body.access_token_ttl,
+    };
+    let created = state.manager.create_app(&actor, &org, new).await?;
+    Ok((StatusCode::CREATED, Json(AppView::with_secret(&created))))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path((org, app)): Path<(String, String)>,
+) -> Result<Json<AppView>, Problem> {
+    let (app, grants) = state.manager.app_of(&actor, &org, &app).await?;
+    let mut view = AppView::new(&app);
+    view.organizations = Some(grants);
+    Ok(Json(view))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path((org, app)): Path<(String, String)>,
+    ApiJson(changes): ApiJson<AppChanges>,
+) -> Result<Json<AppView>, Problem> {
+    state.manager.app_of(&actor, &org, &app).await?;
+    let app = state.manager.update_app(&actor, &app, changes).await?;
+    Ok(Json(AppView::new(&app)))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path((org, app)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    state.manager.app_of(&actor, &org, &app).await?;
+    state.manager.delete_app(&actor, &app).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Regeneration {
+    /// Seconds the old secret keeps working; none by default.
+    #[serde(default)]
+    grace_seconds: i64,
+}
+
+/// Answers the new secret, once.
+pub async fn regenerate_secret(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path((org, app)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Regeneration>,
+) -> Result<Json<AppView>, Problem> {
+    state.manager.app_of(&actor, &org, &app).await?;
+    let regenerated = state
+        .manager
+        .regenerate_secret(&actor, &app, body.grace_seconds)
+        .await?;
+    Ok(Json(AppView::with_secret(&regenerated)))
+}
+
+pub async fn added(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path(org): Path<String>,
+    page: ListQuery,
+) -> Result<Json<Page<OrgAccessGrant>>, Problem> {
+    let grants = state.manager.added_apps(&actor, &org).await?;
+    Ok(Json(paginate(grants, &page)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Addition {
+    client_id: String,
+    scopes: Vec<String>,
+}
+
+pub async fn add_to_organization(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<Addition>,
+) -> Result<(StatusCode, Json<OrgAccessGrant>), Problem> {
+    let grant = state
+        .manager
+        .add_app_to_organization(&actor, &body.client_id, &org, body.scopes)
+        .await?;
+    Ok((StatusCode::CREATED, Json(grant)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeChange {
+    scopes: Vec<String>,
+}
+
+pub async fn change_added(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path((org, app)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ScopeChange>,
+) -> Result<Json<OrgAccessGrant>, Problem> {
+    let added = state.manager.added_apps(&actor, &org).await?;
+    if !added.iter().any(|g| g.client_id == app) {
+        return Err(grantor_core::ServiceError::NotFound(format!("added app {app:?}")).into());
+    }
+    let grant = state
+        .manager
+        .add_app_to_organization(&actor, &app, &org, body.scopes)
+        .await?;
+    Ok(Json(grant))
+}
+
+pub async fn remove_from_organization(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path((org, app)): Path<(String, String)>,
+) -> Result<StatusCode, Problem> {
+    state
+        .manager
+        .remove_app_from_organization(&actor, &app, &org)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

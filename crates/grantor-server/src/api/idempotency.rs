@@ -1,0 +1,152 @@
+//! `Idempotency-Key` on management API writes: a retried request (the same caller, key,
+//! method, path and body) gets the first answer again instead of acting twice, so a retried
+//! create makes one app. The answer is kept a day, sealed under the key-encryption key
+//! because it may hold a secret shown once.
+
+use super::ApiCaller;
+use crate::AppState;
+use crate::error::Problem;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use grantor_core::ServiceError;
+use grantor_core::params::MAX_FORM_BYTES;
+use grantor_core::secret;
+use grantor_core::store::{IdempotencyClaim, IdempotencyStore};
+
+const HEADER: &str = "idempotency-key";
+/// Answers larger than this are not kept (none of the API's are).
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+fn problem(status: StatusCode, detail: &str) -> Response {
+    let mut response = Problem::from(ServiceError::Invalid(detail.into())).into_response();
+    *response.status_mut() = status;
+    response
+}
+
+pub async fn replay_or_record(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let Some(key) = request.headers().get(HEADER) else {
+        return next.run(request).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) => k.to_string(),
+        _ => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            );
+        }
+    };
+    let (mut parts, body) = request.into_parts();
+    let Ok(ApiCaller(actor)) = ApiCaller::from_request_parts(&mut parts, &state).await else {
+        // The handler refuses the caller in its own words.
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let Ok(body) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return Problem::from(grantor_core::params::InputError::TooLarge {
+            limit: MAX_FORM_BYTES,
+        })
+        .into_response();
+    };
+    let caller = actor.audit_name();
+    let request_id = format!(
+        "{} {} {}",
+        parts.method,
+        parts.uri.path(),
+        secret::hash(&String::from_utf8_lossy(&body))
+    );
+    let sealing = format!("idempotency {caller} {key}");
+    let now = state.provider.clock.now();
+    let claim = state
+        .store
+        .claim_idempotency_key(&caller, &key, &request_id, now)
+        .await;
+    match claim {
+        Err(e) => Problem::from(ServiceError::from(e)).into_response(),
+        Ok(IdempotencyClaim::Answered {
+            request,
+            status,
+            response_sealed,
+        }) if request == request_id => replay(&state, &sealing, status, &response_sealed),
+        Ok(IdempotencyClaim::InProgress { request }) if request == request_id => problem(
+            StatusCode::CONFLICT,
+            "a request with this Idempotency-Key is still under way",
+        ),
+        Ok(IdempotencyClaim::Answered { .. } | IdempotencyClaim::InProgress { .. }) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "this Idempotency-Key was used for another request",
+        ),
+        Ok(IdempotencyClaim::Claimed) => {
+            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            record(&state, &caller, &key, &sealing, response).await
+        }
+    }
+}
+
+/// Keeps a successful answer for replay; forgets the key after a failure, so a retry acts.
+async fn record(
+    state: &AppState,
+    caller: &str,
+    key: &str,
+    sealing: &str,
+    response: Response,
+) -> Response {
+    if !response.status().is_success() {
+        if let Err(e) = state.store.release_idempotency_key(caller, key).await {
+            tracing::warn!(error = %e, "releasing an idempotency key failed");
+        }
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ANSWER_BYTES).await else {
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the answer could not be kept",
+        );
+    };
+    let kept = match state.kek.seal(sealing, &bytes) {
+        Ok(sealed) => state
+            .store
+            .record_idempotent_answer(caller, key, i64::from(parts.status.as_u16()), &sealed)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "keeping an idempotent answer failed");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(state: &AppState, sealing: &str, status: i64, sealed: &str) -> Response {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    match state.kek.open(sealing, sealed) {
+        Ok(body) => {
+            let mut response = (status, Bytes::from(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+        Err(_) => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the first answer to this request cannot be read back",
+        ),
+    }
+}

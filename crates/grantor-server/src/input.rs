@@ -1,0 +1,160 @@
+//! Every query string and form body an outsider sends is read here, bounded in size and in
+//! number of parameters before any other work (see `grantor_core::params`). Refusals answer
+//! in the format of the endpoint: RFC 6749 JSON for protocol endpoints, a page for pages.
+
+use crate::error::{Problem, refused_json, refused_page};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use grantor_core::params::{InputError, MAX_FORM_BYTES, MAX_QUERY_BYTES, Params};
+use grantor_core::{OAuthError, ServiceError};
+use http_body_util::BodyExt;
+
+/// Past the limit, a body is still read (and thrown away) up to this size, so that an honest
+/// client still sending it sees the 413 rather than a reset connection; beyond it the
+/// connection is simply dropped.
+const DRAIN_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most `limit` bytes of body; a larger one is refused, and one declaring a length
+/// beyond what is drained is refused without reading anything.
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, InputError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_BYTES) {
+        return Err(InputError::TooLarge { limit });
+    }
+    let mut body = req.into_body();
+    let mut kept = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| InputError::Unreadable)?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        seen += data.len() as u64;
+        if seen > DRAIN_BYTES {
+            break;
+        }
+        if seen <= limit as u64 {
+            kept.extend_from_slice(data);
+        }
+    }
+    if seen > limit as u64 {
+        return Err(InputError::TooLarge { limit });
+    }
+    Ok(Bytes::from(kept))
+}
+
+fn query_bytes(parts: &Parts) -> &[u8] {
+    parts.uri.query().unwrap_or_default().as_bytes()
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// A protocol endpoint's `application/x-www-form-urlencoded` body (token, introspection,
+/// revocation); anything else is an `invalid_request` in the protocol's own format.
+pub struct OAuthForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for OAuthForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        if !is_form(req.headers()) {
+            return Err(crate::error::OAuthReply(OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            ))
+            .into_response());
+        }
+        let body = read_body(req, MAX_FORM_BYTES).await.map_err(refused_json)?;
+        Params::parse(&body, MAX_FORM_BYTES)
+            .map(Self)
+            .map_err(refused_json)
+    }
+}
+
+/// The authorization request: the query of a GET or the form body of a POST (OIDC Core
+/// 3.1.2.1). Refusals are pages: nothing about the client is known yet.
+pub struct AuthorizeParams(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for AuthorizeParams {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let parsed = if req.method() == Method::POST {
+            match read_body(req, MAX_FORM_BYTES).await {
+                Ok(body) => Params::parse(&body, MAX_FORM_BYTES),
+                Err(e) => Err(e),
+            }
+        } else {
+            let (parts, _) = req.into_parts();
+            Params::parse(query_bytes(&parts), MAX_QUERY_BYTES)
+        };
+        parsed.map(Self).map_err(refused_page)
+    }
+}
+
+/// A page's form body. A name may repeat (the approval form's scope checkboxes).
+pub struct PageForm(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for PageForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let body = read_body(req, MAX_FORM_BYTES).await.map_err(refused_page)?;
+        Params::parse_lenient(&body, MAX_FORM_BYTES)
+            .map(Self)
+            .map_err(refused_page)
+    }
+}
+
+/// A management API body: `application/json` (an empty body counts as `{}`), bounded like
+/// every other body, decoded into `T`; what does not fit is a 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        let body = read_body(req, MAX_FORM_BYTES).await?;
+        let body: &[u8] = if body.is_empty() { b"{}" } else { &body };
+        if json == Some(false) || (json.is_none() && body != b"{}") {
+            return Err(ServiceError::Invalid("the body must be application/json".into()).into());
+        }
+        serde_json::from_slice(body)
+            .map(Self)
+            .map_err(|e| ServiceError::Invalid(format!("the body is not valid: {e}")).into())
+    }
+}
+
+/// A page's query string.
+pub struct PageQuery(pub Params);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Params::parse_lenient(query_bytes(parts), MAX_QUERY_BYTES)
+            .map(Self)
+            .map_err(refused_page)
+    }
+}

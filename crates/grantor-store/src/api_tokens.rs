@@ -1,0 +1,103 @@
+//! Users' API tokens.
+
+use crate::pool::{Store, backend_error, conflict};
+use crate::rows::{get, scopes};
+use grantor_core::model::{ApiToken, AuditEvent};
+use grantor_core::store::{ApiTokenStore, StoreResult};
+use sqlx::any::AnyRow;
+
+const COLUMNS: &str = "id, user_id, org_id, name, scopes, token_hash, created_at, expires_at, last_used_at, revoked_at";
+
+fn api_token(row: &AnyRow) -> StoreResult<ApiToken> {
+    Ok(ApiToken {
+        id: get(row, "id")?,
+        user_id: get(row, "user_id")?,
+        org_id: get(row, "org_id")?,
+        name: get(row, "name")?,
+        scopes: scopes(row, "scopes")?,
+        token_hash: get(row, "token_hash")?,
+        created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+        last_used_at: get(row, "last_used_at")?,
+        revoked_at: get(row, "revoked_at")?,
+    })
+}
+
+impl Store {
+    async fn api_token_where(&self, column: &str, value: &str) -> StoreResult<Option<ApiToken>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE {column} = $1"
+        ))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.as_ref().map(api_token).transpose()
+    }
+}
+
+impl ApiTokenStore for Store {
+    async fn create_api_token(&self, t: &ApiToken, audit: &AuditEvent) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO api_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&t.id)
+        .bind(&t.user_id)
+        .bind(&t.org_id)
+        .bind(&t.name)
+        .bind(t.scopes.to_string())
+        .bind(&t.token_hash)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.last_used_at)
+        .bind(t.revoked_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("an API token with this id"))?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn api_tokens_of_user(&self, user_id: &str) -> StoreResult<Vec<ApiToken>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(api_token).collect()
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        self.api_token_where("token_hash", token_hash).await
+    }
+
+    async fn api_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {
+        self.api_token_where("id", id).await
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: i64, audit: &AuditEvent) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let revoked = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?
+        .rows_affected();
+        self.commit_if_changed(tx, revoked, audit).await
+    }
+
+    async fn touch_api_token(&self, id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}

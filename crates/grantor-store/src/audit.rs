@@ -1,0 +1,54 @@
+//! Reading the audit log, newest first, with keyset pagination.
+
+use crate::pool::{Store, backend_error};
+use crate::rows::get;
+use grantor_core::model::AuditEvent;
+use grantor_core::store::{AuditLog, AuditQuery, StoreResult};
+
+impl AuditLog for Store {
+    async fn append_audit_event(&self, e: &AuditEvent) -> StoreResult<()> {
+        let tx = self.begin().await?;
+        self.commit_audit_only(tx, e).await
+    }
+
+    async fn audit_events(&self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        let (before_at, before_id) = match &q.before {
+            Some((at, id)) => (Some(*at), Some(id.as_str())),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, org_id, source, outcome, details FROM audit_events \
+             WHERE org_id = $1 AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) \
+             AND ($4 IS NULL OR target = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at <= $6) \
+             AND ($7 IS NULL OR at < $7 OR (at = $7 AND id < $8)) \
+             ORDER BY at DESC, id DESC LIMIT $9",
+        )
+        .bind(org_id)
+        .bind(&q.actor)
+        .bind(&q.action)
+        .bind(&q.target)
+        .bind(q.since)
+        .bind(q.until)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(q.limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: get(r, "id")?,
+                    at: get(r, "at")?,
+                    actor: get(r, "actor")?,
+                    action: get(r, "action")?,
+                    target: get(r, "target")?,
+                    org_id: get(r, "org_id")?,
+                    source: get(r, "source")?,
+                    outcome: get(r, "outcome")?,
+                    details: get(r, "details")?,
+                })
+            })
+            .collect()
+    }
+}

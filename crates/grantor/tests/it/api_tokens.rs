@@ -1,0 +1,351 @@
+//! Users' API tokens: made with the CLI, exchanged at the token endpoint (RFC 8693) with a
+//! plain form post, accepted by a resource server, and refused once revoked, expired, or
+//! their user left the organization.
+
+use crate::both_backends;
+use crate::sign_in::decode_payload;
+use crate::support::{Backend, SignInSeed, TRADING, TestServer, cli};
+use grantor_core::clock::ManualClock;
+use grantor_core::manage::NewApiToken;
+use grantor_core::model::{Actor, Role};
+use grantor_core::{Clock, SystemClock};
+use grantor_resource::{CallerKind, Config, Validator};
+use serde_json::Value;
+use std::sync::Arc;
+
+both_backends!(
+    an_api_token_is_exchanged_for_an_access_token_an_api_accepts,
+    revoked_expired_or_orphaned_api_tokens_are_refused,
+    api_token_scopes_follow_the_role,
+    a_deleted_app_stops_working_everywhere,
+);
+
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const API_TOKEN: &str = "urn:grantor:params:oauth:token-type:api-token";
+
+/// Exchanges an API token, as a script would: a form post, no client authentication.
+async fn exchange(srv: &TestServer, token: &str, scope: Option<&str>) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", EXCHANGE),
+        ("subject_token", token),
+        ("subject_token_type", API_TOKEN),
+    ];
+    form.extend(scope.map(|s| ("scope", s)));
+    let resp = reqwest::Client::new()
+        .post(srv.url("/oauth2/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// `grantor api-token create` for the seed's member; returns the CLI's answer.
+async fn create_with_cli(srv: &TestServer, seed: &SignInSeed, scopes: &[&str]) -> Value {
+    let mut args = vec![
+        "api-token",
+        "create",
+        "--org",
+        "acme",
+        "--user",
+        &seed.email,
+        "--name",
+        "nightly report",
+    ];
+    for s in scopes {
+        args.extend(["--scope", s]);
+    }
+    let (ok, out, stderr) = cli(&srv.db.url, &args, None).await;
+    assert!(ok, "{stderr}");
+    out
+}
+
+async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
+    let token = created["token"].as_str().unwrap();
+    assert!(token.starts_with("gr_api_") && token.len() == "gr_api_".len() + 43);
+    let ninety_days = SystemClock.now() + 90 * 24 * 3600;
+    assert!((created["expires_at"].as_i64().unwrap() - ninety_days).abs() < 60);
+
+    let (status, body) = exchange(&srv, token, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "trades:read");
+    assert!(body.get("refresh_token").is_none());
+    let access = body["access_token"].as_str().unwrap();
+    let user = grantor_core::store::Directory::user_by_email(&srv.state.store, &seed.email)
+        .await
+        .unwrap()
+        .unwrap();
+    let claims = decode_payload(access);
+    assert_eq!(claims["sub"], user.id.as_str());
+    assert_eq!(claims["org_id"], seed.seed.org.id.as_str());
+    assert_eq!(claims["client_id"], created["id"]);
+
+    // The Trading API's own check (grantor-resource) takes it as the user.
+    let caller = Validator::new(Config::new(&srv.issuer, TRADING))
+        .validate(access)
+        .await
+        .unwrap();
+    assert_eq!(caller.kind, CallerKind::User);
+    assert_eq!(caller.subject, user.id);
+    assert_eq!(caller.scopes, ["trades:read"]);
+
+    // Listing shows when it was last used, never the token.
+    let (ok, listed, _) = cli(
+        &srv.db.url,
+        &["api-token", "list", "--user", &seed.email],
+        None,
+    )
+    .await;
+    assert!(ok);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "nightly report");
+    assert_eq!(listed[0]["scopes"], serde_json::json!(["trades:read"]));
+    assert!(listed[0]["last_used_at"].is_i64());
+    assert!(!listed[0].to_string().contains(token));
+
+    // A scope the token does not carry is refused; so is a made-up token.
+    let (status, body) = exchange(&srv, token, Some("trades:write")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, body) = exchange(&srv, "gr_api_not-a-real-token", None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let discovery = srv.get_json("/.well-known/openid-configuration").await;
+    assert!(
+        discovery["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&EXCHANGE.into())
+    );
+    let oauth = srv
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert!(
+        oauth["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&EXCHANGE.into())
+    );
+    assert_eq!(oauth["grantor_management_api"], srv.url("/api/v1"));
+}
+
+async fn introspect(srv: &TestServer, seed: &SignInSeed, token: &str) -> Value {
+    srv.post_form(
+        "/oauth2/introspect",
+        Some((seed.seed.client_id(), seed.seed.secret())),
+        &[("token", token)],
+    )
+    .await
+    .2
+}
+
+async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |_| {}).await;
+    let seed = srv.seed_sign_in("acme").await;
+
+    // Revoked: refused, and what it already issued stops passing introspection.
+    let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
+    let token = created["token"].as_str().unwrap();
+    let (status, body) = exchange(&srv, token, None).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(introspect(&srv, &seed, &access).await["active"], true);
+    let (ok, _, stderr) = cli(
+        &srv.db.url,
+        &["api-token", "revoke", created["id"].as_str().unwrap()],
+        None,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (status, body) = exchange(&srv, token, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
+    assert_eq!(introspect(&srv, &seed, &access).await["active"], false);
+
+    // Expired.
+    let (short, secret) = srv
+        .state
+        .manager
+        .create_api_token(
+            &Actor::Operator,
+            "acme",
+            &seed.email,
+            NewApiToken {
+                name: "short".into(),
+                scopes: vec!["trades:read".into()],
+                expires_in: Some(60),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(exchange(&srv, &secret, None).await.0, 200);
+    clock.advance(61);
+    let (status, body) = exchange(&srv, &secret, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{short:?}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    // Its user left the organization.
+    let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
+    let token = created["token"].as_str().unwrap();
+    assert_eq!(exchange(&srv, token, None).await.0, 200);
+    let (ok, _, stderr) = cli(
+        &srv.db.url,
+        &["member", "remove", "--org", "acme", "--user", &seed.email],
+        None,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (status, body) = exchange(&srv, token, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no longer a member")
+    );
+}
+
+async fn api_token_scopes_follow_the_role(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    // A member cannot put an owner's management scope in a token.
+    let (ok, _, stderr) = cli(
+        &srv.db.url,
+        &[
+            "api-token",
+            "create",
+            "--org",
+            "acme",
+            "--user",
+            &seed.email,
+            "--name",
+            "x",
+            "--scope",
+            "grantor:members",
+        ],
+        None,
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("grantor:members"), "{stderr}");
+
+    // An owner can; once demoted, exchanges carry only what the new role allows.
+    srv.member(&seed.seed.org.id, &seed.email, Role::Owner)
+        .await;
+    let created = create_with_cli(
+        &srv,
+        &seed,
+        &["grantor:members", "grantor:api-tokens", "trades:read"],
+    )
+    .await;
+    let token = created["token"].as_str().unwrap();
+    let (status, body) = exchange(&srv, token, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["scope"],
+        "grantor:api-tokens grantor:members trades:read"
+    );
+    let claims = decode_payload(body["access_token"].as_str().unwrap());
+    let audiences = claims["aud"].as_array().unwrap();
+    assert!(audiences.contains(&srv.url("/api/v1").into()), "{claims}");
+    assert!(audiences.contains(&TRADING.into()), "{claims}");
+    srv.member(&seed.seed.org.id, &seed.email, Role::Member)
+        .await;
+    let (status, body) = exchange(&srv, token, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "grantor:api-tokens trades:read");
+}
+
+async fn a_deleted_app_stops_working_everywhere(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let gateway = srv
+        .state
+        .manager
+        .create_app(
+            &Actor::Operator,
+            &seed.seed.org.id,
+            crate::support::server_app("gateway", &["trades:read"]),
+        )
+        .await
+        .unwrap();
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            Some((seed.seed.client_id(), seed.seed.secret())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let (ok, _, stderr) = cli(&srv.db.url, &["app", "delete", seed.seed.client_id()], None).await;
+    assert!(ok, "{stderr}");
+    // The server notices within its poll interval.
+    let started = std::time::Instant::now();
+    loop {
+        let (status, _, _) = srv
+            .post_form(
+                "/oauth2/token",
+                Some((seed.seed.client_id(), seed.seed.secret())),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 2,
+            "the deleted app still gets tokens"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let answer = srv
+        .post_form(
+            "/oauth2/introspect",
+            Some((
+                &gateway.app.client_id,
+                gateway.client_secret.as_deref().unwrap(),
+            )),
+            &[("token", &access)],
+        )
+        .await
+        .2;
+    assert_eq!(answer["active"], false, "its tokens die with it");
+    let (ok, _, stderr) = cli(&srv.db.url, &["app", "show", seed.seed.client_id()], None).await;
+    assert!(!ok && stderr.contains("not found"), "{stderr}");
+}

@@ -1,0 +1,1090 @@
+//! Regression tests for what an outside security review found: each one fails on the code
+//! the review read and passes since the fix.
+
+use crate::both_backends;
+use crate::sign_in::{code_flow_raw, enc, password_app, refresh};
+use crate::support::{
+    Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli, config, server_app,
+};
+use grantor_core::clock::ManualClock;
+use grantor_core::keyring;
+use grantor_core::manage::AppChanges;
+use grantor_core::model::{Actor, App, AppType, AuditEvent, Role};
+use grantor_core::scope::ScopeSet;
+use grantor_core::store::{Directory, KeyState, KeyStore};
+use grantor_core::{Clock, SystemClock};
+use grantor_server::Application;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+both_backends!(
+    logout_returns_only_to_addresses_registered_for_the_named_app,
+    oversized_and_overfull_input_is_refused_before_any_work,
+    every_html_page_carries_the_security_headers,
+    parallel_guesses_are_counted_before_the_password_is_checked,
+    the_owner_signs_in_from_a_clean_address_while_an_attacker_is_throttled,
+    refresh_follows_narrowed_access,
+    management_scopes_never_reach_users_apps,
+    introspection_answers_only_the_tokens_app_or_the_audience_owner,
+    the_approval_form_rechecks_max_age,
+    nodes_rotating_at_once_create_one_next_key,
+);
+
+const SIGNED_OUT: &str = "https://app.example.com/signed-out";
+
+/// POSTs a raw urlencoded body; returns status, headers and body text.
+async fn post_raw(
+    srv: &TestServer,
+    path: &str,
+    body: String,
+    cookie: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = srv
+        .http
+        .post(srv.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    (status, headers, resp.text().await.unwrap())
+}
+
+async fn get_raw(
+    srv: &TestServer,
+    path: &str,
+    cookie: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = srv.http.get(srv.url(path));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    (status, headers, resp.text().await.unwrap())
+}
+
+async fn logout_returns_only_to_addresses_registered_for_the_named_app(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let web = seed.web.app.client_id.as_str();
+    let server = seed.seed.client_id();
+    // No session, so no CSRF token either: the redirect must still be checked.
+    for form in [
+        vec![("post_logout_redirect_uri", "https://evil.example/")],
+        vec![
+            ("client_id", web),
+            ("post_logout_redirect_uri", "https://evil.example/"),
+        ],
+        // Registered, but for another app than the one named; or no app named at all.
+        vec![
+            ("client_id", server),
+            ("post_logout_redirect_uri", SIGNED_OUT),
+        ],
+        vec![("post_logout_redirect_uri", SIGNED_OUT)],
+        vec![
+            ("client_id", web),
+            ("id_token_hint", "not.a.token"),
+            ("post_logout_redirect_uri", SIGNED_OUT),
+        ],
+    ] {
+        let resp = srv
+            .http
+            .post(srv.url("/logout"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "{form:?}");
+        assert_eq!(
+            resp.headers()["location"],
+            "/logout",
+            "{form:?} shows the signed-out page"
+        );
+    }
+    let resp = srv
+        .http
+        .post(srv.url("/logout"))
+        .form(&[
+            ("client_id", web),
+            ("post_logout_redirect_uri", SIGNED_OUT),
+            ("state", "s 1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["location"],
+        format!("{SIGNED_OUT}?state=s+1"),
+        "an address registered for the named app is honoured with or without a session"
+    );
+    let (status, _, body) = get_raw(&srv, "/logout", None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("You are signed out"));
+}
+
+fn params(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("p{i}=x"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn oversized_and_overfull_input_is_refused_before_any_work(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let overfull = params(101);
+    let oversized = format!("a={}", "x".repeat(65 * 1024));
+    for path in ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"] {
+        let (status, headers, body) = post_raw(&srv, path, overfull.clone(), None).await;
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request"))
+        );
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("more than 100 parameters"),
+            "{path}: {body}"
+        );
+        assert_eq!(headers["cache-control"], "no-store");
+        let (status, _, body) = post_raw(&srv, path, oversized.clone(), None).await;
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (413, Some("invalid_request")),
+            "{path}"
+        );
+    }
+    let (status, _, body) = post_raw(
+        &srv,
+        "/oauth2/token",
+        "grant_type=client_credentials&grant_type=password".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("grant_type parameter appears more than once"));
+
+    // The review's request: 20,000 parameters to the authorization endpoint, short enough
+    // to fit the size limit, then longer.
+    let short = vec!["a"; 20_000].join("&");
+    let (status, _, body) = post_raw(&srv, "/oauth2/authorize", short, None).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("more than 100 parameters"), "{body}");
+    let (status, _, _) = post_raw(&srv, "/oauth2/authorize", params(20_000), None).await;
+    assert_eq!(status, 413);
+    let (status, _, body) = get_raw(&srv, &format!("/oauth2/authorize?{overfull}"), None).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("more than 100 parameters"));
+    let long_query = format!("/oauth2/authorize?client_id={}", "a".repeat(17 * 1024));
+    assert_eq!(get_raw(&srv, &long_query, None).await.0, 413);
+
+    // Pages answer with pages, signed in or not.
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let cookie = browser.cookie_header();
+    for path in ["/login", "/consent", "/logout", "/account/approvals/revoke"] {
+        let (status, headers, body) = post_raw(&srv, path, overfull.clone(), Some(&cookie)).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(body.contains("more than 100 parameters"), "{path}");
+        let (status, _, _) = post_raw(&srv, path, oversized.clone(), Some(&cookie)).await;
+        assert_eq!(status, 413, "{path}");
+    }
+    for path in ["/login", "/logout"] {
+        let (status, _, _) = get_raw(&srv, &format!("{path}?{overfull}"), None).await;
+        assert_eq!(status, 400, "{path}");
+        let query = format!("{path}?return_to={}", "x".repeat(17 * 1024));
+        assert_eq!(get_raw(&srv, &query, None).await.0, 413, "{path}");
+    }
+}
+
+fn assert_security_headers(what: &str, headers: &reqwest::header::HeaderMap) {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(get("content-type").starts_with("text/html"), "{what}");
+    assert!(
+        get("content-security-policy").contains("frame-ancestors 'none'"),
+        "{what}: {headers:?}"
+    );
+    assert_eq!(get("x-frame-options"), "DENY", "{what}");
+    assert_eq!(get("cache-control"), "no-store", "{what}");
+    assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+}
+
+async fn every_html_page_carries_the_security_headers(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let cookie = browser.cookie_header();
+    let consent_url = seed.web_authorize_url("scope=openid+trades%3Aread&state=s");
+    let gets: Vec<(&str, String, Option<&str>, u16)> = vec![
+        ("sign-in page", "/login".into(), None, 200),
+        ("sign-out page", "/logout".into(), None, 200),
+        (
+            "sign-out with an unregistered address",
+            format!(
+                "/logout?post_logout_redirect_uri={}",
+                enc("https://evil.example/")
+            ),
+            None,
+            400,
+        ),
+        (
+            "authorization error page",
+            "/oauth2/authorize?client_id=x".into(),
+            None,
+            400,
+        ),
+        ("approval page", consent_url, Some(&cookie), 200),
+        ("account page", "/account".into(), Some(&cookie), 200),
+        (
+            "refused input page",
+            format!("/login?{}", params(101)),
+            None,
+            400,
+        ),
+    ];
+    for (what, path, cookie, expected) in gets {
+        let (status, headers, body) = get_raw(&srv, &path, cookie).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        assert_security_headers(what, &headers);
+    }
+    let (status, headers, _) = post_raw(
+        &srv,
+        "/login",
+        "csrf=forged&email=a%40b.example&password=x".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_security_headers("expired sign-in form", &headers);
+    let (status, headers, _) = post_raw(
+        &srv,
+        "/consent",
+        "csrf=forged&request=client_id%3Dx".into(),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_security_headers("expired approval form", &headers);
+}
+
+/// Fails a password-grant sign-in for `username` as seen from `address` (through the trusted
+/// proxy); returns status and body.
+async fn password_attempt(
+    srv: &TestServer,
+    app: &grantor_core::manage::AppWithSecret,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let resp = srv
+        .http
+        .post(srv.url("/oauth2/token"))
+        .basic_auth(&app.app.client_id, app.client_secret.as_deref())
+        .header("x-forwarded-for", address)
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    (status, headers, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn spawn_behind_proxy(backend: Backend) -> (TestServer, SignInSeed) {
+    let srv = TestServer::spawn_with(backend, Arc::new(SystemClock), |c| {
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let seed = srv.seed_sign_in("acme").await;
+    (srv, seed)
+}
+
+async fn parallel_guesses_are_counted_before_the_password_is_checked(backend: Backend) {
+    let (srv, seed) = spawn_behind_proxy(backend).await;
+    let app = Arc::new(password_app(&srv, &seed).await);
+    let srv = Arc::new(srv);
+    let guesses: Vec<_> = (0..24)
+        .map(|i| {
+            let (srv, app, email) = (srv.clone(), app.clone(), seed.email.clone());
+            tokio::spawn(async move {
+                password_attempt(&srv, &app, "198.51.100.7", &email, &format!("guess {i}")).await
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for guess in guesses {
+        let (status, _, body) = guess.await.unwrap();
+        match body["error"].as_str() {
+            Some("invalid_grant") => checked += 1,
+            Some("slow_down" | "temporarily_unavailable") => {
+                assert!(status == 429 || status == 503)
+            }
+            other => panic!("unexpected answer {status} {other:?}"),
+        }
+    }
+    // One attempt from a clean address and the account's three free ones (one more if the
+    // burst straddles a second): never the whole burst.
+    assert!(
+        (1..=5).contains(&checked),
+        "{checked} of 24 parallel guesses reached the password check"
+    );
+}
+
+async fn the_owner_signs_in_from_a_clean_address_while_an_attacker_is_throttled(backend: Backend) {
+    let (srv, seed) = spawn_behind_proxy(backend).await;
+    let app = password_app(&srv, &seed).await;
+    let mut throttled = false;
+    for i in 0..15 {
+        let (status, _, _) = password_attempt(
+            &srv,
+            &app,
+            "198.51.100.7",
+            &seed.email,
+            &format!("guess {i}"),
+        )
+        .await;
+        if status == 429 {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(
+        throttled,
+        "the attacker's address is throttled on this account"
+    );
+    let (status, _, body) =
+        password_attempt(&srv, &app, "203.0.113.50", &seed.email, PASSWORD).await;
+    assert_eq!(
+        status, 200,
+        "the owner, from an address with no failures, is not locked out: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_addresses_are_throttled_by_their_64() {
+    let (srv, seed) = spawn_behind_proxy(Backend::Sqlite).await;
+    let app = password_app(&srv, &seed).await;
+    let mut throttled_at = None;
+    for i in 0..20 {
+        // A new address and a new made-up account each time, all in one /64.
+        let address = format!("2001:db8:7:7::{:x}", i + 1);
+        let (status, _, _) = password_attempt(
+            &srv,
+            &app,
+            &address,
+            &format!("nobody{i}@x.example"),
+            "wrong password",
+        )
+        .await;
+        if status == 429 {
+            throttled_at = Some(i);
+            break;
+        }
+    }
+    assert!(
+        throttled_at.is_some(),
+        "addresses of one /64 share a throttle"
+    );
+    let (status, _, _) =
+        password_attempt(&srv, &app, "2001:db8:7:8::1", &seed.email, PASSWORD).await;
+    assert_eq!(status, 200, "the next /64 is another subscriber");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlong_credentials_are_refused_before_any_work() {
+    let (srv, seed) = spawn_behind_proxy(Backend::Sqlite).await;
+    let app = password_app(&srv, &seed).await;
+    let long_email = format!("{}@acme.example", "a".repeat(250));
+    let long_password = "p".repeat(1025);
+    for _ in 0..5 {
+        let (status, _, body) =
+            password_attempt(&srv, &app, "198.51.100.9", &long_email, PASSWORD).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request"))
+        );
+        let (status, _, body) =
+            password_attempt(&srv, &app, "198.51.100.9", &seed.email, &long_password).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request"))
+        );
+    }
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    let answer = browser
+        .post(
+            "/login",
+            &[
+                ("csrf", &page.field("csrf").unwrap()),
+                ("email", &seed.email),
+                ("password", &long_password),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.body.contains("longer than any account"));
+    // None of them counted as a failure.
+    let (status, _, _) = password_attempt(&srv, &app, "198.51.100.9", &seed.email, PASSWORD).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_flood_is_shed_with_503_while_tokens_are_issued() {
+    let (srv, seed) = spawn_behind_proxy(Backend::Sqlite).await;
+    let app = Arc::new(password_app(&srv, &seed).await);
+    let srv = Arc::new(srv);
+    let flood: Vec<_> = (0..120)
+        .map(|i| {
+            let (srv, app) = (srv.clone(), app.clone());
+            tokio::spawn(async move {
+                let address = format!("198.51.{}.{}", i / 200, i % 200 + 1);
+                password_attempt(&srv, &app, &address, &format!("x{i}@x.example"), "guess").await
+            })
+        })
+        .collect();
+    // Token issuance goes on meanwhile: argon2 runs off the async workers.
+    for _ in 0..20 {
+        let (status, _, body) = srv
+            .post_form(
+                "/oauth2/token",
+                Some((seed.seed.client_id(), seed.seed.secret())),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut shed = 0;
+    for attempt in flood {
+        let (status, headers, body) = attempt.await.unwrap();
+        if status == 503 {
+            assert_eq!(body["error"], "temporarily_unavailable");
+            assert!(headers.contains_key("retry-after"));
+            shed += 1;
+        } else {
+            assert_eq!(body["error"], "invalid_grant", "{status} {body}");
+        }
+    }
+    assert!(
+        shed > 0,
+        "past the checker's queue, sign-ins are shed, not queued"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_client_ids_are_refused_and_unknown_ones_are_bounded() {
+    let srv = Arc::new(TestServer::spawn(Backend::Sqlite).await);
+    let unknown_cached = |metrics: String| -> usize {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("grantor_client_cache_entries{kind=\"unknown\"} "))
+            .expect("the metric is published")
+            .parse()
+            .unwrap()
+    };
+    let metrics = || async {
+        srv.http
+            .get(srv.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    for id in [
+        "a".repeat(60_000),
+        "app_XYZ".into(),
+        "app_".into(),
+        "../etc".into(),
+    ] {
+        let (status, _, body) = srv
+            .post_form(
+                "/oauth2/token",
+                Some((&id, "secret")),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client"))
+        );
+    }
+    assert_eq!(
+        unknown_cached(metrics().await),
+        0,
+        "malformed IDs are never looked up"
+    );
+
+    let limit = grantor_store::MAX_UNKNOWN_CLIENTS;
+    let mut tasks = tokio::task::JoinSet::new();
+    for batch in 0..16 {
+        let srv = srv.clone();
+        tasks.spawn(async move {
+            for i in 0..(limit + 200) / 16 + 1 {
+                let id = format!("app_{:032x}", batch * 1_000_000 + i);
+                let (status, _, _) = srv
+                    .post_form(
+                        "/oauth2/token",
+                        Some((&id, "s")),
+                        &[("grant_type", "client_credentials")],
+                    )
+                    .await;
+                assert_eq!(status, 401);
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let cached = unknown_cached(metrics().await);
+    assert!(
+        cached > 0 && cached <= limit,
+        "{cached} unknown IDs remembered (at most {limit})"
+    );
+}
+
+/// A user signs in to the web app through the code flow, approving `scope`; returns the
+/// token response.
+async fn sign_in_to_web_app(
+    srv: &TestServer,
+    seed: &SignInSeed,
+    email: &str,
+    scope: &str,
+) -> Value {
+    let mut browser = srv.browser();
+    let scopes: Vec<&str> = scope.split(' ').collect();
+    let location = browser
+        .authorize(
+            &seed.web_authorize_url(&format!("scope={}&state=s", enc(scope))),
+            email,
+            PASSWORD,
+            &scopes,
+        )
+        .await;
+    let code = crate::support::browser::redirect_params(&location)["code"].clone();
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            seed.web_basic(),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", WEB_REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn refresh_follows_narrowed_access(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let m = &srv.state.manager;
+    let op = Actor::Operator;
+    let web = seed.web.app.client_id.clone();
+
+    // The app's own scopes shrink.
+    let tokens = code_flow_raw(
+        &srv,
+        &seed,
+        &seed.web,
+        WEB_REDIRECT,
+        "openid trades:read trades:write",
+        false,
+    )
+    .await;
+    assert_eq!(tokens["scope"], "openid trades:read trades:write");
+    m.update_app(
+        &op,
+        &web,
+        AppChanges {
+            scopes: Some(vec!["openid".into(), "trades:read".into()]),
+            ..AppChanges::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (status, _, body) = refresh(
+        &srv,
+        seed.web_basic(),
+        tokens["refresh_token"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "openid trades:read");
+    // Asking for the removed scope again does not bring it back.
+    let (status, _, body) = refresh(
+        &srv,
+        seed.web_basic(),
+        body["refresh_token"].as_str().unwrap(),
+        Some("trades:write"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+
+    // Another organization narrows what it let the app have, then removes it.
+    m.update_app(
+        &op,
+        &web,
+        AppChanges {
+            scopes: Some(vec![
+                "openid".into(),
+                "trades:read".into(),
+                "trades:write".into(),
+            ]),
+            ..AppChanges::default()
+        },
+    )
+    .await
+    .unwrap();
+    let beta = m.create_organization(&op, "beta").await.unwrap();
+    srv.member(&beta.id, "bob@beta.example", Role::Member).await;
+    m.add_app_to_organization(
+        &op,
+        &web,
+        &beta.id,
+        vec!["trades:read".into(), "trades:write".into()],
+    )
+    .await
+    .unwrap();
+    let tokens = sign_in_to_web_app(
+        &srv,
+        &seed,
+        "bob@beta.example",
+        "openid trades:read trades:write",
+    )
+    .await;
+    assert_eq!(tokens["scope"], "openid trades:read trades:write");
+    m.add_app_to_organization(&op, &web, &beta.id, vec!["trades:read".into()])
+        .await
+        .unwrap();
+    let (status, _, body) = refresh(
+        &srv,
+        seed.web_basic(),
+        tokens["refresh_token"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "openid trades:read");
+    m.remove_app_from_organization(&op, &web, &beta.id)
+        .await
+        .unwrap();
+    let (status, _, body) = refresh(
+        &srv,
+        seed.web_basic(),
+        body["refresh_token"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+/// A web app holding a management scope, as could be made before the rule existed (straight
+/// into storage, as a migrated database would hold it).
+async fn legacy_app_with_management_scope(srv: &TestServer, org_id: &str) -> App {
+    let app = App {
+        client_id: grantor_core::secret::new_id("app_").unwrap(),
+        org_id: org_id.into(),
+        name: "Old admin tool".into(),
+        app_type: AppType::Web,
+        secret_hash: Some(grantor_core::secret::hash("gr_sec_old")),
+        previous_secret_hash: None,
+        previous_secret_expires_at: 0,
+        redirect_uris: vec![WEB_REDIRECT.into()],
+        post_logout_redirect_uris: vec![],
+        scopes: ScopeSet::parse("openid trades:read grantor:apps").unwrap(),
+        allow_password: true,
+        allow_implicit: false,
+        access_token_ttl: 0,
+        created_at: 0,
+    };
+    let audit = AuditEvent {
+        id: grantor_core::secret::new_id("aud_").unwrap(),
+        at: 0,
+        actor: "test".into(),
+        action: "app.create".into(),
+        target: app.client_id.clone(),
+        org_id: Some(org_id.into()),
+        source: None,
+        outcome: "success".into(),
+        details: String::new(),
+    };
+    srv.state.store.create_app(&app, &audit).await.unwrap();
+    app
+}
+
+async fn management_scopes_never_reach_users_apps(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let m = &srv.state.manager;
+    let org = &seed.seed.org.id;
+
+    // Only server apps may hold them.
+    let (ok, _, stderr) = cli(
+        &srv.db.url,
+        &[
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "web",
+            "--name",
+            "Sneaky",
+            "--redirect-uri",
+            WEB_REDIRECT,
+            "--scope",
+            "grantor:apps",
+        ],
+        None,
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("only server apps"), "{stderr}");
+    let (ok, created, stderr) = cli(
+        &srv.db.url,
+        &[
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "server",
+            "--name",
+            "Automation",
+            "--scope",
+            "trades:read",
+            "--scope",
+            "grantor:apps",
+        ],
+        None,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let automation = created["client_id"].as_str().unwrap().to_string();
+
+    // Only an owner grants them; an admin client may add apps but never hand them on.
+    srv.member(org, "dev@acme.example", Role::Developer).await;
+    let dev = srv
+        .state
+        .store
+        .user_by_email("dev@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let developer = Actor::User {
+        user_id: dev.id,
+        platform_admin: false,
+        token: None,
+    };
+    let admin_client = Actor::AdminClient {
+        client_id: seed.seed.client_id().into(),
+        org_id: org.clone(),
+        scopes: ScopeSet::parse("grantor:apps").unwrap(),
+    };
+    for actor in [&developer, &admin_client] {
+        let refused = m
+            .add_app_to_organization(actor, &automation, org, vec!["grantor:apps".into()])
+            .await;
+        assert!(
+            matches!(refused, Err(grantor_core::ServiceError::Forbidden(_))),
+            "{actor:?}: {refused:?}"
+        );
+    }
+    m.add_app_to_organization(&admin_client, &automation, org, vec!["trades:read".into()])
+        .await
+        .unwrap();
+    m.add_app_to_organization(
+        &Actor::Operator,
+        &automation,
+        org,
+        vec!["grantor:apps".into()],
+    )
+    .await
+    .unwrap();
+
+    // A users' app that holds one anyway never passes it on: not on the approval page, not
+    // through the password grant, not in an organization that added the app.
+    let legacy = legacy_app_with_management_scope(&srv, org).await;
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let answer = browser
+        .get(&format!(
+            "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=s",
+            legacy.client_id,
+            enc(WEB_REDIRECT),
+            enc("openid grantor:apps")
+        ))
+        .await;
+    let location = answer
+        .location
+        .expect("an error redirect, not an approval page");
+    assert!(location.contains("error=invalid_scope"), "{location}");
+    let beta = m
+        .create_organization(&Actor::Operator, "beta")
+        .await
+        .unwrap();
+    srv.member(&beta.id, "bob@beta.example", Role::Member).await;
+    m.add_app_to_organization(
+        &Actor::Operator,
+        &legacy.client_id,
+        &beta.id,
+        vec!["trades:read".into()],
+    )
+    .await
+    .unwrap();
+    for (user, org) in [(seed.email.as_str(), "acme"), ("bob@beta.example", "beta")] {
+        let (status, _, body) = srv
+            .post_form(
+                "/oauth2/token",
+                Some((&legacy.client_id, "gr_sec_old")),
+                &[
+                    ("grant_type", "password"),
+                    ("username", user),
+                    ("password", PASSWORD),
+                    ("organization", org),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["scope"], "openid trades:read", "{org}");
+    }
+}
+
+async fn introspection_answers_only_the_tokens_app_or_the_audience_owner(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let acme = srv.seed("acme").await;
+    let beta = srv.seed("beta").await;
+    let (status, _, body) = srv
+        .post_form(
+            "/oauth2/token",
+            Some((acme.client_id(), acme.secret())),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let token = body["access_token"].as_str().unwrap();
+    // Another app of the organization that owns the Trading API (its resource server).
+    let gateway = srv
+        .state
+        .manager
+        .create_app(
+            &Actor::Operator,
+            &acme.org.id,
+            server_app("gateway", &["trades:read"]),
+        )
+        .await
+        .unwrap();
+    let introspect = |id: String, secret: String| {
+        let srv = &srv;
+        async move {
+            srv.post_form(
+                "/oauth2/introspect",
+                Some((&id, &secret)),
+                &[("token", token)],
+            )
+            .await
+            .2
+        }
+    };
+    let own = introspect(acme.client_id().into(), acme.secret().into()).await;
+    assert_eq!(own["active"], true);
+    let audience_owner = introspect(
+        gateway.app.client_id.clone(),
+        gateway.client_secret.clone().unwrap(),
+    )
+    .await;
+    assert_eq!(audience_owner["active"], true);
+    assert_eq!(audience_owner["aud"], TRADING);
+    let stranger = introspect(beta.client_id().into(), beta.secret().into()).await;
+    assert_eq!(stranger, serde_json::json!({"active": false}));
+}
+
+async fn the_approval_form_rechecks_max_age(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |_| {}).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut browser = srv.browser();
+    let url = seed.web_authorize_url("scope=openid+trades%3Aread&state=s&max_age=60");
+    let page = browser.get(&url).await;
+    let page = browser.follow(page).await;
+    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    assert!(
+        consent.body.contains("action=\"/consent\""),
+        "{}",
+        consent.body
+    );
+    // The page stays open longer than max_age allows.
+    clock.advance(120);
+    let answer = browser
+        .decide(&consent, true, &["openid", "trades:read"], None)
+        .await;
+    let location = answer.location.unwrap();
+    assert!(
+        location.starts_with("/login?return_to="),
+        "sign in again, no code: {location}"
+    );
+    let page = browser.get(&location).await;
+    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let answer = browser
+        .decide(&consent, true, &["openid", "trades:read"], None)
+        .await;
+    assert!(answer.location.unwrap().starts_with(WEB_REDIRECT));
+}
+
+/// The signing keys waiting to sign: `(alg, kid)`, sorted.
+async fn next_keys(srv: &TestServer) -> Vec<(String, String)> {
+    let mut next: Vec<_> = srv
+        .state
+        .store
+        .keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.state == KeyState::Next)
+        .map(|k| (k.alg.as_str().to_string(), k.kid))
+        .collect();
+    next.sort();
+    next
+}
+
+fn algs(keys: &[(String, String)]) -> Vec<&str> {
+    keys.iter().map(|(alg, _)| alg.as_str()).collect()
+}
+
+async fn nodes_rotating_at_once_create_one_next_key(backend: Backend) {
+    const INTERVAL: i64 = 500;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |c| {
+        c.key_rotation_interval = INTERVAL;
+    })
+    .await;
+    let policy = srv.state.rotation;
+    // Eight nodes reach the same scheduled rotation at once.
+    clock.advance(INTERVAL + 1);
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (store, kek, clock) = (
+            srv.state.store.clone(),
+            srv.state.kek.clone(),
+            clock.clone(),
+        );
+        runs.spawn(async move { keyring::advance(&store, &kek, clock.as_ref(), &policy).await });
+    }
+    while let Some(run) = runs.join_next().await {
+        run.unwrap().unwrap();
+    }
+    let waiting = next_keys(&srv).await;
+    assert_eq!(algs(&waiting), ["ES256", "RS256"]);
+
+    // And as real nodes: a second server on the same database, both on the schedule. Once
+    // the waiting keys sign, the schedule comes round again on both at once.
+    let mut second = config(&srv.db.url);
+    second.key_rotation_interval = INTERVAL;
+    let node = Application::build_with_clock(second, clock.clone())
+        .await
+        .unwrap();
+    let issuer = node.issuer().to_string();
+    tokio::spawn(node.run(std::future::pending()));
+    clock.advance(policy.overlap.max(INTERVAL) + 1);
+    let started = Instant::now();
+    let mut next = next_keys(&srv).await;
+    while next.is_empty() || next.iter().any(|k| waiting.contains(k)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "keys rotate: {next:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        next = next_keys(&srv).await;
+    }
+    // Give the slower node its turn.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let next = next_keys(&srv).await;
+    assert_eq!(
+        algs(&next),
+        ["ES256", "RS256"],
+        "one next key per algorithm"
+    );
+    let jwks: Value = srv
+        .http
+        .get(format!("{issuer}/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let published = jwks["keys"].as_array().unwrap().len();
+    // Two retired, two active, two next.
+    assert_eq!(published, 6, "{jwks}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_carry_the_host_prefix_under_an_https_issuer() {
+    let srv = TestServer::spawn_with(Backend::Sqlite, Arc::new(SystemClock), |c| {
+        c.issuer = Some("https://grantor.example".into());
+    })
+    .await;
+    let seed = srv.seed_sign_in("acme").await;
+    let base = format!("http://{}", srv.address);
+    let resp = srv.http.get(format!("{base}/login")).send().await.unwrap();
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.starts_with("__Host-grantor_browser="), "{set}");
+    assert!(
+        set.contains("; Secure") && set.contains("; Path=/"),
+        "{set}"
+    );
+    assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
+    let mut browser = crate::support::browser::Browser::new(&base);
+    let page = browser.get("/login").await;
+    browser.sign_in(&page, &seed.email, PASSWORD).await;
+    assert!(browser.has_cookie("__Host-grantor_session"));
+    assert_eq!(browser.get("/account").await.status, 200);
+}
+
+#[tokio::test]
+async fn sqlite_urls_create_a_missing_database_file() {
+    let dir = std::env::temp_dir().join(grantor_core::secret::new_id("grantor-url-").unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fresh.db");
+    let url = format!("sqlite:{}", file.display());
+    let (ok, _, stderr) = cli(&url, &["migrate"], None).await;
+    assert!(ok, "{stderr}");
+    assert!(file.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
