@@ -1,6 +1,6 @@
 //! The signing keys in memory: parsed once, swapped whole when the stored set changes.
 
-use crate::jose::{Alg, JwkSet, KeyEncryptionKey, SigningKey, VerifyingKey};
+use crate::jose::{Alg, Jwk, JwkSet, KeyEncryptionKey, SigningKey, VerifyingKey};
 use crate::model::AuditEvent;
 use crate::store::{KeyState, KeyStore, StoredKey};
 use crate::{Clock, CryptoError, StoreError};
@@ -120,6 +120,58 @@ fn key_audit(
     })
 }
 
+/// A freshly generated key, sealed and not yet stored. Generating is the slow part (an RSA
+/// key can take seconds), so callers decide whether to store it only after it exists.
+struct SealedKey {
+    kid: String,
+    alg: Alg,
+    private_sealed: String,
+    public_jwk: Jwk,
+}
+
+impl SealedKey {
+    fn generate(kek: &KeyEncryptionKey, alg: Alg) -> Result<Self, KeyError> {
+        let (key, der) =
+            SigningKey::generate(alg).map_err(|e| CryptoError(format!("key generation: {e}")))?;
+        let private_sealed = kek
+            .seal(&key.kid, &der)
+            .map_err(|e| CryptoError(format!("key sealing: {e}")))?;
+        Ok(Self {
+            kid: key.kid.clone(),
+            alg,
+            private_sealed,
+            public_jwk: key.jwk.clone(),
+        })
+    }
+
+    async fn store<S: KeyStore>(
+        self,
+        store: &S,
+        clock: &dyn Clock,
+        state: KeyState,
+        activate_at: i64,
+    ) -> Result<String, KeyError> {
+        let audit = key_audit(
+            clock,
+            "key.create",
+            &self.kid,
+            format!("{} {}", self.alg.as_str(), state.as_str()),
+        )?;
+        let stored = StoredKey {
+            kid: self.kid,
+            alg: self.alg,
+            state,
+            private_sealed: self.private_sealed,
+            public_jwk: self.public_jwk,
+            created_at: clock.now(),
+            activate_at,
+            remove_at: None,
+        };
+        store.insert_key(&stored, &audit).await?;
+        Ok(stored.kid)
+    }
+}
+
 /// Generates a key of `alg`, seals it and stores it in `state`.
 pub async fn create_key<S: KeyStore>(
     store: &S,
@@ -129,29 +181,9 @@ pub async fn create_key<S: KeyStore>(
     state: KeyState,
     activate_at: i64,
 ) -> Result<String, KeyError> {
-    let (key, der) =
-        SigningKey::generate(alg).map_err(|e| CryptoError(format!("key generation: {e}")))?;
-    let sealed = kek
-        .seal(&key.kid, &der)
-        .map_err(|e| CryptoError(format!("key sealing: {e}")))?;
-    let stored = StoredKey {
-        kid: key.kid.clone(),
-        alg,
-        state,
-        private_sealed: sealed,
-        public_jwk: key.jwk.clone(),
-        created_at: clock.now(),
-        activate_at,
-        remove_at: None,
-    };
-    let audit = key_audit(
-        clock,
-        "key.create",
-        &key.kid,
-        format!("{} {}", alg.as_str(), state.as_str()),
-    )?;
-    store.insert_key(&stored, &audit).await?;
-    Ok(key.kid.clone())
+    SealedKey::generate(kek, alg)?
+        .store(store, clock, state, activate_at)
+        .await
 }
 
 /// Makes sure an active ES256 key (access tokens) and RS256 key (OIDC default) exist.
@@ -325,11 +357,21 @@ pub async fn advance<S: KeyStore>(
             .await?;
     }
     if let Some(interval) = policy.interval {
-        let keys = store.keys().await?;
         for alg in [Alg::ES256, Alg::RS256] {
-            if scheduled_rotation(&keys, alg, interval).is_some_and(|due| due <= now) {
-                let created =
-                    create_key(store, kek, clock, alg, KeyState::Next, now + policy.overlap).await;
+            let due = |keys: &[StoredKey], now| {
+                scheduled_rotation(keys, alg, interval).is_some_and(|due| due <= now)
+            };
+            if !due(&store.keys().await?, now) {
+                continue;
+            }
+            let key = SealedKey::generate(kek, alg)?;
+            // While the key was generated another node may have rotated and its next key may
+            // already sign: decide again on fresh keys, or this stale key would rotate twice.
+            let now = clock.now();
+            if due(&store.keys().await?, now) {
+                let created = key
+                    .store(store, clock, KeyState::Next, now + policy.overlap)
+                    .await;
                 unless_started_elsewhere(created)?;
             }
         }

@@ -3,7 +3,7 @@
 //! this, so they cannot disagree about the rules.
 
 use crate::model::{
-    Actor, ApiToken, App, AppType, AuditEvent, LegacyGrant, Membership, OrgAccessGrant,
+    Actor, ApiToken, App, AppType, AuditEvent, Caller, LegacyGrant, Membership, OrgAccessGrant,
     Organization, ResourceServer, Role, ScopeDefinition, TokenLimits, User,
 };
 use crate::policy::{self, Action};
@@ -111,7 +111,7 @@ pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), Service
 impl<S: Storage> Manager<S> {
     fn audit(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         action: &str,
         target: &str,
         org_id: Option<&str>,
@@ -124,7 +124,7 @@ impl<S: Storage> Manager<S> {
             action: action.into(),
             target: target.into(),
             org_id: org_id.map(str::to_string),
-            source: None,
+            source: actor.source.clone(),
             outcome: "success".into(),
             details,
         })
@@ -140,7 +140,7 @@ impl<S: Storage> Manager<S> {
     /// Organization `org` (id or name), if `actor` may do `action` there.
     async fn org_allowing(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         action: Action,
     ) -> Result<Organization, ServiceError> {
@@ -150,8 +150,8 @@ impl<S: Storage> Manager<S> {
     }
 
     /// The actor's role in `org_id`, for policy checks.
-    async fn role_of(&self, actor: &Actor, org_id: &str) -> Result<Option<Role>, ServiceError> {
-        let Actor::User { user_id, .. } = actor else {
+    async fn role_of(&self, actor: &Caller, org_id: &str) -> Result<Option<Role>, ServiceError> {
+        let Actor::User { user_id, .. } = &actor.actor else {
             return Ok(None);
         };
         Ok(self
@@ -166,7 +166,7 @@ impl<S: Storage> Manager<S> {
     /// Checks `action` in `org_id`; an organization the actor may not see is "not found".
     async fn authorize(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         action: Action,
         org_id: &str,
     ) -> Result<(), ServiceError> {
@@ -186,7 +186,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn create_organization(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         name: &str,
     ) -> Result<Organization, ServiceError> {
         policy::check(actor, Action::CreateOrganization, None, None)?;
@@ -217,7 +217,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn create_user(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         email: &str,
         password: &str,
         name: Option<&str>,
@@ -256,7 +256,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn add_member(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         email: &str,
         role: Role,
@@ -335,7 +335,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn create_resource_server(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         identifier: &str,
         name: &str,
@@ -367,7 +367,7 @@ impl<S: Storage> Manager<S> {
     /// A resource server of organization `org`, by id.
     pub async fn resource_server(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         id: &str,
     ) -> Result<ResourceServer, ServiceError> {
@@ -386,7 +386,7 @@ impl<S: Storage> Manager<S> {
     /// tokens name it). Apps keep listing a scope that went away; no token carries it again.
     pub async fn update_resource_server(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         id: &str,
         changes: ResourceServerChanges,
@@ -414,7 +414,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn delete_resource_server(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         id: &str,
     ) -> Result<(), ServiceError> {
@@ -490,7 +490,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn create_app(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         new: NewApp,
     ) -> Result<AppWithSecret, ServiceError> {
@@ -536,7 +536,7 @@ impl<S: Storage> Manager<S> {
     /// once for new tokens and at the next refresh for existing authorizations.
     pub async fn update_app(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         client_id: &str,
         changes: AppChanges,
     ) -> Result<App, ServiceError> {
@@ -576,7 +576,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn app(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         client_id: &str,
     ) -> Result<(App, Vec<OrgAccessGrant>), ServiceError> {
         let app = self
@@ -590,7 +590,7 @@ impl<S: Storage> Manager<S> {
         Ok((app, grants))
     }
 
-    pub async fn apps(&self, actor: &Actor, org: &str) -> Result<Vec<App>, ServiceError> {
+    pub async fn apps(&self, actor: &Caller, org: &str) -> Result<Vec<App>, ServiceError> {
         let org = self
             .org_allowing(actor, org, Action::ViewOrganization)
             .await?;
@@ -602,7 +602,7 @@ impl<S: Storage> Manager<S> {
     /// native app.
     pub async fn add_app_to_organization(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         client_id: &str,
         org: &str,
         scopes: Vec<String>,
@@ -653,7 +653,7 @@ impl<S: Storage> Manager<S> {
     /// next refresh, and new ones are refused on every node within a second.
     pub async fn remove_app_from_organization(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         client_id: &str,
         org: &str,
     ) -> Result<(), ServiceError> {
@@ -683,8 +683,8 @@ impl<S: Storage> Manager<S> {
 
     /// The organizations `actor` can see: all for the operator and platform admins, the
     /// user's own, or an admin client's one.
-    pub async fn organizations(&self, actor: &Actor) -> Result<Vec<Organization>, ServiceError> {
-        match actor {
+    pub async fn organizations(&self, actor: &Caller) -> Result<Vec<Organization>, ServiceError> {
+        match &actor.actor {
             Actor::Operator
             | Actor::User {
                 platform_admin: true,
@@ -705,14 +705,18 @@ impl<S: Storage> Manager<S> {
         }
     }
 
-    pub async fn members(&self, actor: &Actor, org: &str) -> Result<Vec<Membership>, ServiceError> {
+    pub async fn members(
+        &self,
+        actor: &Caller,
+        org: &str,
+    ) -> Result<Vec<Membership>, ServiceError> {
         let org = self.org_allowing(actor, org, Action::ViewMembers).await?;
         Ok(self.store.members_of_org(&org.id).await?)
     }
 
     pub async fn resource_servers(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
     ) -> Result<Vec<ResourceServer>, ServiceError> {
         let org = self
@@ -724,7 +728,7 @@ impl<S: Storage> Manager<S> {
     /// The apps an organization added, with the scopes it chose for each.
     pub async fn added_apps(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
     ) -> Result<Vec<OrgAccessGrant>, ServiceError> {
         let org = self
@@ -737,7 +741,7 @@ impl<S: Storage> Manager<S> {
     /// another organization is "not found" here.
     pub async fn app_of(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         client_id: &str,
     ) -> Result<(App, Vec<OrgAccessGrant>), ServiceError> {
@@ -752,7 +756,7 @@ impl<S: Storage> Manager<S> {
     /// The organization's audit log, newest first (owners).
     pub async fn audit_events(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         query: &AuditQuery,
     ) -> Result<Vec<AuditEvent>, ServiceError> {
@@ -798,7 +802,7 @@ impl<S: Storage> Manager<S> {
     /// Changes a member's role.
     pub async fn set_member_role(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         user: &str,
         role: Role,
@@ -816,7 +820,7 @@ impl<S: Storage> Manager<S> {
     /// `user` is the member's email or user id.
     pub async fn remove_member(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         user: &str,
     ) -> Result<(), ServiceError> {
@@ -848,7 +852,7 @@ impl<S: Storage> Manager<S> {
     }
 
     /// Deletes an app: its secret, tokens, approvals and organization access go with it.
-    pub async fn delete_app(&self, actor: &Actor, client_id: &str) -> Result<(), ServiceError> {
+    pub async fn delete_app(&self, actor: &Caller, client_id: &str) -> Result<(), ServiceError> {
         let app = self
             .store
             .app(client_id)
@@ -868,7 +872,7 @@ impl<S: Storage> Manager<S> {
 
     /// The user named by email or id: the actor itself, unless the operator acts for
     /// someone.
-    async fn user_for(&self, actor: &Actor, user: &str) -> Result<User, ServiceError> {
+    async fn user_for(&self, actor: &Caller, user: &str) -> Result<User, ServiceError> {
         let found = if user.starts_with("usr_") {
             self.store.user(user).await?
         } else {
@@ -884,7 +888,7 @@ impl<S: Storage> Manager<S> {
     /// An organization the actor may see.
     pub async fn visible_organization(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
     ) -> Result<Organization, ServiceError> {
         self.org_allowing(actor, org, Action::ViewOrganization)
@@ -895,7 +899,7 @@ impl<S: Storage> Manager<S> {
     /// answer.
     pub async fn create_api_token(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         org: &str,
         email: &str,
         new: NewApiToken,
@@ -970,7 +974,7 @@ impl<S: Storage> Manager<S> {
 
     pub async fn api_tokens(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         email: &str,
     ) -> Result<Vec<ApiToken>, ServiceError> {
         let user = self.user_for(actor, email).await?;
@@ -979,7 +983,7 @@ impl<S: Storage> Manager<S> {
 
     /// Revokes an API token: it can no longer be exchanged, and access tokens already
     /// exchanged for it stop passing introspection.
-    pub async fn revoke_api_token(&self, actor: &Actor, id: &str) -> Result<(), ServiceError> {
+    pub async fn revoke_api_token(&self, actor: &Caller, id: &str) -> Result<(), ServiceError> {
         let not_found = || ServiceError::NotFound(format!("API token {id:?}"));
         let token = self
             .store
@@ -1009,9 +1013,9 @@ impl<S: Storage> Manager<S> {
     /// they gave.
     pub async fn account(
         &self,
-        actor: &Actor,
+        actor: &Caller,
     ) -> Result<(User, Vec<Membership>, Vec<ConsentView>), ServiceError> {
-        let Actor::User { user_id, .. } = actor else {
+        let Actor::User { user_id, .. } = &actor.actor else {
             return Err(ServiceError::NotFound("account".into()));
         };
         let user = self
@@ -1028,11 +1032,11 @@ impl<S: Storage> Manager<S> {
     /// issued under it.
     pub async fn revoke_approval(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         client_id: &str,
         org_id: &str,
     ) -> Result<(), ServiceError> {
-        let Actor::User { user_id, .. } = actor else {
+        let Actor::User { user_id, .. } = &actor.actor else {
             return Err(ServiceError::NotFound("approval".into()));
         };
         self.store
@@ -1047,7 +1051,7 @@ impl<S: Storage> Manager<S> {
     /// Issues a new app secret; the old one stops working at once, or after `grace_seconds`.
     pub async fn regenerate_secret(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         client_id: &str,
         grace_seconds: i64,
     ) -> Result<AppWithSecret, ServiceError> {

@@ -308,6 +308,40 @@ impl Actor {
     }
 }
 
+/// Who asks for something and from where: the request context that `Manager` checks and
+/// writes into the audit log. It reads as its actor for policy checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    /// The client's address as the server saw it (after trusted proxies); `None` at the CLI.
+    pub source: Option<String>,
+}
+
+impl Caller {
+    pub fn new(actor: Actor, source: Option<std::net::IpAddr>) -> Self {
+        Self {
+            actor,
+            source: source.map(|ip| ip.to_string()),
+        }
+    }
+
+    /// The operator at the CLI.
+    pub fn operator() -> Self {
+        Self {
+            actor: Actor::Operator,
+            source: None,
+        }
+    }
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Actor;
+
+    fn deref(&self) -> &Actor {
+        &self.actor
+    }
+}
+
 /// An append-only record of a change to configuration data; written in the same transaction
 /// as the change. Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,4 +1,4 @@
-//! The address a request comes from, for throttling sign-in attempts. Behind a load balancer
+//! The address a request comes from, for throttling sign-in attempts and for the audit log. Behind a load balancer
 //! every connection comes from the balancer, so `X-Forwarded-For` is believed, but only when
 //! the connection comes from a configured trusted proxy: anyone else could write the header.
 
@@ -27,13 +27,8 @@ pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[IpAddr]) -> Ip
         .unwrap_or(peer)
 }
 
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+impl ClientAddress {
+    pub fn of(parts: &Parts, state: &AppState) -> IpAddr {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -44,7 +39,18 @@ impl FromRequestParts<AppState> for ClientAddress {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        Ok(Self(client_ip(peer, &forwarded, &state.trusted_proxies)))
+        client_ip(peer, &forwarded, &state.trusted_proxies)
+    }
+}
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(Self::of(parts, state)))
     }
 }
 

@@ -7,7 +7,7 @@ use crate::cli::{
 };
 use grantor_core::keyring;
 use grantor_core::manage::{AppView, Manager, NewApiToken, NewApp};
-use grantor_core::model::{Actor, ScopeDefinition};
+use grantor_core::model::{Caller, ScopeDefinition};
 use grantor_core::store::KeyStore;
 use grantor_core::{Clock, ServiceError, SystemClock};
 use grantor_server::{Application, Config};
@@ -158,7 +158,7 @@ fn parse_scope_definition(arg: &str) -> ScopeDefinition {
 
 pub async fn run(cli: Cli) -> Result<(), String> {
     let config = load_config(&cli.config)?;
-    let op = Actor::Operator;
+    let op = Caller::operator();
     match cli.command {
         Command::Serve => {
             serve(
@@ -261,7 +261,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 }
 
 async fn api_token_command(config: &Config, cmd: ApiTokenCommand) -> Result<(), String> {
-    let op = Actor::Operator;
+    let op = Caller::operator();
     let m = manager(config).await?;
     match cmd {
         ApiTokenCommand::Create {
@@ -321,7 +321,7 @@ async fn keys_command(config: &Config, cmd: KeysCommand) -> Result<(), String> {
 }
 
 async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
-    let op = Actor::Operator;
+    let op = Caller::operator();
     let m = manager(config).await?;
     match cmd {
         AppCommand::Create {

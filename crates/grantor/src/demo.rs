@@ -2,7 +2,7 @@
 
 use crate::commands::serve;
 use grantor_core::manage::{AppWithSecret, Manager, NewApp};
-use grantor_core::model::{Actor, AppType, Role, ScopeDefinition};
+use grantor_core::model::{AppType, Caller, Role, ScopeDefinition};
 use grantor_core::secret;
 use grantor_server::{Application, Config};
 use grantor_store::Store;
@@ -42,7 +42,7 @@ struct Seeded {
 }
 
 async fn seed(m: &Manager<Store>) -> Result<Seeded, String> {
-    let op = Actor::Operator;
+    let op = Caller::operator();
     let e = |e: grantor_core::ServiceError| e.to_string();
     m.create_organization(&op, ORG).await.map_err(e)?;
     // 64 random bits, written as 16 hex digits: easy to type, hard to guess.

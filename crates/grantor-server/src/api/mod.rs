@@ -19,7 +19,7 @@ use axum::routing::{delete, get, patch, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::ServiceError;
-use grantor_core::model::Actor;
+use grantor_core::model::Caller;
 use serde::Serialize;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -76,8 +76,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
 }
 
-/// Who is calling: the actor of a valid Grantor access token meant for this API.
-pub struct ApiCaller(pub Actor);
+/// Who is calling: the actor of a valid Grantor access token meant for this API, and the
+/// client's address.
+pub struct ApiCaller(pub Caller);
 
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Problem;
@@ -114,7 +115,8 @@ impl FromRequestParts<AppState> for ApiCaller {
                 }
                 other => Problem::from(other),
             })?;
-        Ok(Self(actor))
+        let source = crate::client_address::ClientAddress::of(parts, state);
+        Ok(Self(Caller::new(actor, Some(source))))
     }
 }
 

@@ -4,17 +4,27 @@ use super::pages::{AccountPage, ApprovalRow};
 use super::session;
 use super::{csrf, render, see_other};
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::PageError;
 use crate::input::PageForm;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use grantor_core::model::Caller;
 
-pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+) -> Response {
     let Some(current) = session::current(&state, &headers).await else {
         return see_other("/login?return_to=%2Faccount");
     };
-    let (user, memberships, consents) = match state.manager.account(&current.actor()).await {
+    let (user, memberships, consents) = match state
+        .manager
+        .account(&Caller::new(current.actor(), Some(source)))
+        .await
+    {
         Ok(account) => account,
         Err(e) => {
             return PageError::Unavailable {
@@ -47,6 +57,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Response
 /// Forgets an approval and revokes every token issued under it.
 pub async fn revoke(
     State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Response {
@@ -65,7 +76,11 @@ pub async fn revoke(
     };
     let done = state
         .manager
-        .revoke_approval(&current.actor(), client_id, org_id)
+        .revoke_approval(
+            &Caller::new(current.actor(), Some(source)),
+            client_id,
+            org_id,
+        )
         .await;
     match done {
         Ok(()) => see_other("/account"),

@@ -5,7 +5,7 @@ use crate::both_backends;
 use crate::support::{Backend, PASSWORD, TestServer, WEB_REDIRECT};
 use grantor_core::clock::ManualClock;
 use grantor_core::manage::NewApiToken;
-use grantor_core::model::{Actor, Role};
+use grantor_core::model::{Caller, Role};
 use grantor_core::{Clock, SystemClock};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -27,7 +27,7 @@ async fn user_token(srv: &TestServer, org: &str, email: &str, scopes: &[&str]) -
         .state
         .manager
         .create_api_token(
-            &Actor::Operator,
+            &Caller::operator(),
             org,
             email,
             NewApiToken {
@@ -107,7 +107,13 @@ async fn each_caller_reaches_what_its_role_and_scopes_allow(backend: Backend) {
         .await;
     srv.state
         .manager
-        .create_user(&Actor::Operator, "root@ops.example", PASSWORD, None, true)
+        .create_user(
+            &Caller::operator(),
+            "root@ops.example",
+            PASSWORD,
+            None,
+            true,
+        )
         .await
         .unwrap();
     srv.member(&beta.org.id, "root@ops.example", Role::Member)
@@ -588,6 +594,11 @@ async fn owners_read_the_audit_log_filtered_and_paginated(backend: Backend) {
     let refused = &refused["items"][0];
     assert_eq!(refused["outcome"], "refused", "{refused}");
     assert!(refused["actor"].as_str().unwrap().starts_with("user:"));
+    assert_eq!(refused["source"], "127.0.0.1", "from where: {refused}");
+    assert!(
+        created.iter().all(|e| e["source"].is_null()),
+        "the CLI operator has no address"
+    );
     let (status, _, _) = call(
         &srv,
         Some(&owner),

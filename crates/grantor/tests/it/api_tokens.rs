@@ -7,7 +7,7 @@ use crate::sign_in::decode_payload;
 use crate::support::{Backend, SignInSeed, TRADING, TestServer, cli};
 use grantor_core::clock::ManualClock;
 use grantor_core::manage::NewApiToken;
-use grantor_core::model::{Actor, Role};
+use grantor_core::model::{Caller, Role};
 use grantor_core::{Clock, SystemClock};
 use grantor_resource::{CallerKind, Config, Validator};
 use serde_json::Value;
@@ -190,7 +190,7 @@ async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
         .state
         .manager
         .create_api_token(
-            &Actor::Operator,
+            &Caller::operator(),
             "acme",
             &seed.email,
             NewApiToken {
@@ -298,7 +298,7 @@ async fn a_deleted_app_stops_working_everywhere(backend: Backend) {
         .state
         .manager
         .create_app(
-            &Actor::Operator,
+            &Caller::operator(),
             &seed.seed.org.id,
             crate::support::server_app("gateway", &["trades:read"]),
         )

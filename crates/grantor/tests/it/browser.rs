@@ -11,7 +11,7 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
-use grantor_core::model::{Actor, AppType, Role};
+use grantor_core::model::{AppType, Caller, Role};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
@@ -390,7 +390,7 @@ impl Flow {
             .state
             .manager
             .create_app(
-                &Actor::Operator,
+                &Caller::operator(),
                 &seed.seed.org.id,
                 support::user_app(AppType::Web, "Trading web", &redirect, &[]),
             )

@@ -3,7 +3,7 @@
 
 use crate::both_backends;
 use crate::support::{Backend, Seed, TRADING, TestServer, server_app};
-use grantor_core::model::{Actor, ScopeDefinition};
+use grantor_core::model::{Caller, ScopeDefinition};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenType};
@@ -177,7 +177,7 @@ async fn an_app_not_yet_added_to_the_organization_is_told_so(backend: Backend) {
         .state
         .manager
         .create_app(
-            &Actor::Operator,
+            &Caller::operator(),
             &seed.org.id,
             server_app("new", &["trades:read"]),
         )
@@ -309,7 +309,7 @@ async fn a_regenerated_secret_replaces_the_old_one_at_once(backend: Backend) {
     let regenerated = srv
         .state
         .manager
-        .regenerate_secret(&Actor::Operator, seed.client_id(), 0)
+        .regenerate_secret(&Caller::operator(), seed.client_id(), 0)
         .await
         .unwrap();
     let new_secret = regenerated.client_secret.unwrap();
@@ -383,13 +383,13 @@ async fn the_organization_parameter_picks_among_several(backend: Backend) {
     let other_org = srv
         .state
         .manager
-        .create_organization(&Actor::Operator, "globex")
+        .create_organization(&Caller::operator(), "globex")
         .await
         .unwrap();
     srv.state
         .manager
         .add_app_to_organization(
-            &Actor::Operator,
+            &Caller::operator(),
             seed.client_id(),
             "globex",
             vec!["trades:read".into()],
@@ -438,7 +438,7 @@ async fn the_organization_parameter_picks_among_several(backend: Backend) {
 async fn the_resource_parameter_narrows_the_audience(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let m = &srv.state.manager;
-    let op = Actor::Operator;
+    let op = Caller::operator();
     let seed = srv.seed("acme").await;
     m.create_resource_server(
         &op,
@@ -549,7 +549,7 @@ async fn other_app_types_cannot_use_client_credentials(backend: Backend) {
     let web = srv
         .state
         .manager
-        .create_app(&Actor::Operator, &seed.org.id, web)
+        .create_app(&Caller::operator(), &seed.org.id, web)
         .await
         .unwrap();
     let (status, _, body) = srv

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use grantor_core::clock::ManualClock;
 use grantor_core::keyring;
-use grantor_core::model::{Actor, ScopeDefinition};
+use grantor_core::model::ScopeDefinition;
 use grantor_resource::{Caller, CallerKind, Config, RequireToken, Validator, require_scope};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,7 +120,7 @@ async fn the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise(backend: B
     srv.state
         .manager
         .create_resource_server(
-            &Actor::Operator,
+            &grantor_core::model::Caller::operator(),
             "acme",
             "https://reports.example.com",
             "Reports",
@@ -135,7 +135,7 @@ async fn the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise(backend: B
         .state
         .manager
         .create_app(
-            &Actor::Operator,
+            &grantor_core::model::Caller::operator(),
             "acme",
             crate::support::server_app("reports", &["reports:read"]),
         )
@@ -144,7 +144,7 @@ async fn the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise(backend: B
     srv.state
         .manager
         .add_app_to_organization(
-            &Actor::Operator,
+            &grantor_core::model::Caller::operator(),
             &app.app.client_id,
             "acme",
             vec!["reports:read".into()],
@@ -208,11 +208,15 @@ async fn introspection_answers_are_never_reused_past_the_tokens_expiry(backend: 
     let mut short = crate::support::server_app("short-lived", &["trades:read"]);
     short.access_token_ttl = Some(60);
     let short = m
-        .create_app(&Actor::Operator, &seed.org.id, short)
+        .create_app(
+            &grantor_core::model::Caller::operator(),
+            &seed.org.id,
+            short,
+        )
         .await
         .unwrap();
     m.add_app_to_organization(
-        &Actor::Operator,
+        &grantor_core::model::Caller::operator(),
         &short.app.client_id,
         &seed.org.id,
         vec!["trades:read".into()],

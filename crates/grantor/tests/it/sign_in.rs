@@ -6,7 +6,7 @@ use crate::support::browser::redirect_params;
 use crate::support::{
     Backend, NATIVE_REDIRECT, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT, user_app,
 };
-use grantor_core::model::{Actor, AppType, LegacyGrant, Role};
+use grantor_core::model::{AppType, Caller, LegacyGrant, Role};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ResourceOwnerPassword, ResourceOwnerUsername};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -268,7 +268,7 @@ pub async fn password_app(
     srv.state
         .manager
         .create_app(
-            &Actor::Operator,
+            &Caller::operator(),
             &seed.seed.org.id,
             user_app(
                 AppType::Web,
@@ -383,7 +383,7 @@ async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
         .state
         .manager
         .create_app(
-            &Actor::Operator,
+            &Caller::operator(),
             &seed.seed.org.id,
             user_app(AppType::Web, "Other", WEB_REDIRECT, &[]),
         )
@@ -722,7 +722,7 @@ async fn refresh_can_narrow_but_not_widen_and_is_bound_to_its_app(backend: Backe
         .state
         .manager
         .create_app(
-            &Actor::Operator,
+            &Caller::operator(),
             &seed.seed.org.id,
             user_app(AppType::Web, "Other", WEB_REDIRECT, &[]),
         )
@@ -958,12 +958,12 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
     let seed = srv.seed_sign_in("acme").await;
     let m = &srv.state.manager;
     let globex = m
-        .create_organization(&Actor::Operator, "globex")
+        .create_organization(&Caller::operator(), "globex")
         .await
         .unwrap();
     srv.member(&globex.id, &seed.email, Role::Member).await;
     m.add_app_to_organization(
-        &Actor::Operator,
+        &Caller::operator(),
         &seed.web.app.client_id,
         "globex",
         vec!["trades:read".into()],
@@ -999,7 +999,13 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
     // A user of neither organization is turned away with access_denied.
     srv.state
         .manager
-        .create_user(&Actor::Operator, "eve@else.example", PASSWORD, None, false)
+        .create_user(
+            &Caller::operator(),
+            "eve@else.example",
+            PASSWORD,
+            None,
+            false,
+        )
         .await
         .unwrap();
     let mut eve = srv.browser();
@@ -1031,7 +1037,7 @@ async fn implicit_and_password_grants_only_when_enabled(backend: Backend) {
         .state
         .manager
         .create_app(
-            &Actor::Operator,
+            &Caller::operator(),
             &seed.seed.org.id,
             user_app(
                 AppType::Web,

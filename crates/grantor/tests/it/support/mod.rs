@@ -5,7 +5,7 @@ pub mod db;
 pub mod process;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
-use grantor_core::model::{Actor, AppType, LegacyGrant, Organization, Role, ScopeDefinition};
+use grantor_core::model::{AppType, Caller, LegacyGrant, Organization, Role, ScopeDefinition};
 use grantor_core::store::Registry;
 use grantor_core::{Clock, SystemClock};
 use grantor_server::{AppState, Application, Config};
@@ -189,7 +189,7 @@ impl TestServer {
     /// trading scopes.
     pub async fn seed(&self, org_name: &str) -> Seed {
         let m = &self.state.manager;
-        let op = Actor::Operator;
+        let op = Caller::operator();
         let org = m.create_organization(&op, org_name).await.unwrap();
         let index = self.state.store.resource_index().await.unwrap();
         if index.by_identifier(TRADING).is_none() {
@@ -239,11 +239,17 @@ impl TestServer {
             .unwrap()
             .is_none()
         {
-            m.create_user(&Actor::Operator, email, PASSWORD, Some("Test User"), false)
-                .await
-                .unwrap();
+            m.create_user(
+                &Caller::operator(),
+                email,
+                PASSWORD,
+                Some("Test User"),
+                false,
+            )
+            .await
+            .unwrap();
         }
-        m.add_member(&Actor::Operator, org, email, role)
+        m.add_member(&Caller::operator(), org, email, role)
             .await
             .unwrap();
     }
@@ -257,7 +263,7 @@ impl TestServer {
         let m = &self.state.manager;
         let web = m
             .create_app(
-                &Actor::Operator,
+                &Caller::operator(),
                 &seed.org.id,
                 user_app(AppType::Web, "Trading web", WEB_REDIRECT, &[]),
             )
@@ -265,7 +271,7 @@ impl TestServer {
             .unwrap();
         let native = m
             .create_app(
-                &Actor::Operator,
+                &Caller::operator(),
                 &seed.org.id,
                 user_app(AppType::Native, "Trading CLI", NATIVE_REDIRECT, &[]),
             )
