@@ -187,6 +187,9 @@ pub enum ServiceError {
     Conflict(String),
     Forbidden(String),
     Invalid(String),
+    /// Fields of one request that are not valid, each with the reason, so a form or an API
+    /// caller can fix all of them at once.
+    InvalidFields(Vec<FieldError>),
     Unavailable(String),
     /// A fault of this server (the text is logged, never shown).
     Internal(String),
@@ -197,6 +200,13 @@ impl fmt::Display for ServiceError {
         match self {
             Self::NotFound(what) => write!(f, "{what} not found"),
             Self::Conflict(msg) | Self::Forbidden(msg) | Self::Invalid(msg) => f.write_str(msg),
+            Self::InvalidFields(errors) => {
+                let reasons: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                f.write_str(&reasons.join("; "))
+            }
             Self::Unavailable(_) => f.write_str("storage is unavailable"),
             Self::Internal(_) => f.write_str("the server could not complete the request"),
         }
@@ -204,6 +214,22 @@ impl fmt::Display for ServiceError {
 }
 
 impl std::error::Error for ServiceError {}
+
+/// One invalid field of a request, named as the request names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {

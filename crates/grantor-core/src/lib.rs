@@ -26,4 +26,4 @@ pub mod store;
 pub mod token;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{CryptoError, ErrorCode, OAuthError, ServiceError, StoreError};
+pub use error::{CryptoError, ErrorCode, FieldError, OAuthError, ServiceError, StoreError};

@@ -10,7 +10,7 @@ use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
 use crate::store::{AuditQuery, ConsentView, Storage};
 use crate::token::AccessTokenClaims;
-use crate::{Clock, ServiceError, password, secret};
+use crate::{Clock, FieldError, ServiceError, password, secret};
 use std::sync::Arc;
 
 pub struct Manager<S> {
@@ -31,7 +31,7 @@ pub struct NewApp {
 }
 
 /// What may change about a resource server; `None` keeps the current value.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceServerChanges {
     pub name: Option<String>,
@@ -45,7 +45,7 @@ fn describe_resource_server(rs: &ResourceServer) -> String {
 }
 
 /// What may change about an app after it was registered; `None` keeps the current value.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppChanges {
     pub name: Option<String>,
@@ -431,43 +431,61 @@ impl<S: Storage> Manager<S> {
         Ok(self.store.delete_resource_server(&rs.id, &audit).await?)
     }
 
-    /// The rules every app meets, at creation and after every change.
+    /// The rules every app meets, at creation and after every change; every broken rule is
+    /// reported, by field.
     async fn check_app(&self, app: &App) -> Result<(), ServiceError> {
+        let mut errors = Vec::new();
         let name = app.name.as_str();
         if name.trim().is_empty() || name.len() > 100 {
-            return Err(invalid("an app name must be 1 to 100 characters"));
+            errors.push(FieldError::new(
+                "name",
+                "an app name must be 1 to 100 characters",
+            ));
         }
         match app.app_type {
             AppType::Server => {
                 if !app.redirect_uris.is_empty() {
-                    return Err(invalid("server apps have no redirect URIs"));
+                    errors.push(FieldError::new(
+                        "redirect_uris",
+                        "server apps have no redirect URIs",
+                    ));
                 }
                 if app.allow_password || app.allow_implicit {
-                    return Err(invalid(
+                    errors.push(FieldError::new(
+                        "legacy_grants",
                         "server apps use client credentials only; legacy grants are for web and native apps",
                     ));
                 }
             }
             AppType::Web | AppType::Native => {
                 if app.redirect_uris.is_empty() && !app.allow_password {
-                    return Err(invalid(format!(
-                        "a {} app needs at least one redirect URI",
-                        app.app_type.as_str()
-                    )));
+                    errors.push(FieldError::new(
+                        "redirect_uris",
+                        format!(
+                            "a {} app needs at least one redirect URI",
+                            app.app_type.as_str()
+                        ),
+                    ));
                 }
                 if app.scopes.has_management() {
-                    return Err(invalid(
+                    errors.push(FieldError::new(
+                        "scopes",
                         "only server apps may hold Grantor's management scopes (grantor:...); users' apps never get them",
                     ));
                 }
             }
         }
-        for uri in app
-            .redirect_uris
-            .iter()
-            .chain(&app.post_logout_redirect_uris)
-        {
-            validate_redirect_uri(app.app_type, uri)?;
+        for (field, uris) in [
+            ("redirect_uris", &app.redirect_uris),
+            ("post_logout_redirect_uris", &app.post_logout_redirect_uris),
+        ] {
+            if let Some(Err(e)) = uris
+                .iter()
+                .map(|uri| validate_redirect_uri(app.app_type, uri))
+                .find(Result::is_err)
+            {
+                errors.push(FieldError::new(field, e.to_string()));
+            }
         }
         let index = self.store.resource_index().await?;
         if let Some(s) = app
@@ -475,17 +493,23 @@ impl<S: Storage> Manager<S> {
             .iter()
             .find(|s| !scope::is_builtin(s) && index.owner_of(s).is_none())
         {
-            return Err(invalid(format!(
-                "scope {s:?} is not defined by any resource server"
-            )));
+            errors.push(FieldError::new(
+                "scopes",
+                format!("scope {s:?} is not defined by any resource server"),
+            ));
         }
         // Zero means the server's default.
         if app.access_token_ttl != 0 && !(60..=86_400).contains(&app.access_token_ttl) {
-            return Err(invalid(
+            errors.push(FieldError::new(
+                "access_token_ttl",
                 "an access token lifetime must be between 60 and 86400 seconds",
             ));
         }
-        Ok(())
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidFields(errors))
+        }
     }
 
     pub async fn create_app(
@@ -1096,7 +1120,7 @@ impl<S: Storage> Manager<S> {
 
 /// How an app is shown by the CLI and the management API. Legacy grants are listed apart so
 /// nobody mistakes them for recommended ones.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AppView {
     pub client_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1107,6 +1131,7 @@ pub struct AppView {
     pub org_id: String,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    #[schema(value_type = Vec<String>)]
     pub scopes: ScopeSet,
     pub grant_types: Vec<&'static str>,
     pub legacy_grant_types: Vec<&'static str>,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Organization {
     pub id: String,
     pub name: String,
@@ -24,7 +24,9 @@ pub struct User {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Member,
@@ -62,7 +64,7 @@ impl fmt::Display for Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Membership {
     pub org_id: String,
     pub org_name: String,
@@ -71,7 +73,7 @@ pub struct Membership {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeDefinition {
     pub name: String,
@@ -79,7 +81,7 @@ pub struct ScopeDefinition {
 }
 
 /// An API protected by Grantor's tokens, identified by its audience URI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ResourceServer {
     pub id: String,
     pub org_id: String,
@@ -89,7 +91,7 @@ pub struct ResourceServer {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AppType {
     /// Server-to-server: confidential, client credentials.
@@ -157,7 +159,7 @@ impl GrantType {
 }
 
 /// A legacy grant an app may opt into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LegacyGrant {
     Password,
@@ -237,11 +239,12 @@ impl App {
 }
 
 /// An owner's decision that an app may get tokens in their organization, with these scopes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrgAccessGrant {
     pub org_id: String,
     pub org_name: String,
     pub client_id: String,
+    #[schema(value_type = Vec<String>)]
     pub scopes: ScopeSet,
     pub created_at: i64,
 }
@@ -255,12 +258,13 @@ impl Serialize for ScopeSet {
 /// A long-lived credential a user made for scripts that must act as themselves in one
 /// organization; exchanged at the token endpoint for short access tokens. Only its hash is
 /// kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
     pub id: String,
     pub user_id: String,
     pub org_id: String,
     pub name: String,
+    #[schema(value_type = Vec<String>)]
     pub scopes: ScopeSet,
     #[serde(skip)]
     pub token_hash: String,
@@ -344,7 +348,7 @@ impl std::ops::Deref for Caller {
 
 /// An append-only record of a change to configuration data; written in the same transaction
 /// as the change. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
     pub at: i64,

@@ -8,8 +8,12 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::params::InputError;
-use grantor_core::{ErrorCode, OAuthError, ServiceError};
+use grantor_core::{ErrorCode, FieldError, OAuthError, ServiceError};
+use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 /// A protocol error on its way to the client.
 #[derive(Debug)]
@@ -164,6 +168,64 @@ impl IntoResponse for AuthorizeReply {
 pub struct Problem {
     status: StatusCode,
     detail: String,
+    errors: Vec<FieldError>,
+}
+
+/// A problem as sent (RFC 9457), and as the OpenAPI document describes it.
+#[derive(Serialize, ToSchema)]
+pub struct ProblemBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    /// Each invalid field and why, on a 422 that has them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+}
+
+/// The problems any management API call may answer, for the OpenAPI document.
+pub struct ApiErrors;
+
+impl utoipa::IntoResponses for ApiErrors {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        [
+            (StatusCode::BAD_REQUEST, "The request cannot be read"),
+            (
+                StatusCode::UNAUTHORIZED,
+                "No access token, or one that is not valid for this API",
+            ),
+            (
+                StatusCode::FORBIDDEN,
+                "The token's scopes or the caller's role do not allow this",
+            ),
+            (
+                StatusCode::NOT_FOUND,
+                "No such object, or one in an organization the caller cannot see",
+            ),
+            (StatusCode::CONFLICT, "It already exists"),
+            (StatusCode::PAYLOAD_TOO_LARGE, "The body is too large"),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid fields, each with the reason",
+            ),
+            (StatusCode::SERVICE_UNAVAILABLE, "Storage is unavailable"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(Ref::from_schema_name("ProblemBody"))))
+                        .build(),
+                )
+                .build();
+            (status.as_u16().to_string(), RefOr::T(response))
+        })
+        .collect()
+    }
 }
 
 impl Problem {
@@ -172,6 +234,7 @@ impl Problem {
         Self {
             status: StatusCode::UNAUTHORIZED,
             detail: detail.into(),
+            errors: Vec::new(),
         }
     }
 }
@@ -182,7 +245,9 @@ impl From<ServiceError> for Problem {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Invalid(_) | ServiceError::InvalidFields(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ServiceError::Unavailable(detail) => {
                 tracing::error!(%detail, "management request failed on storage");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -192,9 +257,15 @@ impl From<ServiceError> for Problem {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
+        let detail = e.to_string();
+        let errors = match e {
+            ServiceError::InvalidFields(errors) => errors,
+            _ => Vec::new(),
+        };
         Self {
             status,
-            detail: e.to_string(),
+            detail,
+            errors,
         }
     }
 }
@@ -204,18 +275,26 @@ impl From<InputError> for Problem {
         Self {
             status: refused_status(&e),
             detail: e.to_string(),
+            errors: Vec::new(),
         }
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = json!({
-            "type": "about:blank",
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
+        let challenge = (self.status == StatusCode::UNAUTHORIZED).then(|| {
+            format!(
+                "Bearer realm=\"grantor\", error=\"invalid_token\", error_description=\"{}\"",
+                quoted(&self.detail)
+            )
         });
+        let body = ProblemBody {
+            kind: "about:blank",
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            errors: self.errors,
+        };
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -223,12 +302,7 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::UNAUTHORIZED
-            && let Ok(value) = HeaderValue::from_str(&format!(
-                "Bearer realm=\"grantor\", error=\"invalid_token\", error_description=\"{}\"",
-                quoted(&self.detail)
-            ))
-        {
+        if let Some(Ok(value)) = challenge.map(|c| HeaderValue::from_str(&c)) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
         response

@@ -1,7 +1,8 @@
 //! The caller's own API tokens.
 
-use super::{ApiCaller, ListQuery, Page, paginate};
+use super::{ApiCaller, IdempotencyKey, ListQuery, Page, paginate};
 use crate::AppState;
+use crate::error::ApiErrors;
 use crate::error::Problem;
 use crate::input::ApiJson;
 use axum::Json;
@@ -11,6 +12,15 @@ use grantor_core::ServiceError;
 use grantor_core::manage::NewApiToken;
 use grantor_core::model::{Actor, ApiToken};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// An API token in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ApiTokenPath {
+    /// The API token's id.
+    id: String,
+}
 
 /// The calling user's id and the organization their token acts in; an admin client has no
 /// API tokens.
@@ -23,6 +33,13 @@ fn me(actor: &Actor) -> Result<(&str, Option<&str>), Problem> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/api-tokens",
+    tag = "API tokens",
+    params(ListQuery),
+    responses((status = OK, body = Page<ApiToken>), ApiErrors)
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
@@ -33,7 +50,7 @@ pub async fn list(
     Ok(Json(paginate(tokens, &page)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
@@ -44,7 +61,7 @@ pub struct NewToken {
     org: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     token: ApiToken,
@@ -52,6 +69,14 @@ pub struct CreatedToken {
     secret: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/api-tokens",
+    tag = "API tokens",
+    params(IdempotencyKey),
+    request_body = NewToken,
+    responses((status = CREATED, description = "Created; `secret` is shown this once", body = CreatedToken), ApiErrors)
+)]
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
@@ -76,10 +101,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/api-tokens/{id}",
+    tag = "API tokens",
+    params(ApiTokenPath, IdempotencyKey),
+    responses((status = NO_CONTENT, description = "Revoked"), ApiErrors)
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(id): Path<String>,
+    Path(ApiTokenPath { id }): Path<ApiTokenPath>,
 ) -> Result<StatusCode, Problem> {
     me(&actor)?;
     state.manager.revoke_api_token(&actor, &id).await?;

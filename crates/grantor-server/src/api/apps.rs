@@ -1,7 +1,8 @@
 //! An organization's apps, their secrets, and the apps it added.
 
-use super::{ApiCaller, ListQuery, Page, paginate};
+use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, paginate};
 use crate::AppState;
+use crate::error::ApiErrors;
 use crate::error::Problem;
 use crate::input::ApiJson;
 use axum::Json;
@@ -10,11 +11,29 @@ use axum::http::StatusCode;
 use grantor_core::manage::{AppChanges, AppView, NewApp};
 use grantor_core::model::{AppType, LegacyGrant, OrgAccessGrant};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
+/// An app in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AppPath {
+    /// The organization's id or name.
+    org: String,
+    /// The app ID (`client_id`).
+    app: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/apps",
+    tag = "apps",
+    params(OrgPath, ListQuery),
+    responses((status = OK, body = Page<AppView>), ApiErrors)
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     page: ListQuery,
 ) -> Result<Json<Page<AppView>>, Problem> {
     let apps = state.manager.apps(&actor, &org).await?;
@@ -25,7 +44,7 @@ pub async fn list(
 }
 
 /// An app as the CLI describes it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppBody {
     #[serde(rename = "type")]
@@ -42,11 +61,19 @@ pub struct NewAppBody {
     access_token_ttl: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/apps",
+    tag = "apps",
+    params(OrgPath, IdempotencyKey),
+    request_body = NewAppBody,
+    responses((status = CREATED, description = "Created; `client_secret` is shown this once", body = AppView), ApiErrors)
+)]
 /// Answers the app secret, once.
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<NewAppBody>,
 ) -> Result<(StatusCode, Json<AppView>), Problem> {
     let new = NewApp {
@@ -62,10 +89,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(AppView::with_secret(&created))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/apps/{app}",
+    tag = "apps",
+    params(AppPath),
+    responses((status = OK, body = AppView), ApiErrors)
+)]
 pub async fn show(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, app)): Path<(String, String)>,
+    Path(AppPath { org, app }): Path<AppPath>,
 ) -> Result<Json<AppView>, Problem> {
     let (app, grants) = state.manager.app_of(&actor, &org, &app).await?;
     let mut view = AppView::new(&app);
@@ -73,10 +107,18 @@ pub async fn show(
     Ok(Json(view))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{org}/apps/{app}",
+    tag = "apps",
+    params(AppPath, IdempotencyKey),
+    request_body = AppChanges,
+    responses((status = OK, body = AppView), ApiErrors)
+)]
 pub async fn update(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, app)): Path<(String, String)>,
+    Path(AppPath { org, app }): Path<AppPath>,
     ApiJson(changes): ApiJson<AppChanges>,
 ) -> Result<Json<AppView>, Problem> {
     state.manager.app_of(&actor, &org, &app).await?;
@@ -84,17 +126,24 @@ pub async fn update(
     Ok(Json(AppView::new(&app)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/apps/{app}",
+    tag = "apps",
+    params(AppPath, IdempotencyKey),
+    responses((status = NO_CONTENT, description = "Deleted"), ApiErrors)
+)]
 pub async fn remove(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, app)): Path<(String, String)>,
+    Path(AppPath { org, app }): Path<AppPath>,
 ) -> Result<StatusCode, Problem> {
     state.manager.app_of(&actor, &org, &app).await?;
     state.manager.delete_app(&actor, &app).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Regeneration {
     /// Seconds the old secret keeps working; none by default.
@@ -102,11 +151,19 @@ pub struct Regeneration {
     grace_seconds: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/apps/{app}/secret",
+    tag = "apps",
+    params(AppPath, IdempotencyKey),
+    request_body = Regeneration,
+    responses((status = OK, description = "The new `client_secret`, shown this once", body = AppView), ApiErrors)
+)]
 /// Answers the new secret, once.
 pub async fn regenerate_secret(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, app)): Path<(String, String)>,
+    Path(AppPath { org, app }): Path<AppPath>,
     ApiJson(body): ApiJson<Regeneration>,
 ) -> Result<Json<AppView>, Problem> {
     state.manager.app_of(&actor, &org, &app).await?;
@@ -117,27 +174,42 @@ pub async fn regenerate_secret(
     Ok(Json(AppView::with_secret(&regenerated)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/added-apps",
+    tag = "added apps",
+    params(OrgPath, ListQuery),
+    responses((status = OK, body = Page<OrgAccessGrant>), ApiErrors)
+)]
 pub async fn added(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     page: ListQuery,
 ) -> Result<Json<Page<OrgAccessGrant>>, Problem> {
     let grants = state.manager.added_apps(&actor, &org).await?;
     Ok(Json(paginate(grants, &page)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Addition {
     client_id: String,
     scopes: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/added-apps",
+    tag = "added apps",
+    params(OrgPath, IdempotencyKey),
+    request_body = Addition,
+    responses((status = CREATED, body = OrgAccessGrant), ApiErrors)
+)]
 pub async fn add_to_organization(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<Addition>,
 ) -> Result<(StatusCode, Json<OrgAccessGrant>), Problem> {
     let grant = state
@@ -147,16 +219,24 @@ pub async fn add_to_organization(
     Ok((StatusCode::CREATED, Json(grant)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeChange {
     scopes: Vec<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{org}/added-apps/{app}",
+    tag = "added apps",
+    params(AppPath, IdempotencyKey),
+    request_body = ScopeChange,
+    responses((status = OK, body = OrgAccessGrant), ApiErrors)
+)]
 pub async fn change_added(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, app)): Path<(String, String)>,
+    Path(AppPath { org, app }): Path<AppPath>,
     ApiJson(body): ApiJson<ScopeChange>,
 ) -> Result<Json<OrgAccessGrant>, Problem> {
     let added = state.manager.added_apps(&actor, &org).await?;
@@ -170,10 +250,17 @@ pub async fn change_added(
     Ok(Json(grant))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/added-apps/{app}",
+    tag = "added apps",
+    params(AppPath, IdempotencyKey),
+    responses((status = NO_CONTENT, description = "Removed"), ApiErrors)
+)]
 pub async fn remove_from_organization(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, app)): Path<(String, String)>,
+    Path(AppPath { org, app }): Path<AppPath>,
 ) -> Result<StatusCode, Problem> {
     state
         .manager

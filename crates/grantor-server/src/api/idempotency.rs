@@ -8,13 +8,14 @@ use crate::AppState;
 use crate::error::Problem;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::params::MAX_FORM_BYTES;
 use grantor_core::secret;
 use grantor_core::store::{IdempotencyClaim, IdempotencyStore};
+use utoipa::IntoParams;
 
 const HEADER: &str = "idempotency-key";
 /// Answers larger than this are not kept (none of the API's are).
@@ -26,6 +27,35 @@ fn problem(status: StatusCode, detail: &str) -> Response {
     response
 }
 
+/// `Idempotency-Key`, taken by every write: a retry with the same key, caller, path and body
+/// gets the first answer again.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// 1 to 255 visible ASCII characters.
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255)]
+    idempotency_key: Option<String>,
+}
+
+impl IdempotencyKey {
+    fn of(headers: &HeaderMap) -> Result<Self, Response> {
+        let Some(key) = headers.get(HEADER) else {
+            return Ok(Self {
+                idempotency_key: None,
+            });
+        };
+        match key.to_str() {
+            Ok(k) if (1..=255).contains(&k.len()) => Ok(Self {
+                idempotency_key: Some(k.to_string()),
+            }),
+            _ => Err(problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )),
+        }
+    }
+}
+
 pub async fn replay_or_record(
     State(state): State<AppState>,
     request: Request,
@@ -34,17 +64,12 @@ pub async fn replay_or_record(
     if matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }
-    let Some(key) = request.headers().get(HEADER) else {
-        return next.run(request).await;
-    };
-    let key = match key.to_str() {
-        Ok(k) if (1..=255).contains(&k.len()) => k.to_string(),
-        _ => {
-            return problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            );
-        }
+    let key = match IdempotencyKey::of(request.headers()) {
+        Ok(IdempotencyKey {
+            idempotency_key: Some(key),
+        }) => key,
+        Ok(_) => return next.run(request).await,
+        Err(refused) => return refused,
     };
     let (mut parts, body) = request.into_parts();
     let Ok(ApiCaller(actor)) = ApiCaller::from_request_parts(&mut parts, &state).await else {

@@ -1,7 +1,8 @@
 //! Members of an organization and their roles.
 
-use super::{ApiCaller, ListQuery, Page, paginate};
+use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, paginate};
 use crate::AppState;
+use crate::error::ApiErrors;
 use crate::error::Problem;
 use crate::input::ApiJson;
 use axum::Json;
@@ -9,18 +10,36 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use grantor_core::model::{Membership, Role};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
+/// A member in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MemberPath {
+    /// The organization's id or name.
+    org: String,
+    /// The user's id or email.
+    user: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/members",
+    tag = "members",
+    params(OrgPath, ListQuery),
+    responses((status = OK, body = Page<Membership>), ApiErrors)
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     page: ListQuery,
 ) -> Result<Json<Page<Membership>>, Problem> {
     let members = state.manager.members(&actor, &org).await?;
     Ok(Json(paginate(members, &page)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     /// The user's email.
@@ -28,10 +47,18 @@ pub struct NewMember {
     role: Role,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/members",
+    tag = "members",
+    params(OrgPath, IdempotencyKey),
+    request_body = NewMember,
+    responses((status = CREATED, body = Membership), ApiErrors)
+)]
 pub async fn add(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<NewMember>,
 ) -> Result<(StatusCode, Json<Membership>), Problem> {
     let member = state
@@ -41,16 +68,24 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(member)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
     role: Role,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{org}/members/{user}",
+    tag = "members",
+    params(MemberPath, IdempotencyKey),
+    request_body = RoleChange,
+    responses((status = OK, body = Membership), ApiErrors)
+)]
 pub async fn set_role(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, user)): Path<(String, String)>,
+    Path(MemberPath { org, user }): Path<MemberPath>,
     ApiJson(body): ApiJson<RoleChange>,
 ) -> Result<Json<Membership>, Problem> {
     let member = state
@@ -60,10 +95,17 @@ pub async fn set_role(
     Ok(Json(member))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/members/{user}",
+    tag = "members",
+    params(MemberPath, IdempotencyKey),
+    responses((status = NO_CONTENT, description = "Removed"), ApiErrors)
+)]
 pub async fn remove(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, user)): Path<(String, String)>,
+    Path(MemberPath { org, user }): Path<MemberPath>,
 ) -> Result<StatusCode, Problem> {
     state.manager.remove_member(&actor, &org, &user).await?;
     Ok(StatusCode::NO_CONTENT)

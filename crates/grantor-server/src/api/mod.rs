@@ -7,73 +7,103 @@ mod api_tokens;
 mod apps;
 mod audit;
 mod idempotency;
+
+pub use idempotency::IdempotencyKey;
 mod members;
 mod orgs;
 
 use crate::AppState;
 use crate::error::Problem;
+use axum::Json;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::ServiceError;
 use grantor_core::model::Caller;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Grantor management API",
+        description = "Organizations, members, apps, resource servers, API tokens and the audit log. \
+            Call it with a Grantor access token whose audience is `{issuer}/api/v1`: ask the token \
+            endpoint for `grantor:*` scopes (an admin client's client credentials, a user's \
+            authorization code, or an exchanged API token)."
+    ),
+    modifiers(&BearerToken),
+    security(("bearer" = [])),
+    components(schemas(crate::error::ProblemBody))
+)]
+struct ApiDoc;
+
+/// The bearer token scheme every operation requires.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_default()
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
+/// The API's routes and its OpenAPI document, registered together from the handlers'
+/// annotations, so the document cannot miss a route nor describe one that is not served.
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/orgs", get(orgs::list).post(orgs::create))
-        .route("/api/v1/orgs/{org}", get(orgs::show))
-        .route(
-            "/api/v1/orgs/{org}/members",
-            get(members::list).post(members::add),
-        )
-        .route(
-            "/api/v1/orgs/{org}/members/{user}",
-            patch(members::set_role).delete(members::remove),
-        )
-        .route(
-            "/api/v1/orgs/{org}/resource-servers",
-            get(orgs::resource_servers).post(orgs::create_resource_server),
-        )
-        .route(
-            "/api/v1/orgs/{org}/resource-servers/{id}",
-            get(orgs::show_resource_server)
-                .patch(orgs::update_resource_server)
-                .delete(orgs::delete_resource_server),
-        )
-        .route(
-            "/api/v1/orgs/{org}/apps",
-            get(apps::list).post(apps::create),
-        )
-        .route(
-            "/api/v1/orgs/{org}/apps/{app}",
-            get(apps::show).patch(apps::update).delete(apps::remove),
-        )
-        .route(
-            "/api/v1/orgs/{org}/apps/{app}/secret",
-            post(apps::regenerate_secret),
-        )
-        .route(
-            "/api/v1/orgs/{org}/added-apps",
-            get(apps::added).post(apps::add_to_organization),
-        )
-        .route(
-            "/api/v1/orgs/{org}/added-apps/{app}",
-            patch(apps::change_added).delete(apps::remove_from_organization),
-        )
-        .route("/api/v1/orgs/{org}/audit-events", get(audit::list))
-        .route(
-            "/api/v1/me/api-tokens",
-            get(api_tokens::list).post(api_tokens::create),
-        )
-        .route("/api/v1/me/api-tokens/{id}", delete(api_tokens::revoke))
+    let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(orgs::list, orgs::create))
+        .routes(routes!(orgs::show))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::set_role, members::remove))
+        .routes(routes!(
+            orgs::resource_servers,
+            orgs::create_resource_server
+        ))
+        .routes(routes!(
+            orgs::show_resource_server,
+            orgs::update_resource_server,
+            orgs::delete_resource_server
+        ))
+        .routes(routes!(apps::list, apps::create))
+        .routes(routes!(apps::show, apps::update, apps::remove))
+        .routes(routes!(apps::regenerate_secret))
+        .routes(routes!(apps::added, apps::add_to_organization))
+        .routes(routes!(apps::change_added, apps::remove_from_organization))
+        .routes(routes!(audit::list))
+        .routes(routes!(api_tokens::list, api_tokens::create))
+        .routes(routes!(api_tokens::revoke))
+        .split_for_parts();
+    let doc = Arc::new(doc);
+    routes
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             idempotency::replay_or_record,
         ))
+        .route(OPENAPI_PATH, get(move || async move { Json(doc) }))
+}
+
+/// `{org}` in a path: an organization's id or name.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrgPath {
+    /// The organization's id or name.
+    pub org: String,
 }
 
 /// Who is calling: the actor of a valid Grantor access token meant for this API, and the
@@ -121,7 +151,7 @@ impl FromRequestParts<AppState> for ApiCaller {
 }
 
 /// One page of a list, with the cursor of the next one when there is more.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,8 +186,13 @@ pub fn paginate<T>(items: Vec<T>, query: &ListQuery) -> Result<Page<T>, Problem>
 }
 
 /// `limit` and `cursor` of a list request, from a bounded query string.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// How many items (1 to 200; 50 when absent).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
+    /// Where the previous page ended: its `next_cursor`.
     pub cursor: Option<String>,
 }
 

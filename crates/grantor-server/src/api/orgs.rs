@@ -1,7 +1,8 @@
 //! Organizations and their resource servers.
 
-use super::{ApiCaller, ListQuery, Page, paginate};
+use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, paginate};
 use crate::AppState;
+use crate::error::ApiErrors;
 use crate::error::Problem;
 use crate::input::ApiJson;
 use axum::Json;
@@ -10,7 +11,25 @@ use axum::http::StatusCode;
 use grantor_core::manage::ResourceServerChanges;
 use grantor_core::model::{Organization, ResourceServer, ScopeDefinition};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
+/// A resource server in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ResourceServerPath {
+    /// The organization's id or name.
+    org: String,
+    /// The resource server's id.
+    id: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs",
+    tag = "organizations",
+    params(ListQuery),
+    responses((status = OK, description = "The organizations the caller can see", body = Page<Organization>), ApiErrors)
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
@@ -20,12 +39,20 @@ pub async fn list(
     Ok(Json(paginate(orgs, &page)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs",
+    tag = "organizations",
+    params(IdempotencyKey),
+    request_body = NewOrganization,
+    responses((status = CREATED, description = "Created (platform admins)", body = Organization), ApiErrors)
+)]
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
@@ -38,27 +65,41 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(org)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}",
+    tag = "organizations",
+    params(OrgPath),
+    responses((status = OK, body = Organization), ApiErrors)
+)]
 pub async fn show(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
 ) -> Result<Json<Organization>, Problem> {
     Ok(Json(
         state.manager.visible_organization(&actor, &org).await?,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/resource-servers",
+    tag = "resource servers",
+    params(OrgPath, ListQuery),
+    responses((status = OK, body = Page<ResourceServer>), ApiErrors)
+)]
 pub async fn resource_servers(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     page: ListQuery,
 ) -> Result<Json<Page<ResourceServer>>, Problem> {
     let servers = state.manager.resource_servers(&actor, &org).await?;
     Ok(Json(paginate(servers, &page)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewResourceServer {
     identifier: String,
@@ -66,10 +107,18 @@ pub struct NewResourceServer {
     scopes: Vec<ScopeDefinition>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org}/resource-servers",
+    tag = "resource servers",
+    params(OrgPath, IdempotencyKey),
+    request_body = NewResourceServer,
+    responses((status = CREATED, body = ResourceServer), ApiErrors)
+)]
 pub async fn create_resource_server(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path(org): Path<String>,
+    Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<NewResourceServer>,
 ) -> Result<(StatusCode, Json<ResourceServer>), Problem> {
     let rs = state
@@ -79,20 +128,35 @@ pub async fn create_resource_server(
     Ok((StatusCode::CREATED, Json(rs)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/resource-servers/{id}",
+    tag = "resource servers",
+    params(ResourceServerPath),
+    responses((status = OK, body = ResourceServer), ApiErrors)
+)]
 pub async fn show_resource_server(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, id)): Path<(String, String)>,
+    Path(ResourceServerPath { org, id }): Path<ResourceServerPath>,
 ) -> Result<Json<ResourceServer>, Problem> {
     Ok(Json(
         state.manager.resource_server(&actor, &org, &id).await?,
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{org}/resource-servers/{id}",
+    tag = "resource servers",
+    params(ResourceServerPath, IdempotencyKey),
+    request_body = ResourceServerChanges,
+    responses((status = OK, body = ResourceServer), ApiErrors)
+)]
 pub async fn update_resource_server(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, id)): Path<(String, String)>,
+    Path(ResourceServerPath { org, id }): Path<ResourceServerPath>,
     ApiJson(changes): ApiJson<ResourceServerChanges>,
 ) -> Result<Json<ResourceServer>, Problem> {
     let rs = state
@@ -102,10 +166,17 @@ pub async fn update_resource_server(
     Ok(Json(rs))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{org}/resource-servers/{id}",
+    tag = "resource servers",
+    params(ResourceServerPath, IdempotencyKey),
+    responses((status = NO_CONTENT, description = "Deleted"), ApiErrors)
+)]
 pub async fn delete_resource_server(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
-    Path((org, id)): Path<(String, String)>,
+    Path(ResourceServerPath { org, id }): Path<ResourceServerPath>,
 ) -> Result<StatusCode, Problem> {
     state
         .manager

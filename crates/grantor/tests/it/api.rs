@@ -18,6 +18,7 @@ both_backends!(
     owners_read_the_audit_log_filtered_and_paginated,
     developers_manage_resource_servers,
     a_retried_create_with_an_idempotency_key_makes_one_app,
+    an_invalid_app_is_refused_with_every_invalid_field,
 );
 
 /// An access token for the management API acting as `email` in `org`: an API token with
@@ -733,4 +734,137 @@ async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend
     let (status, replayed, _) = post_once(&srv, &developer, apps, "create-weekly", &good).await;
     assert_eq!((status, replayed), (201, false));
     assert_eq!(count().await, before + 2);
+}
+
+/// Every operation the management API serves, as the issue lists them.
+const OPERATIONS: [(&str, &str); 26] = [
+    ("get", "/api/v1/orgs"),
+    ("post", "/api/v1/orgs"),
+    ("get", "/api/v1/orgs/{org}"),
+    ("get", "/api/v1/orgs/{org}/members"),
+    ("post", "/api/v1/orgs/{org}/members"),
+    ("patch", "/api/v1/orgs/{org}/members/{user}"),
+    ("delete", "/api/v1/orgs/{org}/members/{user}"),
+    ("get", "/api/v1/orgs/{org}/resource-servers"),
+    ("post", "/api/v1/orgs/{org}/resource-servers"),
+    ("get", "/api/v1/orgs/{org}/resource-servers/{id}"),
+    ("patch", "/api/v1/orgs/{org}/resource-servers/{id}"),
+    ("delete", "/api/v1/orgs/{org}/resource-servers/{id}"),
+    ("get", "/api/v1/orgs/{org}/apps"),
+    ("post", "/api/v1/orgs/{org}/apps"),
+    ("get", "/api/v1/orgs/{org}/apps/{app}"),
+    ("patch", "/api/v1/orgs/{org}/apps/{app}"),
+    ("delete", "/api/v1/orgs/{org}/apps/{app}"),
+    ("post", "/api/v1/orgs/{org}/apps/{app}/secret"),
+    ("get", "/api/v1/orgs/{org}/added-apps"),
+    ("post", "/api/v1/orgs/{org}/added-apps"),
+    ("patch", "/api/v1/orgs/{org}/added-apps/{app}"),
+    ("delete", "/api/v1/orgs/{org}/added-apps/{app}"),
+    ("get", "/api/v1/orgs/{org}/audit-events"),
+    ("get", "/api/v1/me/api-tokens"),
+    ("post", "/api/v1/me/api-tokens"),
+    ("delete", "/api/v1/me/api-tokens/{id}"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let srv = TestServer::spawn(Backend::Sqlite).await;
+    let (status, _, doc) = call(&srv, None, Method::GET, "/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            documented.push((method.clone(), path.clone()));
+            // Every operation says how it fails, in the problem format.
+            let unprocessable = &operation["responses"]["422"]["content"];
+            assert!(
+                unprocessable["application/problem+json"]["schema"]["$ref"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with("/ProblemBody")),
+                "{method} {path}: {operation}"
+            );
+            if method != "get" {
+                let params = operation["parameters"].as_array().unwrap();
+                assert!(
+                    params.iter().any(|p| p["name"] == "Idempotency-Key"),
+                    "{method} {path} takes an Idempotency-Key"
+                );
+            }
+        }
+    }
+    documented.sort();
+    let mut expected: Vec<(String, String)> = OPERATIONS
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(documented, expected, "the document lists exactly the API");
+
+    // And each documented operation is served: without a token it asks for one, rather than
+    // answering 404 or 405.
+    for (method, path) in &expected {
+        let concrete = path
+            .replace("{org}", "acme")
+            .replace("{app}", "app_x")
+            .replace("{user}", "someone")
+            .replace("{id}", "x");
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let (status, content_type, _) = call(&srv, None, method.clone(), &concrete, None).await;
+        assert_eq!(status, 401, "{method} {concrete}");
+        assert_eq!(content_type, "application/problem+json");
+    }
+}
+
+async fn an_invalid_app_is_refused_with_every_invalid_field(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let acme = srv.seed_sign_in("acme").await.seed.org.id;
+    srv.member(&acme, "owner@acme.example", Role::Owner).await;
+    let owner = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
+    let (status, content_type, problem) = call(
+        &srv,
+        Some(&owner),
+        Method::POST,
+        "/api/v1/orgs/acme/apps",
+        Some(json!({
+            "type": "web",
+            "name": "",
+            "redirect_uris": ["http://portal.example.com/callback"],
+            "scopes": ["no:such-scope"],
+            "access_token_ttl": 5,
+        })),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(content_type, "application/problem+json");
+    let mut fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["access_token_ttl", "name", "redirect_uris", "scopes"],
+        "{problem}"
+    );
+    assert!(
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["message"].as_str().unwrap().is_empty())
+    );
+    // Nothing was made.
+    let (_, _, apps) = call(
+        &srv,
+        Some(&owner),
+        Method::GET,
+        "/api/v1/orgs/acme/apps",
+        None,
+    )
+    .await;
+    assert_eq!(apps["items"].as_array().unwrap().len(), 3, "{apps}");
 }
