@@ -38,7 +38,7 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
-    fn of(headers: &HeaderMap) -> Result<Self, Response> {
+    fn of(headers: &HeaderMap) -> Result<Self, Problem> {
         let Some(key) = headers.get(HEADER) else {
             return Ok(Self {
                 idempotency_key: None,
@@ -48,10 +48,10 @@ impl IdempotencyKey {
             Ok(k) if (1..=255).contains(&k.len()) => Ok(Self {
                 idempotency_key: Some(k.to_string()),
             }),
-            _ => Err(problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )),
+            _ => Err(ServiceError::Invalid(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+            )
+            .into()),
         }
     }
 }
@@ -69,7 +69,7 @@ pub async fn replay_or_record(
             idempotency_key: Some(key),
         }) => key,
         Ok(_) => return next.run(request).await,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let (mut parts, body) = request.into_parts();
     let Ok(ApiCaller(actor)) = ApiCaller::from_request_parts(&mut parts, &state).await else {
