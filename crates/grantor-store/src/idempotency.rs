@@ -12,40 +12,49 @@ impl IdempotencyStore for Store {
         request: &str,
         now: i64,
     ) -> StoreResult<IdempotencyClaim> {
-        let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (caller, idempotency_key, request, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (caller, idempotency_key) DO NOTHING",
-        )
-        .bind(caller)
-        .bind(key)
-        .bind(request)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(backend_error)?
-        .rows_affected();
-        if claimed == 1 {
-            return Ok(IdempotencyClaim::Claimed);
+        // A key released by a failed first attempt between our insert and our read is
+        // claimable again: try again, a few times, rather than fail on the missing row.
+        for _ in 0..3 {
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (caller, idempotency_key, request, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (caller, idempotency_key) DO NOTHING",
+            )
+            .bind(caller)
+            .bind(key)
+            .bind(request)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?
+            .rows_affected();
+            if claimed == 1 {
+                return Ok(IdempotencyClaim::Claimed);
+            }
+            let row = sqlx::query(
+                "SELECT request, status, response_sealed FROM idempotency_keys \
+                 WHERE caller = $1 AND idempotency_key = $2",
+            )
+            .bind(caller)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+            let Some(row) = row else { continue };
+            let request: String = get(&row, "request")?;
+            let status: Option<i64> = get(&row, "status")?;
+            let sealed: Option<String> = get(&row, "response_sealed")?;
+            return Ok(match (status, sealed) {
+                (Some(status), Some(response_sealed)) => IdempotencyClaim::Answered {
+                    request,
+                    status,
+                    response_sealed,
+                },
+                _ => IdempotencyClaim::InProgress { request },
+            });
         }
-        let row = sqlx::query(
-            "SELECT request, status, response_sealed FROM idempotency_keys \
-             WHERE caller = $1 AND idempotency_key = $2",
-        )
-        .bind(caller)
-        .bind(key)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(backend_error)?;
-        let request: String = get(&row, "request")?;
-        let status: Option<i64> = get(&row, "status")?;
-        let sealed: Option<String> = get(&row, "response_sealed")?;
-        Ok(match (status, sealed) {
-            (Some(status), Some(response_sealed)) => IdempotencyClaim::Answered {
-                request,
-                status,
-                response_sealed,
-            },
-            _ => IdempotencyClaim::InProgress { request },
+        // Claimed and released by others each time: as busy as a request in progress.
+        Ok(IdempotencyClaim::InProgress {
+            request: request.to_string(),
         })
     }
 
