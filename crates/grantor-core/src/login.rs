@@ -35,6 +35,8 @@ pub enum LoginError {
     Throttled(i64),
     /// Too many password checks are under way; try again in a moment.
     Busy,
+    /// The password was right but an administrator disabled the account.
+    Disabled,
     Store(StoreError),
 }
 
@@ -130,6 +132,9 @@ pub async fn authenticate<S: Directory + ThrottleStore>(
         (Ok(true), Some(user)) => {
             store.clear_failures(&account).await?;
             store.refund_attempt(&addr).await?;
+            if user.disabled_at.is_some() {
+                return Err(LoginError::Disabled);
+            }
             Ok(user)
         }
         (Err(_busy), _) => {

@@ -242,6 +242,7 @@ impl<S: Storage> Manager<S> {
             password_hash: password::hash(password)?,
             platform_admin,
             created_at: self.clock.now(),
+            disabled_at: None,
         };
         let audit = self.audit(
             actor,
@@ -251,6 +252,39 @@ impl<S: Storage> Manager<S> {
             format!("email={} platform_admin={platform_admin}", user.email),
         )?;
         self.store.create_user(&user, &audit).await?;
+        Ok(user)
+    }
+
+    /// Disables or enables an account (operator or platform admin). A disabled user's
+    /// sessions, refresh tokens and API tokens stop working; their data stays.
+    pub async fn set_user_disabled(
+        &self,
+        actor: &Caller,
+        email: &str,
+        disabled: bool,
+    ) -> Result<User, ServiceError> {
+        policy::check(actor, Action::ManageUsers, None, None)?;
+        let mut user = self
+            .store
+            .user_by_email(&email.trim().to_lowercase())
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("user {email:?}")))?;
+        user.disabled_at = disabled.then(|| self.clock.now());
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        let audit = self.audit(
+            actor,
+            action,
+            &user.id,
+            None,
+            format!("email={}", user.email),
+        )?;
+        self.store
+            .set_user_disabled(&user.id, user.disabled_at, &audit)
+            .await?;
         Ok(user)
     }
 
@@ -812,7 +846,12 @@ impl<S: Storage> Manager<S> {
                 scopes: granted,
             });
         }
-        let user = self.store.user(&claims.sub).await?.ok_or_else(gone)?;
+        let user = self
+            .store
+            .user(&claims.sub)
+            .await?
+            .filter(|u| u.disabled_at.is_none())
+            .ok_or_else(gone)?;
         Ok(Actor::User {
             user_id: user.id,
             platform_admin: user.platform_admin,

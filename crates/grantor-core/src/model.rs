@@ -22,6 +22,8 @@ pub struct User {
     pub password_hash: String,
     pub platform_admin: bool,
     pub created_at: i64,
+    /// When an administrator disabled the account; it cannot sign in or act until enabled.
+    pub disabled_at: Option<i64>,
 }
 
 #[derive(

@@ -170,6 +170,12 @@ pub trait Directory: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn user_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
     fn user(&self, id: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled_at: Option<i64>,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn put_membership(
         &self,

@@ -164,7 +164,7 @@ impl Directory for Store {
     async fn create_user(&self, user: &User, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
         .bind(&user.id)
         .bind(&user.email)
@@ -172,9 +172,26 @@ impl Directory for Store {
         .bind(&user.password_hash)
         .bind(i64::from(user.platform_admin))
         .bind(user.created_at)
+        .bind(user.disabled_at)
         .execute(&mut *tx)
         .await
         .map_err(conflict("a user with this email"))?;
+        self.commit_change(tx, audit).await
+    }
+
+    async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled_at: Option<i64>,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(disabled_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
         self.commit_change(tx, audit).await
     }
 
@@ -239,7 +256,9 @@ impl Directory for Store {
 
     async fn memberships_of_user(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(&format!(
-            "{MEMBERSHIP_QUERY} WHERE m.user_id = $1 ORDER BY o.name"
+            // A disabled user acts nowhere: sign-in, refresh, the password grant and every
+            // policy check read a user's memberships here.
+            "{MEMBERSHIP_QUERY} WHERE m.user_id = $1 AND u.disabled_at IS NULL ORDER BY o.name"
         ))
         .bind(user_id)
         .fetch_all(&self.pool)

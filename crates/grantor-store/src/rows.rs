@@ -41,7 +41,8 @@ pub(crate) fn organization(row: &AnyRow) -> Result<Organization, StoreError> {
     })
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, email, name, password_hash, platform_admin, created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "id, email, name, password_hash, platform_admin, created_at, disabled_at";
 
 pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
     Ok(User {
@@ -51,6 +52,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
         password_hash: get(row, "password_hash")?,
         platform_admin: flag(row, "platform_admin")?,
         created_at: get(row, "created_at")?,
+        disabled_at: get(row, "disabled_at")?,
     })
 }
 

@@ -169,6 +169,16 @@ pub enum UserCommand {
         #[arg(long)]
         platform_admin: bool,
     },
+    /// Disable an account: it cannot sign in, refresh, exchange API tokens or call the API.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -209,6 +209,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(service)?;
             print(&user)
         }
+        Command::User(UserCommand::Disable { email }) => {
+            set_user_disabled(&config, &op, &email, true).await
+        }
+        Command::User(UserCommand::Enable { email }) => {
+            set_user_disabled(&config, &op, &email, false).await
+        }
         Command::Member(MemberCommand::Add { org, user, role }) => {
             let role = role.parse()?;
             let m = manager(&config)
@@ -258,6 +264,20 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::ApiToken(cmd) => api_token_command(&config, cmd).await,
         Command::Keys(cmd) => keys_command(&config, cmd).await,
     }
+}
+
+async fn set_user_disabled(
+    config: &Config,
+    op: &Caller,
+    email: &str,
+    disabled: bool,
+) -> Result<(), String> {
+    let user = manager(config)
+        .await?
+        .set_user_disabled(op, email, disabled)
+        .await
+        .map_err(service)?;
+    print(&user)
 }
 
 async fn api_token_command(config: &Config, cmd: ApiTokenCommand) -> Result<(), String> {

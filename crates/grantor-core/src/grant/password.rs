@@ -75,6 +75,9 @@ pub async fn exchange<S: Storage>(
             e.retry_after = Some(wait.unsigned_abs());
             return Err(e);
         }
+        Err(LoginError::Disabled) => {
+            return Err(OAuthError::invalid_grant("the user's account is disabled"));
+        }
         Err(LoginError::Busy) => {
             let mut e = OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,

@@ -92,6 +92,9 @@ pub async fn exchange<S: Storage>(
         .user(&token.user_id)
         .await?
         .ok_or_else(|| refused("the API token's user no longer exists"))?;
+    if user.disabled_at.is_some() {
+        return Err(refused("the API token's user is disabled"));
+    }
     let role = provider
         .store
         .memberships_of_user(&user.id)

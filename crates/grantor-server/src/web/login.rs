@@ -166,6 +166,11 @@ pub async fn submit(
             format!("Too many failed attempts. Try again in {wait} seconds."),
             Some(wait.unsigned_abs()),
         ),
+        Err(LoginError::Disabled) => (
+            StatusCode::FORBIDDEN,
+            "This account is disabled. Ask an administrator to enable it.".to_string(),
+            None,
+        ),
         Err(LoginError::Busy) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Many people are signing in right now. Try again in a moment.".to_string(),

@@ -3,8 +3,8 @@
 //! their user left the organization.
 
 use crate::both_backends;
-use crate::sign_in::decode_payload;
-use crate::support::{Backend, SignInSeed, TRADING, TestServer, cli};
+use crate::sign_in::{code_flow_raw, decode_payload, refresh};
+use crate::support::{Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli};
 use grantor_core::clock::ManualClock;
 use grantor_core::manage::NewApiToken;
 use grantor_core::model::{Caller, Role};
@@ -18,6 +18,7 @@ both_backends!(
     revoked_expired_or_orphaned_api_tokens_are_refused,
     api_token_scopes_follow_the_role,
     a_deleted_app_stops_working_everywhere,
+    a_disabled_user_is_refused_everywhere_until_enabled,
 );
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -348,4 +349,76 @@ async fn a_deleted_app_stops_working_everywhere(backend: Backend) {
     assert_eq!(answer["active"], false, "its tokens die with it");
     let (ok, _, stderr) = cli(&srv.db.url, &["app", "show", seed.seed.client_id()], None).await;
     assert!(!ok && stderr.contains("not found"), "{stderr}");
+}
+
+async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let signed_in = code_flow_raw(
+        &srv,
+        &seed,
+        &seed.web,
+        WEB_REDIRECT,
+        "openid trades:read",
+        false,
+    )
+    .await;
+    let refresh_token = signed_in["refresh_token"].as_str().unwrap().to_string();
+    let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
+    let api_token = created["token"].as_str().unwrap();
+    assert_eq!(exchange(&srv, api_token, None).await.0, 200);
+
+    let (ok, user, stderr) = cli(
+        &srv.db.url,
+        &["user", "disable", "--email", &seed.email],
+        None,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(user["disabled_at"].is_i64(), "{user}");
+
+    // The API token, the refresh token and the password are all refused.
+    let (status, body) = exchange(&srv, api_token, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("disabled"),
+        "{body}"
+    );
+    let (status, _, body) = refresh(&srv, seed.web_basic(), &refresh_token, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let mut browser = srv.browser();
+    let page = browser.get("/login").await;
+    let page = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("This account is disabled"));
+    // A wrong password learns nothing about the account.
+    let page = browser.get("/login").await;
+    let page = browser.sign_in(&page, &seed.email, "wrong-password").await;
+    assert_eq!(page.status, 401);
+    assert!(!page.body.contains("disabled"));
+
+    // Enabled again, the API token and the password work; the authorization the refused
+    // refresh ended stays ended, as after any refusal that revokes it.
+    let (ok, _, stderr) = cli(
+        &srv.db.url,
+        &["user", "enable", "--email", &seed.email],
+        None,
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(exchange(&srv, api_token, None).await.0, 200);
+    let (status, _, _) = refresh(&srv, seed.web_basic(), &refresh_token, None).await;
+    assert_eq!(status, 400);
+    let signed_in = code_flow_raw(&srv, &seed, &seed.web, WEB_REDIRECT, "openid", false).await;
+    assert!(signed_in["access_token"].is_string(), "{signed_in}");
 }
