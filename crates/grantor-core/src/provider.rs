@@ -22,6 +22,10 @@ pub const CODE_TTL: i64 = 60;
 /// Refresh tokens live 30 days (each rotation starts a new period).
 pub const REFRESH_TTL: i64 = 30 * 24 * 3600;
 
+/// No access token lives longer than this, whatever an app or the server asks: revocations
+/// are remembered this long.
+pub const MAX_ACCESS_TOKEN_TTL: i64 = 86_400;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Byte-identical to what discovery publishes and tokens carry in `iss`.
@@ -250,7 +254,8 @@ impl<S: Storage> Provider<S> {
             client.app.access_token_ttl
         } else {
             self.settings.access_token_ttl
-        };
+        }
+        .min(MAX_ACCESS_TOKEN_TTL);
         self.mint(&client.app.client_id, ttl, subject, scopes, audiences)
     }
 
@@ -399,8 +404,11 @@ impl<S: Storage> Provider<S> {
         let Some(claims) = self.verify_access_token(token) else {
             return Ok(None);
         };
-        // An app's own token (client credentials) dies with the app.
-        if claims.grant_id.is_none() && self.store.client(&claims.client_id).await?.is_none() {
+        // Every token dies with its app (a user's grants go with it), except one exchanged for
+        // an API token, whose "app" is that API token, revoked through the log. The app comes
+        // from the cache and revocations from memory: a valid token costs no database read.
+        let exchanged = claims.grant_id.as_deref() == Some(claims.client_id.as_str());
+        if !exchanged && self.store.client(&claims.client_id).await?.is_none() {
             return Ok(None);
         }
         if self

@@ -139,8 +139,8 @@ pub trait RevocationStore: Send + Sync {
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Whether a token is revoked: by its `jti`, or (for user tokens) through its grant, or
-    /// the API token it was exchanged for, being revoked or gone. One round trip:
-    /// introspection asks this on every call.
+    /// the API token it was exchanged for, being revoked. Introspection asks this on every
+    /// call, so it should be answered from memory.
     fn is_access_token_revoked(
         &self,
         jti: &str,

@@ -56,8 +56,8 @@ impl Metrics {
     }
 
     /// The metrics text; `cached_clients` is the store's count of cached apps and of unknown
-    /// app IDs remembered as such.
-    pub fn render(&self, cached_clients: (usize, usize)) -> String {
+    /// app IDs remembered as such, `revocations` how many revocations this node holds.
+    pub fn render(&self, cached_clients: (usize, usize), revocations: usize) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP grantor_client_cache_entries Apps, and unknown app IDs, cached on this node.\n",
@@ -68,6 +68,10 @@ impl Metrics {
             "grantor_client_cache_entries{{kind=\"app\"}} {}\ngrantor_client_cache_entries{{kind=\"unknown\"}} {}",
             cached_clients.0, cached_clients.1
         );
+        out.push_str(
+            "# HELP grantor_revocations_held Revoked tokens, grants and API tokens this node holds in memory.\n# TYPE grantor_revocations_held gauge\n",
+        );
+        let _ = writeln!(out, "grantor_revocations_held {revocations}");
         let routes = lock(&self.routes);
         let mut names: Vec<&String> = routes.keys().collect();
         names.sort();

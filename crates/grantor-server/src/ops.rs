@@ -27,6 +27,8 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.store.cached_clients()),
+        state
+            .metrics
+            .render(state.store.cached_clients(), state.store.revocations_held()),
     )
 }

@@ -1,6 +1,7 @@
 //! Users' API tokens.
 
 use crate::pool::{Store, backend_error, conflict};
+use crate::revocations::{GRANT_REVOCATION_TTL, Kind};
 use crate::rows::{get, scopes};
 use grantor_core::model::{ApiToken, AuditEvent};
 use grantor_core::store::{ApiTokenStore, StoreResult};
@@ -88,7 +89,17 @@ impl ApiTokenStore for Store {
         .await
         .map_err(backend_error)?
         .rows_affected();
-        self.commit_if_changed(tx, revoked, audit).await
+        // Access tokens exchanged for it carry its id as their grant.
+        let ids = [id.to_string()];
+        let expires_at = now + GRANT_REVOCATION_TTL;
+        if revoked > 0 {
+            Store::log_revocations(&mut tx, Kind::Grant, &ids, expires_at).await?;
+        }
+        let committed = self.commit_if_changed(tx, revoked, audit).await?;
+        if committed {
+            self.remember_revoked(Kind::Grant, &ids, expires_at);
+        }
+        Ok(committed)
     }
 
     async fn touch_api_token(&self, id: &str, now: i64) -> StoreResult<()> {

@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 6] = [
+const MIGRATIONS: [(i64, &str, &str); 7] = [
     (
         1,
         "foundation",
@@ -31,6 +31,11 @@ const MIGRATIONS: [(i64, &str, &str); 6] = [
         6,
         "disabled_users",
         include_str!("../migrations/0006_disabled_users.sql"),
+    ),
+    (
+        7,
+        "revocation_log",
+        include_str!("../migrations/0007_revocation_log.sql"),
     ),
 ];
 

@@ -1,12 +1,13 @@
 //! The pools, and the only place that knows which backend is in use.
 
 use crate::cache::Cache;
+use crate::revocations::Revoked;
 use grantor_core::StoreError;
 use grantor_core::model::AuditEvent;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) cache: Arc<Cache>,
+    pub(crate) revoked: Arc<RwLock<Revoked>>,
 }
 
 pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
@@ -108,6 +110,7 @@ impl Store {
             pool,
             backend,
             cache: Arc::new(Cache::default()),
+            revoked: Arc::default(),
         })
     }
 
@@ -209,9 +212,11 @@ impl Store {
         Ok(true)
     }
 
-    /// Drops cached configuration if any node (or the CLI) changed it since the last check.
-    /// Returns whether it had changed, so callers can reload what they derive from it.
+    /// Drops cached configuration if any node (or the CLI) changed it since the last check,
+    /// and reads revocations made since. Returns whether the configuration had changed, so
+    /// callers can reload what they derive from it.
     pub async fn refresh_if_changed(&self) -> Result<bool, StoreError> {
+        self.read_revocation_log().await?;
         let version: i64 = sqlx::query_scalar("SELECT version FROM config_version WHERE id = 1")
             .fetch_one(&self.pool)
             .await
@@ -222,8 +227,8 @@ impl Store {
     /// Deletes what has expired anyway: revocation records, sessions, codes (kept a day past
     /// expiry so a late replay is still recognised), refresh tokens and old login failures.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
+        self.prune_revocations(now).await?;
         let statements = [
-            "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expires_at < $1",
             "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
             "DELETE FROM refresh_tokens WHERE expires_at < $1",

@@ -1,6 +1,7 @@
 //! Sessions, login throttling, grants, codes, refresh tokens and consents.
 
 use crate::pool::{Store, backend_error};
+use crate::revocations::{GRANT_REVOCATION_TTL, Kind};
 use crate::rows::{self, get, json_list, to_json};
 use grantor_core::store::{
     CodeRecord, ConsentRecord, ConsentView, GrantRecord, GrantStore, RefreshRecord, SessionRecord,
@@ -268,13 +269,12 @@ impl GrantStore for Store {
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(grant_id)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        Ok(())
+        let query = sqlx::query(
+            "UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(grant_id)
+        .bind(now);
+        self.revoke_grants(query, now).await
     }
 
     async fn revoke_grants_of(
@@ -284,15 +284,16 @@ impl GrantStore for Store {
         org_id: &str,
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE grants SET revoked_at = $4 WHERE user_id = $1 AND client_id = $2 AND org_id = $3 AND revoked_at IS NULL")
-            .bind(user_id)
-            .bind(client_id)
-            .bind(org_id)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        Ok(())
+        let query = sqlx::query(
+            "UPDATE grants SET revoked_at = $4 \
+             WHERE user_id = $1 AND client_id = $2 AND org_id = $3 AND revoked_at IS NULL \
+             RETURNING id",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(org_id)
+        .bind(now);
+        self.revoke_grants(query, now).await
     }
 
     async fn insert_code(&self, c: &CodeRecord) -> StoreResult<()> {
@@ -434,6 +435,30 @@ impl GrantStore for Store {
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Runs an `UPDATE grants ... RETURNING id` that revokes grants, and logs each revoked
+    /// grant in the same transaction so every node stops honouring its access tokens.
+    async fn revoke_grants<'q>(
+        &self,
+        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let ids: Vec<String> = update
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend_error)?
+            .iter()
+            .map(|row| get(row, "id"))
+            .collect::<StoreResult<_>>()?;
+        let expires_at = now + GRANT_REVOCATION_TTL;
+        Store::log_revocations(&mut tx, Kind::Grant, &ids, expires_at).await?;
+        tx.commit().await.map_err(backend_error)?;
+        self.remember_revoked(Kind::Grant, &ids, expires_at);
         Ok(())
     }
 }

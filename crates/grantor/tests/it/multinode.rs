@@ -5,15 +5,21 @@ use crate::support::process::{self, Process};
 use crate::support::{Backend, cli, db::TestDatabase};
 use std::time::{Duration, Instant};
 
-both_backends!(a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_second);
+both_backends!(
+    a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_second,
+    a_token_revoked_at_one_node_fails_introspection_at_another_within_a_second,
+);
 
-/// A `grantor serve` node on `database_url`, and its base URL.
+/// A `grantor serve` node on `database_url`, and its base URL. All nodes share one issuer,
+/// as behind a load balancer.
 fn node(database_url: &str) -> (Process, String) {
     let mut command = process::grantor();
     command.args([
         "serve",
         "--listen",
         "127.0.0.1:0",
+        "--issuer",
+        "https://grantor.example",
         "--database-url",
         database_url,
     ]);
@@ -33,12 +39,9 @@ async fn token_status(http: &reqwest::Client, base: &str, id: &str, secret: &str
         .as_u16()
 }
 
-async fn a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_second(
-    backend: Backend,
-) {
-    let db = TestDatabase::create(backend).await;
-    let url = db.url.as_str();
-    let nodes = [node(url), node(url)];
+/// Seeds an organization, an API and a server app added to it with the CLI; returns the
+/// app's ID and secret.
+async fn seed_server_app(url: &str) -> (String, String) {
     assert!(cli(url, &["org", "create", "--name", "acme"], None).await.0);
     let (_, _, err) = cli(
         url,
@@ -90,6 +93,17 @@ async fn a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_sec
         .0
     );
 
+    (id, secret)
+}
+
+async fn a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_second(
+    backend: Backend,
+) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.as_str();
+    let nodes = [node(url), node(url)];
+    let (id, secret) = seed_server_app(url).await;
+
     let http = reqwest::Client::new();
     // The add-to-org above reaches both nodes within a poll interval.
     for (_, base) in &nodes {
@@ -116,5 +130,67 @@ async fn a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_sec
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+async fn introspect(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+    token: &str,
+) -> bool {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/oauth2/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["active"] == true
+}
+
+async fn a_token_revoked_at_one_node_fails_introspection_at_another_within_a_second(
+    backend: Backend,
+) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.as_str();
+    let (id, secret) = seed_server_app(url).await;
+    // Started after seeding, so both already know the app.
+    let [(_a, a), (_b, b)] = [node(url), node(url)];
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{a}/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    assert!(introspect(&http, &b, &id, &secret, token).await);
+
+    let revoked = http
+        .post(format!("{a}/oauth2/revoke"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    // At once where it was revoked; within a poll or two everywhere else.
+    assert!(!introspect(&http, &a, &id, &secret, token).await);
+    let changed = Instant::now();
+    while introspect(&http, &b, &id, &secret, token).await {
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "node {b} still reports the revoked token active"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -2,6 +2,7 @@
 //! signing-key rotation seen from a resource server that never restarts.
 
 use crate::both_backends;
+use crate::support::eventually;
 use crate::support::{Backend, Seed, TRADING, TestServer};
 use axum::Router;
 use axum::routing::{get, post};
@@ -10,7 +11,7 @@ use grantor_core::keyring;
 use grantor_core::model::ScopeDefinition;
 use grantor_resource::{Caller, CallerKind, Config, RequireToken, Validator, require_scope};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 both_backends!(
     the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise,
@@ -265,22 +266,6 @@ async fn jwks_kids(srv: &TestServer) -> Vec<String> {
         .collect()
 }
 
-/// Waits (up to two seconds of real time) until `check` holds: the server's watcher applies
-/// transitions and reloads keys on its poll interval.
-async fn eventually<F: std::future::Future<Output = bool>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) {
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart(backend: Backend) {
     let clock = Arc::new(ManualClock::new(grantor_core::Clock::now(
         &grantor_core::SystemClock,
@@ -310,9 +295,11 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
     let new_kids = keyring::rotate(&srv.state.store, &srv.state.kek, clock.as_ref(), 60)
         .await
         .unwrap();
-    eventually("the next key is published", || async {
-        jwks_kids(&srv).await.contains(&new_kids[0])
-    })
+    eventually(
+        "the next key is published",
+        Duration::from_secs(2),
+        || async { jwks_kids(&srv).await.contains(&new_kids[0]) },
+    )
     .await;
     let during = token(&srv, &seed, None).await;
     assert_eq!(
@@ -322,7 +309,7 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
     );
 
     clock.advance(61);
-    eventually("the new key signs", || async {
+    eventually("the new key signs", Duration::from_secs(2), || async {
         kid(&token(&srv, &seed, None).await) == new_kids[0]
     })
     .await;
@@ -339,9 +326,11 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
     );
 
     clock.advance(121);
-    eventually("the retired key is removed", || async {
-        !jwks_kids(&srv).await.contains(&old_kid)
-    })
+    eventually(
+        "the retired key is removed",
+        Duration::from_secs(2),
+        || async { !jwks_kids(&srv).await.contains(&old_kid) },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, challenge, _) = status_and_challenge(&http, &orders, Some(&before), false).await;
@@ -364,9 +353,11 @@ async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
     let first = kid(&token(&srv, &seed, None).await);
     let published = jwks_kids(&srv).await.len();
     clock.advance(1001);
-    eventually("the scheduled key is published", || async {
-        jwks_kids(&srv).await.len() > published
-    })
+    eventually(
+        "the scheduled key is published",
+        Duration::from_secs(2),
+        || async { jwks_kids(&srv).await.len() > published },
+    )
     .await;
     assert_eq!(
         kid(&token(&srv, &seed, None).await),
@@ -374,9 +365,11 @@ async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
         "not signing before the overlap ends"
     );
     clock.advance(31);
-    eventually("the scheduled key signs", || async {
-        kid(&token(&srv, &seed, None).await) != first
-    })
+    eventually(
+        "the scheduled key signs",
+        Duration::from_secs(2),
+        || async { kid(&token(&srv, &seed, None).await) != first },
+    )
     .await;
 }
 

@@ -345,3 +345,17 @@ pub async fn cli(database_url: &str, args: &[&str], stdin: Option<&str>) -> (boo
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Waits until `check` holds, failing after `within` of real time: for what a server applies
+/// on its poll (other nodes' changes, key transitions, revocations made elsewhere).
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    within: std::time::Duration,
+    mut check: impl FnMut() -> F,
+) {
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < within, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
