@@ -42,7 +42,8 @@ const MIGRATIONS: [(i64, &str, &str); 7] = [
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.
 const LOCK_KEY: i64 = 0x0067_7261_6e74_6f72; // "grantor" in ASCII
 
-pub async fn run(store: &Store) -> Result<usize, StoreError> {
+/// Applies pending migrations up to and including `last`.
+pub async fn run(store: &Store, last: i64) -> Result<usize, StoreError> {
     let mut conn = store.pool.acquire().await.map_err(backend_error)?;
     match store.backend {
         Backend::Postgres => {
@@ -58,7 +59,7 @@ pub async fn run(store: &Store) -> Result<usize, StoreError> {
                 .map_err(backend_error)?;
         }
     }
-    let result = apply(store.backend, &mut conn).await;
+    let result = apply(store.backend, &mut conn, last).await;
     let release = match store.backend {
         Backend::Postgres => sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(LOCK_KEY)
@@ -73,7 +74,11 @@ pub async fn run(store: &Store) -> Result<usize, StoreError> {
     Ok(applied)
 }
 
-async fn apply(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<usize, StoreError> {
+async fn apply(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    last: i64,
+) -> Result<usize, StoreError> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS grantor_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
@@ -86,7 +91,7 @@ async fn apply(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<usize
     let now = grantor_core::Clock::now(&grantor_core::SystemClock);
     let mut applied = 0;
     for (version, name, sql) in MIGRATIONS {
-        if done.contains(&version) {
+        if done.contains(&version) || version > last {
             continue;
         }
         // PostgreSQL runs each migration in its own transaction; SQLite is already inside

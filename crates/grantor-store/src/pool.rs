@@ -125,7 +125,13 @@ impl Store {
 
     /// Runs pending migrations; safe when several nodes start at once.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        crate::migrate::run(self).await
+        crate::migrate::run(self, i64::MAX).await
+    }
+
+    /// Runs pending migrations up to and including `version` only: to make a database of an
+    /// earlier release, for upgrade tests.
+    pub async fn migrate_to(&self, version: i64) -> Result<usize, StoreError> {
+        crate::migrate::run(self, version).await
     }
 
     /// For readiness checks.

@@ -18,4 +18,5 @@ mod multinode;
 mod ops;
 mod resource;
 mod sign_in;
+mod upgrade;
 mod walkthrough;

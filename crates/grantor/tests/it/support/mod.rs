@@ -155,7 +155,15 @@ impl TestServer {
         clock: Arc<dyn Clock>,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
-        let db = db::TestDatabase::create(backend).await;
+        Self::spawn_on(db::TestDatabase::create(backend).await, clock, tweak).await
+    }
+
+    /// A server on an existing database (which it migrates).
+    pub async fn spawn_on(
+        db: db::TestDatabase,
+        clock: Arc<dyn Clock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = config(&db.url);
         tweak(&mut config);
         let app = Application::build_with_clock(config, clock)
