@@ -1,13 +1,15 @@
 //! Several `grantor serve` processes on one database behave as one server.
 
 use crate::both_backends;
+use crate::support::browser::{Browser, redirect_params};
 use crate::support::process::{self, Process};
-use crate::support::{Backend, cli, db::TestDatabase};
+use crate::support::{Backend, PASSWORD, WEB_REDIRECT, cli, db::TestDatabase};
 use std::time::{Duration, Instant};
 
 both_backends!(
     a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_second,
     a_token_revoked_at_one_node_fails_introspection_at_another_within_a_second,
+    every_step_of_a_sign_in_can_land_on_another_node,
 );
 
 /// A `grantor serve` node on `database_url`, and its base URL. All nodes share one issuer,
@@ -193,4 +195,150 @@ async fn a_token_revoked_at_one_node_fails_introspection_at_another_within_a_sec
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+async fn every_step_of_a_sign_in_can_land_on_another_node(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.as_str();
+    let (id, secret) = seed_server_app(url).await;
+    let run = |args: Vec<&'static str>| async move { cli(url, &args, None).await };
+    let (ok, _, err) = cli(
+        url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ann@acme.example",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        run(vec![
+            "member",
+            "add",
+            "--org",
+            "acme",
+            "--user",
+            "ann@acme.example",
+            "--role",
+            "member"
+        ])
+        .await
+        .0
+    );
+    let (ok, web, err) = cli(
+        url,
+        &[
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "web",
+            "--name",
+            "portal",
+            "--redirect-uri",
+            WEB_REDIRECT,
+            "--scope",
+            "openid",
+            "--scope",
+            "api:read",
+        ],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let web_id = web["client_id"].as_str().unwrap().to_string();
+    let web_secret = web["client_secret"].as_str().unwrap().to_string();
+    let [(_a, a), (_b, b), (_c, c)] = [node(url), node(url), node(url)];
+    let http = reqwest::Client::new();
+
+    // Authorize on A, sign in on B, approve on C.
+    let mut browser = Browser::new(&a);
+    let redirect: String = url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect();
+    let page = browser
+        .get(&format!(
+            "/oauth2/authorize?response_type=code&client_id={web_id}&redirect_uri={redirect}&scope=openid+api%3Aread&state=s"
+        ))
+        .await;
+    let login = browser.follow(page).await;
+    assert!(login.body.contains("action=\"/login\""), "{}", login.body);
+    browser.switch_to(&b);
+    let consent = browser.sign_in(&login, "ann@acme.example", PASSWORD).await;
+    assert!(
+        consent.body.contains("action=\"/consent\""),
+        "{}",
+        consent.body
+    );
+    browser.switch_to(&c);
+    let back = browser
+        .decide(&consent, true, &["openid", "api:read"], None)
+        .await;
+    let code = redirect_params(back.location.as_deref().unwrap())["code"].clone();
+
+    // Exchange the code on A, refresh on B.
+    let form = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let post = |base: &str, path: &str, form: Vec<(String, String)>| {
+        let request = http
+            .post(format!("{base}{path}"))
+            .basic_auth(&web_id, Some(&web_secret))
+            .form(&form);
+        async move {
+            let answer = request.send().await.unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (status, tokens) = post(
+        &a,
+        "/oauth2/token",
+        form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", WEB_REDIRECT),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let (status, refreshed) = post(
+        &b,
+        "/oauth2/token",
+        form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let access = refreshed["access_token"].as_str().unwrap();
+
+    // Introspect and revoke on C (the resource server's app introspects).
+    assert!(introspect(&http, &c, &id, &secret, access).await);
+    let (status, _) = post(&c, "/oauth2/revoke", form(&[("token", access)])).await;
+    assert_eq!(status, 200);
+    assert!(!introspect(&http, &c, &id, &secret, access).await);
+
+    // Sign out on A: the session made on B ends.
+    browser.switch_to(&a);
+    let signed_out = browser.get("/logout").await;
+    let csrf = signed_out.field("csrf").expect("the sign-out form");
+    let done = browser.post("/logout", &[("csrf", &csrf)]).await;
+    assert!(done.status < 400, "{}", done.body);
+    browser.switch_to(&b);
+    let again = browser.get(&format!(
+        "/oauth2/authorize?response_type=code&client_id={web_id}&redirect_uri={redirect}&scope=openid&state=t&prompt=none"
+    ))
+    .await;
+    let params = redirect_params(again.location.as_deref().unwrap());
+    assert_eq!(params["error"], "login_required", "{params:?}");
 }

@@ -64,6 +64,12 @@ impl Browser {
         }
     }
 
+    /// Sends the following requests to another node behind the same issuer, keeping the
+    /// cookies, as a load balancer might.
+    pub fn switch_to(&mut self, base: &str) {
+        self.base = base.to_string();
+    }
+
     fn absolute(&self, url: &str) -> String {
         if url.starts_with('/') {
             format!("{}{url}", self.base)
