@@ -10,6 +10,7 @@ both_backends!(
     a_secret_regenerated_with_the_cli_is_refused_by_every_node_within_a_second,
     a_token_revoked_at_one_node_fails_introspection_at_another_within_a_second,
     every_step_of_a_sign_in_can_land_on_another_node,
+    configuration_changes_reach_every_node_within_a_second,
 );
 
 /// A `grantor serve` node on `database_url`, and its base URL. All nodes share one issuer,
@@ -341,4 +342,197 @@ async fn every_step_of_a_sign_in_can_land_on_another_node(backend: Backend) {
     .await;
     let params = redirect_params(again.location.as_deref().unwrap());
     assert_eq!(params["error"], "login_required", "{params:?}");
+}
+
+/// Waits until `check` holds on every node; fails past a second; returns how long the
+/// slowest node took, and prints it (`cargo test -- --nocapture` shows the figures).
+async fn seen_everywhere<F: std::future::Future<Output = bool>>(
+    change: &str,
+    nodes: &[&str],
+    check: impl Fn(String) -> F,
+) -> Duration {
+    let changed = Instant::now();
+    for base in nodes {
+        while !check(base.to_string()).await {
+            assert!(
+                changed.elapsed() < Duration::from_secs(1),
+                "{change}: node {base} has not seen it after a second"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let took = changed.elapsed();
+    println!("{change}: seen by every node after {} ms", took.as_millis());
+    took
+}
+
+async fn configuration_changes_reach_every_node_within_a_second(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.as_str();
+    let (id, secret) = seed_server_app(url).await;
+    let cli_ok = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out, err) = cli(url, &args, None).await;
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    cli_ok(words("resource create --org acme --identifier https://other.example.com --name Other --scope other:read")).await;
+    let app = cli_ok(words(
+        "app create --org acme --type server --name mover --scope api:read --scope other:read",
+    ))
+    .await;
+    let (mover, mover_secret) = (
+        app["client_id"].as_str().unwrap().to_string(),
+        app["client_secret"].as_str().unwrap().to_string(),
+    );
+    cli_ok(words(&format!(
+        "app add-to-org --app {mover} --org acme --scope api:read --scope other:read"
+    )))
+    .await;
+    let (ok, _, err) = cli(
+        url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ann@acme.example",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    )
+    .await;
+    assert!(ok, "{err}");
+    cli_ok(words(
+        "member add --org acme --user ann@acme.example --role member",
+    ))
+    .await;
+    let api_token = |name: &'static str| {
+        cli_ok(words(&format!(
+            "api-token create --org acme --user ann@acme.example --name {name} --scope api:read"
+        )))
+    };
+    let revoked_later = api_token("revoked").await;
+    let orphaned_later = api_token("orphaned").await;
+
+    let [(_a, a), (_b, b)] = [node(url), node(url)];
+    let nodes = [a.as_str(), b.as_str()];
+    let http = reqwest::Client::new();
+    let token_for =
+        |base: String, form: Vec<(&'static str, String)>, basic: Option<(String, String)>| {
+            let mut request = http.post(format!("{base}/oauth2/token")).form(&form);
+            if let Some((id, secret)) = basic {
+                request = request.basic_auth(id, Some(secret));
+            }
+            async move {
+                let answer = request.send().await.unwrap();
+                (
+                    answer.status().as_u16(),
+                    answer.json::<serde_json::Value>().await.unwrap_or_default(),
+                )
+            }
+        };
+    let client_credentials = |base: String| {
+        token_for(
+            base,
+            vec![("grant_type", "client_credentials".to_string())],
+            Some((mover.clone(), mover_secret.clone())),
+        )
+    };
+    let exchange = |base: String, token: &serde_json::Value| {
+        token_for(
+            base,
+            vec![
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange".to_string(),
+                ),
+                (
+                    "subject_token",
+                    token["token"].as_str().unwrap().to_string(),
+                ),
+                (
+                    "subject_token_type",
+                    "urn:grantor:params:oauth:token-type:api-token".to_string(),
+                ),
+            ],
+            None,
+        )
+    };
+    let (status, exchanged) = exchange(a.clone(), &revoked_later).await;
+    assert_eq!(status, 200, "{exchanged}");
+    let exchanged = exchanged["access_token"].as_str().unwrap().to_string();
+    for base in nodes {
+        let (status, token) = client_credentials(base.to_string()).await;
+        assert_eq!(
+            (status, token["scope"].as_str()),
+            (200, Some("api:read other:read"))
+        );
+        assert!(introspect(&http, base, &id, &secret, &exchanged).await);
+    }
+
+    // The organization narrows what it granted the app.
+    cli_ok(words(&format!(
+        "app add-to-org --app {mover} --org acme --scope api:read"
+    )))
+    .await;
+    seen_everywhere("scopes narrowed", &nodes, |base| async {
+        client_credentials(base).await.1["scope"] == "api:read"
+    })
+    .await;
+
+    // An API token is revoked: what it issued stops passing introspection.
+    cli_ok(vec![
+        "api-token".into(),
+        "revoke".into(),
+        revoked_later["id"].as_str().unwrap().into(),
+    ])
+    .await;
+    seen_everywhere("API token revoked", &nodes, |base| async {
+        let base = base;
+        !introspect(&http, &base, &id, &secret, &exchanged).await
+    })
+    .await;
+
+    // The member leaves: their API tokens are refused.
+    cli_ok(words("member remove --org acme --user ann@acme.example")).await;
+    seen_everywhere("member removed", &nodes, |base| async {
+        exchange(base, &orphaned_later).await.0 == 400
+    })
+    .await;
+
+    // A key rotation starts: every node publishes the new keys.
+    cli_ok(words("keys rotate")).await;
+    let keys = cli_ok(words("keys list")).await;
+    let next: Vec<String> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["state"] == "next")
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(next.len(), 2, "{keys}");
+    seen_everywhere("key rotation", &nodes, |base| {
+        let (http, next) = (&http, &next);
+        async move {
+            let jwks: serde_json::Value = http
+                .get(format!("{base}/oauth2/jwks"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let published = jwks["keys"].to_string();
+            next.iter().all(|kid| published.contains(kid.as_str()))
+        }
+    })
+    .await;
+
+    // The app is deleted.
+    cli_ok(words(&format!("app delete {mover}"))).await;
+    seen_everywhere("app deleted", &nodes, |base| async {
+        client_credentials(base).await.0 == 401
+    })
+    .await;
 }
