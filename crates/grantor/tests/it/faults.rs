@@ -180,3 +180,228 @@ async fn a_database_outage_answers_503_quickly_and_recovers_without_restart() {
         back.elapsed().as_millis()
     );
 }
+
+crate::both_backends!(codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after);
+
+/// The web app at the token endpoint of a node.
+#[derive(Clone)]
+struct WebClient {
+    http: reqwest::Client,
+    id: String,
+    secret: String,
+}
+
+impl WebClient {
+    /// Status (0 when the node did not answer) and body.
+    async fn token(&self, base: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let request = self
+            .http
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth(&self.id, Some(&self.secret))
+            .form(form);
+        match request.send().await {
+            Ok(answer) => {
+                let status = answer.status().as_u16();
+                (status, answer.json().await.unwrap_or_default())
+            }
+            Err(_) => (0, serde_json::Value::Null),
+        }
+    }
+
+    async fn exchange(&self, base: &str, code: String) -> (u16, serde_json::Value) {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", crate::support::WEB_REDIRECT),
+        ];
+        self.token(base, &form).await
+    }
+
+    async fn refresh(&self, base: &str, refresh_token: String) -> (u16, serde_json::Value) {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_str()),
+        ];
+        self.token(base, &form).await
+    }
+}
+
+/// What clients got from the node before it died.
+#[derive(Default)]
+struct Received {
+    /// The refresh token last received; the rotations before it all answered.
+    refresh_token: String,
+    rotations: usize,
+    codes: Vec<String>,
+}
+
+async fn codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after(backend: Backend) {
+    use crate::multinode::{node, seed_server_app};
+    use crate::support::browser::{Browser, redirect_params};
+    use crate::support::{PASSWORD, WEB_REDIRECT};
+
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.as_str();
+    seed_server_app(url).await;
+    let (ok, _, err) = cli(
+        url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ann@acme.example",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let member = [
+        "member",
+        "add",
+        "--org",
+        "acme",
+        "--user",
+        "ann@acme.example",
+        "--role",
+        "member",
+    ];
+    assert!(cli(url, &member, None).await.0);
+    let (_, web, _) = cli(
+        url,
+        &[
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "web",
+            "--name",
+            "portal",
+            "--redirect-uri",
+            WEB_REDIRECT,
+            "--scope",
+            "openid",
+            "--scope",
+            "api:read",
+        ],
+        None,
+    )
+    .await;
+    let web_id = web["client_id"].as_str().unwrap().to_string();
+    let redirect: String = url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect();
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={web_id}&redirect_uri={redirect}&scope=openid+api%3Aread&state=s"
+    );
+    let client = WebClient {
+        http: reqwest::Client::new(),
+        id: web["client_id"].as_str().unwrap().to_string(),
+        secret: web["client_secret"].as_str().unwrap().to_string(),
+    };
+
+    for round in 0..2 {
+        let (mut doomed, base) = node(url);
+        // Sign in and approve once; later authorizations need no page.
+        let mut browser = Browser::new(&base);
+        let page = browser.get(&authorize).await;
+        let page = browser.follow(page).await;
+        let page = browser.sign_in(&page, "ann@acme.example", PASSWORD).await;
+        let back = if page.body.contains("action=\"/consent\"") {
+            browser
+                .decide(&page, true, &["openid", "api:read"], None)
+                .await
+        } else {
+            page
+        };
+        let code = redirect_params(back.location.as_deref().unwrap())["code"].clone();
+        let (status, tokens) = client.exchange(&base, code).await;
+        assert_eq!(status, 200, "{tokens}");
+
+        // Under load: one client rotating its refresh token, another collecting codes.
+        let received = Arc::new(Mutex::new(Received {
+            refresh_token: tokens["refresh_token"].as_str().unwrap().to_string(),
+            ..Received::default()
+        }));
+        // The refresh client stops after a rotation that answered; the node dies under the
+        // code load, so the last refresh token received was committed and not yet used.
+        let stop = Arc::new(AtomicBool::new(false));
+        let rotating = {
+            let (received, base, client, stop) =
+                (received.clone(), base.clone(), client.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let current = received.lock().await.refresh_token.clone();
+                    let (status, body) = client.refresh(&base, current).await;
+                    let next = body["refresh_token"].as_str().map(str::to_string);
+                    assert_eq!(status, 200, "{body}");
+                    let mut r = received.lock().await;
+                    r.refresh_token = next.unwrap_or_default();
+                    r.rotations += 1;
+                }
+            })
+        };
+        let mut load = JoinSet::new();
+        {
+            let (received, base) = (received.clone(), base.clone());
+            let cookie = browser.cookie_header();
+            let authorize = format!("{base}{authorize}&prompt=none");
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            load.spawn(async move {
+                loop {
+                    let Ok(answer) = http.get(&authorize).header("cookie", &cookie).send().await
+                    else {
+                        return;
+                    };
+                    let Some(location) = answer.headers().get("location") else {
+                        return;
+                    };
+                    let params = redirect_params(location.to_str().unwrap());
+                    match params.get("code") {
+                        Some(code) => received.lock().await.codes.push(code.clone()),
+                        None => return,
+                    }
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(300 + 100 * round)).await;
+        stop.store(true, Ordering::SeqCst);
+        rotating.await.unwrap();
+        doomed.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+        doomed.child.wait().unwrap();
+        while load.join_next().await.is_some() {}
+
+        // A new node on the same database honours everything the clients received.
+        let (_survivor, base) = node(url);
+        let r = received.lock().await;
+        assert!(!r.codes.is_empty(), "the load produced codes");
+        println!(
+            "round {round}: {} codes and {} refresh rotations received before the kill",
+            r.codes.len(),
+            r.rotations
+        );
+        for code in &r.codes {
+            let (status, body) = client.exchange(&base, code.clone()).await;
+            assert_eq!(status, 200, "a code received before the kill: {body}");
+        }
+        let (status, _) = client.exchange(&base, r.codes[0].clone()).await;
+        assert_eq!(status, 400, "a code works once");
+        let (status, body) = client.refresh(&base, r.refresh_token.clone()).await;
+        assert_eq!(status, 200, "the refresh token received last: {body}");
+        let (status, _) = client.refresh(&base, r.refresh_token.clone()).await;
+        assert_eq!(status, 400, "a refresh token works once");
+    }
+    if backend == Backend::Sqlite {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&grantor_store::pool::database_url(url).1)
+            .await
+            .unwrap();
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+}

@@ -15,7 +15,7 @@ both_backends!(
 
 /// A `grantor serve` node on `database_url`, and its base URL. All nodes share one issuer,
 /// as behind a load balancer.
-fn node(database_url: &str) -> (Process, String) {
+pub(crate) fn node(database_url: &str) -> (Process, String) {
     let mut command = process::grantor();
     command.args([
         "serve",
@@ -44,7 +44,7 @@ async fn token_status(http: &reqwest::Client, base: &str, id: &str, secret: &str
 
 /// Seeds an organization, an API and a server app added to it with the CLI; returns the
 /// app's ID and secret.
-async fn seed_server_app(url: &str) -> (String, String) {
+pub(crate) async fn seed_server_app(url: &str) -> (String, String) {
     assert!(cli(url, &["org", "create", "--name", "acme"], None).await.0);
     let (_, _, err) = cli(
         url,
