@@ -187,17 +187,34 @@ pub async fn create_key<S: KeyStore>(
 }
 
 /// Makes sure an active ES256 key (access tokens) and RS256 key (OIDC default) exist.
+///
+/// Nodes started at once on an empty database must end with the same keys, not one each
+/// (a token signed with a key another node has not loaded would fail there). So each node
+/// proposes its key as the algorithm's one "next" key, due now: storage keeps one per
+/// algorithm, and promoting the winner leaves every node with the same active key.
 pub async fn ensure_active_keys<S: KeyStore>(
     store: &S,
     kek: &KeyEncryptionKey,
     clock: &dyn Clock,
 ) -> Result<(), KeyError> {
-    let keys = store.keys().await?;
-    for alg in [Alg::ES256, Alg::RS256] {
-        if !keys
+    let missing = |keys: &[StoredKey], alg: Alg| {
+        !keys
             .iter()
             .any(|k| k.alg == alg && k.state == KeyState::Active)
-        {
+    };
+    let keys = store.keys().await?;
+    for alg in [Alg::ES256, Alg::RS256] {
+        if missing(&keys, alg) {
+            let proposed = create_key(store, kek, clock, alg, KeyState::Next, clock.now()).await;
+            unless_started_elsewhere(proposed)?;
+        }
+    }
+    advance(store, kek, clock, &RotationPolicy::default()).await?;
+    // A rotation already waiting (a next key not yet due) blocks the proposal: sign with a
+    // key of this node's own rather than not at all.
+    let keys = store.keys().await?;
+    for alg in [Alg::ES256, Alg::RS256] {
+        if missing(&keys, alg) {
             create_key(store, kek, clock, alg, KeyState::Active, clock.now()).await?;
         }
     }

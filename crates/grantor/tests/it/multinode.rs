@@ -11,6 +11,7 @@ both_backends!(
     a_token_revoked_at_one_node_fails_introspection_at_another_within_a_second,
     every_step_of_a_sign_in_can_land_on_another_node,
     configuration_changes_reach_every_node_within_a_second,
+    nodes_started_at_once_on_an_empty_database_migrate_once_and_share_keys,
 );
 
 /// A `grantor serve` node on `database_url`, and its base URL. All nodes share one issuer,
@@ -535,4 +536,64 @@ async fn configuration_changes_reach_every_node_within_a_second(backend: Backend
         client_credentials(base).await.0 == 401
     })
     .await;
+}
+
+async fn nodes_started_at_once_on_an_empty_database_migrate_once_and_share_keys(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let url = db.url.as_str();
+    // Started together (each waits for its "listening" line only afterwards).
+    let starting: Vec<Process> = (0..3)
+        .map(|_| {
+            let mut command = process::grantor();
+            command.args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--issuer",
+                "https://grantor.example",
+                "--database-url",
+                url,
+            ]);
+            Process::spawn(command)
+        })
+        .collect();
+    let bases: Vec<String> = starting
+        .iter()
+        .map(|p| p.word_after("listening on "))
+        .collect();
+
+    let (ok, keys, err) = cli(url, &["keys", "list"], None).await;
+    assert!(ok, "{err}");
+    let active: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["state"] == "active")
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(active.len(), 2, "one active key per algorithm: {keys}");
+    let (id, secret) = seed_server_app(url).await;
+    let http = reqwest::Client::new();
+    // A token from any node verifies on every other at once: they sign with the same keys.
+    for issuing in &bases {
+        let answer: serde_json::Value = http
+            .post(format!("{issuing}/oauth2/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = answer["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer}"));
+        for checking in &bases {
+            assert!(
+                introspect(&http, checking, &id, &secret, token).await,
+                "{issuing} -> {checking}"
+            );
+        }
+    }
 }
