@@ -300,13 +300,20 @@ bench_backend() {
 
     local endpoint path body c cpu0 cpu1 mach0 mach1 oha0 oha1 db0 db1
     local -a credentials
-    for endpoint in token exchange introspect; do
-        path=$endpoint
+    local -a request
+    for endpoint in healthz token exchange introspect; do
+        path=oauth2/$endpoint
         credentials=("${auth[@]}")
+        request=("${form[@]}")
         case $endpoint in
+            healthz) # the floor: a request that does nothing
+                path=healthz
+                credentials=()
+                request=()
+                ;;
             token) body=grant_type=client_credentials ;;
             exchange) # an API token swapped for an access token: no client authentication
-                path=token
+                path=oauth2/token
                 credentials=()
                 body="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=$api_token&subject_token_type=urn%3Agrantor%3Aparams%3Aoauth%3Atoken-type%3Aapi-token"
                 ;;
@@ -314,17 +321,17 @@ bench_backend() {
         esac
         if [[ "$WARMUP" != 0 ]]; then
             run_oha -z "$WARMUP" -c 8 -w --no-tui --output-format quiet \
-                "${form[@]}" "${credentials[@]}" -d "$body" "$base/oauth2/$path"
+                "${request[@]}" "${credentials[@]}" ${request:+-d "$body"} "$base/$path"
         fi
         for c in $CONNECTIONS; do
-            log "[$backend] POST /oauth2/$path ($endpoint), $c connections, $DURATION"
+            log "[$backend] /$path ($endpoint), $c connections, $DURATION"
             children_seconds oha0
             mach0=$(machine_ticks)
             db0=$(postgres_ticks)
             cpu0=$(cpu_ticks "$SERVER_PID")
             run_oha -z "$DURATION" -c "$c" -w --no-tui --output-format json \
                 -o "$dir/oha-$endpoint-c$c.json" \
-                "${form[@]}" "${credentials[@]}" -d "$body" "$base/oauth2/$path"
+                "${request[@]}" "${credentials[@]}" ${request:+-d "$body"} "$base/$path"
             cpu1=$(cpu_ticks "$SERVER_PID")
             db1=$(postgres_ticks)
             mach1=$(machine_ticks)
@@ -467,7 +474,7 @@ for b in backends:
     servers[b] = json.load(open(os.path.join(out, b, "server.json")))
     for f in sorted(glob.glob(os.path.join(out, b, "run-*.json"))):
         runs.append(json.load(open(f)))
-order = {"token": 0, "exchange": 1, "introspect": 2}
+order = {"healthz": -1, "token": 0, "exchange": 1, "introspect": 2}
 runs.sort(key=lambda r: (backends.index(r["backend"]), order.get(r["endpoint"], 3), r["connections"]))
 
 print(f"{'backend':<9} {'ready ms (first start)':>22} {'ready ms (restart)':>18} {'idle RSS MiB':>13} {'peak RSS MiB':>13}")
@@ -481,7 +488,7 @@ head = (f"{'backend':<9} {'endpoint':<11} {'conns':>5} {'req/s':>8} {'200 %':>7}
 print(head)
 print("-" * len(head))
 for r in runs:
-    crypto = es_verify if r["endpoint"] == "introspect" else es_sign
+    crypto = {"introspect": es_verify, "healthz": float("nan")}.get(r["endpoint"], es_sign)
     cpu = r["server_cpu_us_per_request"]
     ratio = cpu / crypto if cpu else float("nan")
     print(f"{r['backend']:<9} {r['endpoint']:<11} {r['connections']:>5} {r['requests_per_sec']:>8.0f} "
@@ -498,6 +505,17 @@ for r in runs:
     if r["endpoint"] == "token" and r["server_cpu_us_per_request"]:
         print(f"  {r['backend']}, {r['connections']} connections: server CPU per token / signing cost alone"
               f" = {r['server_cpu_us_per_request']:.1f} / {es_sign:.1f} = {r['server_cpu_us_per_request']/es_sign:.2f}")
+print()
+print("Issuance against its floor (target <= 1.2): CPU per token / (CPU per /healthz + one ES256 signature);")
+print("introspection against issuance (target <= 1.0): CPU per introspection / CPU per token.")
+cpu_of = {(r["backend"], r["endpoint"], r["connections"]): r["server_cpu_us_per_request"] for r in runs}
+for (b, e, c), token_cpu in sorted(cpu_of.items()):
+    if e != "token" or not token_cpu:
+        continue
+    floor = cpu_of.get((b, "healthz", c), 0.0) + es_sign
+    intro = cpu_of.get((b, "introspect", c), float("nan"))
+    print(f"  {b}, {c} connections: {token_cpu:.1f} / ({floor - es_sign:.1f} + {es_sign:.1f}) = {token_cpu / floor:.2f};"
+          f" {intro:.1f} / {token_cpu:.1f} = {intro / token_cpu:.2f}")
 print()
 print("client_credentials during a login flood (16 connections of password-grant sign-ins):")
 for b in backends:

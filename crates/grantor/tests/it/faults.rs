@@ -133,7 +133,9 @@ async fn a_database_outage_answers_503_quickly_and_recovers_without_restart() {
             ),
         ])
     };
-    // Warm: the app is cached.
+    // Warm: the app is cached, after the server has seen every change made so far (a poll
+    // that sees one later would empty the cache).
+    srv.state.store.refresh_if_changed().await.unwrap();
     assert_eq!(status_and_time(client_credentials()).await.0, 200);
     assert_eq!(status_and_time(exchange()).await.0, 200);
 
