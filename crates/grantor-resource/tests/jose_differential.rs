@@ -3,6 +3,8 @@
 //! here, and whatever it refuses — `none`, a swapped algorithm, an unknown `kid`, a wrong
 //! `typ`, any tampering — `grantor-resource` refuses too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::jose::{Alg, JwkSet, SigningKey};
