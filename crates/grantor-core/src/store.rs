@@ -362,7 +362,7 @@ pub trait ApiTokenStore: Send + Sync {
         now: i64,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Records that the token was just exchanged.
+    /// Records that the token was just exchanged; the store may write it a moment later.
     fn touch_api_token(&self, id: &str, now: i64) -> impl Future<Output = StoreResult<()>> + Send;
 }
 

@@ -103,12 +103,31 @@ impl ApiTokenStore for Store {
     }
 
     async fn touch_api_token(&self, id: &str, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
+        // Remembered here and written by `flush_api_token_use` on the node's poll: a script
+        // exchanging its token in a loop must not cost a database write each time.
+        let mut used = self.api_token_use.lock().unwrap_or_else(|p| p.into_inner());
+        let last = used.entry(id.to_string()).or_insert(now);
+        *last = (*last).max(now);
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Writes the last-use times gathered since the previous flush, one update per token.
+    pub async fn flush_api_token_use(&self) -> StoreResult<()> {
+        let used =
+            std::mem::take(&mut *self.api_token_use.lock().unwrap_or_else(|p| p.into_inner()));
+        for (id, at) in used {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $2 \
+                 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+            )
+            .bind(&id)
+            .bind(at)
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;
+        }
         Ok(())
     }
 }

@@ -42,6 +42,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) cache: Arc<Cache>,
     pub(crate) revoked: Arc<RwLock<Revoked>>,
+    /// API tokens used since the last flush, and when (see `flush_api_token_use`).
+    pub(crate) api_token_use: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
@@ -111,6 +113,7 @@ impl Store {
             backend,
             cache: Arc::new(Cache::default()),
             revoked: Arc::default(),
+            api_token_use: Arc::default(),
         })
     }
 
@@ -219,10 +222,11 @@ impl Store {
     }
 
     /// Drops cached configuration if any node (or the CLI) changed it since the last check,
-    /// and reads revocations made since. Returns whether the configuration had changed, so
+    /// reads revocations made since and writes API tokens' last use. Returns whether the configuration had changed, so
     /// callers can reload what they derive from it.
     pub async fn refresh_if_changed(&self) -> Result<bool, StoreError> {
         self.read_revocation_log().await?;
+        self.flush_api_token_use().await?;
         let version: i64 = sqlx::query_scalar("SELECT version FROM config_version WHERE id = 1")
             .fetch_one(&self.pool)
             .await

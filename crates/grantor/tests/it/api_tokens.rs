@@ -100,19 +100,29 @@ async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: B
     assert_eq!(caller.subject, user.id);
     assert_eq!(caller.scopes, ["trades:read"]);
 
-    // Listing shows when it was last used, never the token.
-    let (ok, listed, _) = cli(
-        &srv.db.url,
-        &["api-token", "list", "--user", &seed.email],
-        None,
+    // Listing shows when it was last used (written on the server's next poll), never the
+    // token.
+    let list = || async {
+        let (ok, listed, err) = cli(
+            &srv.db.url,
+            &["api-token", "list", "--user", &seed.email],
+            None,
+        )
+        .await;
+        assert!(ok, "{err}");
+        listed
+    };
+    eventually(
+        "the last use is written",
+        Duration::from_secs(2),
+        || async { list().await[0]["last_used_at"].is_i64() },
     )
     .await;
-    assert!(ok);
+    let listed = list().await;
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["name"], "nightly report");
     assert_eq!(listed[0]["scopes"], serde_json::json!(["trades:read"]));
-    assert!(listed[0]["last_used_at"].is_i64());
     assert!(!listed[0].to_string().contains(token));
 
     // A scope the token does not carry is refused; so is a made-up token.
