@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use grantor_core::ErrorCode;
 use grantor_core::authorize::redirect_uri_allowed;
 use grantor_core::client_auth::{self, AuthMethod};
-use grantor_core::model::{App, AppType};
+use grantor_core::model::{App, AppType, is_app_id};
 use grantor_core::params::{self, InputError, MAX_PARAMS, Params};
 use grantor_core::pkce;
 use grantor_core::scope::ScopeSet;
@@ -620,6 +620,25 @@ proptest! {
         let rest_ok = s.len() == 43
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         prop_assert_eq!(secret::has_shape(&with_prefix, k), rest_ok);
+    }
+
+    /// A `client_id` is checked for shape before the store is asked (so arbitrary text never
+    /// reaches a query or the cache): exactly `app_` and 32 lowercase hex digits, as IDs are
+    /// made.
+    #[test]
+    fn client_ids_have_exactly_the_shape_ids_are_made_with(s in any::<String>(), hex in "[0-9a-f]{32}") {
+        let made = secret::new_id("app_").unwrap();
+        prop_assert!(is_app_id(&made));
+        let expected = s.strip_prefix("app_").is_some_and(|h| {
+            h.len() == 32 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        prop_assert_eq!(is_app_id(&s), expected);
+        let id = format!("app_{hex}");
+        prop_assert!(is_app_id(&id));
+        let upper = id.to_uppercase();
+        prop_assert!(!is_app_id(&upper));
+        let longer = format!("{id}0");
+        prop_assert!(!is_app_id(&longer));
     }
 
     /// A stored hash matches only the value it was made from.
