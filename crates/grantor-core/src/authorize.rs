@@ -4,7 +4,7 @@
 //! The user-facing pages live in `grantor-server`; they call [`Provider::authorization_step`]
 //! and [`Provider::decide`] and render what these return.
 
-use crate::model::{AppType, Membership};
+use crate::model::{App, AppType, Membership};
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
@@ -115,7 +115,21 @@ impl ErrorRedirect {
     }
 }
 
-/// RFC 8252 7.3: a native app's loopback redirect may use any port.
+/// Whether `app` may be sent to `requested`: an exact, case-sensitive string match with a
+/// registered redirect URI, or for a native app a loopback match (RFC 8252 7.3). Nothing is
+/// normalised first, so no prefix, case, port, userinfo or fragment variant of a registered
+/// URI passes.
+pub fn redirect_uri_allowed(app: &App, requested: &str) -> bool {
+    app.redirect_uris.iter().any(|r| r == requested)
+        || (app.app_type == AppType::Native
+            && app
+                .redirect_uris
+                .iter()
+                .any(|r| loopback_matches(r, requested)))
+}
+
+/// RFC 8252 7.3: a native app's loopback redirect may use any port, and differ in nothing
+/// else (userinfo included: it is not part of the registered URI).
 fn loopback_matches(registered: &str, requested: &str) -> bool {
     let (Ok(a), Ok(b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
         return false;
@@ -125,6 +139,8 @@ fn loopback_matches(registered: &str, requested: &str) -> bool {
     loopback(&a)
         && loopback(&b)
         && a.host_str() == b.host_str()
+        && a.username() == b.username()
+        && a.password() == b.password()
         && a.path() == b.path()
         && a.query() == b.query()
         && b.fragment().is_none()
@@ -139,10 +155,7 @@ fn resolve_redirect(
     let app = &client.app;
     match requested {
         Some(uri) => {
-            let ok = app.redirect_uris.iter().any(|r| r == uri)
-                || (app.app_type == AppType::Native
-                    && app.redirect_uris.iter().any(|r| loopback_matches(r, uri)));
-            if ok {
+            if redirect_uri_allowed(app, uri) {
                 Ok((uri.to_string(), true))
             } else {
                 Err(OAuthError::invalid_request(format!(
@@ -661,6 +674,7 @@ mod tests {
         assert!(loopback_matches(reg, "http://127.0.0.1:51234/callback"));
         assert!(!loopback_matches(reg, "http://127.0.0.1:51234/other"));
         assert!(!loopback_matches(reg, "http://localhost:51234/callback"));
+        assert!(!loopback_matches(reg, "http://u@127.0.0.1:51234/callback"));
         assert!(!loopback_matches(reg, "https://127.0.0.1:51234/callback"));
         assert!(!loopback_matches(
             "https://app.example.com/cb",
