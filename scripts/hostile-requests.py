@@ -92,6 +92,10 @@ class Failure(Exception):
     pass
 
 
+class ServerFault(Exception):
+    """A 5xx while getting tokens and forms."""
+
+
 class Req:
     """One raw HTTP/1.1 request and what it may expect."""
 
@@ -280,6 +284,7 @@ class Seeds:
         self.cookies = {}  # name -> value, of a signed-in browser
         self.csrf = {}  # page -> csrf value
         self.consent_request = ""
+        self.disposable = []  # tokens that may be revoked
 
 
 def setup(client, seeds, host):
@@ -298,8 +303,10 @@ def setup(client, seeds, host):
 
     def token(auth, pairs):
         resp = call("POST", "/oauth2/token", [form, (b"Authorization", auth)], form_encode(pairs))
+        if resp.status >= 500 and not (resp.status == 503 and b"too many sign-ins" in resp.body):
+            raise ServerFault(f"setup: token {pairs[0]}: {resp.status} {resp.body[:300]!r}")
         if resp.status != 200:
-            raise Failure(f"setup: token {pairs}: {resp.status} {resp.body[:300]!r}")
+            raise Failure(f"setup: token {pairs[0]}: {resp.status} {resp.body[:300]!r}")
         return json.loads(resp.body)
 
     srv = basic(seeds.server_id, seeds.server_secret)
@@ -307,11 +314,19 @@ def setup(client, seeds, host):
     seeds.tokens["resource"] = token(srv, [("grant_type", "client_credentials"), ("scope", "read")])["access_token"]
     seeds.tokens["admin"] = token(srv, [("grant_type", "client_credentials"),
                                         ("scope", " ".join(seeds.admin_scopes))])["access_token"]
+    seeds.disposable = [token(srv, [("grant_type", "client_credentials"), ("scope", "read")])["access_token"]
+                        for _ in range(5)]
+    # Signing in again during the run may be throttled (the run sends wrong passwords for this
+    # user) or find the password checker full: then the old user token and session stay.
     user = token(web, [("grant_type", "password"), ("username", seeds.email),
                        ("password", seeds.password), ("scope", "openid profile email read")])
     seeds.tokens["user"] = user["access_token"]
-    seeds.tokens["refresh"] = user.get("refresh_token", "")
     seeds.tokens["id"] = user.get("id_token", "")
+    # The refresh token the run sends is another sign-in's: a replayed refresh token revokes
+    # its whole family, which should not take the user token above with it.
+    other = token(web, [("grant_type", "password"), ("username", seeds.email),
+                        ("password", seeds.password), ("scope", "openid read")])
+    seeds.tokens["refresh"] = other.get("refresh_token", "")
 
     # A browser: the sign-in page's cookie and CSRF token, a session, the approval page.
     # (Resp keeps one value per header name, so Set-Cookie lines are read raw here.)
@@ -341,6 +356,8 @@ def setup(client, seeds, host):
                 k, _, v = value.strip().split(";")[0].partition("=")
                 cookies[k.strip()] = v.strip()
         status = int(head.split(b" ")[1])
+        if status >= 500 and not (status == 503 and b"Many people are signing in" in body_out):
+            raise ServerFault(f"setup: {method} {target}: {status} {body_out[:300]!r}")
         return status, body_out.decode("utf-8", "replace"), head.decode("latin-1")
 
     def csrf_of(html):
@@ -497,7 +514,12 @@ class Gen:
             return self.token_base()
         if choice < 50:
             path = r.choice(["/oauth2/introspect", "/oauth2/revoke"])
-            params = [("token", self.token()),
+            tok = self.token()
+            if path == "/oauth2/revoke" and tok in s.tokens.values():
+                # Revoking the run's own tokens would end the valid paths: a token of its
+                # own for that, while they last (refreshed every few seconds).
+                tok = s.disposable.pop() if s.disposable else self.mutate_secret(tok) + "x"
+            params = [("token", tok),
                       ("token_type_hint", r.choice(["access_token", "refresh_token", "x", ""]))]
             if r.random() < 0.3:
                 params += [("client_id", self.value(s.server_id)),
@@ -522,6 +544,20 @@ class Gen:
     def token_base(self):
         r = self.r
         s = self.s
+        if self.clean:
+            k = r.randrange(3)
+            if k == 0:
+                params = [("grant_type", "client_credentials"),
+                          ("scope", r.choice(["read", " ".join(s.admin_scopes)]))]
+                auth = basic(s.server_id, s.server_secret)
+            elif k == 1:
+                params = [("grant_type", "password"), ("username", s.email),
+                          ("password", s.password), ("scope", "openid read")]
+                auth = basic(s.web_id, s.web_secret)
+            else:
+                params = [("grant_type", "refresh_token"), ("refresh_token", s.tokens.get("refresh", ""))]
+                auth = basic(s.web_id, s.web_secret)
+            return "/oauth2/token", "POST", "/oauth2/token", params, "form", None, [(b"Authorization", auth)]
         grant = r.choice(GRANT_TYPES[:6] * 4 + GRANT_TYPES)
         params = [("grant_type", grant)]
         if grant == "client_credentials" or r.random() < 0.2:
@@ -604,7 +640,8 @@ class Gen:
             return "/account", "GET", "/account", [], "query", None, auth
         if k == 5:
             params = [("csrf", self.value(s.csrf.get("account", ""))),
-                      ("client_id", self.value(s.web_id)), ("org_id", self.value(s.org_id))]
+                      ("client_id", self.value(r.choice([s.native_id] * 9 + [s.web_id]))),
+                      ("org_id", self.value(s.org_id))]
             return "/account/approvals/revoke", "POST", "/account/approvals/revoke", params, "form", None, auth
         return "/login", "POST", "/login", [("email", self.value(s.email)), ("password", self.value("x"))], "form", None, auth
 
@@ -1026,6 +1063,8 @@ class Run:
         self.sent = 0
         self.allowed = Counter()
         self.keepalive_closed = Counter()  # label of the first request -> n
+        self.refreshes = Counter()
+        self.lenient_timeouts = []  # (label, mode, malformed, notes) of a few
         self.trickles = [0, threading.Lock()]
 
     def fail(self, message, req=None):
@@ -1057,6 +1096,10 @@ class Run:
             return
         kind = "timeout" if isinstance(result, (socket.timeout, TimeoutError)) else "no answer"
         self.record(req.label, kind)
+        if kind == "timeout" and not req.strict():
+            with self.lock:
+                if len(self.lenient_timeouts) < 10:
+                    self.lenient_timeouts.append((req.label, req.mode, req.malformed, req.notes))
         if req.strict():
             if not server_alive(self.args.server_pid):
                 self.fail(f"{where}: the server process died", req)
@@ -1092,6 +1135,21 @@ class Run:
                         self.keepalive_closed[req.label] += 1
                     self.check(i, n, reqs[1], self.client.exchange([reqs[1]])[0])
 
+    def refresher(self):
+        """Gets fresh tokens, a fresh session and fresh forms every few seconds: the run's
+        own requests revoke, rotate and sign out what it holds."""
+        while not self.stop.wait(self.args.refresh):
+            try:
+                setup(self.client, self.seeds, self.host_header)
+                outcome = "ok"
+            except ServerFault as e:
+                self.fail(str(e))
+                return
+            except Exception as e:  # throttled, busy, refused: keep what we have
+                outcome = re.sub(r"\s+", " ", str(e))[:70]
+            with self.lock:
+                self.refreshes[outcome] += 1
+
     def monitor(self):
         while not self.stop.wait(1.0):
             if not server_alive(self.args.server_pid):
@@ -1111,9 +1169,11 @@ class Run:
         threads = [threading.Thread(target=self.worker, args=(i,), daemon=True)
                    for i in range(self.args.workers)]
         mon = threading.Thread(target=self.monitor, daemon=True)
+        ref = threading.Thread(target=self.refresher, daemon=True)
         for t in threads:
             t.start()
         mon.start()
+        ref.start()
         for t in threads:
             t.join(self.args.seconds + 4 * self.args.timeout + 10)
             if t.is_alive():
@@ -1140,6 +1200,11 @@ class Run:
         if self.keepalive_closed:
             print("keep-alive connections closed after the first answer: " + ", ".join(
                 f"{k} x{v}" for k, v in sorted(self.keepalive_closed.items())))
+        if self.refreshes:
+            print("token and session refreshes: " + ", ".join(
+                f"{k} x{v}" for k, v in sorted(self.refreshes.items())))
+        for t in self.lenient_timeouts:
+            print(f"timed out (malformed, allowed): {t}")
         if self.allowed:
             print("expected refusals: " + ", ".join(f"{k} x{v}" for k, v in sorted(self.allowed.items())))
 
@@ -1153,6 +1218,7 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--workers", type=int, default=6)
     ap.add_argument("--timeout", type=float, default=20, help="seconds per request")
+    ap.add_argument("--refresh", type=float, default=10, help="seconds between token refreshes")
     ap.add_argument("--save-failure", help="write the failing request's raw bytes here")
     args = ap.parse_args()
     if args.seed is None:
