@@ -1064,6 +1064,7 @@ class Run:
         self.allowed = Counter()
         self.keepalive_closed = Counter()  # label of the first request -> n
         self.refreshes = Counter()
+        self.keepalive_examples = []
         self.lenient_timeouts = []  # (label, mode, malformed, notes) of a few
         self.trickles = [0, threading.Lock()]
 
@@ -1133,6 +1134,11 @@ class Run:
                     # client sends again on a new connection, as clients do.
                     with self.lock:
                         self.keepalive_closed[req.label] += 1
+                        if len(self.keepalive_examples) < 5:
+                            first = results[0]
+                            self.keepalive_examples.append(
+                                (first.status if isinstance(first, Resp) else repr(first),
+                                 req.method, req.label, req.mode, req.notes))
                     self.check(i, n, reqs[1], self.client.exchange([reqs[1]])[0])
 
     def refresher(self):
@@ -1200,6 +1206,8 @@ class Run:
         if self.keepalive_closed:
             print("keep-alive connections closed after the first answer: " + ", ".join(
                 f"{k} x{v}" for k, v in sorted(self.keepalive_closed.items())))
+        for e in self.keepalive_examples:
+            print(f"  e.g. after {e}")
         if self.refreshes:
             print("token and session refreshes: " + ", ".join(
                 f"{k} x{v}" for k, v in sorted(self.refreshes.items())))
