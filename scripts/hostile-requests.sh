@@ -11,9 +11,9 @@
 # connections at once. Fails on any unintended 5xx, a well-formed request left unanswered, the
 # server dying, a panic in its log, /healthz not answering afterwards, or the server's
 # resident memory after the run and HOSTILE_IDLE seconds of rest above twice what it was
-# before plus HOSTILE_RSS_SLACK_MIB (64). GRANTOR_BIN runs that binary instead of building one; HOSTILE_KEEP
-# keeps the work directory (server log, database). A failing request is saved to
-# $CARGO_TARGET_DIR/hostile-failure.http.
+# before plus HOSTILE_RSS_SLACK_MIB (64). GRANTOR_BIN runs that binary instead of building
+# one; HOSTILE_KEEP keeps the work directory (server log, database). A failing request is
+# saved to $CARGO_TARGET_DIR/hostile-failure.http.
 
 set -euo pipefail
 
