@@ -9,46 +9,27 @@
 # token, and lets schemathesis generate requests from the served /api/v1/openapi.json. Fails
 # on any 5xx, any answer that breaks the document (status, content type, body schema), and a
 # server that logged a panic. Needs python3 with venv; schemathesis is installed into
-# $CARGO_TARGET_DIR/schemathesis (a pinned version) on first use.
+# $CARGO_TARGET_DIR/schemathesis (a pinned version) on first use. GRANTOR_BIN runs that binary
+# instead of building one (scripts/lib/serve.sh).
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib/serve.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/serve.sh"
 cd "$ROOT"
 
 SECONDS_BUDGET=${FUZZ_SECONDS:-90}
 SCHEMATHESIS_VERSION=4.32.5
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$CARGO_TARGET_DIR/debug/grantor
 VENV=$CARGO_TARGET_DIR/schemathesis
-
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
+KEEP_WORK=${FUZZ_KEEP:-}
 
 if [[ ! -x "$VENV/bin/schemathesis" ]] ||
     [[ $("$VENV/bin/schemathesis" --version) != *"$SCHEMATHESIS_VERSION"* ]]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
-cargo build --quiet -p grantor --bin grantor
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/grantor-fuzz.XXXXXX")
-SERVER_PID=""
-cleanup() {
-    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    [[ -n "${FUZZ_KEEP:-}" ]] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-GRANTOR_KEY_ENCRYPTION_KEY=$(head -c32 /dev/urandom | base64)
-export GRANTOR_KEY_ENCRYPTION_KEY GRANTOR_DATABASE_URL=$WORK/grantor.db GRANTOR_LISTEN=127.0.0.1:$PORT
-json_field() {
-    python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
-}
+serve_build
+serve_init fuzz
 
 "$BIN" org create --name fuzz >/dev/null
 "$BIN" resource create --org fuzz --identifier https://api.fuzz.example --name API \
@@ -60,13 +41,7 @@ API_TOKEN=$("$BIN" api-token create --org fuzz --user admin@fuzz.example --name 
     --scope grantor:orgs --scope grantor:apps --scope grantor:members \
     --scope grantor:resources --scope grantor:audit --scope grantor:api-tokens | json_field token)
 
-"$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 600); do
-    curl -sf "$BASE/readyz" >/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; die "the server exited"; }
-    sleep 0.1
-done
+serve_start
 ACCESS_TOKEN=$(curl -sS --fail-with-body "$BASE/oauth2/token" \
     -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
     -d subject_token_type=urn:grantor:params:oauth:token-type:api-token \
@@ -99,8 +74,5 @@ done
 fuzz --max-time $((SECONDS_BUDGET * 9 / 10)) "${excluded[@]}" || status=$?
 fuzz --max-time $((SECONDS_BUDGET / 10 + 1)) "${included[@]}" || status=$?
 
-if grep -q "panicked" "$WORK/server.log"; then
-    grep -B2 -A10 "panicked" "$WORK/server.log" >&2
-    die "the server panicked"
-fi
+serve_check_log
 exit "$status"

@@ -82,7 +82,7 @@ async fn reserve<S: ThrottleStore>(
     free: i64,
     now: i64,
 ) -> Result<i64, LoginError> {
-    for _ in 0..8 {
+    for _ in 0..32 {
         let seen = store.failures(key).await?;
         let (failures, wait) = match seen {
             Some((failures, last)) if now - last < WINDOW => {
@@ -98,7 +98,9 @@ async fn reserve<S: ThrottleStore>(
         }
         // Another attempt was counted in between: look again.
     }
-    Err(LoginError::Throttled(1))
+    // Many sign-ins from this address at this very moment (several nodes behind one
+    // balancer): not a throttle on the person, a moment's congestion.
+    Err(LoginError::Busy)
 }
 
 /// Verifies `email` and `password` from `address`.
