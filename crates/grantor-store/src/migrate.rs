@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str); 6] = [
     (
         1,
         "foundation",
@@ -26,6 +26,11 @@ const MIGRATIONS: [(i64, &str, &str); 5] = [
         5,
         "idempotency_keys",
         include_str!("../migrations/0005_idempotency_keys.sql"),
+    ),
+    (
+        6,
+        "invitations",
+        include_str!("../migrations/0006_invitations.sql"),
     ),
 ];
 

@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod client_credentials;
 mod connections;
+mod console;
 mod hardening;
 mod multinode;
 mod ops;
