@@ -3,8 +3,8 @@
 //! this, so they cannot disagree about the rules.
 
 use crate::model::{
-    Actor, ApiToken, App, AppType, AuditEvent, Caller, Invitation, LegacyGrant, Membership, OrgAccessGrant,
-    Organization, ResourceServer, Role, ScopeDefinition, TokenLimits, User,
+    Actor, ApiToken, App, AppType, AuditEvent, Caller, Invitation, LegacyGrant, Membership,
+    OrgAccessGrant, Organization, ResourceServer, Role, ScopeDefinition, TokenLimits, User,
 };
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
@@ -1172,7 +1172,13 @@ impl<S: Storage> Manager<S> {
         id: &str,
     ) -> Result<(), ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
-        let audit = self.audit(actor, "member.withdraw_invitation", id, Some(&org.id), String::new())?;
+        let audit = self.audit(
+            actor,
+            "member.withdraw_invitation",
+            id,
+            Some(&org.id),
+            String::new(),
+        )?;
         if self.store.delete_invitation(&org.id, id, &audit).await? {
             Ok(())
         } else {
@@ -1184,7 +1190,9 @@ impl<S: Storage> Manager<S> {
     /// to see it, as the owner who made it decided.
     pub async fn invitation(&self, token: &str) -> Result<InvitationView, ServiceError> {
         let gone = || {
-            invalid("this invitation link was already used, has expired or was withdrawn; ask the organization's owner for a new one")
+            invalid(
+                "this invitation link was already used, has expired or was withdrawn; ask the organization's owner for a new one",
+            )
         };
         if !secret::has_shape(token, secret::Kind::Invitation) {
             return Err(gone());

@@ -5,7 +5,8 @@
 use crate::StoreError;
 use crate::jose::Jwk;
 use crate::model::{
-    ApiToken, App, AuditEvent, Invitation, Membership, OrgAccessGrant, Organization, ResourceServer, Role, User,
+    ApiToken, App, AuditEvent, Invitation, Membership, OrgAccessGrant, Organization,
+    ResourceServer, Role, User,
 };
 use std::collections::HashMap;
 use std::future::Future;

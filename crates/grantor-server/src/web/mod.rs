@@ -2,8 +2,8 @@
 //! protocol endpoints; every form carries a CSRF token; nothing needs JavaScript.
 
 mod account;
-mod console;
 pub mod consent;
+mod console;
 pub mod csrf;
 mod login;
 mod logout;
@@ -125,7 +125,10 @@ mod tests {
             "sha256-{}",
             base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
         );
-        assert_eq!(hash, COPY_SCRIPT_HASH, "update COPY_SCRIPT_HASH after editing copy.js");
+        assert_eq!(
+            hash, COPY_SCRIPT_HASH,
+            "update COPY_SCRIPT_HASH after editing copy.js"
+        );
         assert!(CONTENT_SECURITY_POLICY.contains(&format!("'{COPY_SCRIPT_HASH}'")));
     }
 }

@@ -75,7 +75,8 @@ impl Chrome {
 
     /// Waits for the wizard's step `n`.
     async fn wizard_step(&self, n: usize) {
-        let xpath = format!("//p[@class='step-count' and starts-with(normalize-space(.), 'Step {n} of')]");
+        let xpath =
+            format!("//p[@class='step-count' and starts-with(normalize-space(.), 'Step {n} of')]");
         self.wait_for(Locator::XPath(&xpath)).await;
     }
 
@@ -223,8 +224,16 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
 
     let kinds = [
         ("Server to server", "Reporting job", None),
-        ("Web app", "Trading portal", Some("https://portal.example.com/callback")),
-        ("Native / mobile app", "Trading phone app", Some("com.example.trading:/callback")),
+        (
+            "Web app",
+            "Trading portal",
+            Some("https://portal.example.com/callback"),
+        ),
+        (
+            "Native / mobile app",
+            "Trading phone app",
+            Some("com.example.trading:/callback"),
+        ),
     ];
     for (kind, name, redirect) in kinds {
         let (client_id, secret) = chrome
@@ -251,9 +260,7 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
                 chrome.click_link("Go to the app").await;
                 chrome.expect_heading(name).await;
                 assert!(!chrome.source().await.contains(secret.as_str()));
-                chrome
-                    .goto(&srv.url(&console_path(&seed, "/apps")))
-                    .await;
+                chrome.goto(&srv.url(&console_path(&seed, "/apps"))).await;
                 chrome.expect_heading("OAuth Apps").await;
                 assert!(!chrome.source().await.contains(secret.as_str()));
             }
@@ -325,14 +332,14 @@ async fn an_owner_adds_another_organizations_app_by_its_id() {
         .goto(&srv.url(&console_path(&globex, "/added-apps")))
         .await;
     chrome
-        .field("App ID of another organization's app")
+        .field("App ID")
         .await
         .send_keys("app_0000")
         .await
         .unwrap();
     chrome.click_button("Find app").await;
     chrome.wait_for(Locator::Id("app-id-error")).await;
-    let field = chrome.field("App ID of another organization's app").await;
+    let field = chrome.field("App ID").await;
     field.clear().await.unwrap();
     field.send_keys(acme.client_id()).await.unwrap();
     chrome.click_button("Find app").await;
@@ -374,12 +381,20 @@ async fn an_invited_person_joins_and_signs_in() {
         .unwrap();
     chrome.click_button("Create invitation link").await;
     let link = chrome.text_of("invite-link").await;
-    assert!(link.starts_with(&format!("{}/invitations/gr_inv_", srv.issuer)), "{link}");
+    assert!(
+        link.starts_with(&format!("{}/invitations/gr_inv_", srv.issuer)),
+        "{link}"
+    );
 
     chrome.client.delete_all_cookies().await.unwrap();
     chrome.goto(&link).await;
     chrome.expect_heading("Join acme").await;
-    chrome.field("Your name").await.send_keys("Nina").await.unwrap();
+    chrome
+        .field("Your name")
+        .await
+        .send_keys("Nina")
+        .await
+        .unwrap();
     chrome
         .field("Choose a password")
         .await
@@ -393,11 +408,17 @@ async fn an_invited_person_joins_and_signs_in() {
         .await
         .unwrap();
     chrome.click_button("Create account and join").await;
-    chrome.sign_in("nina@acme.example", "a long new password").await;
+    chrome
+        .sign_in("nina@acme.example", "a long new password")
+        .await;
     chrome.expect_heading("OAuth Apps").await;
     assert!(chrome.source().await.contains("developer"));
     assert!(
-        chrome.client.find(Locator::LinkText("Create App")).await.is_ok(),
+        chrome
+            .client
+            .find(Locator::LinkText("Create App"))
+            .await
+            .is_ok(),
         "a developer creates apps"
     );
     let members = srv
@@ -412,7 +433,9 @@ async fn an_invited_person_joins_and_signs_in() {
             .any(|m| m.email == "nina@acme.example" && m.role == Role::Developer)
     );
     chrome.goto(&link).await;
-    chrome.expect_heading("This invitation cannot be used").await;
+    chrome
+        .expect_heading("This invitation cannot be used")
+        .await;
 }
 
 /// A member makes an API token in the console and a script exchanges it at the token
@@ -513,11 +536,18 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.wait_for(Locator::Id("ttl-error")).await;
     chrome.check_page("app-error", "Trading portal").await;
     chrome.click_link("Delete app").await;
-    chrome.check_page("app-delete", "Delete Trading portal?").await;
     chrome
-        .goto(&srv.url(&console_path(&seed, &format!("/apps/{}/secret", seed.client_id()))))
+        .check_page("app-delete", "Delete Trading portal?")
         .await;
-    chrome.check_page("app-regenerate", "Regenerate the secret of bot?").await;
+    chrome
+        .goto(&srv.url(&console_path(
+            &seed,
+            &format!("/apps/{}/secret", seed.client_id()),
+        )))
+        .await;
+    chrome
+        .check_page("app-regenerate", "Regenerate the secret of bot?")
+        .await;
     chrome.click_button("Regenerate secret").await;
     chrome.check_page("app-new-secret", "New app secret").await;
 
@@ -536,7 +566,9 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome
         .goto(&srv.url(&console_path(&seed, "/resource-servers")))
         .await;
-    chrome.check_page("resource-servers", "Resource servers").await;
+    chrome
+        .check_page("resource-servers", "Resource servers")
+        .await;
     chrome.click_link("Trading").await;
     chrome.check_page("resource-server", "Trading").await;
 
@@ -553,9 +585,13 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.checkbox("grantor:apps").await.click().await.unwrap();
     chrome.click_button("Create token").await;
     chrome.wait_for(Locator::Id("new-token")).await;
-    chrome.check_page("api-token-created", "Your API tokens").await;
+    chrome
+        .check_page("api-token-created", "Your API tokens")
+        .await;
 
-    chrome.goto(&srv.url(&console_path(&seed, "/members"))).await;
+    chrome
+        .goto(&srv.url(&console_path(&seed, "/members")))
+        .await;
     chrome.check_page("members", "Members").await;
     chrome
         .field("Email")
@@ -571,7 +607,10 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.check_page("audit", "Audit log").await;
 
     chrome
-        .goto(&srv.url(&console_path(&seed, "/apps/app_00000000000000000000000000000000")))
+        .goto(&srv.url(&console_path(
+            &seed,
+            "/apps/app_00000000000000000000000000000000",
+        )))
         .await;
     chrome.check_page("not-found", "Not found").await;
 
@@ -635,12 +674,21 @@ async fn a_refused_wizard_can_be_corrected(backend: Backend) {
     let once = start.field("once").unwrap();
     let long = "x".repeat(101);
     let refused = b
-        .post(&console_path(&seed, "/apps/new"), &wizard_form(&csrf, &once, &long))
+        .post(
+            &console_path(&seed, "/apps/new"),
+            &wizard_form(&csrf, &once, &long),
+        )
         .await;
     assert_eq!(refused.status, 422);
-    assert!(refused.body.contains("id=\"name-error\""), "beside the field");
+    assert!(
+        refused.body.contains("id=\"name-error\""),
+        "beside the field"
+    );
     let fixed = b
-        .post(&console_path(&seed, "/apps/new"), &wizard_form(&csrf, &once, "Fixed"))
+        .post(
+            &console_path(&seed, "/apps/new"),
+            &wizard_form(&csrf, &once, "Fixed"),
+        )
         .await;
     assert_eq!(fixed.status, 201, "{}", fixed.body);
 }
@@ -669,7 +717,11 @@ async fn roles_see_and_reach_only_what_they_may(backend: Backend) {
     let regenerated = d
         .post(
             &format!("{bot}/secret"),
-            &[("csrf", &csrf), ("once", "once_direct1"), ("grace_seconds", "0")],
+            &[
+                ("csrf", &csrf),
+                ("once", "once_direct1"),
+                ("grace_seconds", "0"),
+            ],
         )
         .await;
     assert_eq!(regenerated.status, 403, "{}", regenerated.body);
@@ -689,7 +741,11 @@ async fn roles_see_and_reach_only_what_they_may(backend: Backend) {
     let added = d
         .post(
             &console_path(&seed, "/added-apps"),
-            &[("csrf", &csrf), ("client_id", seed.client_id()), ("scope", "trades:read")],
+            &[
+                ("csrf", &csrf),
+                ("client_id", seed.client_id()),
+                ("scope", "trades:read"),
+            ],
         )
         .await;
     assert_eq!(added.status, 403, "{}", added.body);
@@ -701,8 +757,11 @@ async fn roles_see_and_reach_only_what_they_may(backend: Backend) {
     assert!(!app.body.contains("Save changes") && !app.body.contains("Delete app"));
     let tokens = m.get(&console_path(&seed, "/api-tokens")).await;
     assert!(tokens.body.contains("Create token"));
-    assert!(!tokens.body.contains("grantor:members"), "scopes within the role");
-    let csrf = app.field("csrf").unwrap();
+    assert!(
+        !tokens.body.contains("grantor:members"),
+        "scopes within the role"
+    );
+    let csrf = tokens.field("csrf").unwrap();
     let created = m
         .post(
             &console_path(&seed, "/apps/new"),
@@ -724,7 +783,10 @@ async fn roles_see_and_reach_only_what_they_may(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!(token.status, 422, "beyond the role: refused beside the form");
+    assert_eq!(
+        token.status, 422,
+        "beyond the role: refused beside the form"
+    );
     // Nothing changed: the old secret works, no app was made.
     let (status, _) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
     assert_eq!(status, 200);
@@ -753,7 +815,12 @@ async fn invitations_are_single_use(backend: Backend) {
     let page = o
         .post(
             &console_path(&seed, "/members"),
-            &[("csrf", &csrf), ("once", &once), ("email", email), ("role", role)],
+            &[
+                ("csrf", &csrf),
+                ("once", &once),
+                ("email", email),
+                ("role", role),
+            ],
         )
         .await;
     assert_eq!(page.status, 201, "{}", page.body);
@@ -808,7 +875,12 @@ async fn invitations_are_single_use(backend: Backend) {
     let page = o
         .post(
             &console_path(&seed, "/members"),
-            &[("csrf", &csrf), ("once", &once), ("email", email), ("role", role)],
+            &[
+                ("csrf", &csrf),
+                ("once", &once),
+                ("email", email),
+                ("role", role),
+            ],
         )
         .await;
     let start = page.body.find("/invitations/gr_inv_").unwrap();
@@ -823,7 +895,15 @@ async fn invitations_are_single_use(backend: Backend) {
     let memberships = srv
         .state
         .store
-        .memberships_of_user(&srv.state.store.user_by_email(gus).await.unwrap().unwrap().id)
+        .memberships_of_user(
+            &srv.state
+                .store
+                .user_by_email(gus)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        )
         .await
         .unwrap();
     assert_eq!(memberships.len(), 2);

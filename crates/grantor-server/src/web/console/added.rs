@@ -101,7 +101,9 @@ pub async fn list(
         Err(r) => return r,
     };
     let notice = match query.get("done") {
-        Some("added") => Some("The app was added. It can get tokens here with the scopes you chose."),
+        Some("added") => {
+            Some("The app was added. It can get tokens here with the scopes you chose.")
+        }
         Some("removed") => Some("The app was removed from this organization."),
         _ => None,
     };
@@ -208,8 +210,7 @@ pub async fn add(
     Path(org): Path<String>,
     PageForm(form): PageForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await
-    {
+    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -236,8 +237,7 @@ pub async fn remove(
     Path((org, client_id)): Path<(String, String)>,
     PageForm(form): PageForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await
-    {
+    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };

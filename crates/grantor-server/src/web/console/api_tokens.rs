@@ -188,8 +188,7 @@ pub async fn create(
     Path(org): Path<String>,
     PageForm(form): PageForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "api-tokens", &form).await
-    {
+    let c = match Console::open_form(&state, &headers, source, &org, "api-tokens", &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -244,8 +243,7 @@ pub async fn revoke(
     Path((org, id)): Path<(String, String)>,
     PageForm(form): PageForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "api-tokens", &form).await
-    {
+    let c = match Console::open_form(&state, &headers, source, &org, "api-tokens", &form).await {
         Ok(c) => c,
         Err(r) => return r,
     };

@@ -65,10 +65,7 @@ pub fn router() -> Router<AppState> {
         .route(&org("/members"), get(members::list).post(members::invite))
         .route(&org("/members/{user}/role"), post(members::set_role))
         .route(&org("/members/{user}/remove"), post(members::remove))
-        .route(
-            &org("/invitations/{id}/withdraw"),
-            post(members::withdraw),
-        )
+        .route(&org("/invitations/{id}/withdraw"), post(members::withdraw))
         .route(
             "/invitations/{token}",
             get(members::show_invitation).post(members::accept_invitation),
@@ -155,10 +152,10 @@ impl Console {
             .iter()
             .find(|m| m.org_id == org || m.org_name == org)
         else {
-            return Err(
-                PageError::Console(ServiceError::NotFound(format!("organization {org:?}")))
-                    .into_response(),
-            );
+            return Err(PageError::Console(ServiceError::NotFound(format!(
+                "organization {org:?}"
+            )))
+            .into_response());
         };
         let nav = Nav {
             org_id: here.org_id.clone(),
@@ -242,13 +239,11 @@ async fn org_home(Path(org): Path<String>) -> Response {
     see_other(&format!("/console/orgs/{org}/apps"))
 }
 
-/// A refusal a person can act on belongs beside the form (returned as the message to show);
-/// anything else gets its own page.
+/// A refusal a person can fix in the form belongs beside it (returned as the message to
+/// show); anything else, a refusal for their role included, gets its own page.
 fn form_message(e: ServiceError) -> Result<String, Response> {
     match e {
-        ServiceError::Invalid(_) | ServiceError::Conflict(_) | ServiceError::Forbidden(_) => {
-            Ok(sentence(&e.to_string()))
-        }
+        ServiceError::Invalid(_) | ServiceError::Conflict(_) => Ok(sentence(&e.to_string())),
         other => Err(PageError::Console(other).into_response()),
     }
 }
@@ -275,8 +270,10 @@ async fn claim(state: &AppState, console: &Console, form: &Params) -> Result<Onc
         .get("once")
         .filter(|k| k.starts_with("once_") && k.len() <= 64)
     else {
-        return Err(PageError::FormExpired("This form is incomplete. Reload the page and try again.")
-            .into_response());
+        return Err(PageError::FormExpired(
+            "This form is incomplete. Reload the page and try again.",
+        )
+        .into_response());
     };
     let caller = console.once_caller();
     let claimed = state

@@ -121,7 +121,8 @@ pub async fn list(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let notice = (query.get("done") == Some("created")).then_some("The resource server was created.");
+    let notice =
+        (query.get("done") == Some("created")).then_some("The resource server was created.");
     let empty = ServerForm {
         identifier: String::new(),
         name: String::new(),
@@ -137,12 +138,11 @@ pub async fn create(
     Path(org): Path<String>,
     PageForm(form): PageForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "resource-servers", &form)
-        .await
-    {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let c =
+        match Console::open_form(&state, &headers, source, &org, "resource-servers", &form).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
     let entered = submitted(&form);
     let scopes = match parse_scopes(&entered.scopes) {
         Ok(scopes) => scopes,
@@ -238,12 +238,11 @@ pub async fn update(
     Path((org, id)): Path<(String, String)>,
     PageForm(form): PageForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "resource-servers", &form)
-        .await
-    {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let c =
+        match Console::open_form(&state, &headers, source, &org, "resource-servers", &form).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
     let entered = submitted(&form);
     let scopes = match parse_scopes(&entered.scopes) {
         Ok(scopes) => scopes,
@@ -274,12 +273,15 @@ mod tests {
 
     #[test]
     fn scopes_are_a_name_and_a_description_per_line() {
-        let parsed = parse_scopes("trades:read Read trades\n\n  trades:write  Place orders \n")
-            .unwrap();
+        let parsed =
+            parse_scopes("trades:read Read trades\n\n  trades:write  Place orders \n").unwrap();
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[1].name, "trades:write");
         assert_eq!(parsed[1].description, "Place orders");
-        assert_eq!(scopes_text(&parsed), "trades:read Read trades\ntrades:write Place orders");
+        assert_eq!(
+            scopes_text(&parsed),
+            "trades:read Read trades\ntrades:write Place orders"
+        );
         assert!(parse_scopes("trades:read").is_err());
     }
 }

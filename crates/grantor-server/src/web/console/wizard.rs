@@ -203,6 +203,19 @@ impl FieldErrors {
     }
 }
 
+impl WizardPage {
+    pub fn step_title(&self) -> &'static str {
+        match Step::parse(Some(self.step)) {
+            Step::Type => "kind of app",
+            Step::Details if self.draft.is_server() => "name",
+            Step::Details => "name and redirect URIs",
+            Step::Scopes => "scopes",
+            Step::Legacy => "legacy grants",
+            Step::Review => "review",
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/wizard.html")]
 pub struct WizardPage {
@@ -355,14 +368,7 @@ pub async fn step(
         Some("create") => create(&state, c, draft, &form).await,
         _ => {
             let offered = if at == Step::Scopes {
-                match scope_options(
-                    &state,
-                    &c,
-                    draft.app_type.unwrap_or(AppType::Web),
-                    &[],
-                )
-                .await
-                {
+                match scope_options(&state, &c, draft.app_type.unwrap_or(AppType::Web), &[]).await {
                     Ok(options) => options,
                     Err(r) => return r,
                 }
@@ -403,7 +409,11 @@ async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Re
         legacy_grants: draft.legacy_grants(),
         access_token_ttl: None,
     };
-    match state.manager.create_app(&c.caller, &c.nav.org_id, new).await {
+    match state
+        .manager
+        .create_app(&c.caller, &c.nav.org_id, new)
+        .await
+    {
         Ok(created) => {
             done(state, &c, &key, &created.app.client_id).await;
             let page = SecretPage::new(
