@@ -48,6 +48,15 @@ async fn client_credentials(
     (status, body)
 }
 
+/// What the wizard is told: the kind of app (as its radio button reads), name, redirect URI
+/// (none for server apps) and scopes.
+struct WizardAnswers<'a> {
+    kind: &'a str,
+    name: &'a str,
+    redirect: Option<&'a str>,
+    scopes: &'a [&'a str],
+}
+
 impl Chrome {
     /// Signs in through `/console`, landing on the organization's apps.
     async fn console_sign_in(&self, srv: &TestServer, email: &str) {
@@ -136,12 +145,15 @@ impl Chrome {
         &self,
         srv: &TestServer,
         seed: &Seed,
-        kind: &str,
-        name: &str,
-        redirect: Option<&str>,
-        scopes: &[&str],
+        app: WizardAnswers<'_>,
         check_pages: Option<&str>,
     ) -> (String, Option<String>) {
+        let WizardAnswers {
+            kind,
+            name,
+            redirect,
+            scopes,
+        } = app;
         self.goto(&srv.url(&console_path(seed, "/apps"))).await;
         self.click_link("Create App").await;
         self.wizard_step(1).await;
@@ -236,9 +248,13 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
         ),
     ];
     for (kind, name, redirect) in kinds {
-        let (client_id, secret) = chrome
-            .create_app(&srv, &seed, kind, name, redirect, &["trades:read"], None)
-            .await;
+        let answers = WizardAnswers {
+            kind,
+            name,
+            redirect,
+            scopes: &["trades:read"],
+        };
+        let (client_id, secret) = chrome.create_app(&srv, &seed, answers, None).await;
         assert!(grantor_core::model::is_app_id(&client_id), "{client_id}");
         let app = Directory::app(&srv.state.store, &client_id)
             .await
@@ -514,16 +530,14 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.sign_in(&owner, PASSWORD).await;
     chrome.check_page("apps", "OAuth Apps").await;
 
+    let answers = WizardAnswers {
+        kind: "Web app",
+        name: "Trading portal",
+        redirect: Some("https://portal.example.com/callback"),
+        scopes: &["openid", "trades:read"],
+    };
     let (web_id, _) = chrome
-        .create_app(
-            &srv,
-            &seed,
-            "Web app",
-            "Trading portal",
-            Some("https://portal.example.com/callback"),
-            &["openid", "trades:read"],
-            Some("wizard-web"),
-        )
+        .create_app(&srv, &seed, answers, Some("wizard-web"))
         .await;
     chrome.check_page("app-created", "App created").await;
     chrome

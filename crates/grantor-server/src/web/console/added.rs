@@ -225,7 +225,7 @@ pub async fn add(
         Ok(_) => see_other(&format!("{}/added-apps?done=added", c.base())),
         Err(e) => match form_message(e) {
             Ok(message) => add_page(&state, c, &client_id, Some(scopes), Some(message)).await,
-            Err(r) => r,
+            Err(r) => r.into_response(),
         },
     }
 }

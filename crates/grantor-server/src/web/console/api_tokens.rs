@@ -230,7 +230,7 @@ pub async fn create(
             release(&state, &c, &key).await;
             match form_message(e) {
                 Ok(message) => tokens_page(&state, c, entered, Some(message), None, None).await,
-                Err(r) => r,
+                Err(r) => r.into_response(),
             }
         }
     }

@@ -272,7 +272,7 @@ pub async fn update(
             Ok(message) => {
                 app_page(&state, c, &client_id, Some(submitted), Some(message), None).await
             }
-            Err(r) => r,
+            Err(r) => r.into_response(),
         },
     }
 }

@@ -191,7 +191,7 @@ pub async fn invite(
                     };
                     members_page(&state, c, shown).await
                 }
-                Err(r) => r,
+                Err(r) => r.into_response(),
             }
         }
     }

@@ -241,10 +241,10 @@ async fn org_home(Path(org): Path<String>) -> Response {
 
 /// A refusal a person can fix in the form belongs beside it (returned as the message to
 /// show); anything else, a refusal for their role included, gets its own page.
-fn form_message(e: ServiceError) -> Result<String, Response> {
+fn form_message(e: ServiceError) -> Result<String, PageError> {
     match e {
         ServiceError::Invalid(_) | ServiceError::Conflict(_) => Ok(sentence(&e.to_string())),
-        other => Err(PageError::Console(other).into_response()),
+        other => Err(PageError::Console(other)),
     }
 }
 

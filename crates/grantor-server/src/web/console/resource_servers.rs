@@ -163,7 +163,7 @@ pub async fn create(
         Ok(_) => see_other(&format!("{}/resource-servers?done=created", c.base())),
         Err(e) => match form_message(e) {
             Ok(message) => servers_page(&state, c, entered, Some(message), None).await,
-            Err(r) => r,
+            Err(r) => r.into_response(),
         },
     }
 }
@@ -262,7 +262,7 @@ pub async fn update(
         Ok(_) => see_other(&format!("{}/resource-servers/{id}?done=saved", c.base())),
         Err(e) => match form_message(e) {
             Ok(message) => server_page(&state, c, &id, Some(entered), Some(message), None).await,
-            Err(r) => r,
+            Err(r) => r.into_response(),
         },
     }
 }

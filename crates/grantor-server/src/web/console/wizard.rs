@@ -429,7 +429,7 @@ async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Re
             release(state, &c, &key).await;
             let message = match form_message(e) {
                 Ok(message) => message,
-                Err(r) => return r,
+                Err(r) => return r.into_response(),
             };
             // Back to the step whose answer was refused, with the reason beside it.
             let (step, field) = match field_of(&message) {
