@@ -117,6 +117,23 @@ fn normalize_email(email: &str) -> Result<String, ServiceError> {
     Ok(email)
 }
 
+/// Refuses a change that would leave an organization without an owner: nobody could manage
+/// its members or regenerate its secrets again (short of the operator at the CLI).
+fn keeps_an_owner(members: &[Membership], leaving: &str) -> Result<(), ServiceError> {
+    let others = members
+        .iter()
+        .any(|m| m.role == Role::Owner && m.user_id != leaving);
+    let is_owner = members
+        .iter()
+        .any(|m| m.role == Role::Owner && m.user_id == leaving);
+    if is_owner && !others {
+        return Err(invalid(
+            "this is the organization's only owner: make another member an owner first",
+        ));
+    }
+    Ok(())
+}
+
 /// Invitation links work for a week.
 pub const INVITATION_TTL: i64 = 7 * 24 * 3600;
 
@@ -871,6 +888,9 @@ impl<S: Storage> Manager<S> {
             .iter()
             .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
             .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))?;
+        if role != Role::Owner {
+            keeps_an_owner(&members, &member.user_id)?;
+        }
         self.add_member(actor, org, &member.email, role).await
     }
 
@@ -884,12 +904,13 @@ impl<S: Storage> Manager<S> {
         user: &str,
     ) -> Result<(), ServiceError> {
         let not_found = || ServiceError::NotFound(format!("member {user:?}"));
-        let member = self
-            .members(actor, org)
-            .await?
-            .into_iter()
+        let members = self.members(actor, org).await?;
+        let member = members
+            .iter()
             .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
+            .cloned()
             .ok_or_else(not_found)?;
+        keeps_an_owner(&members, &member.user_id)?;
         self.authorize(actor, Action::ManageMembers, &member.org_id)
             .await?;
         let audit = self.audit(

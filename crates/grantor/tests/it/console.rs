@@ -55,6 +55,8 @@ struct WizardAnswers<'a> {
     name: &'a str,
     redirect: Option<&'a str>,
     scopes: &'a [&'a str],
+    /// Legacy grants to opt into, as their checkboxes read.
+    legacy: &'a [&'a str],
 }
 
 impl Chrome {
@@ -153,6 +155,7 @@ impl Chrome {
             name,
             redirect,
             scopes,
+            legacy,
         } = app;
         self.goto(&srv.url(&console_path(seed, "/apps"))).await;
         self.click_link("Create App").await;
@@ -203,6 +206,20 @@ impl Chrome {
                 self.check_page(&format!("{prefix}-4-legacy"), "Create App")
                     .await;
             }
+            if !legacy.is_empty() {
+                for grant in legacy {
+                    self.checkbox(grant).await.click().await.unwrap();
+                }
+                // Not without saying so explicitly.
+                self.click_button("Next").await;
+                let xpath = "//p[contains(., 'confirm you understand the risks')]";
+                self.wait_for(Locator::XPath(xpath)).await;
+                self.checkbox("I understand the risks")
+                    .await
+                    .click()
+                    .await
+                    .unwrap();
+            }
             self.click_button("Next").await;
         }
         let review = if redirect.is_some() { 5 } else { 4 };
@@ -234,25 +251,28 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
     let (seed, owner) = acme(&srv).await;
     chrome.console_sign_in(&srv, &owner).await;
 
-    let kinds = [
-        ("Server to server", "Reporting job", None),
+    let kinds: [(&str, &str, Option<&str>, &[&str]); 3] = [
+        ("Server to server", "Reporting job", None, &[]),
         (
             "Web app",
             "Trading portal",
             Some("https://portal.example.com/callback"),
+            &[],
         ),
         (
             "Native / mobile app",
             "Trading phone app",
             Some("com.example.trading:/callback"),
+            &["Password grant"],
         ),
     ];
-    for (kind, name, redirect) in kinds {
+    for (kind, name, redirect, legacy) in kinds {
         let answers = WizardAnswers {
             kind,
             name,
             redirect,
             scopes: &["trades:read"],
+            legacy,
         };
         let (client_id, secret) = chrome.create_app(&srv, &seed, answers, None).await;
         assert!(grantor_core::model::is_app_id(&client_id), "{client_id}");
@@ -262,6 +282,12 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
             .unwrap();
         assert_eq!(app.name, name);
         assert!(app.scopes.contains("trades:read"));
+        assert_eq!(
+            app.allow_password,
+            !legacy.is_empty(),
+            "legacy only when opted in"
+        );
+        assert!(!app.allow_implicit);
         match (app.app_type, &secret) {
             (AppType::Native, None) => {}
             (AppType::Native, Some(_)) => panic!("a native app got a secret"),
@@ -325,6 +351,24 @@ async fn regenerating_a_secret_replaces_it_at_the_token_endpoint() {
     assert_eq!(status, 401, "the old secret is refused: {body}");
     let (status, body) = client_credentials(&srv, seed.client_id(), &new_secret, None).await;
     assert_eq!(status, 200, "the new secret works: {body}");
+
+    // Again, keeping the previous secret for an hour: both work meanwhile.
+    chrome.click_link("Go to the app").await;
+    chrome.click_link("Regenerate secret").await;
+    chrome
+        .field("Keep the old secret working for")
+        .await
+        .select_by_value("3600")
+        .await
+        .unwrap();
+    chrome.click_button("Regenerate secret").await;
+    chrome.expect_heading("New app secret").await;
+    let newer = chrome.text_of("app-secret").await;
+    assert!(chrome.source().await.contains("keeps working until"));
+    for secret in [&new_secret, &newer] {
+        let (status, body) = client_credentials(&srv, seed.client_id(), secret, None).await;
+        assert_eq!(status, 200, "{body}");
+    }
 }
 
 /// An owner of another organization adds an app by its ID, with fewer scopes; the app then
@@ -535,10 +579,16 @@ async fn every_console_page_is_accessible_at_both_widths() {
         name: "Trading portal",
         redirect: Some("https://portal.example.com/callback"),
         scopes: &["openid", "trades:read"],
+        legacy: &["Implicit grant"],
     };
     let (web_id, _) = chrome
         .create_app(&srv, &seed, answers, Some("wizard-web"))
         .await;
+    let web = Directory::app(&srv.state.store, &web_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(web.allow_implicit && !web.allow_password);
     chrome.check_page("app-created", "App created").await;
     chrome
         .goto(&srv.url(&console_path(&seed, &format!("/apps/{web_id}"))))
@@ -583,6 +633,49 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome
         .check_page("resource-servers", "Resource servers")
         .await;
+    chrome
+        .field("Identifier")
+        .await
+        .send_keys("https://payments.example.com")
+        .await
+        .unwrap();
+    chrome
+        .field("Name")
+        .await
+        .send_keys("Payments")
+        .await
+        .unwrap();
+    chrome
+        .field("Scopes")
+        .await
+        .send_keys("payments:read")
+        .await
+        .unwrap();
+    chrome.click_button("Add resource server").await;
+    chrome
+        .wait_for(Locator::XPath(
+            "//p[@role='alert' and contains(., 'description')]",
+        ))
+        .await;
+    chrome
+        .check_page("resource-servers-error", "Resource servers")
+        .await;
+    chrome
+        .field("Scopes")
+        .await
+        .send_keys(" See payments\npayments:send Send payments")
+        .await
+        .unwrap();
+    chrome.click_button("Add resource server").await;
+    chrome
+        .wait_for(Locator::XPath("//p[contains(., 'was created')]"))
+        .await;
+    let index = grantor_core::store::Registry::resource_index(&srv.state.store)
+        .await
+        .unwrap();
+    let payments = index.by_identifier("https://payments.example.com").unwrap();
+    assert_eq!(payments.scopes.len(), 2);
+    assert_eq!(payments.scopes[0].description, "See payments");
     chrome.click_link("Trading").await;
     chrome.check_page("resource-server", "Trading").await;
 
@@ -928,9 +1021,116 @@ async fn invitations_are_single_use(backend: Backend) {
     );
 }
 
+/// An organization keeps an owner: the only one can neither step down nor be removed.
+async fn the_only_owner_stays(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let (seed, owner) = acme(&srv).await;
+    let (mut o, members) = sign_in(&srv, &owner, &console_path(&seed, "/members")).await;
+    let csrf = members.field("csrf").unwrap();
+    let me = Directory::user_by_email(&srv.state.store, &owner)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let demoted = o
+        .post(
+            &console_path(&seed, &format!("/members/{me}/role")),
+            &[("csrf", &csrf), ("role", "member")],
+        )
+        .await;
+    assert_eq!(demoted.status, 422);
+    assert!(demoted.body.contains("only owner"), "{}", demoted.body);
+    let removed = o
+        .post(
+            &console_path(&seed, &format!("/members/{me}/remove")),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(removed.status, 422);
+    srv.member(&seed.org.id, "otto@acme.example", Role::Owner)
+        .await;
+    let demoted = o
+        .post(
+            &console_path(&seed, &format!("/members/{me}/role")),
+            &[("csrf", &csrf), ("role", "developer")],
+        )
+        .await;
+    assert_eq!(
+        demoted.status, 303,
+        "with another owner, stepping down works"
+    );
+}
+
+/// The audit log pages back in time and filters by actor (an email works), action and
+/// object; a member cannot read it.
+async fn the_audit_log_is_filtered_and_paged(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let (seed, owner) = acme(&srv).await;
+    let op = Caller::operator();
+    for i in 0..30 {
+        srv.state
+            .manager
+            .create_api_token(
+                &op,
+                &seed.org.id,
+                &owner,
+                grantor_core::manage::NewApiToken {
+                    name: format!("token {i}"),
+                    scopes: vec!["trades:read".into()],
+                    expires_in: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let audit = console_path(&seed, "/audit");
+    let (mut o, first) = sign_in(&srv, &owner, &audit).await;
+    assert_eq!(
+        first.body.matches("<tr>").count(),
+        26,
+        "a header and 25 events"
+    );
+    let start = first.body.find("/audit?").expect("a link to older events");
+    let end = start + first.body[start..].find('"').unwrap();
+    let older = first.body[start..end]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    let second = o
+        .get(&format!("/console/orgs/{}{older}", seed.org.id))
+        .await;
+    assert_eq!(second.status, 200);
+    assert!(second.body.contains("Newest events") && !second.body.contains("Older events"));
+    let tokens = |page: &Page| page.body.matches("api_token.create").count();
+    assert_eq!(tokens(&first) + tokens(&second), 30, "each event once");
+    let filtered = o
+        .get(&format!(
+            "{audit}?action=app.create&target={}",
+            seed.client_id()
+        ))
+        .await;
+    assert_eq!(
+        filtered.body.matches("<tr>").count(),
+        2,
+        "header and one event"
+    );
+    let by_owner = o.get(&format!("{audit}?actor={owner}")).await;
+    assert!(
+        by_owner.body.contains("No event matches."),
+        "the owner did nothing yet"
+    );
+    let by_cli = o.get(&format!("{audit}?actor=cli&action=member.put")).await;
+    assert!(by_cli.body.contains(&owner));
+    srv.member(&seed.org.id, "mem@acme.example", Role::Member)
+        .await;
+    let (mut m, _) = sign_in(&srv, "mem@acme.example", &console_path(&seed, "/apps")).await;
+    assert_eq!(m.get(&audit).await.status, 403);
+}
+
 crate::both_backends!(
     a_double_submitted_wizard_makes_one_app,
     a_refused_wizard_can_be_corrected,
     roles_see_and_reach_only_what_they_may,
     invitations_are_single_use,
+    the_only_owner_stays,
+    the_audit_log_is_filtered_and_paged,
 );

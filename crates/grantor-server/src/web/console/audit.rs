@@ -18,7 +18,9 @@ const PAGE_SIZE: usize = 25;
 
 pub struct EventRow {
     pub at: String,
+    /// As the log names the actor (what the filter takes) and, for members, their email.
     pub actor: String,
+    pub actor_email: Option<String>,
     pub action: String,
     pub target: String,
     pub outcome: String,
@@ -51,6 +53,17 @@ pub async fn list(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // Members by the name the log gives them, so people read emails, not ids.
+    let members = match state.manager.members(&c.caller, &c.nav.org_id).await {
+        Ok(members) => members,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let email_of = |actor: &str| {
+        members
+            .iter()
+            .find(|m| actor.strip_prefix("user:") == Some(m.user_id.as_str()))
+            .map(|m| m.email.clone())
+    };
     let filter = |name: &str| {
         query
             .get(name)
@@ -58,13 +71,20 @@ pub async fn list(
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
+    // A member's email is a filter for what they did.
+    let actor = filter("actor").map(|a| {
+        members
+            .iter()
+            .find(|m| m.email == a.to_lowercase())
+            .map_or(a, |m| format!("user:{}", m.user_id))
+    });
     let before = query.get("before").and_then(|b| {
         let (at, id) = b.split_once(':')?;
         Some((at.parse().ok()?, id.to_string()))
     });
     let later = before.is_some();
     let wanted = AuditQuery {
-        actor: filter("actor"),
+        actor,
         action: filter("action"),
         target: filter("target"),
         since: None,
@@ -105,6 +125,7 @@ pub async fn list(
             .into_iter()
             .map(|e| EventRow {
                 at: when(e.at),
+                actor_email: email_of(&e.actor),
                 actor: e.actor,
                 action: e.action,
                 target: e.target,
@@ -113,7 +134,7 @@ pub async fn list(
                 details: e.details,
             })
             .collect(),
-        actor: wanted.actor.unwrap_or_default(),
+        actor: filter("actor").unwrap_or_default(),
         action: wanted.action.unwrap_or_default(),
         target: wanted.target.unwrap_or_default(),
         next,

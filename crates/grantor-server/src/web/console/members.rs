@@ -36,6 +36,8 @@ pub struct MembersPage {
     pub invite_role: Role,
     pub once: String,
     pub error: Option<String>,
+    /// A refused change of role or removal, shown above the list.
+    pub list_error: Option<String>,
     /// The link of an invitation just made, shown this once.
     pub new_link: Option<String>,
     pub notice: Option<&'static str>,
@@ -46,6 +48,7 @@ struct Shown {
     email: String,
     role: Role,
     error: Option<String>,
+    list_error: Option<String>,
     new_link: Option<String>,
     notice: Option<&'static str>,
 }
@@ -56,6 +59,7 @@ impl Shown {
             email: String::new(),
             role: Role::Member,
             error: None,
+            list_error: None,
             new_link: None,
             notice,
         }
@@ -77,7 +81,7 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
         Vec::new()
     };
     let now = state.provider.clock.now();
-    let status = if shown.error.is_some() {
+    let status = if shown.error.is_some() || shown.list_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else if shown.new_link.is_some() {
         StatusCode::CREATED
@@ -104,6 +108,7 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
             invite_role: shown.role,
             once: new_once(),
             error: shown.error,
+            list_error: shown.list_error,
             new_link: shown.new_link,
             notice: shown.notice,
             copy_script: COPY_SCRIPT,
@@ -197,6 +202,20 @@ pub async fn invite(
     }
 }
 
+/// A change to the list that was refused: why, above the list.
+async fn list_refused(state: &AppState, c: Console, e: ServiceError) -> Response {
+    match form_message(e) {
+        Ok(message) => {
+            let shown = Shown {
+                list_error: Some(message),
+                ..Shown::plain(None)
+            };
+            members_page(state, c, shown).await
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
 pub async fn set_role(
     State(state): State<AppState>,
     ClientAddress(source): ClientAddress,
@@ -217,7 +236,7 @@ pub async fn set_role(
         .await
     {
         Ok(_) => see_other(&format!("{}/members?done=role", c.base())),
-        Err(e) => PageError::Console(e).into_response(),
+        Err(e) => list_refused(&state, c, e).await,
     }
 }
 
@@ -238,7 +257,7 @@ pub async fn remove(
         .await
     {
         Ok(()) => see_other(&format!("{}/members?done=removed", c.base())),
-        Err(e) => PageError::Console(e).into_response(),
+        Err(e) => list_refused(&state, c, e).await,
     }
 }
 
