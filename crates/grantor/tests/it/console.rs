@@ -5,7 +5,7 @@
 
 use crate::browser::{Chrome, DESKTOP};
 use crate::support::browser::{Browser, Page};
-use crate::support::{Backend, PASSWORD, Seed, TestServer};
+use crate::support::{self, Backend, PASSWORD, Seed, TestServer};
 use fantoccini::Locator;
 use grantor_core::model::{AppType, Caller, Role};
 use grantor_core::store::Directory;
@@ -1126,6 +1126,46 @@ async fn the_audit_log_is_filtered_and_paged(backend: Backend) {
     assert_eq!(m.get(&audit).await.status, 403);
 }
 
+/// Deleting an app takes its confirmation page; removing an added app stops its tokens there.
+async fn deleting_an_app_and_removing_access(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let (seed, owner) = acme(&srv).await;
+    let doomed = srv
+        .state
+        .manager
+        .create_app(
+            &Caller::operator(),
+            &seed.org.id,
+            support::server_app("doomed", &["trades:read"]),
+        )
+        .await
+        .unwrap();
+    let doomed_path = console_path(&seed, &format!("/apps/{}", doomed.app.client_id));
+    let (mut o, _) = sign_in(&srv, &owner, &doomed_path).await;
+    let confirm = o.get(&format!("{doomed_path}/delete")).await;
+    assert!(confirm.body.contains("Delete doomed?"), "{}", confirm.body);
+    let csrf = confirm.field("csrf").unwrap();
+    let deleted = o
+        .post(&format!("{doomed_path}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(deleted.status, 303);
+    let listed = o.follow(deleted).await;
+    assert!(listed.body.contains("The app was deleted.") && !listed.body.contains("doomed"));
+    assert_eq!(o.get(&doomed_path).await.status, 404);
+
+    let (status, _) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
+    assert_eq!(status, 200);
+    let removed = o
+        .post(
+            &console_path(&seed, &format!("/added-apps/{}/remove", seed.client_id())),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    let (status, body) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
+    assert_ne!(status, 200, "no longer added: {body}");
+}
+
 crate::both_backends!(
     a_double_submitted_wizard_makes_one_app,
     a_refused_wizard_can_be_corrected,
@@ -1133,4 +1173,5 @@ crate::both_backends!(
     invitations_are_single_use,
     the_only_owner_stays,
     the_audit_log_is_filtered_and_paged,
+    deleting_an_app_and_removing_access,
 );

@@ -67,6 +67,8 @@ pub async fn list(
         Ok(apps) => apps,
         Err(e) => return PageError::Console(e).into_response(),
     };
+    // One look-up per app for the organizations that added it: a console lists tens of
+    // apps, not thousands.
     let mut rows = Vec::with_capacity(apps.len());
     for app in apps {
         let added_to = match state.manager.app(&c.caller, &app.client_id).await {

@@ -15,6 +15,7 @@ mod wizard;
 
 use super::{csrf, see_other, session};
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{PageError, sentence};
 use axum::Router;
 use axum::extract::{Path, State};
@@ -123,6 +124,8 @@ pub struct Console {
     pub caller: Caller,
     pub user_id: String,
     pub nav: Nav,
+    /// The session's hash: what its forms' CSRF tokens are bound to.
+    session: String,
 }
 
 impl Console {
@@ -175,6 +178,7 @@ impl Console {
             caller,
             user_id: user.id,
             nav,
+            session: current.id_hash,
         })
     }
 
@@ -189,10 +193,7 @@ impl Console {
         form: &Params,
     ) -> Result<Self, Response> {
         let console = Self::open(state, headers, source, org, section).await?;
-        let Some(current) = session::current(state, headers).await else {
-            return Err(see_other("/login"));
-        };
-        if csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
+        if csrf::verify(&state.csrf_key, &console.session, form.get("csrf")) {
             Ok(console)
         } else {
             Err(PageError::FormExpired(
@@ -215,8 +216,8 @@ impl Console {
 /// `/console`: the first organization the user belongs to.
 async fn home(
     State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
     headers: HeaderMap,
-    crate::client_address::ClientAddress(source): crate::client_address::ClientAddress,
 ) -> Response {
     let Some(current) = session::current(&state, &headers).await else {
         return see_other("/login?return_to=%2Fconsole");

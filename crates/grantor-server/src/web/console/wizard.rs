@@ -280,6 +280,7 @@ pub async fn start(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // Said at once rather than after five steps; `Manager` refuses the last one anyway.
     if !c.nav.can.manage_apps {
         return PageError::Console(grantor_core::ServiceError::Forbidden(format!(
             "creating apps needs the developer or owner role; you are a {}",
