@@ -241,16 +241,6 @@ pub struct Decision {
     pub scopes: ScopeSet,
 }
 
-fn describe_builtin(scope: &str) -> Option<&'static str> {
-    Some(match scope {
-        "openid" => "Sign you in with your Grantor account",
-        "profile" => "See your name",
-        "email" => "See your email address",
-        "offline_access" => "Keep access while you are away",
-        _ => return None,
-    })
-}
-
 impl<S: Storage> Provider<S> {
     /// Checks an authorization request. Errors about the client or redirect URI are pages;
     /// all later ones redirect to the app.
@@ -503,7 +493,7 @@ impl<S: Storage> Provider<S> {
             .iter()
             .map(|s| ScopeChoice {
                 name: s.to_string(),
-                description: describe_builtin(s)
+                description: crate::scope::describe_builtin(s)
                     .or_else(|| index.description_of(s))
                     .filter(|d| !d.is_empty())
                     .unwrap_or(s)

@@ -3,8 +3,8 @@
 //! this, so they cannot disagree about the rules.
 
 use crate::model::{
-    Actor, ApiToken, App, AppType, AuditEvent, Caller, LegacyGrant, Membership, OrgAccessGrant,
-    Organization, ResourceServer, Role, ScopeDefinition, TokenLimits, User,
+    Actor, ApiToken, App, AppType, AuditEvent, Caller, Invitation, LegacyGrant, Membership,
+    OrgAccessGrant, Organization, ResourceServer, Role, ScopeDefinition, TokenLimits, User,
 };
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
@@ -108,7 +108,82 @@ pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), Service
     }
 }
 
+/// An email address as Grantor keeps it: trimmed and lowercase.
+fn normalize_email(email: &str) -> Result<String, ServiceError> {
+    let email = email.trim().to_lowercase();
+    if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
+        return Err(invalid(format!("{email:?} is not an email address")));
+    }
+    Ok(email)
+}
+
+/// Refuses a change that would leave an organization without an owner: nobody could manage
+/// its members or regenerate its secrets again (short of the operator at the CLI).
+fn keeps_an_owner(members: &[Membership], leaving: &str) -> Result<(), ServiceError> {
+    let others = members
+        .iter()
+        .any(|m| m.role == Role::Owner && m.user_id != leaving);
+    let is_owner = members
+        .iter()
+        .any(|m| m.role == Role::Owner && m.user_id == leaving);
+    if is_owner && !others {
+        return Err(invalid(
+            "this is the organization's only owner: make another member an owner first",
+        ));
+    }
+    Ok(())
+}
+
+/// Invitation links work for a week.
+pub const INVITATION_TTL: i64 = 7 * 24 * 3600;
+
+/// An open invitation as the holder of its link sees it.
+#[derive(Debug, Clone)]
+pub struct InvitationView {
+    pub invitation: Invitation,
+    pub org_name: String,
+    /// The id of the user the invitation's email belongs to, if there is one: they accept
+    /// by signing in; anyone else sets a name and password.
+    pub existing_user: Option<String>,
+}
+
+/// How the holder of an invitation link accepts it.
+#[derive(Debug, Clone)]
+pub enum Acceptance<'a> {
+    /// The signed-in user `user_id`, who must be the invited one.
+    SignedIn { user_id: &'a str },
+    /// A new person, with the name and password of their new account.
+    NewUser { name: &'a str, password: &'a str },
+}
+
 impl<S: Storage> Manager<S> {
+    /// A user record, checked: a real-looking email, a password of 8 characters or more.
+    fn new_user(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        platform_admin: bool,
+    ) -> Result<User, ServiceError> {
+        let email = normalize_email(email)?;
+        if password.chars().count() < 8 {
+            return Err(invalid("a password must have at least 8 characters"));
+        }
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        if name.is_some_and(|n| n.len() > 100) {
+            return Err(invalid("a name must be at most 100 characters"));
+        }
+        Ok(User {
+            id: secret::new_id("usr_")?,
+            name: name.unwrap_or(&email).to_string(),
+            email,
+            password_hash: password::hash(password)?,
+            platform_admin,
+            created_at: self.clock.now(),
+            disabled_at: None,
+        })
+    }
+
     fn audit(
         &self,
         actor: &Caller,
@@ -224,26 +299,7 @@ impl<S: Storage> Manager<S> {
         platform_admin: bool,
     ) -> Result<User, ServiceError> {
         policy::check(actor, Action::ManageUsers, None, None)?;
-        let email = email.trim().to_lowercase();
-        if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
-            return Err(invalid(format!("{email:?} is not an email address")));
-        }
-        if password.chars().count() < 8 {
-            return Err(invalid("a password must have at least 8 characters"));
-        }
-        let user = User {
-            id: secret::new_id("usr_")?,
-            name: name
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .unwrap_or(&email)
-                .to_string(),
-            email,
-            password_hash: password::hash(password)?,
-            platform_admin,
-            created_at: self.clock.now(),
-            disabled_at: None,
-        };
+        let user = self.new_user(email, password, name, platform_admin)?;
         let audit = self.audit(
             actor,
             "user.create",
@@ -795,6 +851,26 @@ impl<S: Storage> Manager<S> {
         Ok(self.store.org_grants_of_org(&org.id).await?)
     }
 
+    /// The apps an organization added, each with the app's name: the app may belong to
+    /// another organization, which the members here cannot otherwise see into.
+    pub async fn added_apps_named(
+        &self,
+        actor: &Caller,
+        org: &str,
+    ) -> Result<Vec<(OrgAccessGrant, String)>, ServiceError> {
+        let grants = self.added_apps(actor, org).await?;
+        let mut named = Vec::with_capacity(grants.len());
+        for grant in grants {
+            let name = self
+                .store
+                .app(&grant.client_id)
+                .await?
+                .map_or_else(|| grant.client_id.clone(), |app| app.name);
+            named.push((grant, name));
+        }
+        Ok(named)
+    }
+
     /// An app of organization `org`, with the organizations that added it; an app of
     /// another organization is "not found" here.
     pub async fn app_of(
@@ -875,6 +951,9 @@ impl<S: Storage> Manager<S> {
             .iter()
             .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
             .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))?;
+        if role != Role::Owner {
+            keeps_an_owner(&members, &member.user_id)?;
+        }
         self.add_member(actor, org, &member.email, role).await
     }
 
@@ -888,12 +967,13 @@ impl<S: Storage> Manager<S> {
         user: &str,
     ) -> Result<(), ServiceError> {
         let not_found = || ServiceError::NotFound(format!("member {user:?}"));
-        let member = self
-            .members(actor, org)
-            .await?
-            .into_iter()
+        let members = self.members(actor, org).await?;
+        let member = members
+            .iter()
             .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
+            .cloned()
             .ok_or_else(not_found)?;
+        keeps_an_owner(&members, &member.user_id)?;
         self.authorize(actor, Action::ManageMembers, &member.org_id)
             .await?;
         let audit = self.audit(
@@ -1109,6 +1189,204 @@ impl<S: Storage> Manager<S> {
             .revoke_grants_of(user_id, client_id, org_id, self.clock.now())
             .await?;
         Ok(())
+    }
+
+    /// An owner invites `email` to join `org` with `role`: a single-use link that expires;
+    /// its token exists in clear only in the answer.
+    pub async fn invite_member(
+        &self,
+        actor: &Caller,
+        org: &str,
+        email: &str,
+        role: Role,
+    ) -> Result<(Invitation, String), ServiceError> {
+        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
+        let email = normalize_email(email)?;
+        if let Some(user) = self.store.user_by_email(&email).await?
+            && self
+                .store
+                .memberships_of_user(&user.id)
+                .await?
+                .iter()
+                .any(|m| m.org_id == org.id)
+        {
+            return Err(invalid(format!(
+                "{email} is already a member; change their role in the list instead"
+            )));
+        }
+        let token = secret::generate(secret::Kind::Invitation)?;
+        let now = self.clock.now();
+        let invitation = Invitation {
+            id: secret::new_id("inv_")?,
+            org_id: org.id.clone(),
+            email,
+            role,
+            token_hash: secret::hash(&token),
+            created_by: actor.audit_name(),
+            created_at: now,
+            expires_at: now + INVITATION_TTL,
+            accepted_at: None,
+        };
+        let audit = self.audit(
+            actor,
+            "member.invite",
+            &invitation.id,
+            Some(&org.id),
+            format!("email={} role={role}", invitation.email),
+        )?;
+        self.store.create_invitation(&invitation, &audit).await?;
+        Ok((invitation, token))
+    }
+
+    /// The organization's invitations not yet accepted (owners).
+    pub async fn invitations(
+        &self,
+        actor: &Caller,
+        org: &str,
+    ) -> Result<Vec<Invitation>, ServiceError> {
+        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
+        Ok(self.store.pending_invitations(&org.id).await?)
+    }
+
+    /// Withdraws an invitation that was not accepted yet: its link stops working.
+    pub async fn withdraw_invitation(
+        &self,
+        actor: &Caller,
+        org: &str,
+        id: &str,
+    ) -> Result<(), ServiceError> {
+        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
+        let audit = self.audit(
+            actor,
+            "member.withdraw_invitation",
+            id,
+            Some(&org.id),
+            String::new(),
+        )?;
+        if self.store.delete_invitation(&org.id, id, &audit).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(format!("invitation {id:?}")))
+        }
+    }
+
+    /// The open invitation behind a link's token. Holding the token is what entitles one
+    /// to see it, as the owner who made it decided.
+    pub async fn invitation(&self, token: &str) -> Result<InvitationView, ServiceError> {
+        let gone = || {
+            invalid(
+                "this invitation link was already used, has expired or was withdrawn; ask the organization's owner for a new one",
+            )
+        };
+        if !secret::has_shape(token, secret::Kind::Invitation) {
+            return Err(gone());
+        }
+        let invitation = self
+            .store
+            .invitation_by_hash(&secret::hash(token))
+            .await?
+            .filter(|i| i.accepted_at.is_none() && i.expires_at > self.clock.now())
+            .ok_or_else(gone)?;
+        let org_name = self.organization(&invitation.org_id).await?.name;
+        let existing_user = self
+            .store
+            .user_by_email(&invitation.email)
+            .await?
+            .map(|u| u.id);
+        Ok(InvitationView {
+            invitation,
+            org_name,
+            existing_user,
+        })
+    }
+
+    /// Accepts an invitation, once: the invited user joins with its role, a new person with
+    /// a new account. No role is checked here: the owner decided when inviting, and the
+    /// link's token stands for that decision. Returns the id of the user who joined.
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        how: Acceptance<'_>,
+        source: Option<String>,
+    ) -> Result<String, ServiceError> {
+        let view = self.invitation(token).await?;
+        let invitation = &view.invitation;
+        let (user_id, new_user) = match (how, view.existing_user) {
+            (Acceptance::SignedIn { user_id }, Some(invited)) if invited == user_id => {
+                (invited, None)
+            }
+            (_, Some(_)) => {
+                return Err(ServiceError::Forbidden(format!(
+                    "this invitation is for {}: sign in with that account to accept it",
+                    invitation.email
+                )));
+            }
+            (Acceptance::NewUser { name, password }, None) => {
+                let user = self.new_user(&invitation.email, password, Some(name), false)?;
+                (user.id.clone(), Some(user))
+            }
+            (Acceptance::SignedIn { .. }, None) => {
+                return Err(invalid(format!(
+                    "this invitation is for {}, who has no account yet: sign out, then open the link again to create it",
+                    invitation.email
+                )));
+            }
+        };
+        let caller = Caller {
+            actor: Actor::User {
+                user_id: user_id.clone(),
+                platform_admin: false,
+                token: None,
+            },
+            source,
+        };
+        let audit = self.audit(
+            &caller,
+            "member.accept_invitation",
+            &invitation.id,
+            Some(&invitation.org_id),
+            format!("role={} new_user={}", invitation.role, new_user.is_some()),
+        )?;
+        let accepted = self
+            .store
+            .accept_invitation(
+                invitation,
+                &user_id,
+                new_user.as_ref(),
+                self.clock.now(),
+                &audit,
+            )
+            .await?;
+        if accepted {
+            Ok(user_id)
+        } else {
+            Err(invalid(
+                "this invitation link was already used or has expired; ask the organization's owner for a new one",
+            ))
+        }
+    }
+
+    /// An app an owner of `org` is about to add to it, by app ID: its name, type and scopes,
+    /// so the owner can choose what to grant. Knowing the ID is what lets an owner of another
+    /// organization see this much.
+    pub async fn app_to_add(
+        &self,
+        actor: &Caller,
+        org: &str,
+        client_id: &str,
+    ) -> Result<App, ServiceError> {
+        self.org_allowing(actor, org, Action::AddAppToOrganization)
+            .await?;
+        let client_id = client_id.trim();
+        let not_found = || {
+            ServiceError::NotFound(format!(
+                "no app has the ID {client_id:?}; app IDs look like app_ and 32 hexadecimal digits"
+            ))
+        };
+        if !crate::model::is_app_id(client_id) {
+            return Err(not_found());
+        }
+        self.store.app(client_id).await?.ok_or_else(not_found)
     }
 
     /// Issues a new app secret; the old one stops working at once, or after `grace_seconds`.

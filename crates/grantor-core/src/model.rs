@@ -276,6 +276,23 @@ pub struct ApiToken {
     pub revoked_at: Option<i64>,
 }
 
+/// An owner's invitation for `email` to join an organization with `role`: a single-use link
+/// that expires. Only the hash of the link's token is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invitation {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(skip)]
+    pub token_hash: String,
+    /// Who invited, as the audit log names them.
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+}
+
 /// What a user's access token confines them to: its organization and its scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenLimits {

@@ -94,6 +94,12 @@ impl Action {
     }
 }
 
+/// Whether holding `role` in an organization is enough for `action` there, so pages can leave
+/// out what a role may not use. Only a hint for display: `Manager` still calls [`check`].
+pub fn role_may(role: Role, action: Action) -> bool {
+    action.required_role().is_some_and(|needed| role >= needed)
+}
+
 /// The management scopes a user may put in an API token (and so act with through it): what
 /// their role lets them do, and `grantor:orgs` only for platform admins.
 pub fn management_scopes_for(role: Role, platform_admin: bool) -> ScopeSet {
@@ -157,10 +163,7 @@ pub fn check(
             platform_admin: true,
             ..
         } => true,
-        Actor::User { .. } => match (action.required_role(), role) {
-            (Some(needed), Some(held)) => held >= needed,
-            _ => false,
-        },
+        Actor::User { .. } => role.is_some_and(|held| role_may(held, action)),
         Actor::AdminClient {
             org_id: own,
             scopes,
@@ -255,6 +258,22 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn what_a_role_may_do_matches_the_check() {
+        for role in [Role::Member, Role::Developer, Role::Owner] {
+            for action in [
+                Action::ManageApps,
+                Action::RegenerateAppSecret,
+                Action::ManageMembers,
+                Action::ManageOwnApiTokens,
+                Action::CreateOrganization,
+            ] {
+                let checked = check(&user(), action, Some("o"), Some(role)).is_ok();
+                assert_eq!(role_may(role, action), checked, "{role} {action:?}");
+            }
+        }
     }
 
     #[test]

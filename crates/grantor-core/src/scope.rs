@@ -35,6 +35,23 @@ pub fn is_builtin(scope: &str) -> bool {
     is_oidc(scope) || MANAGEMENT_SCOPES.contains(&scope)
 }
 
+/// What a built-in scope lets an app (or an API token) do, in the words pages show.
+pub fn describe_builtin(scope: &str) -> Option<&'static str> {
+    Some(match scope {
+        "openid" => "Sign you in with your Grantor account",
+        "profile" => "See your name",
+        "email" => "See your email address",
+        "offline_access" => "Keep access while you are away",
+        "grantor:orgs" => "Create and list organizations (platform admins)",
+        "grantor:apps" => "See and manage OAuth apps, as your role allows",
+        "grantor:members" => "See and manage members",
+        "grantor:resources" => "Manage resource servers",
+        "grantor:audit" => "Read the audit log",
+        "grantor:api-tokens" => "Manage your own API tokens",
+        _ => return None,
+    })
+}
+
 /// Whether `s` is a valid scope token: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
 pub fn is_valid_token(s: &str) -> bool {
     !s.is_empty()

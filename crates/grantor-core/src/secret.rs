@@ -19,6 +19,7 @@ pub enum Kind {
     ApiToken,
     Session,
     Csrf,
+    Invitation,
 }
 
 impl Kind {
@@ -30,6 +31,7 @@ impl Kind {
             Self::ApiToken => "gr_api_",
             Self::Session => "gr_ses_",
             Self::Csrf => "gr_csrf_",
+            Self::Invitation => "gr_inv_",
         }
     }
 }

@@ -325,6 +325,9 @@ pub enum PageError {
         message: &'static str,
         detail: String,
     },
+    /// A console request `Manager` refused or could not serve, with no form to show it
+    /// beside: its message says what was wrong (faults of the server are logged, not shown).
+    Console(ServiceError),
 }
 
 impl IntoResponse for PageError {
@@ -336,7 +339,36 @@ impl IntoResponse for PageError {
                 tracing::error!(%detail, "a page could not be served");
                 (StatusCode::SERVICE_UNAVAILABLE, "Try again", message)
             }
+            Self::Console(e) => {
+                let (status, title) = match &e {
+                    ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
+                    ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
+                    ServiceError::Conflict(_) => (StatusCode::CONFLICT, "Already there"),
+                    ServiceError::Invalid(_) | ServiceError::InvalidFields(_) => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "Not possible")
+                    }
+                    ServiceError::Unavailable(detail) | ServiceError::Internal(detail) => {
+                        tracing::error!(%detail, "a console page could not be served");
+                        (StatusCode::SERVICE_UNAVAILABLE, "Try again")
+                    }
+                };
+                let message = sentence(&e.to_string());
+                return crate::web::pages::console_error_page(status, title, &message);
+            }
         };
         crate::web::pages::error_page(status, title, message)
     }
+}
+
+/// A message from the core as a sentence: capitalised, with a full stop.
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }

@@ -13,6 +13,27 @@ const MEMBERSHIP_QUERY: &str = "SELECT m.org_id, o.name AS org_name, m.user_id, 
 const GRANT_QUERY: &str = "SELECT g.org_id, o.name AS org_name, g.client_id, g.scopes, g.created_at \
      FROM org_access_grants g JOIN organizations o ON o.id = g.org_id";
 
+/// Inserts a user inside `tx`: by the CLI and API, and when an invitation makes one.
+pub(crate) async fn insert_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user: &User,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(&user.id)
+    .bind(&user.email)
+    .bind(&user.name)
+    .bind(&user.password_hash)
+    .bind(i64::from(user.platform_admin))
+    .bind(user.created_at)
+    .bind(user.disabled_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(conflict("a user with this email"))?;
+    Ok(())
+}
+
 fn org_grant(row: &sqlx::any::AnyRow) -> StoreResult<OrgAccessGrant> {
     Ok(OrgAccessGrant {
         org_id: get(row, "org_id")?,
@@ -163,19 +184,7 @@ impl Directory for Store {
 
     async fn create_user(&self, user: &User, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(&user.password_hash)
-        .bind(i64::from(user.platform_admin))
-        .bind(user.created_at)
-        .bind(user.disabled_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("a user with this email"))?;
+        insert_user(&mut tx, user).await?;
         self.commit_change(tx, audit).await
     }
 

@@ -10,6 +10,7 @@ mod audit;
 mod cache;
 mod directory;
 mod idempotency;
+mod invitations;
 mod keys;
 mod migrate;
 pub mod pool;

@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 7] = [
+const MIGRATIONS: [(i64, &str, &str); 8] = [
     (
         1,
         "foundation",
@@ -36,6 +36,11 @@ const MIGRATIONS: [(i64, &str, &str); 7] = [
         7,
         "revocation_log",
         include_str!("../migrations/0007_revocation_log.sql"),
+    ),
+    (
+        8,
+        "invitations",
+        include_str!("../migrations/0008_invitations.sql"),
     ),
 ];
 

@@ -244,6 +244,7 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE expires_at < $1",
             "DELETE FROM login_failures WHERE last_failure_at < $1 - 86400",
             "DELETE FROM idempotency_keys WHERE created_at < $1 - 86400",
+            "DELETE FROM invitations WHERE expires_at < $1 - 604800",
         ];
         for sql in statements {
             sqlx::query(sql)

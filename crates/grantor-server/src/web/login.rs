@@ -48,7 +48,10 @@ async fn app_name(state: &AppState, return_to: &str) -> Option<String> {
 }
 
 /// The browser's CSRF binding cookie, creating one when absent.
-fn browser_binding(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+pub(super) fn browser_binding(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> (String, Option<HeaderValue>) {
     match session::cookie(state, headers, Cookie::Browser) {
         Some(v) if !v.is_empty() => (v.to_string(), None),
         _ => {

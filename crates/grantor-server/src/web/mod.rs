@@ -3,6 +3,7 @@
 
 mod account;
 pub mod consent;
+mod console;
 pub mod csrf;
 mod login;
 mod logout;
@@ -26,7 +27,17 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
         .route("/assets/grantor.css", get(stylesheet))
+        .merge(console::router())
 }
+
+/// The console's copy button, inlined where a secret is shown once. The policy below allows
+/// exactly this script by its hash, and no other.
+pub const COPY_SCRIPT: &str = include_str!("../../assets/copy.js");
+const CONTENT_SECURITY_POLICY: &str = concat!(
+    "default-src 'none'; style-src 'self'; img-src 'self'; ",
+    "script-src 'sha256-Gh44pQDjIFKLK7rpBMFcGeCT2Zt7C5r3D5DRPxWe77w='; ",
+    "frame-ancestors 'none'; base-uri 'none'"
+);
 
 async fn stylesheet() -> Response {
     let mut response = include_str!("../../assets/grantor.css").into_response();
@@ -44,7 +55,8 @@ async fn stylesheet() -> Response {
 
 /// Headers every HTML response carries, whichever router produced it (the approval page and
 /// the authorization error page come from the protocol endpoints): no framing, no script, no
-/// caching of personal pages, no referrer leaking the URL's parameters.
+/// caching of personal pages, no referrer leaking the URL's parameters; of scripts only the
+/// copy button's.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -61,7 +73,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
@@ -96,5 +108,27 @@ pub fn see_other(location: &str) -> Response {
             message: "The redirect address is not valid.",
         }
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    const COPY_SCRIPT_HASH: &str = "sha256-Gh44pQDjIFKLK7rpBMFcGeCT2Zt7C5r3D5DRPxWe77w=";
+
+    #[test]
+    fn the_policy_allows_the_copy_script_by_its_hash() {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, COPY_SCRIPT.as_bytes());
+        let hash = format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        );
+        assert_eq!(
+            hash, COPY_SCRIPT_HASH,
+            "update COPY_SCRIPT_HASH after editing copy.js"
+        );
+        assert!(CONTENT_SECURITY_POLICY.contains(&format!("'{COPY_SCRIPT_HASH}'")));
     }
 }

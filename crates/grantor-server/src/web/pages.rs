@@ -34,6 +34,8 @@ pub struct ConsentPage {
 pub struct ErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
+    /// Shown inside the console: point back to it rather than to an app.
+    pub console: bool,
 }
 
 #[derive(Template)]
@@ -65,5 +67,23 @@ pub struct AccountPage {
 }
 
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    super::render(status, &ErrorPage { title, message })
+    super::render(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            console: false,
+        },
+    )
+}
+
+pub fn console_error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    super::render(
+        status,
+        &ErrorPage {
+            title,
+            message,
+            console: true,
+        },
+    )
 }

@@ -22,15 +22,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const WAIT: Duration = Duration::from_secs(15);
-const DESKTOP: (u32, u32) = (1280, 900);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const DESKTOP: (u32, u32) = (1280, 900);
 const PHONE: (u32, u32) = (375, 812);
 
 use crate::support::ci;
 
 /// A headless Chromium session and the chromedriver serving it; both end on drop.
-struct Chrome {
-    client: Client,
+pub(crate) struct Chrome {
+    pub(crate) client: Client,
     _driver: Driver,
 }
 
@@ -45,7 +45,7 @@ struct Driver {
 impl Chrome {
     /// Starts chromedriver and a headless Chromium, or returns `None` (outside CI) when either
     /// is not installed.
-    async fn launch() -> Option<Chrome> {
+    pub(crate) async fn launch() -> Option<Chrome> {
         let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
         let chrome_bin = std::env::var("CHROME_BIN").unwrap_or("/usr/bin/chromium".into());
         for bin in [&driver_bin, &chrome_bin] {
@@ -116,20 +116,20 @@ impl Chrome {
         Some(chrome)
     }
 
-    async fn resize(&self, (width, height): (u32, u32)) {
+    pub(crate) async fn resize(&self, (width, height): (u32, u32)) {
         self.client.set_window_size(width, height).await.unwrap();
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
 
-    async fn url(&self) -> url::Url {
+    pub(crate) async fn url(&self) -> url::Url {
         self.client.current_url().await.unwrap()
     }
 
     /// Waits until the browser is on a page whose address starts with `prefix`.
-    async fn wait_for_url(&self, prefix: &str) -> url::Url {
+    pub(crate) async fn wait_for_url(&self, prefix: &str) -> url::Url {
         let deadline = Instant::now() + WAIT;
         loop {
             let url = self.url().await;
@@ -146,7 +146,7 @@ impl Chrome {
 
     /// Waits until the page's main heading reads `expected`: after a click, the page being
     /// left may still be showing for a moment.
-    async fn expect_heading(&self, expected: &str) {
+    pub(crate) async fn expect_heading(&self, expected: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             let heading = match self.client.find(Locator::Css("h1")).await {
@@ -164,7 +164,7 @@ impl Chrome {
         }
     }
 
-    async fn wait_for(&self, locator: Locator<'_>) -> Element {
+    pub(crate) async fn wait_for(&self, locator: Locator<'_>) -> Element {
         self.client
             .wait()
             .at_most(WAIT)
@@ -175,7 +175,7 @@ impl Chrome {
 
     /// The form control labelled `text`, found through its `<label for>` as a screen reader
     /// would.
-    async fn field(&self, text: &str) -> Element {
+    pub(crate) async fn field(&self, text: &str) -> Element {
         let xpath = format!("//label[normalize-space(.)='{text}']");
         let label = self.wait_for(Locator::XPath(&xpath)).await;
         let id = label
@@ -187,38 +187,38 @@ impl Chrome {
     }
 
     /// The checkbox whose label mentions `text`.
-    async fn checkbox(&self, text: &str) -> Element {
+    pub(crate) async fn checkbox(&self, text: &str) -> Element {
         let xpath = format!("//label[contains(., '{text}')]");
         let label = self.wait_for(Locator::XPath(&xpath)).await;
         let id = label.attr("for").await.unwrap().unwrap();
         self.client.find(Locator::Id(&id)).await.unwrap()
     }
 
-    async fn button(&self, text: &str) -> Element {
+    pub(crate) async fn button(&self, text: &str) -> Element {
         let xpath = format!("//button[normalize-space(.)='{text}']");
         self.wait_for(Locator::XPath(&xpath)).await
     }
 
     /// What has the keyboard focus: `input#id`, or `button "text"` for elements without an id.
-    async fn focused(&self) -> String {
+    pub(crate) async fn focused(&self) -> String {
         let element = self.client.active_element().await.unwrap();
         describe(&element).await
     }
 
     /// Presses and releases one key on whatever has the focus.
-    async fn press(&self, key: Key) {
+    pub(crate) async fn press(&self, key: Key) {
         let keys = KeyActions::new("keyboard".into())
             .then(KeyAction::Down { value: key.into() })
             .then(KeyAction::Up { value: key.into() });
         self.client.perform_actions(keys).await.unwrap();
     }
 
-    async fn script(&self, js: &str) -> Value {
+    pub(crate) async fn script(&self, js: &str) -> Value {
         self.client.execute(js, vec![]).await.unwrap()
     }
 
     /// Signs in with the mouse: fills the labelled fields and clicks "Sign in".
-    async fn sign_in(&self, email: &str, password: &str) {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) {
         self.expect_heading("Sign in").await;
         let field = self.field("Email").await;
         field.clear().await.unwrap();
@@ -232,7 +232,7 @@ impl Chrome {
     }
 
     /// Asserts the page does not scroll sideways at the current window size.
-    async fn assert_fits(&self, page: &str) {
+    pub(crate) async fn assert_fits(&self, page: &str) {
         let sizes = self
             .script("return [document.documentElement.scrollWidth, window.innerWidth];")
             .await;
@@ -245,7 +245,7 @@ impl Chrome {
 
     /// Saves a screenshot of the whole page (the window grown to the page's height) as
     /// `target/screenshots/<name>-<label>.png`.
-    async fn screenshot(&self, name: &str, (width, height): (u32, u32), label: &str) {
+    pub(crate) async fn screenshot(&self, name: &str, (width, height): (u32, u32), label: &str) {
         let sizes = self
             .script("return [document.documentElement.scrollHeight, window.innerHeight];")
             .await;
@@ -259,9 +259,9 @@ impl Chrome {
             self.resize((width, height)).await;
         }
         assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
-        let dir = screenshot_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}-{label}.png"));
+        // A name may hold a folder (`console/apps`).
+        let path = screenshot_dir().join(format!("{name}-{label}.png"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, png).unwrap();
         eprintln!("saved {}", path.display());
     }

@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod client_credentials;
 mod connections;
+mod console;
 mod faults;
 mod hardening;
 mod multinode;

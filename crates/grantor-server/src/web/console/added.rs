@@ -1,0 +1,255 @@
+//! Apps added to the organization: an owner lets a server app (this organization's, or
+//! another's by its app ID) get tokens here, or members sign in to another organization's
+//! web or native app, with the scopes chosen; and takes that back.
+
+use super::apps::type_label;
+use super::{Console, Nav, form_message};
+use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::error::PageError;
+use crate::input::{PageForm, PageQuery};
+use crate::web::{render, see_other};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grantor_core::ServiceError;
+use grantor_core::model::{App, AppType};
+use grantor_core::params::Params;
+
+pub struct AddedRow {
+    pub client_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub added: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/added.html")]
+pub struct AddedPage {
+    pub nav: Nav,
+    pub added: Vec<AddedRow>,
+    /// This organization's server apps not added yet.
+    pub own_server_apps: Vec<(String, String)>,
+    pub app_id: String,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+}
+
+async fn added_page(
+    state: &AppState,
+    c: Console,
+    app_id: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> Response {
+    let listed = async {
+        let grants = state
+            .manager
+            .added_apps_named(&c.caller, &c.nav.org_id)
+            .await?;
+        let own = state.manager.apps(&c.caller, &c.nav.org_id).await?;
+        let rows: Vec<AddedRow> = grants
+            .iter()
+            .map(|(g, name)| AddedRow {
+                client_id: g.client_id.clone(),
+                name: name.clone(),
+                scopes: g.scopes.to_string(),
+                added: super::when(g.created_at),
+            })
+            .collect();
+        let own_server_apps = own
+            .into_iter()
+            .filter(|a| a.app_type == AppType::Server)
+            .filter(|a| !grants.iter().any(|(g, _)| g.client_id == a.client_id))
+            .map(|a| (a.client_id, a.name))
+            .collect();
+        Ok::<_, ServiceError>((rows, own_server_apps))
+    }
+    .await;
+    let (added, own_server_apps) = match listed {
+        Ok(found) => found,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &AddedPage {
+            nav: c.nav,
+            added,
+            own_server_apps,
+            app_id,
+            error,
+            notice,
+        },
+    )
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "added-apps").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let notice = match query.get("done") {
+        Some("added") => {
+            Some("The app was added. It can get tokens here with the scopes you chose.")
+        }
+        Some("removed") => Some("The app was removed from this organization."),
+        _ => None,
+    };
+    added_page(&state, c, String::new(), None, notice).await
+}
+
+pub struct ScopeChoice {
+    pub name: String,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/add_app.html")]
+pub struct AddAppPage {
+    pub nav: Nav,
+    pub app: App,
+    pub type_label: &'static str,
+    pub own: bool,
+    pub scopes: Vec<ScopeChoice>,
+    pub error: Option<String>,
+}
+
+async fn add_page(
+    state: &AppState,
+    c: Console,
+    client_id: &str,
+    chosen: Option<Vec<String>>,
+    error: Option<String>,
+) -> Response {
+    let app = match state
+        .manager
+        .app_to_add(&c.caller, &c.nav.org_id, client_id)
+        .await
+    {
+        Ok(app) => app,
+        Err(e @ (ServiceError::NotFound(_) | ServiceError::Invalid(_))) => {
+            let message = crate::error::sentence(&e.to_string());
+            return added_page(state, c, client_id.into(), Some(message), None).await;
+        }
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    // Already added: start from what was granted; else from everything the app asks for.
+    let granted = match state.manager.added_apps(&c.caller, &c.nav.org_id).await {
+        Ok(grants) => grants
+            .into_iter()
+            .find(|g| g.client_id == app.client_id)
+            .map(|g| g.scopes),
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let scopes = app
+        .scopes
+        .iter()
+        .map(|s| ScopeChoice {
+            name: s.to_string(),
+            checked: match (&chosen, &granted) {
+                (Some(chosen), _) => chosen.iter().any(|c| c == s),
+                (None, Some(granted)) => granted.contains(s),
+                (None, None) => true,
+            },
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &AddAppPage {
+            type_label: type_label(app.app_type),
+            own: app.org_id == c.nav.org_id,
+            nav: c.nav,
+            app,
+            scopes,
+            error,
+        },
+    )
+}
+
+/// Step one of adding: the app, by ID (from the list or typed in); shows its scopes.
+pub async fn choose(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "added-apps").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let client_id = query.get("app").unwrap_or_default().trim().to_string();
+    add_page(&state, c, &client_id, None, None).await
+}
+
+fn chosen_scopes(form: &Params) -> Vec<String> {
+    form.all("scope").map(str::to_string).collect()
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let client_id = form.get("client_id").unwrap_or_default().to_string();
+    let scopes = chosen_scopes(&form);
+    // Adding again only sets the scopes: sending the form twice changes nothing twice.
+    match state
+        .manager
+        .add_app_to_organization(&c.caller, &client_id, &c.nav.org_id, scopes.clone())
+        .await
+    {
+        Ok(_) => see_other(&format!("{}/added-apps?done=added", c.base())),
+        Err(e) => match form_message(e) {
+            Ok(message) => add_page(&state, c, &client_id, Some(scopes), Some(message)).await,
+            Err(r) => r.into_response(),
+        },
+    }
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, client_id)): Path<(String, String)>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state
+        .manager
+        .remove_app_from_organization(&c.caller, &client_id, &c.nav.org_id)
+        .await
+    {
+        // Removed before (a second click): the outcome the person wanted.
+        Ok(()) | Err(ServiceError::NotFound(_)) => {
+            see_other(&format!("{}/added-apps?done=removed", c.base()))
+        }
+        Err(e) => PageError::Console(e).into_response(),
+    }
+}

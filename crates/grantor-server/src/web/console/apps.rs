@@ -1,0 +1,464 @@
+//! OAuth Apps: the list, an app's detail and settings, deleting it and regenerating its
+//! secret. Creating one is the wizard's (`wizard.rs`).
+
+use super::{Console, Nav, claim, done, form_refusals, lines, new_once, release, when};
+use super::{Once, wizard::ScopeOption};
+use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::error::PageError;
+use crate::input::{PageForm, PageQuery};
+use crate::web::{COPY_SCRIPT, render, see_other};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grantor_core::manage::AppChanges;
+use grantor_core::model::{App, AppType, OrgAccessGrant};
+
+pub struct AppRow {
+    pub client_id: String,
+    pub name: String,
+    pub app_type: &'static str,
+    pub created: String,
+    pub added_to: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/apps.html")]
+pub struct AppsPage {
+    pub nav: Nav,
+    pub apps: Vec<AppRow>,
+    pub notice: Option<&'static str>,
+}
+
+/// What a finished action says on the page it returns to (`?done=...`).
+fn notice(query: &grantor_core::params::Params) -> Option<&'static str> {
+    Some(match query.get("done")? {
+        "deleted" => "The app was deleted.",
+        "saved" => "Your changes were saved.",
+        "again" => {
+            "This form was already sent, and it acted then. A secret is shown only once: if you missed it, regenerate it."
+        }
+        _ => return None,
+    })
+}
+
+/// A type as the console names it.
+pub fn type_label(t: AppType) -> &'static str {
+    match t {
+        AppType::Server => "Server to server",
+        AppType::Web => "Web",
+        AppType::Native => "Native / mobile",
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "apps").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let apps = match state.manager.apps(&c.caller, &c.nav.org_id).await {
+        Ok(apps) => apps,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    // One look-up per app for the organizations that added it: a console lists tens of
+    // apps, not thousands.
+    let mut rows = Vec::with_capacity(apps.len());
+    for app in apps {
+        let added_to = match state.manager.app(&c.caller, &app.client_id).await {
+            Ok((_, grants)) => grants
+                .iter()
+                .map(|g| g.org_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => return PageError::Console(e).into_response(),
+        };
+        rows.push(AppRow {
+            client_id: app.client_id,
+            name: app.name,
+            app_type: type_label(app.app_type),
+            created: when(app.created_at),
+            added_to,
+        });
+    }
+    render(
+        StatusCode::OK,
+        &AppsPage {
+            nav: c.nav,
+            apps: rows,
+            notice: notice(&query),
+        },
+    )
+}
+
+/// An app's settings as the form holds them: from the app, or as just submitted.
+pub struct AppForm {
+    pub name: String,
+    pub redirect_uris: String,
+    pub scopes: Vec<String>,
+    pub access_token_ttl: String,
+}
+
+impl AppForm {
+    fn of(app: &App) -> Self {
+        Self {
+            name: app.name.clone(),
+            redirect_uris: app.redirect_uris.join("\n"),
+            scopes: app.scopes.iter().map(str::to_string).collect(),
+            access_token_ttl: if app.access_token_ttl > 0 {
+                app.access_token_ttl.to_string()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn submitted(form: &grantor_core::params::Params) -> Self {
+        Self {
+            name: form.get("name").unwrap_or_default().to_string(),
+            redirect_uris: form.get("redirect_uris").unwrap_or_default().to_string(),
+            scopes: form.all("scope").map(str::to_string).collect(),
+            access_token_ttl: form
+                .get("access_token_ttl")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/app.html")]
+pub struct AppPage {
+    pub nav: Nav,
+    pub app: App,
+    pub type_label: &'static str,
+    pub created: String,
+    pub form: AppForm,
+    pub scope_options: Vec<ScopeOption>,
+    pub grants: Vec<OrgAccessGrant>,
+    /// Whether this organization added the app (owners may add it when not).
+    pub added_here: bool,
+    pub error: Option<String>,
+    pub error_field: &'static str,
+    pub notice: Option<&'static str>,
+}
+
+async fn app_page(
+    state: &AppState,
+    c: Console,
+    client_id: &str,
+    form: Option<AppForm>,
+    refused: Vec<(&'static str, String)>,
+    notice: Option<&'static str>,
+) -> Response {
+    let (app, grants) = match state
+        .manager
+        .app_of(&c.caller, &c.nav.org_id, client_id)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let form = form.unwrap_or_else(|| AppForm::of(&app));
+    let scope_options =
+        match super::wizard::scope_options(state, &c, app.app_type, &form.scopes).await {
+            Ok(options) => options,
+            Err(r) => return r,
+        };
+    let status = if refused.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    // The first field refused gets the message beside it, the rest above the form.
+    let error_field = refused.first().map_or("", |(field, _)| *field);
+    let error = (!refused.is_empty()).then(|| {
+        refused
+            .iter()
+            .map(|(_, message)| message.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    render(
+        status,
+        &AppPage {
+            type_label: type_label(app.app_type),
+            created: when(app.created_at),
+            form,
+            added_here: grants.iter().any(|g| g.org_id == c.nav.org_id),
+            nav: c.nav,
+            app,
+            scope_options,
+            grants,
+            error,
+            error_field,
+            notice,
+        },
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, app)): Path<(String, String)>,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "apps").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    app_page(&state, c, &app, None, Vec::new(), notice(&query)).await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, client_id)): Path<(String, String)>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (app, _) = match state
+        .manager
+        .app_of(&c.caller, &c.nav.org_id, &client_id)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let submitted = AppForm::submitted(&form);
+    let ttl = if submitted.access_token_ttl.is_empty() {
+        Ok(0)
+    } else {
+        submitted.access_token_ttl.parse::<i64>()
+    };
+    let Ok(ttl) = ttl else {
+        let message = "The access token lifetime must be a number of seconds.".to_string();
+        let refused = vec![("access_token_ttl", message)];
+        return app_page(&state, c, &client_id, Some(submitted), refused, None).await;
+    };
+    let changes = AppChanges {
+        name: Some(submitted.name.clone()),
+        redirect_uris: (app.app_type != AppType::Server).then(|| lines(&submitted.redirect_uris)),
+        post_logout_redirect_uris: None,
+        scopes: Some(submitted.scopes.clone()),
+        // An empty field puts the server's default back.
+        access_token_ttl: Some(ttl),
+    };
+    match state
+        .manager
+        .update_app(&c.caller, &client_id, changes)
+        .await
+    {
+        Ok(_) => see_other(&format!("{}/apps/{client_id}?done=saved", c.base())),
+        Err(e) => match form_refusals(e) {
+            Ok(refused) => app_page(&state, c, &client_id, Some(submitted), refused, None).await,
+            Err(r) => r.into_response(),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/confirm.html")]
+pub struct ConfirmPage {
+    pub nav: Nav,
+    pub title: String,
+    pub explanation: String,
+    pub action: String,
+    pub button: &'static str,
+    pub back: String,
+    /// Offer a grace period for the old secret (regeneration).
+    pub grace: bool,
+    pub once: String,
+}
+
+async fn confirm(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: std::net::IpAddr,
+    org: &str,
+    client_id: &str,
+    regenerate: bool,
+) -> Response {
+    let c = match Console::open(state, headers, source, org, "apps").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (app, _) = match state
+        .manager
+        .app_of(&c.caller, &c.nav.org_id, client_id)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let back = format!("{}/apps/{client_id}", c.base());
+    let page = if regenerate {
+        ConfirmPage {
+            title: format!("Regenerate the secret of {}?", app.name),
+            explanation: "A new secret is made and shown once. The current secret stops working \
+                          at once, on every server, unless you keep it for a grace period while \
+                          you deploy the new one."
+                .into(),
+            action: format!("{back}/secret"),
+            button: "Regenerate secret",
+            back,
+            grace: true,
+            once: new_once(),
+            nav: c.nav,
+        }
+    } else {
+        ConfirmPage {
+            title: format!("Delete {}?", app.name),
+            explanation: "The app stops working at once: its secret, the tokens it holds, the \
+                          approvals people gave it and its access to organizations are deleted. \
+                          This cannot be undone."
+                .into(),
+            action: format!("{back}/delete"),
+            button: "Delete app",
+            back,
+            grace: false,
+            once: new_once(),
+            nav: c.nav,
+        }
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, app)): Path<(String, String)>,
+) -> Response {
+    confirm(&state, &headers, source, &org, &app, false).await
+}
+
+pub async fn confirm_regenerate(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, app)): Path<(String, String)>,
+) -> Response {
+    confirm(&state, &headers, source, &org, &app, true).await
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, client_id)): Path<(String, String)>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let deleted = async {
+        state
+            .manager
+            .app_of(&c.caller, &c.nav.org_id, &client_id)
+            .await?;
+        state.manager.delete_app(&c.caller, &client_id).await
+    }
+    .await;
+    match deleted {
+        Ok(()) => see_other(&format!("{}/apps?done=deleted", c.base())),
+        Err(e) => PageError::Console(e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/secret.html")]
+pub struct SecretPage {
+    pub nav: Nav,
+    pub title: &'static str,
+    pub app_name: String,
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub grace_until: Option<String>,
+    pub copy_script: &'static str,
+}
+
+impl SecretPage {
+    pub fn new(
+        nav: Nav,
+        title: &'static str,
+        app: &App,
+        secret: Option<String>,
+        grace_until: Option<i64>,
+    ) -> Self {
+        Self {
+            nav,
+            title,
+            app_name: app.name.clone(),
+            client_id: app.client_id.clone(),
+            secret,
+            grace_until: grace_until.map(when),
+            copy_script: COPY_SCRIPT,
+        }
+    }
+}
+
+pub async fn regenerate(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, client_id)): Path<(String, String)>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let grace: i64 = form
+        .get("grace_seconds")
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(0);
+    if let Err(e) = state
+        .manager
+        .app_of(&c.caller, &c.nav.org_id, &client_id)
+        .await
+    {
+        return PageError::Console(e).into_response();
+    }
+    let key = match claim(&state, &c, &form).await {
+        Ok(Once::First(key)) => key,
+        Ok(Once::Done(_) | Once::Busy) => {
+            return see_other(&format!("{}/apps/{client_id}?done=again", c.base()));
+        }
+        Err(r) => return r,
+    };
+    match state
+        .manager
+        .regenerate_secret(&c.caller, &client_id, grace)
+        .await
+    {
+        Ok(new) => {
+            done(&state, &c, &key, &client_id).await;
+            let page = SecretPage::new(
+                c.nav,
+                "New app secret",
+                &new.app,
+                new.client_secret,
+                new.previous_secret_valid_until,
+            );
+            render(StatusCode::OK, &page)
+        }
+        Err(e) => {
+            release(&state, &c, &key).await;
+            PageError::Console(e).into_response()
+        }
+    }
+}

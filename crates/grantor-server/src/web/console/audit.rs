@@ -1,0 +1,145 @@
+//! The audit log (owners): newest first, filtered by actor, action and object, a page at a
+//! time. The next page starts before the last event shown (its time and id), so events
+//! written meanwhile do not shift what comes next.
+
+use super::{Console, Nav, when};
+use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::error::PageError;
+use crate::input::PageQuery;
+use crate::web::render;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grantor_core::store::AuditQuery;
+
+const PAGE_SIZE: usize = 25;
+
+pub struct EventRow {
+    pub at: String,
+    /// As the log names the actor (what the filter takes) and, for members, their email.
+    pub actor: String,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub source: String,
+    pub details: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+pub struct AuditPage {
+    pub nav: Nav,
+    pub events: Vec<EventRow>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// The query string of the next page, when there is one.
+    pub next: Option<String>,
+    /// Whether this is a later page (offer the way back to the newest).
+    pub later: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "audit").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    // Members by the name the log gives them, so people read emails, not ids.
+    let members = match state.manager.members(&c.caller, &c.nav.org_id).await {
+        Ok(members) => members,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let email_of = |actor: &str| {
+        members
+            .iter()
+            .find(|m| actor.strip_prefix("user:") == Some(m.user_id.as_str()))
+            .map(|m| m.email.clone())
+    };
+    let filter = |name: &str| {
+        query
+            .get(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    // A member's email is a filter for what they did.
+    let actor = filter("actor").map(|a| {
+        members
+            .iter()
+            .find(|m| m.email == a.to_lowercase())
+            .map_or(a, |m| format!("user:{}", m.user_id))
+    });
+    let before = query.get("before").and_then(|b| {
+        let (at, id) = b.split_once(':')?;
+        Some((at.parse().ok()?, id.to_string()))
+    });
+    let later = before.is_some();
+    let wanted = AuditQuery {
+        actor,
+        action: filter("action"),
+        target: filter("target"),
+        since: None,
+        until: None,
+        before,
+        // One more than shown, to learn whether there is a next page.
+        limit: PAGE_SIZE as i64 + 1,
+    };
+    let mut events = match state
+        .manager
+        .audit_events(&c.caller, &c.nav.org_id, &wanted)
+        .await
+    {
+        Ok(events) => events,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let more = events.len() > PAGE_SIZE;
+    events.truncate(PAGE_SIZE);
+    let next = match events.last() {
+        Some(last) if more => {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in [
+                ("actor", &wanted.actor),
+                ("action", &wanted.action),
+                ("target", &wanted.target),
+            ] {
+                if let Some(v) = value {
+                    q.append_pair(name, v);
+                }
+            }
+            q.append_pair("before", &format!("{}:{}", last.at, last.id));
+            Some(q.finish())
+        }
+        _ => None,
+    };
+    let page = AuditPage {
+        events: events
+            .into_iter()
+            .map(|e| EventRow {
+                at: when(e.at),
+                actor_email: email_of(&e.actor),
+                actor: e.actor,
+                action: e.action,
+                target: e.target,
+                outcome: e.outcome,
+                source: e.source.unwrap_or_default(),
+                details: e.details,
+            })
+            .collect(),
+        actor: filter("actor").unwrap_or_default(),
+        action: wanted.action.unwrap_or_default(),
+        target: wanted.target.unwrap_or_default(),
+        next,
+        later,
+        nav: c.nav,
+    };
+    render(StatusCode::OK, &page)
+}

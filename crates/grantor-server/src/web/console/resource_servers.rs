@@ -1,0 +1,287 @@
+//! Resource servers: the organization's APIs (identifier, name) and their scopes with the
+//! descriptions people see on the approval page.
+
+use super::{Console, Nav, form_message, lines};
+use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::error::PageError;
+use crate::input::{PageForm, PageQuery};
+use crate::web::{render, see_other};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grantor_core::manage::ResourceServerChanges;
+use grantor_core::model::{ResourceServer, ScopeDefinition};
+
+/// Scopes as the form writes them: one per line, the name, a space, the description.
+fn scopes_text(scopes: &[ScopeDefinition]) -> String {
+    scopes
+        .iter()
+        .map(|s| format!("{} {}", s.name, s.description))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn parse_scopes(text: &str) -> Result<Vec<ScopeDefinition>, String> {
+    lines(text)
+        .into_iter()
+        .map(|line| match line.split_once(char::is_whitespace) {
+            Some((name, description)) if !description.trim().is_empty() => Ok(ScopeDefinition {
+                name: name.to_string(),
+                description: description.trim().to_string(),
+            }),
+            _ => Err(format!(
+                "Give the scope {line:?} a description after its name, e.g. \"trades:read Read your trades\"."
+            )),
+        })
+        .collect()
+}
+
+/// The form of a resource server, as shown or as just submitted.
+pub struct ServerForm {
+    pub identifier: String,
+    pub name: String,
+    pub scopes: String,
+}
+
+pub struct ServerRow {
+    pub id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<ScopeDefinition>,
+}
+
+#[derive(Template)]
+#[template(path = "console/resource_servers.html")]
+pub struct ServersPage {
+    pub nav: Nav,
+    pub servers: Vec<ServerRow>,
+    pub form: ServerForm,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+}
+
+async fn servers_page(
+    state: &AppState,
+    c: Console,
+    form: ServerForm,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> Response {
+    let servers = match state
+        .manager
+        .resource_servers(&c.caller, &c.nav.org_id)
+        .await
+    {
+        Ok(servers) => servers,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &ServersPage {
+            nav: c.nav,
+            servers: servers
+                .into_iter()
+                .map(|rs| ServerRow {
+                    id: rs.id,
+                    identifier: rs.identifier,
+                    name: rs.name,
+                    scopes: rs.scopes,
+                })
+                .collect(),
+            form,
+            error,
+            notice,
+        },
+    )
+}
+
+fn submitted(form: &grantor_core::params::Params) -> ServerForm {
+    ServerForm {
+        identifier: form.get("identifier").unwrap_or_default().trim().into(),
+        name: form.get("name").unwrap_or_default().trim().into(),
+        scopes: form.get("scopes").unwrap_or_default().into(),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "resource-servers").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let notice =
+        (query.get("done") == Some("created")).then_some("The resource server was created.");
+    let empty = ServerForm {
+        identifier: String::new(),
+        name: String::new(),
+        scopes: String::new(),
+    };
+    servers_page(&state, c, empty, None, notice).await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c =
+        match Console::open_form(&state, &headers, source, &org, "resource-servers", &form).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+    let entered = submitted(&form);
+    let scopes = match parse_scopes(&entered.scopes) {
+        Ok(scopes) => scopes,
+        Err(message) => return servers_page(&state, c, entered, Some(message), None).await,
+    };
+    // A second submission finds the identifier taken and changes nothing.
+    match state
+        .manager
+        .create_resource_server(
+            &c.caller,
+            &c.nav.org_id,
+            &entered.identifier,
+            &entered.name,
+            scopes,
+        )
+        .await
+    {
+        Ok(_) => see_other(&format!("{}/resource-servers?done=created", c.base())),
+        Err(e) => match form_message(e) {
+            Ok(message) => servers_page(&state, c, entered, Some(message), None).await,
+            Err(r) => r.into_response(),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/resource_server.html")]
+pub struct ServerPage {
+    pub nav: Nav,
+    pub server: ResourceServer,
+    pub form: ServerForm,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+}
+
+async fn server_page(
+    state: &AppState,
+    c: Console,
+    id: &str,
+    form: Option<ServerForm>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> Response {
+    let server = match state
+        .manager
+        .resource_server(&c.caller, &c.nav.org_id, id)
+        .await
+    {
+        Ok(rs) => rs,
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    let form = form.unwrap_or_else(|| ServerForm {
+        identifier: server.identifier.clone(),
+        name: server.name.clone(),
+        scopes: scopes_text(&server.scopes),
+    });
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &ServerPage {
+            nav: c.nav,
+            server,
+            form,
+            error,
+            notice,
+        },
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, id)): Path<(String, String)>,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "resource-servers").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let notice = (query.get("done") == Some("saved")).then_some("Your changes were saved.");
+    server_page(&state, c, &id, None, None, notice).await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path((org, id)): Path<(String, String)>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c =
+        match Console::open_form(&state, &headers, source, &org, "resource-servers", &form).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+    let entered = submitted(&form);
+    let scopes = match parse_scopes(&entered.scopes) {
+        Ok(scopes) => scopes,
+        Err(message) => {
+            return server_page(&state, c, &id, Some(entered), Some(message), None).await;
+        }
+    };
+    let changes = ResourceServerChanges {
+        name: Some(entered.name.clone()),
+        scopes: Some(scopes),
+    };
+    match state
+        .manager
+        .update_resource_server(&c.caller, &c.nav.org_id, &id, changes)
+        .await
+    {
+        Ok(_) => see_other(&format!("{}/resource-servers/{id}?done=saved", c.base())),
+        Err(e) => match form_message(e) {
+            Ok(message) => server_page(&state, c, &id, Some(entered), Some(message), None).await,
+            Err(r) => r.into_response(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_a_name_and_a_description_per_line() {
+        let parsed =
+            parse_scopes("trades:read Read trades\n\n  trades:write  Place orders \n").unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[1].name, "trades:write");
+        assert_eq!(parsed[1].description, "Place orders");
+        assert_eq!(
+            scopes_text(&parsed),
+            "trades:read Read trades\ntrades:write Place orders"
+        );
+        assert!(parse_scopes("trades:read").is_err());
+    }
+}

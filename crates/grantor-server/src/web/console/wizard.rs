@@ -1,0 +1,451 @@
+//! *Create App*: a short wizard (kind of app, name and redirect URIs, scopes, legacy grants,
+//! review). What was entered travels between steps in hidden fields and is checked again by
+//! `Manager` at the end; the final form is one-time, so sending it twice makes one app.
+
+use super::apps::{SecretPage, type_label};
+use super::{Console, Nav, Once, claim, done, form_refusals, lines, new_once, release};
+use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::error::PageError;
+use crate::input::PageForm;
+use crate::web::{render, see_other};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grantor_core::manage::{NewApp, validate_redirect_uri};
+use grantor_core::model::{AppType, LegacyGrant};
+use grantor_core::params::Params;
+use grantor_core::scope::{self, OIDC_SCOPES};
+
+/// A scope an app may be given, with what it means and which API it belongs to.
+pub struct ScopeOption {
+    pub name: String,
+    pub description: String,
+    pub api: String,
+    pub checked: bool,
+}
+
+/// The scopes an app of this type can be given here: the organization's resource servers'
+/// and, for apps that sign users in, OpenID Connect's.
+pub async fn scope_options(
+    state: &AppState,
+    c: &Console,
+    app_type: AppType,
+    chosen: &[String],
+) -> Result<Vec<ScopeOption>, Response> {
+    let servers = state
+        .manager
+        .resource_servers(&c.caller, &c.nav.org_id)
+        .await
+        .map_err(|e| PageError::Console(e).into_response())?;
+    let option = |name: &str, description: &str, api: &str| ScopeOption {
+        name: name.into(),
+        description: description.into(),
+        api: api.into(),
+        checked: chosen.iter().any(|c| c == name),
+    };
+    let mut options = Vec::new();
+    if app_type != AppType::Server {
+        for s in OIDC_SCOPES {
+            options.push(option(
+                s,
+                scope::describe_builtin(s).unwrap_or_default(),
+                "OpenID Connect",
+            ));
+        }
+    }
+    for rs in &servers {
+        for s in &rs.scopes {
+            options.push(option(&s.name, &s.description, &rs.name));
+        }
+    }
+    Ok(options)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Type,
+    Details,
+    Scopes,
+    Legacy,
+    Review,
+}
+
+impl Step {
+    fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some("details") => Self::Details,
+            Some("scopes") => Self::Scopes,
+            Some("legacy") => Self::Legacy,
+            Some("review") => Self::Review,
+            _ => Self::Type,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Type => "type",
+            Self::Details => "details",
+            Self::Scopes => "scopes",
+            Self::Legacy => "legacy",
+            Self::Review => "review",
+        }
+    }
+
+    /// The steps an app of this type goes through: server apps have no legacy grants.
+    fn path(app_type: Option<AppType>) -> &'static [Step] {
+        match app_type {
+            Some(AppType::Server) => &[Self::Type, Self::Details, Self::Scopes, Self::Review],
+            _ => &[
+                Self::Type,
+                Self::Details,
+                Self::Scopes,
+                Self::Legacy,
+                Self::Review,
+            ],
+        }
+    }
+
+    fn moved(self, app_type: Option<AppType>, forward: bool) -> Self {
+        let path = Self::path(app_type);
+        let at = path.iter().position(|s| *s == self).unwrap_or(0);
+        let to = if forward {
+            (at + 1).min(path.len() - 1)
+        } else {
+            at.saturating_sub(1)
+        };
+        path[to]
+    }
+}
+
+/// What has been entered so far.
+pub struct Draft {
+    pub app_type: Option<AppType>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub legacy: Vec<&'static str>,
+    pub legacy_ack: bool,
+    pub once: String,
+}
+
+impl Draft {
+    fn read(form: &Params) -> Self {
+        // The details step sends a textarea; the other steps carry one field per URI.
+        let redirect_uris = match form.get("redirect_uris") {
+            Some(text) => lines(text),
+            None => form.all("redirect_uri").map(str::to_string).collect(),
+        };
+        Self {
+            app_type: form.get("app_type").and_then(|t| t.parse().ok()),
+            name: form.get("name").unwrap_or_default().trim().to_string(),
+            redirect_uris,
+            scopes: form.all("scope").map(str::to_string).collect(),
+            legacy: ["password", "implicit"]
+                .into_iter()
+                .filter(|g| form.all("legacy").any(|l| l == *g))
+                .collect(),
+            legacy_ack: form.get("legacy_ack") == Some("yes"),
+            once: form
+                .get("once")
+                .map(str::to_string)
+                .unwrap_or_else(new_once),
+        }
+    }
+
+    pub fn type_str(&self) -> &'static str {
+        self.app_type.map_or("", AppType::as_str)
+    }
+
+    pub fn type_label(&self) -> &'static str {
+        self.app_type.map_or("", type_label)
+    }
+
+    pub fn redirect_text(&self) -> String {
+        self.redirect_uris.join("\n")
+    }
+
+    pub fn has_legacy(&self, grant: &str) -> bool {
+        self.legacy.contains(&grant)
+    }
+
+    pub fn is_server(&self) -> bool {
+        self.app_type == Some(AppType::Server)
+    }
+
+    fn legacy_grants(&self) -> Vec<LegacyGrant> {
+        if !self.legacy_ack {
+            return Vec::new();
+        }
+        self.legacy.iter().filter_map(|g| g.parse().ok()).collect()
+    }
+}
+
+/// Messages to show beside fields, by field name.
+#[derive(Default)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl WizardPage {
+    pub fn step_title(&self) -> &'static str {
+        match Step::parse(Some(self.step)) {
+            Step::Type => "kind of app",
+            Step::Details if self.draft.is_server() => "name",
+            Step::Details => "name and redirect URIs",
+            Step::Scopes => "scopes",
+            Step::Legacy => "legacy grants",
+            Step::Review => "review",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/wizard.html")]
+pub struct WizardPage {
+    pub nav: Nav,
+    pub step: &'static str,
+    pub number: usize,
+    pub total: usize,
+    pub draft: Draft,
+    pub scope_options: Vec<ScopeOption>,
+    pub errors: FieldErrors,
+}
+
+async fn show(
+    state: &AppState,
+    c: Console,
+    step: Step,
+    draft: Draft,
+    errors: FieldErrors,
+) -> Response {
+    let path = Step::path(draft.app_type);
+    let scope_options = if step == Step::Scopes {
+        match scope_options(
+            state,
+            &c,
+            draft.app_type.unwrap_or(AppType::Web),
+            &draft.scopes,
+        )
+        .await
+        {
+            Ok(options) => options,
+            Err(r) => return r,
+        }
+    } else {
+        Vec::new()
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render(
+        status,
+        &WizardPage {
+            nav: c.nav,
+            step: step.name(),
+            number: path.iter().position(|s| *s == step).unwrap_or(0) + 1,
+            total: path.len(),
+            draft,
+            scope_options,
+            errors,
+        },
+    )
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+) -> Response {
+    let c = match Console::open(&state, &headers, source, &org, "apps").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    // Said at once rather than after five steps; `Manager` refuses the last one anyway.
+    if !c.nav.can.manage_apps {
+        return PageError::Console(grantor_core::ServiceError::Forbidden(format!(
+            "creating apps needs the developer or owner role; you are a {}",
+            c.nav.role
+        )))
+        .into_response();
+    }
+    let draft = Draft::read(&Params::default());
+    show(&state, c, Step::Type, draft, FieldErrors::default()).await
+}
+
+/// What is wrong with the answers of `step`, checked as `Manager` will check them.
+fn check(step: Step, draft: &Draft, offered: &[ScopeOption]) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    match step {
+        Step::Type if draft.app_type.is_none() => {
+            errors.add("app_type", "Choose which kind of app this is.");
+        }
+        Step::Details => {
+            if draft.name.is_empty() {
+                errors.add("name", "Enter a name for the app.");
+            }
+            if let Some(app_type) = draft.app_type.filter(|t| *t != AppType::Server) {
+                if draft.redirect_uris.is_empty() {
+                    errors.add(
+                        "redirect_uris",
+                        "Add at least one redirect URI: where Grantor sends people back after signing in.",
+                    );
+                }
+                if let Some(e) = draft
+                    .redirect_uris
+                    .iter()
+                    .find_map(|uri| validate_redirect_uri(app_type, uri).err())
+                {
+                    errors.add("redirect_uris", crate::error::sentence(&e.to_string()));
+                }
+            }
+        }
+        Step::Scopes => {
+            if let Some(s) = draft
+                .scopes
+                .iter()
+                .find(|s| !offered.iter().any(|o| &o.name == *s))
+            {
+                errors.add(
+                    "scopes",
+                    format!("The scope {s:?} is not offered in this organization."),
+                );
+            }
+            if draft.is_server() && draft.scopes.is_empty() {
+                errors.add(
+                    "scopes",
+                    "Choose at least one scope: without one the app can get no useful token.",
+                );
+            }
+        }
+        Step::Legacy if !draft.legacy.is_empty() && !draft.legacy_ack => {
+            errors.add(
+                "legacy",
+                "Tick the box to confirm you understand the risks, or clear the legacy grants.",
+            );
+        }
+        _ => {}
+    }
+    errors
+}
+
+pub async fn step(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    PageForm(form): PageForm,
+) -> Response {
+    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let at = Step::parse(form.get("step"));
+    let draft = Draft::read(&form);
+    match form.get("go") {
+        Some("back") => {
+            let to = at.moved(draft.app_type, false);
+            show(&state, c, to, draft, FieldErrors::default()).await
+        }
+        Some("create") => create(&state, c, draft, &form).await,
+        _ => {
+            let offered = if at == Step::Scopes {
+                match scope_options(&state, &c, draft.app_type.unwrap_or(AppType::Web), &[]).await {
+                    Ok(options) => options,
+                    Err(r) => return r,
+                }
+            } else {
+                Vec::new()
+            };
+            let errors = check(at, &draft, &offered);
+            if errors.is_empty() {
+                let to = at.moved(draft.app_type, true);
+                show(&state, c, to, draft, errors).await
+            } else {
+                show(&state, c, at, draft, errors).await
+            }
+        }
+    }
+}
+
+async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Response {
+    let Some(app_type) = draft.app_type else {
+        return show(state, c, Step::Type, draft, FieldErrors::default()).await;
+    };
+    let key = match claim(state, &c, form).await {
+        Ok(Once::First(key)) => key,
+        Ok(Once::Done(client_id)) if !client_id.is_empty() => {
+            return see_other(&format!("{}/apps/{client_id}?done=again", c.base()));
+        }
+        Ok(Once::Done(_) | Once::Busy) => {
+            return see_other(&format!("{}/apps?done=again", c.base()));
+        }
+        Err(r) => return r,
+    };
+    let new = NewApp {
+        app_type,
+        name: draft.name.clone(),
+        redirect_uris: draft.redirect_uris.clone(),
+        post_logout_redirect_uris: Vec::new(),
+        scopes: draft.scopes.clone(),
+        legacy_grants: draft.legacy_grants(),
+        access_token_ttl: None,
+    };
+    match state
+        .manager
+        .create_app(&c.caller, &c.nav.org_id, new)
+        .await
+    {
+        Ok(created) => {
+            done(state, &c, &key, &created.app.client_id).await;
+            let page = SecretPage::new(
+                c.nav,
+                "App created",
+                &created.app,
+                created.client_secret,
+                None,
+            );
+            render(StatusCode::CREATED, &page)
+        }
+        Err(e) => {
+            release(state, &c, &key).await;
+            let refused = match form_refusals(e) {
+                Ok(refused) => refused,
+                Err(r) => return r.into_response(),
+            };
+            // Back to the first step with a refused answer, each reason beside its field.
+            let mut errors = FieldErrors::default();
+            let mut first = Step::Review;
+            for (field, message) in refused {
+                let (step, field) = match field {
+                    "name" | "redirect_uris" => (Step::Details, field),
+                    "scopes" => (Step::Scopes, field),
+                    "legacy_grants" => (Step::Legacy, "legacy"),
+                    _ => (Step::Review, "review"),
+                };
+                first = first.min(step);
+                errors.add(field, message);
+            }
+            show(state, c, first, draft, errors).await
+        }
+    }
+}
