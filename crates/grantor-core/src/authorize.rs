@@ -588,7 +588,7 @@ impl<S: Storage> Provider<S> {
         scopes: ScopeSet,
     ) -> Result<String, AuthorizeError> {
         let grant_id = self
-            .create_grant(&user.user_id, &req.client.app.client_id, org_id)
+            .create_grant(&user.user_id, &req.client, org_id)
             .await
             .map_err(|e| self.redirect_error(req, e))?;
         let issuer = &self.settings.issuer;

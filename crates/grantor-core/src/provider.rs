@@ -19,8 +19,6 @@ use std::sync::{Arc, Mutex};
 
 /// Authorization codes live 60 seconds.
 pub const CODE_TTL: i64 = 60;
-/// Refresh tokens live 30 days (each rotation starts a new period).
-pub const REFRESH_TTL: i64 = 30 * 24 * 3600;
 
 /// No access token lives longer than this, whatever an app or the server asks: revocations
 /// are remembered this long.
@@ -32,6 +30,10 @@ pub struct Settings {
     pub issuer: String,
     /// Default access-token lifetime, seconds.
     pub access_token_ttl: i64,
+    /// Refresh-token lifetime, seconds; each rotation starts a new period.
+    pub refresh_token_ttl: i64,
+    /// How long a sign-in lasts, seconds.
+    pub session_ttl: i64,
 }
 
 impl Settings {
@@ -250,13 +252,18 @@ impl<S: Storage> Provider<S> {
         scopes: &ScopeSet,
         audiences: Vec<String>,
     ) -> Result<(String, AccessTokenClaims), OAuthError> {
-        let ttl = if client.app.access_token_ttl > 0 {
+        let ttl = self.access_token_ttl(client);
+        self.mint(&client.app.client_id, ttl, subject, scopes, audiences)
+    }
+
+    /// How long `client`'s access tokens live: its own setting or the server's default.
+    fn access_token_ttl(&self, client: &Client) -> i64 {
+        if client.app.access_token_ttl > 0 {
             client.app.access_token_ttl
         } else {
             self.settings.access_token_ttl
         }
-        .min(MAX_ACCESS_TOKEN_TTL);
-        self.mint(&client.app.client_id, ttl, subject, scopes, audiences)
+        .min(MAX_ACCESS_TOKEN_TTL)
     }
 
     /// Mints a signed access token naming `client_id` (an app, or the API token exchanged).
@@ -312,15 +319,18 @@ impl<S: Storage> Provider<S> {
     pub async fn create_grant(
         &self,
         user_id: &str,
-        client_id: &str,
+        client: &Client,
         org_id: &str,
     ) -> Result<String, OAuthError> {
+        let now = self.clock.now();
         let record = GrantRecord {
             id: secret::new_id("gnt_")?,
             user_id: user_id.into(),
-            client_id: client_id.into(),
+            client_id: client.app.client_id.clone(),
             org_id: org_id.into(),
-            created_at: self.clock.now(),
+            created_at: now,
+            // The code is exchanged within CODE_TTL; its access token lives on after that.
+            expires_at: now + CODE_TTL + self.access_token_ttl(client),
         };
         self.store.create_grant(&record).await?;
         Ok(record.id)
@@ -352,7 +362,9 @@ impl<S: Storage> Provider<S> {
                 scopes: refresh_scopes.to_string(),
                 resources: grant.resources.clone(),
                 auth_time: grant.subject.auth_time.unwrap_or(now),
-                expires_at: now + REFRESH_TTL,
+                // Never before the access token issued beside it, so a grant whose refresh
+                // tokens are all gone has no live access token either.
+                expires_at: now + self.settings.refresh_token_ttl.max(claims.exp - now),
             })
             .await?;
         let id_token = if grant.scopes.contains("openid") {

@@ -460,6 +460,9 @@ pub struct GrantRecord {
     pub client_id: String,
     pub org_id: String,
     pub created_at: i64,
+    /// When the last token it can issue without a refresh token (its code's access token)
+    /// expires. The grant is kept past this while one of its refresh tokens lives.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

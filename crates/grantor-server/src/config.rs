@@ -4,6 +4,7 @@
 use crate::StartupError;
 use grantor_core::jose::KeyEncryptionKey;
 use grantor_core::keyring::RotationPolicy;
+use grantor_core::provider::Settings;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ pub struct Config {
     pub key_encryption_key_file: Option<PathBuf>,
     /// Default access-token lifetime in seconds.
     pub access_token_ttl: i64,
+    /// Refresh-token lifetime in seconds; each rotation starts a new period.
+    pub refresh_token_ttl: i64,
+    /// How long a sign-in at the login page lasts, in seconds.
+    pub session_ttl: i64,
     /// How often each node checks for configuration changes, in milliseconds.
     pub poll_interval_ms: u64,
     /// Seconds a new signing key is published before it signs.
@@ -51,6 +56,8 @@ impl Default for Config {
             key_encryption_key: None,
             key_encryption_key_file: None,
             access_token_ttl: 900,
+            refresh_token_ttl: 30 * 24 * 3600,
+            session_ttl: 12 * 3600,
             poll_interval_ms: 250,
             key_rotation_overlap: RotationPolicy::default().overlap,
             key_retire_after: RotationPolicy::default().retire_after,
@@ -87,6 +94,27 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
             max_connections: self.max_connections.max(1),
         }
+    }
+
+    /// The protocol engine's settings, once the issuer is known.
+    pub fn provider_settings(&self, issuer: &str) -> Result<Settings, StartupError> {
+        for (name, value) in [
+            ("access_token_ttl", self.access_token_ttl),
+            ("refresh_token_ttl", self.refresh_token_ttl),
+            ("session_ttl", self.session_ttl),
+        ] {
+            if value < 60 {
+                return Err(StartupError(format!(
+                    "{name} is {value}; lifetimes are at least 60 seconds"
+                )));
+            }
+        }
+        Ok(Settings {
+            issuer: issuer.trim_end_matches('/').to_string(),
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            session_ttl: self.session_ttl,
+        })
     }
 
     pub fn rotation_policy(&self) -> RotationPolicy {

@@ -19,7 +19,7 @@ use axum::Router;
 use grantor_core::jose::KeyEncryptionKey;
 use grantor_core::keyring::{self, KeyRing, RotationPolicy};
 use grantor_core::manage::Manager;
-use grantor_core::provider::{Provider, Settings};
+use grantor_core::provider::Provider;
 use grantor_core::{Clock, SystemClock};
 use grantor_store::Store;
 use std::future::Future;
@@ -126,10 +126,7 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
-        let settings = Settings {
-            issuer: issuer.trim_end_matches('/').to_string(),
-            access_token_ttl: config.access_token_ttl,
-        };
+        let settings = config.provider_settings(&issuer)?;
         let discovery = Arc::new(oauth::discovery::Documents::new(
             &settings.issuer,
             &settings.management_api(),
@@ -196,6 +193,10 @@ impl Application {
     }
 }
 
+/// Seconds between a node's purges of expired sign-in records; short enough that the tables
+/// stay near their live size, and each purge finds its rows by index.
+const PURGE_INTERVAL: i64 = 60;
+
 /// Polls the configuration version so changes made on other nodes, or by the CLI, take effect
 /// here within one interval; reloads signing keys when they changed, and applies key
 /// transitions (activation, retirement, scheduled rotation) when they fall due.
@@ -239,7 +240,7 @@ async fn watch_configuration(state: AppState, interval: Duration) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "configuration poll failed"),
         }
-        if now - last_purge > 600 {
+        if now - last_purge >= PURGE_INTERVAL {
             last_purge = now;
             if let Err(e) = state.store.purge_expired(now).await {
                 tracing::warn!(error = %e, "purging expired records failed");

@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 8] = [
+const MIGRATIONS: [(i64, &str, &str); 9] = [
     (
         1,
         "foundation",
@@ -41,6 +41,11 @@ const MIGRATIONS: [(i64, &str, &str); 8] = [
         8,
         "invitations",
         include_str!("../migrations/0008_invitations.sql"),
+    ),
+    (
+        9,
+        "grant_expiry",
+        include_str!("../migrations/0009_grant_expiry.sql"),
     ),
 ];
 

@@ -234,14 +234,19 @@ impl Store {
         Ok(self.cache.observe_version(version))
     }
 
-    /// Deletes what has expired anyway: revocation records, sessions, codes (kept a day past
-    /// expiry so a late replay is still recognised), refresh tokens and old login failures.
+    /// Deletes what can no longer be used: revocation records, sessions, codes never
+    /// exchanged, refresh tokens expired or of a revoked grant, grants (with their spent codes and refresh tokens) once
+    /// nothing issued from them lives, and old login failures. A spent code is kept as long
+    /// as its grant, so a late replay still revokes what it issued.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
         self.prune_revocations(now).await?;
         let statements = [
             "DELETE FROM sessions WHERE expires_at < $1",
-            "DELETE FROM authorization_codes WHERE expires_at < $1 - 86400",
-            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            "DELETE FROM authorization_codes WHERE expires_at < $1 AND consumed_at IS NULL",
+            "DELETE FROM refresh_tokens WHERE expires_at < $1 \
+             OR grant_id IN (SELECT id FROM grants WHERE revoked_at IS NOT NULL)",
+            "DELETE FROM grants WHERE expires_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.id)",
             "DELETE FROM login_failures WHERE last_failure_at < $1 - 86400",
             "DELETE FROM idempotency_keys WHERE created_at < $1 - 86400",
             "DELETE FROM invitations WHERE expires_at < $1 - 604800",

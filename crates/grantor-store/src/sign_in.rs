@@ -245,12 +245,13 @@ impl Store {
 
 impl GrantStore for Store {
     async fn create_grant(&self, g: &GrantRecord) -> StoreResult<()> {
-        sqlx::query("INSERT INTO grants (id, user_id, client_id, org_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO grants (id, user_id, client_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&g.id)
             .bind(&g.user_id)
             .bind(&g.client_id)
             .bind(&g.org_id)
             .bind(g.created_at)
+            .bind(g.expires_at)
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;

@@ -45,6 +45,12 @@ pub struct ConfigArgs {
     /// Default access-token lifetime, seconds [default: 900]
     #[arg(long, global = true, env = "GRANTOR_ACCESS_TOKEN_TTL")]
     pub access_token_ttl: Option<i64>,
+    /// Refresh-token lifetime, seconds; each rotation starts a new period [default: 2592000]
+    #[arg(long, global = true, env = "GRANTOR_REFRESH_TOKEN_TTL")]
+    pub refresh_token_ttl: Option<i64>,
+    /// How long a sign-in lasts, seconds [default: 43200]
+    #[arg(long, global = true, env = "GRANTOR_SESSION_TTL")]
+    pub session_ttl: Option<i64>,
     /// How often each node checks for configuration changes, ms [default: 250]
     #[arg(long, global = true, env = "GRANTOR_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,

@@ -45,6 +45,12 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     if let Some(v) = args.access_token_ttl {
         config.access_token_ttl = v;
     }
+    if let Some(v) = args.refresh_token_ttl {
+        config.refresh_token_ttl = v;
+    }
+    if let Some(v) = args.session_ttl {
+        config.session_ttl = v;
+    }
     if let Some(v) = args.poll_interval_ms {
         config.poll_interval_ms = v;
     }

@@ -118,9 +118,7 @@ pub async fn exchange<S: Storage>(
         None => client.app.scopes.clone(),
     };
     let scopes = provider.scopes_available_in(client, &org.org_id, &asked);
-    let grant_id = provider
-        .create_grant(&user.id, &client.app.client_id, &org.org_id)
-        .await?;
+    let grant_id = provider.create_grant(&user.id, client, &org.org_id).await?;
     let grant = UserGrant {
         subject: Subject {
             sub: user.id,

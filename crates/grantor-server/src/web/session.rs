@@ -27,8 +27,6 @@ impl Cookie {
         }
     }
 }
-/// Sessions last 12 hours from sign-in.
-const SESSION_TTL: i64 = 12 * 3600;
 
 pub fn cookie<'a>(state: &AppState, headers: &'a HeaderMap, which: Cookie) -> Option<&'a str> {
     let name = which.name(state.secure_cookies);
@@ -91,14 +89,15 @@ pub async fn start(
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
     let id = secret::generate(secret::Kind::Session)?;
     let now = state.provider.clock.now();
+    let ttl = state.provider.settings.session_ttl;
     state
         .store
         .create_session(&SessionRecord {
             id_hash: secret::hash(&id),
             user_id: user_id.into(),
             auth_time: now,
-            expires_at: now + SESSION_TTL,
+            expires_at: now + ttl,
         })
         .await?;
-    Ok(set_cookie(state, Cookie::Session, &id, SESSION_TTL))
+    Ok(set_cookie(state, Cookie::Session, &id, ttl))
 }

@@ -6,7 +6,9 @@ use crate::support::browser::redirect_params;
 use crate::support::{
     Backend, NATIVE_REDIRECT, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT, user_app,
 };
+use grantor_core::clock::ManualClock;
 use grantor_core::model::{AppType, Caller, LegacyGrant, Role};
+use grantor_core::{Clock, SystemClock};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ResourceOwnerPassword, ResourceOwnerUsername};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -15,6 +17,7 @@ use openidconnect::{
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use serde_json::Value;
+use std::sync::Arc;
 
 both_backends!(
     openid_client_signs_in_with_code_and_pkce_then_refreshes,
@@ -35,6 +38,7 @@ both_backends!(
     userinfo_returns_claims_for_the_granted_scopes,
     rp_initiated_logout_returns_only_to_registered_addresses,
     forwarded_addresses_count_only_behind_a_trusted_proxy,
+    expired_sign_in_records_are_purged_and_live_ones_kept,
 );
 
 fn loopback(port: u16) -> String {
@@ -1267,4 +1271,99 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend)
             );
         }
     }
+}
+
+/// Rows in the tables that grow with sign-ins: grants, codes, refresh tokens, sessions.
+async fn sign_in_rows(srv: &TestServer) -> [i64; 4] {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&grantor_store::pool::database_url(&srv.db.url).1)
+        .await
+        .unwrap();
+    let mut counts = [0; 4];
+    for (count, table) in counts.iter_mut().zip([
+        "grants",
+        "authorization_codes",
+        "refresh_tokens",
+        "sessions",
+    ]) {
+        *count = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    counts
+}
+
+async fn expired_sign_in_records_are_purged_and_live_ones_kept(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |c| {
+        c.access_token_ttl = 900;
+        c.refresh_token_ttl = 3600;
+        c.session_ttl = 600;
+    })
+    .await;
+    let seed = srv.seed_sign_in("acme").await;
+    let basic = seed.web_basic();
+    let url = seed.web_authorize_url("scope=openid+trades:read&state=x");
+    let mut browser = srv.browser();
+    let mut code = async || {
+        let location = browser
+            .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
+            .await;
+        redirect_params(&location)["code"].clone()
+    };
+    let refresh = async |token: &str| {
+        srv.post_form(
+            "/oauth2/token",
+            basic,
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        )
+        .await
+    };
+    let purge = async || {
+        srv.state
+            .store
+            .purge_expired(Clock::now(clock.as_ref()))
+            .await
+            .unwrap();
+        sign_in_rows(&srv).await
+    };
+
+    // Three authorizations: one the app keeps refreshing, one it leaves, one never exchanged.
+    let (kept_code, left_code) = (code().await, code().await);
+    let _never_exchanged = code().await;
+    let (_, _, kept) = exchange_code(&srv, basic, &kept_code).await;
+    let (_, _, left) = exchange_code(&srv, basic, &left_code).await;
+    assert_eq!(purge().await, [3, 3, 2, 1], "nothing has expired yet");
+
+    // Past the session and the access tokens: the session and the unexchanged code (with its
+    // grant) go; grants with a live refresh token stay, their spent codes with them.
+    clock.advance(1000);
+    let (status, _, kept) = refresh(kept["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(purge().await, [2, 2, 3, 0]);
+
+    // So a late replay of a spent code still revokes what it issued ...
+    let (status, _, _) = exchange_code(&srv, basic, &left_code).await;
+    assert_eq!(status, 400);
+    let (status, _, _) = refresh(left["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 400, "the replayed code's refresh token is revoked");
+    // ... and a revoked grant goes at the next purge, with its code and refresh token.
+    assert_eq!(purge().await, [1, 1, 2, 0]);
+
+    // Expired refresh tokens go; the grant lives while its newest one does.
+    clock.advance(3000);
+    let (status, _, kept) = refresh(kept["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "a grant in use is never purged");
+    assert_eq!(purge().await, [1, 1, 2, 0]);
+
+    // Left alone past its refresh tokens' lifetime, nothing of it remains.
+    clock.advance(3601);
+    assert_eq!(purge().await, [0, 0, 0, 0]);
+    let (status, _, body) = refresh(kept["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 }

@@ -208,6 +208,13 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
         page.body
     );
 
+    // The periodic purge keeps what is live.
+    srv.state
+        .store
+        .purge_expired(SystemClock.now())
+        .await
+        .unwrap();
+
     // A refresh token issued before works, once; one of a revoked authorization does not.
     let basic = Some((web_id, web.client_secret.as_deref().unwrap()));
     let refresh = |token: String| {
