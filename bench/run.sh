@@ -15,7 +15,9 @@
 #     token to the cost of one ES256 signature (the algorithm access tokens are signed with);
 #   - API-token exchanges (RFC 8693) beside client_credentials;
 #   - client_credentials tokens while a second load generator floods the password grant with
-#     sign-ins (each one an argon2 check), beside the same run without the flood.
+#     sign-ins (each one an argon2 check), beside the same run without the flood;
+#   - refresh-token grants per second (bench/refresh.py: one rotating family per connection);
+#   - PostgreSQL only: the token endpoint on three nodes of one database beside one node.
 #
 # Knobs (environment):
 #   BENCH_DURATION=10s        length of each measured oha run
@@ -47,6 +49,7 @@ mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/grantor-bench.XXXXXX")
 
 SERVER_PID=""
+EXTRA_PIDS=()
 OHA_PID=""
 FLOOD_PID=""
 PG_ADMIN_URL=""
@@ -89,6 +92,7 @@ cleanup() {
         kill -TERM "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    for pid in "${EXTRA_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     stop_server
     drop_pg_db
     rm -rf "$WORK"
@@ -418,6 +422,74 @@ print(f"tokens/s {quiet['per_sec']:.0f} -> {loud['per_sec']:.0f} during the floo
       f"answers {flood['codes']}", file=sys.stderr)
 EOF
 
+    # Refresh-token grants, each a write (the old token spent, a new one stored): one family
+    # per connection, refreshed in a loop by bench/refresh.py as a rotating client must.
+    local refresh_c=$token_c refresh_tokens=() i seconds=${DURATION%s}
+    log "[$backend] refresh_token grants, $refresh_c families, $DURATION"
+    for ((i = 0; i < refresh_c; i++)); do
+        refresh_tokens+=("$(curl -sS --fail-with-body -u "$flood_id:$flood_secret" \
+            -d grant_type=password -d username=flood@bench.example -d "password=$flood_password" \
+            "$base/oauth2/token" | json_field refresh_token)")
+    done
+    children_seconds oha0
+    db0=$(postgres_ticks)
+    cpu0=$(cpu_ticks "$SERVER_PID")
+    python3 "$ROOT/bench/refresh.py" "$base" "$flood_id" "$flood_secret" "$seconds" \
+        "${refresh_tokens[@]}" >"$WORK/refresh.json"
+    cpu1=$(cpu_ticks "$SERVER_PID")
+    db1=$(postgres_ticks)
+    children_seconds oha1
+    python3 - "$WORK/refresh.json" "$dir/refresh.json" <<EOF2
+import json, sys
+r = json.load(open(sys.argv[1]))
+n = r["refreshes"] or 1
+r.update({"backend": "$backend", "connections": $refresh_c,
+          "server_cpu_us_per_refresh": ($cpu1 - $cpu0) * 1e6 / $CLK_TCK / n,
+          "db_cpu_us_per_refresh": (($db1 - $db0) / $CLK_TCK * 1e6 / n) if "$backend" == "postgres" else 0.0,
+          "load_generator_cores": ($oha1 - $oha0) / r["seconds"]})
+json.dump(r, open(sys.argv[2], "w"), indent=2)
+print(f"{r['per_sec']:.0f} refreshes/s, {r['errors']} errors, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+      f"server CPU {r['server_cpu_us_per_refresh']:.1f} us/refresh, PostgreSQL {r['db_cpu_us_per_refresh']:.1f} us/refresh, "
+      f"load generator {r['load_generator_cores']:.2f} cores", file=sys.stderr)
+EOF2
+
+    if [[ $backend == postgres ]]; then
+        # The token endpoint on three nodes of one database, the same connections split
+        # between them, against the one-node run above.
+        local main_pid=$SERVER_PID node_pids=() node_ports=("$port") node_port ohas=()
+        for i in 1 2; do
+            node_port=$(free_port)
+            start_server "$node_port" "$dir/server-$i.log" "${g[@]}"
+            node_pids+=("$SERVER_PID")
+            node_ports+=("$node_port")
+        done
+        SERVER_PID=$main_pid
+        EXTRA_PIDS=("${node_pids[@]}")
+        log "[$backend] POST /oauth2/token on 3 nodes, $token_c connections in all, $DURATION"
+        for i in 0 1 2; do
+            oha -z "$DURATION" -c $(((token_c + 2) / 3)) -w --no-tui --output-format json \
+                -o "$dir/oha-token-node$i.json" "${form[@]}" "${auth[@]}" \
+                -d grant_type=client_credentials "http://127.0.0.1:${node_ports[$i]}/oauth2/token" &
+            ohas+=($!)
+        done
+        wait "${ohas[@]}"
+        for pid in "${node_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+        wait "${node_pids[@]}" 2>/dev/null || true
+        EXTRA_PIDS=()
+        python3 - "$dir" "$token_c" <<'EOF2'
+import json, os, sys
+d, c = sys.argv[1], int(sys.argv[2])
+def ok_per_sec(name):
+    o = json.load(open(os.path.join(d, name)))
+    return int((o.get("statusCodeDistribution") or {}).get("200", 0)) / (o["summary"]["total"] or 1)
+one = ok_per_sec(f"oha-token-c{c}.json")
+three = sum(ok_per_sec(f"oha-token-node{i}.json") for i in range(3))
+json.dump({"connections": c, "one_node_per_sec": one, "three_nodes_per_sec": three},
+          open(os.path.join(d, "scaling.json"), "w"), indent=2)
+print(f"tokens/s: one node {one:.0f}, three nodes {three:.0f} ({three / one:.2f}x)", file=sys.stderr)
+EOF2
+    fi
+
     local peak_kb
     peak_kb=$(status_kb "$SERVER_PID" VmHWM)
     stop_server
@@ -524,6 +596,20 @@ for b in backends:
     print(f"  {b}, {f['connections']} connections: {q['per_sec']:.0f} tokens/s (p99 {q['p99_ms']:.2f} ms)"
           f" without, {l['per_sec']:.0f} tokens/s (p99 {l['p99_ms']:.2f} ms) during;"
           f" sign-ins {f['flood']['sign_ins_per_sec']:.0f}/s, answers {f['flood']['codes']}")
+print()
+print("refresh_token grants (one rotating family per connection; each refresh is a write):")
+for b in backends:
+    r = json.load(open(os.path.join(out, b, "refresh.json")))
+    print(f"  {b}, {r['connections']} connections: {r['per_sec']:.0f} refreshes/s, p50 {r['p50_ms']:.2f} ms,"
+          f" p99 {r['p99_ms']:.2f} ms, server CPU {r['server_cpu_us_per_refresh']:.1f} us/refresh,"
+          f" PostgreSQL {r['db_cpu_us_per_refresh']:.1f} us/refresh, errors {r['errors']}")
+scaling = os.path.join(out, "postgres", "scaling.json")
+if os.path.exists(scaling):
+    s = json.load(open(scaling))
+    print()
+    print(f"client_credentials on PostgreSQL, {s['connections']} connections: one node {s['one_node_per_sec']:.0f}"
+          f" tokens/s, three nodes {s['three_nodes_per_sec']:.0f} tokens/s"
+          f" ({s['three_nodes_per_sec'] / s['one_node_per_sec']:.2f}x; all on this machine's {os.cpu_count()} cores)")
 noisy = [r for r in runs if (r.get("other_cores") or 0) > 0.1]
 if noisy:
     print()

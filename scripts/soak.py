@@ -5,7 +5,8 @@ Driven by scripts/soak.sh, which seeds the database and starts the nodes. Operat
 over the nodes in turn: client credentials, the code flow with a sign-in, refresh,
 introspection and revocation. Every SAMPLE seconds it prints the requests, errors, p50/p99
 latency per operation, each node's RSS and (PostgreSQL) the database size and the row counts
-of the tables that grow with use. Exits non-zero on any error.
+of the tables that grow with use; at the end, how each figure moved over the second half.
+Exits non-zero on any error.
 """
 
 import html
@@ -189,15 +190,21 @@ def rss_mib(pid):
     return -1
 
 
+TABLES = ["grants", "refresh_tokens", "authorization_codes", "sessions", "revocations"]
+
+
 def database():
+    """The database size in KiB and the rows of the tables that grow with use, by name."""
     if not PSQL:
-        return ""
-    query = ("SELECT pg_database_size(current_database()) / 1048576 || ' MiB; ' || "
-             "(SELECT count(*) FROM grants) || ' grants, ' || (SELECT count(*) FROM refresh_tokens) || "
-             "' refresh tokens, ' || (SELECT count(*) FROM authorization_codes) || ' codes, ' || "
-             "(SELECT count(*) FROM sessions) || ' sessions, ' || (SELECT count(*) FROM revocations) || ' revocations'")
-    out = subprocess.run(["psql", PSQL, "-qAtX", "-c", query], capture_output=True, text=True)
-    return out.stdout.strip() or out.stderr.strip()
+        return {}
+    query = "SELECT pg_database_size(current_database()) / 1024, " + ", ".join(
+        f"(SELECT count(*) FROM {t})" for t in TABLES)
+    out = subprocess.run(["psql", PSQL, "-qAtX", "-F", " ", "-c", query], capture_output=True, text=True)
+    try:
+        values = [int(v) for v in out.stdout.split()]
+    except ValueError:
+        return {"error": out.stderr.strip()}
+    return dict(zip(["db KiB"] + TABLES, values))
 
 
 def percentile(values, p):
@@ -227,6 +234,7 @@ def main():
     for t in pool:
         t.start()
     started = time.monotonic()
+    samples = []  # (seconds, {figure: value})
     while any(t.is_alive() for t in pool):
         time.sleep(min(SAMPLE, max(0.1, stop - time.monotonic() + 0.5)))
         with work.lock:
@@ -234,10 +242,19 @@ def main():
             for v in work.latencies.values():
                 v.clear()
             total, errors = sum(work.counts.values()), len(work.errors)
-        rss = ", ".join(f"node {i}: {rss_mib(p)} MiB" for i, p in enumerate(PIDS))
-        p99 = ", ".join(f"{op} {percentile(v, 0.99):.1f}" for op, v in lat.items() if v)
-        print(f"[{time.monotonic() - started:5.0f} s] {total} ops, {errors} errors | RSS {rss} | "
-              f"p99 ms: {p99} | {database()}", flush=True)
+        figures = {f"node {i} RSS MiB": rss_mib(p) for i, p in enumerate(PIDS)}
+        figures.update({f"{op} p99 ms": round(percentile(v, 0.99), 1) for op, v in lat.items() if v})
+        figures.update(database())
+        at = time.monotonic() - started
+        samples.append((at, figures))
+        print(f"[{at:5.0f} s] {total} ops, {errors} errors | "
+              + ", ".join(f"{k} {v}" for k, v in figures.items()), flush=True)
+    # Lifetimes have passed by the middle of a run of several minutes: from there on every
+    # figure should hold steady.
+    middle = next((f for at, f in samples if at >= SECONDS / 2), None)
+    if middle and samples:
+        end = samples[-1][1]
+        print("second half:", ", ".join(f"{k} {middle[k]} -> {end[k]}" for k in end if k in middle))
     if work.errors:
         print("errors:", *work.errors[:20], sep="\n  ", file=sys.stderr)
         return 1

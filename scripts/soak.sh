@@ -3,13 +3,16 @@
 #
 #   GRANTOR_SOAK_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test bash scripts/soak.sh
 #   SOAK_SECONDS=600 SOAK_RATE=40 SOAK_SAMPLE=60 (defaults); GRANTOR_BIN=path skips the build
+#   SOAK_ACCESS_TOKEN_TTL=60 SOAK_REFRESH_TOKEN_TTL=180 SOAK_SESSION_TTL=120 (lifetimes, seconds)
 #
 # Creates a database grantor_soak_<random> (dropped afterwards), seeds it with the CLI,
 # starts two `grantor serve` nodes (release build) with one issuer, and runs scripts/soak.py:
 # client credentials, the code flow with a sign-in, refresh, introspection and revocation,
 # spread over both nodes. It prints, every SOAK_SAMPLE seconds, the operations, errors, p99
 # latency per operation, each node's RSS, the database size and the rows of the tables that
-# grow with use; it fails on any error or a panic in a node's log.
+# grow with use, and at the end how each figure moved over the second half of the run (after
+# the lifetimes above have passed, the tables should hold steady); it fails on any error or a
+# panic in a node's log.
 
 set -euo pipefail
 
@@ -58,6 +61,11 @@ export SOAK_EMAIL=soak@soak.example SOAK_PASSWORD=soak-password-1234
 "${g[@]}" user create --email "$SOAK_EMAIL" --password-stdin <<<"$SOAK_PASSWORD" >/dev/null
 "${g[@]}" member add --org soak --user "$SOAK_EMAIL" --role member >/dev/null
 
+# Short lifetimes, so the tables reach their steady size within minutes and the run shows
+# whether they stay there: access tokens 60 s, refresh tokens 180 s, sign-ins 120 s.
+export GRANTOR_ACCESS_TOKEN_TTL=${SOAK_ACCESS_TOKEN_TTL:-60}
+export GRANTOR_REFRESH_TOKEN_TTL=${SOAK_REFRESH_TOKEN_TTL:-180}
+export GRANTOR_SESSION_TTL=${SOAK_SESSION_TTL:-120}
 NODES=()
 for i in 0 1; do
     port=$(free_port)
