@@ -330,6 +330,46 @@ async fn every_step_of_a_sign_in_can_land_on_another_node(backend: Backend) {
     assert_eq!(status, 200);
     assert!(!introspect(&http, &c, &id, &secret, access).await);
 
+    // Refresh again on C; then the user revokes the approval at /account on B, and the grant's
+    // access token fails introspection on every node.
+    let (status, again) = post(
+        &c,
+        "/oauth2/token",
+        form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed["refresh_token"].as_str().unwrap(),
+            ),
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    let live = again["access_token"].as_str().unwrap();
+    assert!(introspect(&http, &a, &id, &secret, live).await);
+    browser.switch_to(&b);
+    let account = browser.get("/account").await;
+    let (csrf, org_id) = (
+        account.field("csrf").unwrap(),
+        account.field("org_id").unwrap(),
+    );
+    let revoked = browser
+        .post(
+            "/account/approvals/revoke",
+            &[("csrf", &csrf), ("client_id", &web_id), ("org_id", &org_id)],
+        )
+        .await;
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    seen_everywhere(
+        "consent revoked at /account",
+        &[a.as_str(), b.as_str(), c.as_str()],
+        |base| async {
+            let base = base;
+            !introspect(&http, &base, &id, &secret, live).await
+        },
+    )
+    .await;
+
     // Sign out on A: the session made on B ends.
     browser.switch_to(&a);
     let signed_out = browser.get("/logout").await;
