@@ -9,7 +9,7 @@ use crate::support::{self, Backend, PASSWORD, Seed, TestServer};
 use fantoccini::Locator;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
-use grantor_core::model::{AppType, Caller, Role};
+use grantor_core::model::{Actor, AppType, Caller, Role};
 use grantor_core::store::Directory;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -674,6 +674,34 @@ async fn every_console_page_is_accessible_at_both_widths() {
     // A second organization, so the switcher shows.
     let globex = srv.seed("globex").await;
     srv.member(&globex.org.id, &owner, Role::Developer).await;
+    // A developer with a long email makes an app with a long name, to see both wrap in the
+    // lists and the audit log.
+    let long = "maximilian.featherstonehaugh-worthington@research.laboratories.acme.example";
+    srv.member(&seed.org.id, long, Role::Developer).await;
+    let developer = Caller::new(
+        Actor::User {
+            user_id: Directory::user_by_email(&srv.state.store, long)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            platform_admin: false,
+            token: None,
+        },
+        None,
+    );
+    srv.state
+        .manager
+        .create_app(
+            &developer,
+            &seed.org.id,
+            support::server_app(
+                "Nightly reconciliation of settlement accounts between subsidiaries",
+                &["trades:read"],
+            ),
+        )
+        .await
+        .unwrap();
 
     chrome.goto(&srv.url(&console_path(&seed, "/apps"))).await;
     chrome.check_page("sign-in", "Sign in").await;
@@ -802,13 +830,6 @@ async fn every_console_page_is_accessible_at_both_widths() {
         .check_page("api-token-created", "Your API tokens")
         .await;
 
-    // A long email, to see it wrap in the members list and the audit log on a phone.
-    srv.member(
-        &seed.org.id,
-        "maximilian.featherstonehaugh-worthington@research.laboratories.acme.example",
-        Role::Developer,
-    )
-    .await;
     chrome
         .goto(&srv.url(&console_path(&seed, "/members")))
         .await;
