@@ -895,15 +895,11 @@ async fn skip_to_content_is_first_and_passes_the_header() {
             );
             assert!(x + width <= f64::from(size.0), "inside the window");
             let outline = chrome
-                .script(
-                    "return getComputedStyle(document.activeElement).outlineStyle",
-                )
+                .script("return getComputedStyle(document.activeElement).outlineStyle")
                 .await;
             assert_eq!(outline, "solid", "the focus ring shows");
             if path == "/apps" {
-                chrome
-                    .screenshot("console/skip-link", size, label)
-                    .await;
+                chrome.screenshot("console/skip-link", size, label).await;
             }
             chrome.press(Key::Enter).await;
             chrome.expect_focus("main#content").await;
@@ -1009,7 +1005,11 @@ async fn the_wizard_works_with_the_keyboard_alone() {
     assert_eq!(app.org_id, seed.org.id);
     assert_eq!(app.name, "Keyboard portal");
     assert_eq!(app.app_type, AppType::Web);
-    assert!(app.redirect_uris.iter().eq(["https://portal.example.com/callback"]));
+    assert!(
+        app.redirect_uris
+            .iter()
+            .eq(["https://portal.example.com/callback"])
+    );
     assert!(app.scopes.contains("trades:read"));
     assert!(app.allow_implicit && !app.allow_password);
 }

@@ -31,7 +31,9 @@ pub struct EventRow {
 impl EventRow {
     /// The day of `at` (`2026-11-20`), to keep whole on a line of its own if need be.
     pub fn day(&self) -> &str {
-        self.at.split_once(' ').map_or(self.at.as_str(), |(day, _)| day)
+        self.at
+            .split_once(' ')
+            .map_or(self.at.as_str(), |(day, _)| day)
     }
 
     /// The time of `at` (`18:40 UTC`).
