@@ -309,7 +309,7 @@ impl Drop for Driver {
     }
 }
 
-async fn describe(element: &Element) -> String {
+pub(crate) async fn describe(element: &Element) -> String {
     let tag = element.tag_name().await.unwrap();
     match element.attr("id").await.unwrap() {
         Some(id) if !id.is_empty() => format!("{tag}#{id}"),

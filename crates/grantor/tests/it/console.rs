@@ -3,18 +3,23 @@
 //! plain HTTP for what a browser cannot show better (double submission, direct posts by roles
 //! that may not, single-use invitations) on both databases.
 
-use crate::browser::{Chrome, DESKTOP};
+use crate::browser::{Chrome, DESKTOP, WAIT, describe};
 use crate::support::browser::{Browser, Page};
 use crate::support::{self, Backend, PASSWORD, Seed, TestServer};
 use fantoccini::Locator;
-use grantor_core::model::{AppType, Caller, Role};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use grantor_core::model::{Actor, AppType, Caller, Role};
 use grantor_core::store::Directory;
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 /// The phone width the console must work at.
 const PHONE: (u32, u32) = (360, 780);
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const API_TOKEN: &str = "urn:grantor:params:oauth:token-type:api-token";
+/// "Skip to content" as [`describe`] names the focused element.
+const SKIP_LINK: &str = "a \"Skip to content\"";
 
 /// axe-core 4.14.1 from npm (MPL-2.0, licence header kept in the file), injected into pages.
 const AXE: &str = include_str!("vendor/axe.min.js");
@@ -122,13 +127,18 @@ impl Chrome {
     }
 
     /// Checks the page now showing at desktop and phone width: its heading, no sideways
-    /// scrolling, no serious or critical axe-core violation; saves a screenshot of each as
+    /// scrolling (of the page, or of a part inside it on a phone), tables stacked into rows
+    /// on a phone, no serious or critical axe-core violation; saves a screenshot of each as
     /// `target/screenshots/console/<name>-<desktop|phone>.png`.
     async fn check_page(&self, name: &str, heading: &str) {
         self.expect_heading(heading).await;
         for (size, label) in [(DESKTOP, "desktop"), (PHONE, "phone")] {
             self.resize(size).await;
             self.assert_fits(&format!("{name} at {label} width")).await;
+            if size == PHONE {
+                self.assert_stacked(&format!("{name} at {label} width"))
+                    .await;
+            }
             let violations = self.axe().await;
             assert!(
                 violations.is_empty(),
@@ -139,6 +149,102 @@ impl Chrome {
                 .await;
         }
         self.resize(DESKTOP).await;
+    }
+
+    /// Asserts no table is laid out as a grid and nothing scrolls sideways inside itself: on
+    /// a phone, list tables stack into label/value rows and long values wrap.
+    async fn assert_stacked(&self, page: &str) {
+        let found = self
+            .script(
+                "const grids = [...document.querySelectorAll('table')]
+                   .filter(t => getComputedStyle(t).display === 'table')
+                   .map(t => 'a table laid out as a grid: ' + t.querySelector('th, td').textContent);
+                 const scrolling = [...document.querySelectorAll('body *')]
+                   .filter(e => !e.matches('input, textarea, select'))
+                   .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+                   .filter(e => e.scrollWidth > e.clientWidth)
+                   .map(e => e.tagName.toLowerCase() + '.' + e.className + ' scrolls sideways: ' +
+                             e.scrollWidth + 'px in ' + e.clientWidth + 'px');
+                 return grids.concat(scrolling);",
+            )
+            .await;
+        let found: Vec<String> = serde_json::from_value(found).unwrap();
+        assert!(found.is_empty(), "{page}:\n{}", found.join("\n"));
+    }
+
+    /// Presses Tab (Shift-Tab when `back`) until `target`, as [`describe`] names it, has the
+    /// focus; fails, saying what had it on the way, when the keyboard cannot get there.
+    async fn tab_to(&self, target: &str, back: bool) {
+        let mut passed = Vec::new();
+        for _ in 0..40 {
+            if back {
+                let keys = KeyActions::new("keyboard".into())
+                    .then(KeyAction::Down {
+                        value: Key::Shift.into(),
+                    })
+                    .then(KeyAction::Down {
+                        value: Key::Tab.into(),
+                    })
+                    .then(KeyAction::Up {
+                        value: Key::Tab.into(),
+                    })
+                    .then(KeyAction::Up {
+                        value: Key::Shift.into(),
+                    });
+                self.client.perform_actions(keys).await.unwrap();
+            } else {
+                self.press(Key::Tab).await;
+            }
+            let focused = self.focused().await;
+            if focused == target {
+                return;
+            }
+            passed.push(focused.chars().take(60).collect::<String>());
+            if passed.len() > 2 && passed[passed.len() - 1] == passed[0] {
+                break;
+            }
+        }
+        panic!(
+            "the keyboard never reaches {target}; {} went through {passed:?}",
+            if back { "Shift-Tab" } else { "Tab" }
+        );
+    }
+
+    /// Waits until `target`, as [`describe`] names it, has the focus.
+    async fn expect_focus(&self, target: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let focused = self.focused().await;
+            if focused == target {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{focused} has the focus, expected {target}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// From the top of a fresh page: the first Tab reaches "Skip to content", and Enter on it
+    /// puts the focus on the page's `<main>`, past the header.
+    async fn skip_to_content(&self) {
+        self.press(Key::Tab).await;
+        assert_eq!(self.focused().await, SKIP_LINK, "the first Tab");
+        self.press(Key::Enter).await;
+        self.expect_focus("main#content").await;
+    }
+
+    /// Types into whatever has the focus.
+    async fn type_here(&self, text: &str) {
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(text).await.unwrap();
+    }
+
+    /// Whether the focused checkbox or radio button is checked.
+    async fn focused_is_checked(&self) -> bool {
+        let focused = self.client.active_element().await.unwrap();
+        focused.is_selected().await.unwrap()
     }
 
     /// Goes through *Create App*; returns the app ID and the secret shown (if any), leaving
@@ -568,6 +674,34 @@ async fn every_console_page_is_accessible_at_both_widths() {
     // A second organization, so the switcher shows.
     let globex = srv.seed("globex").await;
     srv.member(&globex.org.id, &owner, Role::Developer).await;
+    // A developer with a long email makes an app with a long name, to see both wrap in the
+    // lists and the audit log.
+    let long = "maximilian.featherstonehaugh-worthington@research.laboratories.acme.example";
+    srv.member(&seed.org.id, long, Role::Developer).await;
+    let developer = Caller::new(
+        Actor::User {
+            user_id: Directory::user_by_email(&srv.state.store, long)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            platform_admin: false,
+            token: None,
+        },
+        None,
+    );
+    srv.state
+        .manager
+        .create_app(
+            &developer,
+            &seed.org.id,
+            support::server_app(
+                "Nightly reconciliation of settlement accounts between subsidiaries",
+                &["trades:read"],
+            ),
+        )
+        .await
+        .unwrap();
 
     chrome.goto(&srv.url(&console_path(&seed, "/apps"))).await;
     chrome.check_page("sign-in", "Sign in").await;
@@ -724,6 +858,225 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.client.delete_all_cookies().await.unwrap();
     chrome.goto(&link).await;
     chrome.check_page("invitation", "Join acme").await;
+}
+
+/// "Skip to content" is the first thing Tab reaches on a console page; out of sight until
+/// then, it shows when it has the focus (on a phone too) and takes the focus past the header
+/// to the page itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_to_content_is_first_and_passes_the_header() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let srv = TestServer::spawn(Backend::Sqlite).await;
+    let (seed, owner) = acme(&srv).await;
+    // A second organization, so the header holds the switcher too.
+    let globex = srv.seed("globex").await;
+    srv.member(&globex.org.id, &owner, Role::Developer).await;
+    chrome.console_sign_in(&srv, &owner).await;
+    let pages = [
+        ("/apps", "OAuth Apps", "a \"Create App\""),
+        ("/members", "Members", "select#role-1"),
+    ];
+    for (size, label) in [(PHONE, "phone"), (DESKTOP, "desktop")] {
+        chrome.resize(size).await;
+        for (path, heading, first) in pages {
+            chrome.goto(&srv.url(&console_path(&seed, path))).await;
+            chrome.expect_heading(heading).await;
+            let link = chrome.wait_for(Locator::Css(".skip-link")).await;
+            let (_, _, width, height) = link.rectangle().await.unwrap();
+            assert!(width <= 1.0 && height <= 1.0, "hidden until focused");
+            chrome.press(Key::Tab).await;
+            assert_eq!(chrome.focused().await, SKIP_LINK, "{path}: the first Tab");
+            let (x, y, width, height) = link.rectangle().await.unwrap();
+            assert!(
+                x >= 0.0 && y >= 0.0 && width > 40.0 && height > 20.0,
+                "{path} at {label} width: shown when focused, at {x},{y} {width}x{height}"
+            );
+            assert!(x + width <= f64::from(size.0), "inside the window");
+            let outline = chrome
+                .script("return getComputedStyle(document.activeElement).outlineStyle")
+                .await;
+            assert_eq!(outline, "solid", "the focus ring shows");
+            if path == "/apps" {
+                chrome.screenshot("console/skip-link", size, label).await;
+            }
+            chrome.press(Key::Enter).await;
+            chrome.expect_focus("main#content").await;
+            chrome.press(Key::Tab).await;
+            assert_eq!(
+                chrome.focused().await,
+                first,
+                "{path}: after skipping, Tab goes on in the page, past the navigation"
+            );
+        }
+    }
+}
+
+/// *Create App* with the keyboard alone, from the sign-in page to the page showing the app
+/// ID and secret once: every control is reached with Tab or Shift-Tab and worked with Space,
+/// Enter or, in the group of radio buttons, an arrow key. No clicks: a control the keyboard
+/// cannot reach or work fails the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wizard_works_with_the_keyboard_alone() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let srv = TestServer::spawn(Backend::Sqlite).await;
+    let (seed, owner) = acme(&srv).await;
+    let next = "button \"Next\"";
+    chrome.goto(&srv.url("/console")).await;
+    chrome.expect_heading("Sign in").await;
+    chrome.expect_focus("input#email").await;
+    chrome.type_here(&owner).await;
+    chrome.tab_to("input#password", false).await;
+    chrome.type_here(PASSWORD).await;
+    chrome.tab_to("button \"Sign in\"", false).await;
+    chrome.press(Key::Enter).await;
+    chrome.expect_heading("OAuth Apps").await;
+
+    chrome.skip_to_content().await;
+    chrome.tab_to("a \"Create App\"", false).await;
+    chrome.press(Key::Enter).await;
+
+    // The kind of app: the radio buttons are one Tab stop; an arrow key moves the choice.
+    chrome.wizard_step(1).await;
+    chrome.skip_to_content().await;
+    chrome.tab_to("input#type-server", false).await;
+    chrome.press(Key::Down).await;
+    chrome.expect_focus("input#type-web").await;
+    assert!(chrome.focused_is_checked().await, "the arrow chose Web app");
+    chrome.tab_to(next, false).await;
+    chrome.press(Key::Enter).await;
+
+    chrome.wizard_step(2).await;
+    chrome.skip_to_content().await;
+    chrome.tab_to("input#name", false).await;
+    chrome.type_here("Keyboard portal").await;
+    chrome.tab_to("textarea#redirect_uris", false).await;
+    chrome
+        .type_here("https://portal.example.com/callback")
+        .await;
+    chrome.tab_to(next, false).await;
+    chrome.press(Key::Enter).await;
+
+    chrome.wizard_step(3).await;
+    let scope = describe(&chrome.checkbox("trades:read").await).await;
+    chrome.skip_to_content().await;
+    chrome.tab_to(&scope, false).await;
+    chrome.press(Key::Space).await;
+    assert!(chrome.focused_is_checked().await, "Space ticked {scope}");
+    chrome.tab_to(next, false).await;
+    chrome.press(Key::Enter).await;
+
+    chrome.wizard_step(4).await;
+    chrome.skip_to_content().await;
+    for legacy in ["input#legacy-implicit", "input#legacy-ack"] {
+        chrome.tab_to(legacy, false).await;
+        chrome.press(Key::Space).await;
+        assert!(chrome.focused_is_checked().await, "Space ticked {legacy}");
+    }
+    chrome.tab_to(next, false).await;
+    chrome.press(Key::Enter).await;
+
+    // The review: on to the last control, then back with Shift-Tab to "Create app".
+    chrome.wizard_step(5).await;
+    chrome.skip_to_content().await;
+    chrome.tab_to("a \"Cancel\"", false).await;
+    chrome.tab_to("button \"Create app\"", true).await;
+    chrome.press(Key::Enter).await;
+
+    chrome.expect_heading("App created").await;
+    let client_id = chrome.text_of("app-id").await;
+    let secret = chrome.text_of("app-secret").await;
+    assert!(secret.starts_with("gr_sec_"), "{secret}");
+    chrome.skip_to_content().await;
+    for control in [
+        "button \"Copy app ID\"",
+        "button \"Copy secret\"",
+        "a \"Go to the app\"",
+    ] {
+        chrome.tab_to(control, false).await;
+    }
+    let app = Directory::app(&srv.state.store, &client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(app.org_id, seed.org.id);
+    assert_eq!(app.name, "Keyboard portal");
+    assert_eq!(app.app_type, AppType::Web);
+    assert!(
+        app.redirect_uris
+            .iter()
+            .eq(["https://portal.example.com/callback"])
+    );
+    assert!(app.scopes.contains("trades:read"));
+    assert!(app.allow_implicit && !app.allow_password);
+}
+
+/// What a member sees, checked as the owner's pages are (axe-core, nothing scrolling
+/// sideways, screenshots at both widths): apps and resource servers read-only, the members
+/// list, their own API tokens; the audit log is refused on a page of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_pages_are_accessible_at_both_widths() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let srv = TestServer::spawn(Backend::Sqlite).await;
+    let (seed, _) = acme(&srv).await;
+    let mia = "mia@acme.example";
+    srv.member(&seed.org.id, mia, Role::Member).await;
+    chrome.console_sign_in(&srv, mia).await;
+    chrome.check_page("member-apps", "OAuth Apps").await;
+    assert!(!chrome.source().await.contains("Create App"));
+    chrome.click_link("bot").await;
+    chrome.check_page("member-app", "bot").await;
+    let app = chrome.source().await;
+    assert!(!app.contains("Save changes") && !app.contains("Delete app"));
+
+    chrome
+        .goto(&srv.url(&console_path(&seed, "/added-apps")))
+        .await;
+    chrome
+        .check_page("member-added-apps", "Apps added to acme")
+        .await;
+    chrome
+        .goto(&srv.url(&console_path(&seed, "/resource-servers")))
+        .await;
+    chrome
+        .check_page("member-resource-servers", "Resource servers")
+        .await;
+    chrome.click_link("Trading").await;
+    chrome.check_page("member-resource-server", "Trading").await;
+    chrome
+        .goto(&srv.url(&console_path(&seed, "/members")))
+        .await;
+    chrome.check_page("member-members", "Members").await;
+    assert!(!chrome.source().await.contains("Invite someone"));
+
+    chrome
+        .goto(&srv.url(&console_path(&seed, "/api-tokens")))
+        .await;
+    chrome
+        .check_page("member-api-tokens", "Your API tokens")
+        .await;
+    chrome
+        .field("Token name")
+        .await
+        .send_keys("nightly report")
+        .await
+        .unwrap();
+    chrome.checkbox("trades:read").await.click().await.unwrap();
+    chrome.click_button("Create token").await;
+    chrome.wait_for(Locator::Id("new-token")).await;
+    chrome
+        .check_page("member-api-token-created", "Your API tokens")
+        .await;
+
+    chrome.goto(&srv.url(&console_path(&seed, "/audit"))).await;
+    chrome
+        .check_page("member-audit-refused", "Not allowed")
+        .await;
 }
 
 /// Signs in over plain HTTP and returns the console page it lands on.

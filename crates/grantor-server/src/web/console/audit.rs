@@ -28,6 +28,20 @@ pub struct EventRow {
     pub details: String,
 }
 
+impl EventRow {
+    /// The day of `at` (`2026-11-20`), to keep whole on a line of its own if need be.
+    pub fn day(&self) -> &str {
+        self.at
+            .split_once(' ')
+            .map_or(self.at.as_str(), |(day, _)| day)
+    }
+
+    /// The time of `at` (`18:40 UTC`).
+    pub fn time(&self) -> &str {
+        self.at.split_once(' ').map_or("", |(_, time)| time)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/audit.html")]
 pub struct AuditPage {
