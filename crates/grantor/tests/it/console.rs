@@ -683,6 +683,13 @@ async fn every_console_page_is_accessible_at_both_widths() {
         .goto(&srv.url(&console_path(&seed, "/api-tokens")))
         .await;
     chrome.check_page("api-tokens", "Your API tokens").await;
+    // Neither a name nor a scope: both refused at once, each beside its field.
+    chrome.click_button("Create token").await;
+    chrome.wait_for(Locator::Id("token-scopes-error")).await;
+    chrome.wait_for(Locator::Id("token-name-error")).await;
+    chrome
+        .check_page("api-tokens-error", "Your API tokens")
+        .await;
     chrome
         .field("Token name")
         .await
@@ -700,10 +707,14 @@ async fn every_console_page_is_accessible_at_both_widths() {
         .goto(&srv.url(&console_path(&seed, "/members")))
         .await;
     chrome.check_page("members", "Members").await;
+    chrome.field("Email").await.send_keys("nina").await.unwrap();
+    chrome.click_button("Create invitation link").await;
+    chrome.wait_for(Locator::Id("invite-error")).await;
+    chrome.check_page("members-error", "Members").await;
     chrome
         .field("Email")
         .await
-        .send_keys("nina@acme.example")
+        .send_keys("@acme.example")
         .await
         .unwrap();
     chrome.click_button("Create invitation link").await;
