@@ -123,6 +123,30 @@ mod tests {
         let e = ServiceError::from(CryptoError("argon2".into()));
         assert!(matches!(e, ServiceError::Internal(_)));
     }
+
+    #[test]
+    fn every_field_noted_is_reported_in_order() {
+        let mut invalid = FieldErrors::default();
+        let n = invalid.keep("limit", "x".parse::<i64>());
+        let s = invalid.keep("since", "10".parse::<i64>());
+        invalid.add("cursor", "cursor is not valid");
+        assert_eq!((n, s), (None, Some(10)));
+        let Err(ServiceError::InvalidFields(fields)) = invalid.finish_with(n.zip(s)) else {
+            panic!("refused");
+        };
+        let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(named, ["limit", "cursor"]);
+        assert!(fields[0].message.contains("invalid digit"), "{fields:?}");
+    }
+
+    #[test]
+    fn nothing_noted_hands_back_what_was_kept() {
+        let mut invalid = FieldErrors::default();
+        let n = invalid.keep("limit", "7".parse::<i64>());
+        assert!(invalid.is_empty());
+        assert_eq!(invalid.finish_with(n), Ok(7));
+        assert_eq!(FieldErrors::default().finish(), Ok(()));
+    }
 }
 
 impl From<StoreError> for OAuthError {
@@ -223,11 +247,55 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(field: &str, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+/// The invalid fields of one request, gathered while checking it, so the caller hears of
+/// every one at once rather than fixing them one refusal at a time. Fields are named as the
+/// management API's bodies name them: `name`, `expires_in`, `scopes[1].name` (entries of a
+/// list of objects by index, from 0; a list of plain values as a whole, `scopes`).
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// Notes that `field` is not valid, and why.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// The value of a field's own check, or `None` with its reason noted against `field`.
+    pub fn keep<T, E: fmt::Display>(&mut self, field: &str, checked: Result<T, E>) -> Option<T> {
+        checked.map_err(|e| self.add(field, e.to_string())).ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Nothing noted: go on. Else every field noted, as [`ServiceError::InvalidFields`].
+    pub fn finish(self) -> Result<(), ServiceError> {
+        self.finish_with(Some(()))
+    }
+
+    /// As [`FieldErrors::finish`], handing back the values [`FieldErrors::keep`] kept
+    /// (`a.zip(b)` for several); a value is missing only when its field was noted.
+    pub fn finish_with<T>(self, kept: Option<T>) -> Result<T, ServiceError> {
+        match kept {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(ServiceError::InvalidFields(self.0)),
+        }
+    }
+}
+
+impl ServiceError {
+    /// One invalid field, for a check that has only one.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidFields(vec![FieldError::new(field, message)])
     }
 }
 

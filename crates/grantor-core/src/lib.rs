@@ -26,4 +26,6 @@ pub mod store;
 pub mod token;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{CryptoError, ErrorCode, FieldError, OAuthError, ServiceError, StoreError};
+pub use error::{
+    CryptoError, ErrorCode, FieldError, FieldErrors, OAuthError, ServiceError, StoreError,
+};

@@ -8,9 +8,9 @@ use crate::model::{
 };
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
-use crate::store::{AuditQuery, ConsentView, Storage};
+use crate::store::{AuditQuery, ConsentView, ResourceIndex, Storage};
 use crate::token::AccessTokenClaims;
-use crate::{Clock, FieldError, ServiceError, password, secret};
+use crate::{Clock, FieldError, FieldErrors, ServiceError, password, secret};
 use std::sync::Arc;
 
 pub struct Manager<S> {
@@ -37,6 +37,9 @@ pub struct ResourceServerChanges {
     pub name: Option<String>,
     pub scopes: Option<Vec<ScopeDefinition>>,
 }
+
+/// What people read on the approval page about a scope stays short.
+pub const SCOPE_DESCRIPTION_MAX: usize = 200;
 
 /// A resource server for the audit log: identifier and scope names.
 fn describe_resource_server(rs: &ResourceServer) -> String {
@@ -109,12 +112,145 @@ pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), Service
 }
 
 /// An email address as Grantor keeps it: trimmed and lowercase.
-fn normalize_email(email: &str) -> Result<String, ServiceError> {
+fn normalize_email(email: &str) -> Result<String, String> {
     let email = email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
-        return Err(invalid(format!("{email:?} is not an email address")));
+        return Err(format!("{email:?} is not an email address"));
     }
     Ok(email)
+}
+
+/// A new user's email (as Grantor keeps it), password (8 characters or more) and optional
+/// name (blank is none), checked.
+fn user_fields<'a>(
+    email: &str,
+    password: &str,
+    name: Option<&'a str>,
+) -> Result<(String, Option<&'a str>), ServiceError> {
+    let mut invalid = FieldErrors::default();
+    let email = invalid.keep("email", normalize_email(email));
+    if password.chars().count() < 8 {
+        invalid.add("password", "a password must have at least 8 characters");
+    }
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.len() > 100) {
+        invalid.add("name", "a name must be at most 100 characters");
+    }
+    Ok((invalid.finish_with(email)?, name))
+}
+
+/// A would-be member's email (the field `email_field`) and role, both checked: as Grantor keeps
+/// the email, and the role parsed from its name.
+fn member_fields(
+    email_field: &str,
+    email: &str,
+    role: &str,
+) -> Result<(String, Role), ServiceError> {
+    let mut invalid = FieldErrors::default();
+    let email = invalid.keep(email_field, normalize_email(email));
+    let role = invalid.keep("role", role.parse::<Role>());
+    invalid.finish_with(email.zip(role))
+}
+
+/// A resource server's fields against their rules: an absolute identifier, a name, and at
+/// least one scope, each a valid, unreserved name listed once, with a short description.
+fn resource_server_fields(rs: &ResourceServer) -> FieldErrors {
+    let mut invalid = FieldErrors::default();
+    let identifier = &rs.identifier;
+    match url::Url::parse(identifier) {
+        Err(_) => invalid.add(
+            "identifier",
+            format!("resource identifier {identifier:?} is not an absolute URI"),
+        ),
+        Ok(parsed) if parsed.fragment().is_some() => invalid.add(
+            "identifier",
+            "a resource identifier must not contain a fragment",
+        ),
+        Ok(_) => {}
+    }
+    if rs.name.is_empty() || rs.name.len() > 100 {
+        invalid.add(
+            "name",
+            "a resource server's name must be 1 to 100 characters",
+        );
+    }
+    if rs.scopes.is_empty() {
+        invalid.add("scopes", "a resource server declares at least one scope");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in rs.scopes.iter().enumerate() {
+        let name = &s.name;
+        let problem = if !scope::is_valid_token(name) {
+            Some(format!("{name:?} is not a valid scope name"))
+        } else if scope::is_builtin(name) || scope::is_management(name) {
+            Some(format!(
+                "{name:?} is a built-in scope (the grantor: prefix is reserved)"
+            ))
+        } else if !seen.insert(name.as_str()) {
+            Some(format!("scope {name:?} is listed twice"))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            invalid.add(format!("scopes[{i}].name"), message);
+        }
+        if s.description.chars().count() > SCOPE_DESCRIPTION_MAX {
+            invalid.add(
+                format!("scopes[{i}].description"),
+                format!(
+                    "the description of scope {name:?} must be at most {SCOPE_DESCRIPTION_MAX} characters"
+                ),
+            );
+        }
+    }
+    invalid
+}
+
+/// An API token's name, scopes and lifetime (seconds), checked: a `role`'s token may hold
+/// the management scopes `allowed` it, OIDC scopes and the scopes of resource servers.
+fn api_token_fields(
+    new: NewApiToken,
+    role: Role,
+    allowed: &ScopeSet,
+    index: &ResourceIndex,
+) -> Result<(String, ScopeSet, i64), ServiceError> {
+    let mut invalid = FieldErrors::default();
+    let name = new.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        invalid.add("name", "an API token's name must be 1 to 100 characters");
+    }
+    let scopes: ScopeSet = new.scopes.into_iter().collect();
+    if scopes.is_empty() {
+        invalid.add("scopes", "an API token needs at least one scope");
+    }
+    let refused: Vec<&str> = scopes
+        .iter()
+        .filter(|s| {
+            if scope::is_management(s) {
+                !allowed.contains(s)
+            } else {
+                !scope::is_oidc(s) && index.owner_of(s).is_none()
+            }
+        })
+        .collect();
+    if !refused.is_empty() {
+        invalid.add(
+            "scopes",
+            format!(
+                "not scopes a {role} may put in an API token: {}",
+                refused.join(" ")
+            ),
+        );
+    }
+    let lifetime = new.expires_in.unwrap_or(API_TOKEN_DEFAULT_TTL);
+    if !(60..=API_TOKEN_MAX_TTL).contains(&lifetime) {
+        invalid.add(
+            "expires_in",
+            "an API token expires after 60 seconds to one year (31536000 seconds)",
+        );
+    }
+    invalid.finish()?;
+    Ok((name.to_string(), scopes, lifetime))
 }
 
 /// Refuses a change that would leave an organization without an owner: nobody could manage
@@ -165,14 +301,7 @@ impl<S: Storage> Manager<S> {
         name: Option<&str>,
         platform_admin: bool,
     ) -> Result<User, ServiceError> {
-        let email = normalize_email(email)?;
-        if password.chars().count() < 8 {
-            return Err(invalid("a password must have at least 8 characters"));
-        }
-        let name = name.map(str::trim).filter(|n| !n.is_empty());
-        if name.is_some_and(|n| n.len() > 100) {
-            return Err(invalid("a name must be at most 100 characters"));
-        }
+        let (email, name) = user_fields(email, password, name)?;
         Ok(User {
             id: secret::new_id("usr_")?,
             name: name.unwrap_or(&email).to_string(),
@@ -267,10 +396,14 @@ impl<S: Storage> Manager<S> {
         policy::check(actor, Action::CreateOrganization, None, None)?;
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(invalid("an organization name must be 1 to 100 characters"));
+            return Err(ServiceError::field(
+                "name",
+                "an organization name must be 1 to 100 characters",
+            ));
         }
         if name.starts_with("org_") {
-            return Err(invalid(
+            return Err(ServiceError::field(
+                "name",
                 "an organization name must not start with org_ (reserved for ids)",
             ));
         }
@@ -344,70 +477,57 @@ impl<S: Storage> Manager<S> {
         Ok(user)
     }
 
+    /// Makes the user with `email` a member of `org` with `role` (its name, as the caller
+    /// sent it), or gives a member that role.
     pub async fn add_member(
         &self,
         actor: &Caller,
         org: &str,
         email: &str,
-        role: Role,
+        role: &str,
     ) -> Result<Membership, ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
+        let (email, role) = member_fields("user", email, role)?;
         let user = self
             .store
-            .user_by_email(&email.trim().to_lowercase())
+            .user_by_email(&email)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("user {email:?}")))?;
+        self.put_member(actor, org, user.id, user.email, role).await
+    }
+
+    /// Records a membership in `org`, which `actor` may manage.
+    async fn put_member(
+        &self,
+        actor: &Caller,
+        org: Organization,
+        user_id: String,
+        email: String,
+        role: Role,
+    ) -> Result<Membership, ServiceError> {
         let audit = self.audit(
             actor,
             "member.put",
-            &user.id,
+            &user_id,
             Some(&org.id),
             format!("role={role}"),
         )?;
         self.store
-            .put_membership(&org.id, &user.id, role, &audit)
+            .put_membership(&org.id, &user_id, role, &audit)
             .await?;
         Ok(Membership {
             org_id: org.id,
             org_name: org.name,
-            user_id: user.id,
-            email: user.email,
+            user_id,
+            email,
             role,
         })
     }
 
-    /// The rules a resource server meets, at creation and after every change: an absolute
-    /// identifier, a name, and at least one scope, each a valid, unreserved name that no other
-    /// resource server uses.
+    /// The rules a resource server meets, at creation and after every change: those of its
+    /// fields, then scope names no other resource server holds (a conflict).
     async fn check_resource_server(&self, rs: &ResourceServer) -> Result<(), ServiceError> {
-        let identifier = &rs.identifier;
-        let parsed = url::Url::parse(identifier).map_err(|_| {
-            invalid(format!(
-                "resource identifier {identifier:?} is not an absolute URI"
-            ))
-        })?;
-        if parsed.fragment().is_some() {
-            return Err(invalid("a resource identifier must not contain a fragment"));
-        }
-        if rs.name.is_empty() || rs.name.len() > 100 {
-            return Err(invalid(
-                "a resource server's name must be 1 to 100 characters",
-            ));
-        }
-        if rs.scopes.is_empty() {
-            return Err(invalid("a resource server declares at least one scope"));
-        }
-        for s in &rs.scopes {
-            if !scope::is_valid_token(&s.name) {
-                return Err(invalid(format!("{:?} is not a valid scope name", s.name)));
-            }
-            if scope::is_builtin(&s.name) || scope::is_management(&s.name) {
-                return Err(invalid(format!(
-                    "{:?} is a built-in scope (the grantor: prefix is reserved)",
-                    s.name
-                )));
-            }
-        }
+        resource_server_fields(rs).finish()?;
         let index = self.store.resource_index().await?;
         if let Some((taken, owner)) = rs.scopes.iter().find_map(|s| {
             index
@@ -724,26 +844,35 @@ impl<S: Storage> Manager<S> {
         let org = self
             .org_allowing(actor, org, Action::AddAppToOrganization)
             .await?;
+        let client_id = client_id.trim();
+        let scopes: ScopeSet = scopes.into_iter().collect();
+        let mut invalid = FieldErrors::default();
+        if !crate::model::is_app_id(client_id) {
+            invalid.add(
+                "client_id",
+                format!("{client_id:?} is not an app ID: app IDs look like app_ and 32 hexadecimal digits"),
+            );
+        }
+        if scopes.is_empty() {
+            invalid.add("scopes", "choose at least one of the app's scopes");
+        }
+        invalid.finish()?;
         let app = self
             .store
             .app(client_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("app {client_id:?}")))?;
-        let scopes: ScopeSet = scopes.into_iter().collect();
         if scopes.has_management() {
             // Management scopes make the app an admin client of the organization.
             self.authorize(actor, Action::GrantManagementScopes, &org.id)
                 .await?;
         }
-        if scopes.is_empty() {
-            return Err(invalid("choose at least one of the app's scopes"));
-        }
         let missing = scopes.missing_from(&app.scopes);
         if !missing.is_empty() {
-            return Err(invalid(format!(
-                "the app does not ask for: {}",
-                missing.join(" ")
-            )));
+            return Err(ServiceError::field(
+                "scopes",
+                format!("the app does not ask for: {}", missing.join(" ")),
+            ));
         }
         let grant = OrgAccessGrant {
             org_id: org.id.clone(),
@@ -938,15 +1067,16 @@ impl<S: Storage> Manager<S> {
         })
     }
 
-    /// Changes a member's role.
+    /// Changes a member's role (its name, as the caller sent it).
     pub async fn set_member_role(
         &self,
         actor: &Caller,
         org: &str,
         user: &str,
-        role: Role,
+        role: &str,
     ) -> Result<Membership, ServiceError> {
         let members = self.members(actor, org).await?;
+        let role: Role = role.parse().map_err(|e| ServiceError::field("role", e))?;
         let member = members
             .iter()
             .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
@@ -954,7 +1084,9 @@ impl<S: Storage> Manager<S> {
         if role != Role::Owner {
             keeps_an_owner(&members, &member.user_id)?;
         }
-        self.add_member(actor, org, &member.email, role).await
+        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
+        let (user_id, email) = (member.user_id.clone(), member.email.clone());
+        self.put_member(actor, org, user_id, email, role).await
     }
 
     /// Takes a member out of the organization: their API tokens for it stop being exchanged
@@ -1059,41 +1191,16 @@ impl<S: Storage> Manager<S> {
             .ok_or_else(|| invalid(format!("{} is not a member of {}", user.email, org.name)))?;
         self.authorize(actor, Action::ManageOwnApiTokens, &org.id)
             .await?;
-        let name = new.name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(invalid("an API token's name must be 1 to 100 characters"));
-        }
-        let scopes: ScopeSet = new.scopes.into_iter().collect();
-        if scopes.is_empty() {
-            return Err(invalid("an API token needs at least one scope"));
-        }
         let allowed = policy::management_scopes_for(role, user.platform_admin);
         let index = self.store.resource_index().await?;
-        for s in scopes.iter() {
-            let ok = if scope::is_management(s) {
-                allowed.contains(s)
-            } else {
-                scope::is_oidc(s) || index.owner_of(s).is_some()
-            };
-            if !ok {
-                return Err(invalid(format!(
-                    "scope {s:?} is not one a {role} may put in an API token"
-                )));
-            }
-        }
-        let lifetime = new.expires_in.unwrap_or(API_TOKEN_DEFAULT_TTL);
-        if !(60..=API_TOKEN_MAX_TTL).contains(&lifetime) {
-            return Err(invalid(
-                "an API token expires after 60 seconds to one year (31536000 seconds)",
-            ));
-        }
+        let (name, scopes, lifetime) = api_token_fields(new, role, &allowed, &index)?;
         let secret = secret::generate(secret::Kind::ApiToken)?;
         let now = self.clock.now();
         let token = ApiToken {
             id: secret::new_id("tok_")?,
             user_id: user.id.clone(),
             org_id: org.id.clone(),
-            name: name.into(),
+            name,
             scopes,
             token_hash: secret::hash(&secret),
             created_at: now,
@@ -1198,10 +1305,10 @@ impl<S: Storage> Manager<S> {
         actor: &Caller,
         org: &str,
         email: &str,
-        role: Role,
+        role: &str,
     ) -> Result<(Invitation, String), ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
-        let email = normalize_email(email)?;
+        let (email, role) = member_fields("email", email, role)?;
         if let Some(user) = self.store.user_by_email(&email).await?
             && self
                 .store
@@ -1210,9 +1317,10 @@ impl<S: Storage> Manager<S> {
                 .iter()
                 .any(|m| m.org_id == org.id)
         {
-            return Err(invalid(format!(
-                "{email} is already a member; change their role in the list instead"
-            )));
+            return Err(ServiceError::field(
+                "email",
+                format!("{email} is already a member; change their role in the list instead"),
+            ));
         }
         let token = secret::generate(secret::Kind::Invitation)?;
         let now = self.clock.now();
@@ -1407,7 +1515,8 @@ impl<S: Storage> Manager<S> {
             return Err(invalid("native apps have no secret to regenerate"));
         };
         if !(0..=86_400).contains(&grace_seconds) {
-            return Err(invalid(
+            return Err(ServiceError::field(
+                "grace_seconds",
                 "the grace period must be between 0 and 86400 seconds",
             ));
         }
@@ -1502,5 +1611,167 @@ impl AppView {
             previous_secret_valid_until: created.previous_secret_valid_until,
             ..Self::new(&created.app)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fields an `InvalidFields` refusal names, in order.
+    fn fields<T: std::fmt::Debug>(checked: Result<T, ServiceError>) -> Vec<String> {
+        match checked {
+            Err(ServiceError::InvalidFields(errors)) => {
+                assert!(errors.iter().all(|e| !e.message.is_empty()), "{errors:?}");
+                errors.into_iter().map(|e| e.field).collect()
+            }
+            other => panic!("expected invalid fields, got {other:?}"),
+        }
+    }
+
+    fn scope(name: &str, description: &str) -> ScopeDefinition {
+        ScopeDefinition {
+            name: name.into(),
+            description: description.into(),
+        }
+    }
+
+    fn resource_server(
+        identifier: &str,
+        name: &str,
+        scopes: Vec<ScopeDefinition>,
+    ) -> ResourceServer {
+        ResourceServer {
+            id: "rs_1".into(),
+            org_id: "org_1".into(),
+            identifier: identifier.into(),
+            name: name.into(),
+            scopes,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_resource_server_is_refused_with_every_invalid_field() {
+        let long = "x".repeat(SCOPE_DESCRIPTION_MAX + 1);
+        let rs = resource_server(
+            "not a uri",
+            "",
+            vec![
+                scope("ledger:read", "Read the ledger"),
+                scope("bad name", "Spaces are not allowed"),
+                scope("grantor:apps", "Reserved"),
+                scope("ledger:read", &long),
+            ],
+        );
+        assert_eq!(
+            fields(resource_server_fields(&rs).finish()),
+            [
+                "identifier",
+                "name",
+                "scopes[1].name",
+                "scopes[2].name",
+                "scopes[3].name",
+                "scopes[3].description"
+            ]
+        );
+        let rs = resource_server("https://api.example.com#part", "Ledger", Vec::new());
+        assert_eq!(
+            fields(resource_server_fields(&rs).finish()),
+            ["identifier", "scopes"]
+        );
+    }
+
+    #[test]
+    fn a_valid_resource_server_passes() {
+        let rs = resource_server(
+            "https://ledger.example.com",
+            "Ledger",
+            vec![
+                scope("ledger:read", ""),
+                scope("ledger:write", "Post entries"),
+            ],
+        );
+        assert!(resource_server_fields(&rs).is_empty());
+    }
+
+    #[test]
+    fn a_members_email_and_role_are_checked_together() {
+        assert_eq!(
+            fields(member_fields("user", "nobody", "boss")),
+            ["user", "role"]
+        );
+        assert_eq!(fields(member_fields("email", "a@b", "chief")), ["role"]);
+        assert_eq!(
+            member_fields("email", " Neo@Acme.example ", "developer"),
+            Ok(("neo@acme.example".to_string(), Role::Developer))
+        );
+    }
+
+    #[test]
+    fn an_api_token_is_refused_with_every_invalid_field() {
+        let index = ResourceIndex::new(vec![resource_server(
+            "https://ledger.example.com",
+            "Ledger",
+            vec![scope("ledger:read", "Read")],
+        )]);
+        let allowed = policy::management_scopes_for(Role::Member, false);
+        let new = |name: &str, scopes: &[&str], expires_in| NewApiToken {
+            name: name.into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            expires_in,
+        };
+        let refused = api_token_fields(
+            new(" ", &["ledger:read", "grantor:members", "no:such"], Some(5)),
+            Role::Member,
+            &allowed,
+            &index,
+        );
+        let Err(ServiceError::InvalidFields(errors)) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(
+            errors[1].message.ends_with("grantor:members no:such"),
+            "each refused scope is named: {errors:?}"
+        );
+        assert_eq!(fields(refused), ["name", "scopes", "expires_in"]);
+        assert_eq!(
+            fields(api_token_fields(
+                new("script", &[], Some(API_TOKEN_MAX_TTL + 1)),
+                Role::Member,
+                &allowed,
+                &index
+            )),
+            ["scopes", "expires_in"]
+        );
+        let (name, scopes, lifetime) = api_token_fields(
+            new(
+                " nightly ",
+                &["ledger:read", "openid", "grantor:apps"],
+                None,
+            ),
+            Role::Member,
+            &allowed,
+            &index,
+        )
+        .unwrap();
+        assert_eq!(
+            (name.as_str(), lifetime),
+            ("nightly", API_TOKEN_DEFAULT_TTL)
+        );
+        assert_eq!(scopes.to_string(), "grantor:apps ledger:read openid");
+    }
+
+    #[test]
+    fn a_new_users_fields_are_checked_together() {
+        let long = "n".repeat(101);
+        assert_eq!(
+            fields(user_fields("nobody", "short", Some(&long))),
+            ["email", "password", "name"]
+        );
+        assert_eq!(
+            user_fields("Neo@Acme.example", "long enough", Some("  ")),
+            Ok(("neo@acme.example".to_string(), None))
+        );
     }
 }

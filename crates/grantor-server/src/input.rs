@@ -140,9 +140,20 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
         if json == Some(false) || (json.is_none() && body != b"{}") {
             return Err(ServiceError::Invalid("the body must be application/json".into()).into());
         }
-        serde_json::from_slice(body)
-            .map(Self)
-            .map_err(|e| ServiceError::Invalid(format!("the body is not valid: {e}")).into())
+        // The path of what did not fit names the field, as `Manager` names the fields it
+        // refuses (`scopes[1].name`); serde stops at the first, so it is the only one.
+        let mut decoder = serde_json::Deserializer::from_slice(body);
+        let decoded = serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
+            let message = format!("the body is not valid: {}", e.inner());
+            match e.path().to_string() {
+                root if root == "." => ServiceError::Invalid(message),
+                field => ServiceError::field(field, message),
+            }
+        })?;
+        decoder
+            .end()
+            .map_err(|e| ServiceError::Invalid(format!("the body is not valid: {e}")))?;
+        Ok(Self(decoded))
     }
 }
 

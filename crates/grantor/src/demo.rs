@@ -50,7 +50,7 @@ async fn seed(m: &Manager<Store>) -> Result<Seeded, String> {
     m.create_user(&op, OWNER, &password, Some("Demo Owner"), false)
         .await
         .map_err(e)?;
-    m.add_member(&op, ORG, OWNER, Role::Owner)
+    m.add_member(&op, ORG, OWNER, Role::Owner.as_str())
         .await
         .map_err(e)?;
     let scopes = vec![

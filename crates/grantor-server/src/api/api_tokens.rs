@@ -47,7 +47,7 @@ pub async fn list(
 ) -> Result<Json<Page<ApiToken>>, Problem> {
     let (user, _) = me(&actor)?;
     let tokens = state.manager.api_tokens(&actor, user).await?;
-    Ok(Json(paginate(tokens, &page)?))
+    Ok(Json(paginate(tokens, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -87,7 +87,12 @@ pub async fn create(
         .org
         .as_deref()
         .or(token_org)
-        .ok_or_else(|| Problem::from(ServiceError::Invalid("org is required".into())))?
+        .ok_or_else(|| {
+            Problem::from(ServiceError::field(
+                "org",
+                "org is required: this token acts in no organization",
+            ))
+        })?
         .to_string();
     let new = NewApiToken {
         name: body.name,

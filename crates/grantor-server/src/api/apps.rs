@@ -40,7 +40,7 @@ pub async fn list(
     Ok(Json(paginate(
         apps.iter().map(AppView::new).collect(),
         &page,
-    )?))
+    )))
 }
 
 /// An app as the CLI describes it.
@@ -188,7 +188,7 @@ pub async fn added(
     page: ListQuery,
 ) -> Result<Json<Page<OrgAccessGrant>>, Problem> {
     let grants = state.manager.added_apps(&actor, &org).await?;
-    Ok(Json(paginate(grants, &page)?))
+    Ok(Json(paginate(grants, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantor_core::ServiceError;
+use grantor_core::FieldErrors;
 use grantor_core::model::AuditEvent;
 use grantor_core::params::{MAX_QUERY_BYTES, Params};
 use grantor_core::store::AuditQuery;
@@ -18,10 +18,6 @@ use utoipa::IntoParams;
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
-
-fn invalid(what: &str) -> Problem {
-    ServiceError::Invalid(format!("{what} is not valid")).into()
-}
 
 /// What the audit log is filtered by, from a bounded query string.
 #[derive(IntoParams)]
@@ -44,56 +40,62 @@ pub struct AuditFilters {
     cursor: Option<String>,
 }
 
+/// Where an audit cursor points: the time and id of the last event of a page.
+fn position(cursor: &str) -> Option<(i64, String)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (at, id) = text.split_once(':')?;
+    Some((at.parse().ok()?, id.to_string()))
+}
+
 impl AuditFilters {
+    /// Reads the query string; every parameter that is not valid is reported, by name.
     fn parse(query: &[u8]) -> Result<Self, Problem> {
         let params = Params::parse(query, MAX_QUERY_BYTES)?;
         let text = |name: &str| params.get(name).map(str::to_string);
-        let number = |name: &str| -> Result<Option<i64>, Problem> {
-            params
-                .get(name)
-                .map(|v| v.parse().map_err(|_| invalid(name)))
-                .transpose()
+        let mut invalid = FieldErrors::default();
+        let mut number = |name: &str, ok: &dyn Fn(i64) -> bool, rule: &str| {
+            let value = params.get(name)?;
+            let parsed = value.parse().ok().filter(|n| ok(*n));
+            if parsed.is_none() {
+                invalid.add(name, format!("{name} must be {rule}"));
+            }
+            parsed
         };
+        let any = |_| true;
+        let since = number("since", &any, "a time in unix seconds");
+        let until = number("until", &any, "a time in unix seconds");
+        let limit = number(
+            "limit",
+            &|n| (1..=MAX_LIMIT).contains(&n),
+            &format!("a number from 1 to {MAX_LIMIT}"),
+        );
+        let cursor = text("cursor");
+        if cursor.as_deref().is_some_and(|c| position(c).is_none()) {
+            invalid.add("cursor", "cursor is not valid: pass a next_cursor as given");
+        }
+        invalid.finish()?;
         Ok(Self {
             actor: text("actor"),
             action: text("action"),
             target: text("target"),
-            since: number("since")?,
-            until: number("until")?,
-            limit: number("limit")?,
-            cursor: text("cursor"),
+            since,
+            until,
+            limit,
+            cursor,
         })
     }
 
-    fn into_query(self) -> Result<AuditQuery, Problem> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ServiceError::Invalid(format!("limit must be 1 to {MAX_LIMIT}")).into());
-        }
-        let before = self
-            .cursor
-            .map(|c| {
-                URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .and_then(|s| {
-                        let (at, id) = s.split_once(':')?;
-                        Some((at.parse().ok()?, id.to_string()))
-                    })
-                    .ok_or_else(|| invalid("cursor"))
-            })
-            .transpose()?;
-        Ok(AuditQuery {
+    fn into_query(self) -> AuditQuery {
+        AuditQuery {
             actor: self.actor,
             action: self.action,
             target: self.target,
             since: self.since,
             until: self.until,
-            before,
+            before: self.cursor.as_deref().and_then(position),
             // One more than asked, to learn whether there is a next page.
-            limit: limit + 1,
-        })
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT) + 1,
+        }
     }
 }
 
@@ -105,7 +107,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditListQuery {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let filters = AuditFilters::parse(parts.uri.query().unwrap_or_default().as_bytes())?;
-        Ok(Self(filters.into_query()?))
+        Ok(Self(filters.into_query()))
     }
 }
 

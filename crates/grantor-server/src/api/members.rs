@@ -36,7 +36,7 @@ pub async fn list(
     page: ListQuery,
 ) -> Result<Json<Page<Membership>>, Problem> {
     let members = state.manager.members(&actor, &org).await?;
-    Ok(Json(paginate(members, &page)?))
+    Ok(Json(paginate(members, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -44,7 +44,9 @@ pub async fn list(
 pub struct NewMember {
     /// The user's email.
     user: String,
-    role: Role,
+    /// Checked with `user` by `Manager`, so a 422 names both when both are wrong.
+    #[schema(value_type = Role)]
+    role: String,
 }
 
 #[utoipa::path(
@@ -63,7 +65,7 @@ pub async fn add(
 ) -> Result<(StatusCode, Json<Membership>), Problem> {
     let member = state
         .manager
-        .add_member(&actor, &org, &body.user, body.role)
+        .add_member(&actor, &org, &body.user, &body.role)
         .await?;
     Ok((StatusCode::CREATED, Json(member)))
 }
@@ -71,7 +73,8 @@ pub async fn add(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
-    role: Role,
+    #[schema(value_type = Role)]
+    role: String,
 }
 
 #[utoipa::path(
@@ -90,7 +93,7 @@ pub async fn set_role(
 ) -> Result<Json<Membership>, Problem> {
     let member = state
         .manager
-        .set_member_role(&actor, &org, &user, body.role)
+        .set_member_role(&actor, &org, &user, &body.role)
         .await?;
     Ok(Json(member))
 }

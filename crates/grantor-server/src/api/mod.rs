@@ -21,8 +21,8 @@ use axum::http::request::Parts;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantor_core::ServiceError;
 use grantor_core::model::Caller;
+use grantor_core::{FieldErrors, ServiceError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -161,28 +161,27 @@ pub struct Page<T> {
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
 
-/// Cuts a page out of a list in a stable order. The cursor is opaque to callers.
-pub fn paginate<T>(items: Vec<T>, query: &ListQuery) -> Result<Page<T>, Problem> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ServiceError::Invalid(format!("limit must be 1 to {MAX_LIMIT}")).into());
-    }
-    let start = match &query.cursor {
-        None => 0,
-        Some(c) => URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
-            .ok_or_else(|| Problem::from(ServiceError::Invalid("cursor is not valid".into())))?,
-    };
+/// Where a list cursor points: the offset it was made from, if it is one of ours.
+fn offset(cursor: &str) -> Option<usize> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+}
+
+/// Cuts a page out of a list in a stable order, as a [`ListQuery`] (checked when it was
+/// read) asks. The cursor is opaque to callers.
+pub fn paginate<T>(items: Vec<T>, query: &ListQuery) -> Page<T> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let start = query.cursor.as_deref().and_then(offset).unwrap_or(0);
     let total = items.len();
     let items: Vec<T> = items.into_iter().skip(start).take(limit).collect();
     let end = start + items.len();
-    Ok(Page {
+    Page {
         items,
         next_cursor: (end < total).then(|| URL_SAFE_NO_PAD.encode(format!("o:{end}"))),
-    })
+    }
 }
 
 /// `limit` and `cursor` of a list request, from a bounded query string.
@@ -204,15 +203,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
             parts.uri.query().unwrap_or_default().as_bytes(),
             grantor_core::params::MAX_QUERY_BYTES,
         )?;
-        let limit = match query.get("limit") {
-            None => None,
-            Some(l) => Some(l.parse().map_err(|_| {
-                Problem::from(ServiceError::Invalid("limit must be a number".into()))
-            })?),
-        };
-        Ok(Self {
-            limit,
-            cursor: query.get("cursor").map(str::to_string),
-        })
+        let mut invalid = FieldErrors::default();
+        let limit = query.get("limit").and_then(|l| {
+            let limit = l.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n));
+            if limit.is_none() {
+                invalid.add(
+                    "limit",
+                    format!("limit must be a number from 1 to {MAX_LIMIT}"),
+                );
+            }
+            limit
+        });
+        let cursor = query.get("cursor").map(str::to_string);
+        if cursor.as_deref().is_some_and(|c| offset(c).is_none()) {
+            invalid.add("cursor", "cursor is not valid: pass a next_cursor as given");
+        }
+        invalid.finish()?;
+        Ok(Self { limit, cursor })
     }
 }

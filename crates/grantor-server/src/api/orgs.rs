@@ -36,7 +36,7 @@ pub async fn list(
     page: ListQuery,
 ) -> Result<Json<Page<Organization>>, Problem> {
     let orgs = state.manager.organizations(&actor).await?;
-    Ok(Json(paginate(orgs, &page)?))
+    Ok(Json(paginate(orgs, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -96,7 +96,7 @@ pub async fn resource_servers(
     page: ListQuery,
 ) -> Result<Json<Page<ResourceServer>>, Problem> {
     let servers = state.manager.resource_servers(&actor, &org).await?;
-    Ok(Json(paginate(servers, &page)?))
+    Ok(Json(paginate(servers, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -817,6 +817,13 @@ async fn every_console_page_is_accessible_at_both_widths() {
         .goto(&srv.url(&console_path(&seed, "/api-tokens")))
         .await;
     chrome.check_page("api-tokens", "Your API tokens").await;
+    // Neither a name nor a scope: both refused at once, each beside its field.
+    chrome.click_button("Create token").await;
+    chrome.wait_for(Locator::Id("token-scopes-error")).await;
+    chrome.wait_for(Locator::Id("token-name-error")).await;
+    chrome
+        .check_page("api-tokens-error", "Your API tokens")
+        .await;
     chrome
         .field("Token name")
         .await
@@ -834,10 +841,14 @@ async fn every_console_page_is_accessible_at_both_widths() {
         .goto(&srv.url(&console_path(&seed, "/members")))
         .await;
     chrome.check_page("members", "Members").await;
+    chrome.field("Email").await.send_keys("nina").await.unwrap();
+    chrome.click_button("Create invitation link").await;
+    chrome.wait_for(Locator::Id("invite-error")).await;
+    chrome.check_page("members-error", "Members").await;
     chrome
         .field("Email")
         .await
-        .send_keys("nina@acme.example")
+        .send_keys("@acme.example")
         .await
         .unwrap();
     chrome.click_button("Create invitation link").await;
@@ -1100,6 +1111,95 @@ fn wizard_form<'a>(csrf: &'a str, once: &'a str, name: &'a str) -> Vec<(&'a str,
         ("scope", "trades:read"),
         ("go", "create"),
     ]
+}
+
+/// Whether a refused form shows a message under each of these ids, and no other.
+fn refused_beside(page: &Page, ids: &[&str]) {
+    assert_eq!(page.status, 422, "{}", page.body);
+    for id in ids {
+        assert!(
+            page.body.contains(&format!("id=\"{id}\"")),
+            "{id}: {}",
+            page.body
+        );
+    }
+    let shown = page.body.matches("role=\"alert\"").count();
+    assert_eq!(shown, ids.len(), "one message per field: {}", page.body);
+}
+
+/// Every field `Manager` refuses is named beside its form field in the console, all at once.
+async fn forms_show_each_refusal_beside_its_field(backend: Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let (seed, owner) = acme(&srv).await;
+    let servers = console_path(&seed, "/resource-servers");
+    let (mut b, page) = sign_in(&srv, &owner, &servers).await;
+    let csrf = page.field("csrf").unwrap();
+    let refused = b
+        .post(
+            &servers,
+            &[
+                ("csrf", &csrf),
+                ("identifier", "not a uri"),
+                ("name", ""),
+                (
+                    "scopes",
+                    "ledger:read Read\ngrantor:apps Reserved\nledger:read Again",
+                ),
+            ],
+        )
+        .await;
+    refused_beside(
+        &refused,
+        &["identifier-error", "rs-name-error", "scopes-error"],
+    );
+    assert!(refused.body.contains("grantor:apps") && refused.body.contains("listed twice"));
+    let trading = srv
+        .state
+        .store
+        .resource_servers(&seed.org.id)
+        .await
+        .unwrap();
+    assert_eq!(trading.len(), 1, "nothing was made");
+    let edited = b
+        .post(
+            &format!("{servers}/{}", trading[0].id),
+            &[("csrf", &csrf), ("name", " "), ("scopes", "")],
+        )
+        .await;
+    refused_beside(&edited, &["rs-name-error", "scopes-error"]);
+
+    let members = console_path(&seed, "/members");
+    let page = b.get(&members).await;
+    let once = page.field("once").unwrap();
+    let invited = b
+        .post(
+            &members,
+            &[
+                ("csrf", &csrf),
+                ("once", &once),
+                ("email", "nobody"),
+                ("role", "boss"),
+            ],
+        )
+        .await;
+    refused_beside(&invited, &["invite-error", "invite-role-error"]);
+
+    let tokens = console_path(&seed, "/api-tokens");
+    let page = b.get(&tokens).await;
+    let once = page.field("once").unwrap();
+    let token = b
+        .post(
+            &tokens,
+            &[
+                ("csrf", &csrf),
+                ("once", &once),
+                ("name", ""),
+                ("scope", "grantor:orgs"),
+                ("expiry_days", "7"),
+            ],
+        )
+        .await;
+    refused_beside(&token, &["token-name-error", "token-scopes-error"]);
 }
 
 /// A final wizard form sent twice makes one app; the second answer points to it.
@@ -1527,4 +1627,5 @@ crate::both_backends!(
     the_only_owner_stays,
     the_audit_log_is_filtered_and_paged,
     deleting_an_app_and_removing_access,
+    forms_show_each_refusal_beside_its_field,
 );

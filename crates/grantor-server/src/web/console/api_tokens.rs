@@ -1,7 +1,7 @@
 //! The signed-in member's own API tokens in this organization: make one (shown once), see
 //! when each was last used, revoke.
 
-use super::{Console, Nav, Once, claim, done, form_message, new_once, release, when};
+use super::{Console, FormErrors, Nav, Once, claim, done, form_refusals, new_once, release, when};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::PageError;
@@ -41,7 +41,8 @@ pub struct TokensPage {
     pub scopes: Vec<ScopeOption>,
     pub name: String,
     pub once: String,
-    pub error: Option<String>,
+    /// Beside the name, the scopes or the expiry, or on top.
+    pub errors: FormErrors,
     /// A token just made: shown this once.
     pub new_token: Option<String>,
     pub notice: Option<&'static str>,
@@ -68,7 +69,7 @@ async fn tokens_page(
     state: &AppState,
     c: Console,
     entered: Entered,
-    error: Option<String>,
+    errors: FormErrors,
     new_token: Option<String>,
     notice: Option<&'static str>,
 ) -> Response {
@@ -125,7 +126,7 @@ async fn tokens_page(
             });
         }
     }
-    let status = if error.is_some() {
+    let status = if !errors.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else if new_token.is_some() {
         StatusCode::CREATED
@@ -140,7 +141,7 @@ async fn tokens_page(
             scopes,
             name: entered.name,
             once: new_once(),
-            error,
+            errors,
             new_token,
             notice,
             copy_script: COPY_SCRIPT,
@@ -150,6 +151,16 @@ async fn tokens_page(
                 .collect(),
         },
     )
+}
+
+/// The form field of an API token's setting, by the name `Manager` gives it.
+fn form_field(name: &str) -> &'static str {
+    match name {
+        "name" => "name",
+        "scopes" => "scopes",
+        "expires_in" => "expiry_days",
+        _ => "",
+    }
 }
 
 fn blank() -> Entered {
@@ -178,7 +189,7 @@ pub async fn list(
         ),
         _ => None,
     };
-    tokens_page(&state, c, blank(), None, None, notice).await
+    tokens_page(&state, c, blank(), FormErrors::default(), None, notice).await
 }
 
 pub async fn create(
@@ -202,8 +213,9 @@ pub async fn create(
         .find(|(d, _)| *d == entered.expiry_days)
         .and_then(|(d, _)| d.parse::<i64>().ok())
     else {
-        let message = "Choose when the token expires.".to_string();
-        return tokens_page(&state, c, entered, Some(message), None, None).await;
+        let mut errors = FormErrors::default();
+        errors.add("expiry_days", "Choose when the token expires.");
+        return tokens_page(&state, c, entered, errors, None, None).await;
     };
     let key = match claim(&state, &c, &form).await {
         Ok(Once::First(key)) => key,
@@ -224,12 +236,20 @@ pub async fn create(
     {
         Ok((token, secret)) => {
             done(&state, &c, &key, &token.id).await;
-            tokens_page(&state, c, blank(), None, Some(secret), None).await
+            tokens_page(
+                &state,
+                c,
+                blank(),
+                FormErrors::default(),
+                Some(secret),
+                None,
+            )
+            .await
         }
         Err(e) => {
             release(&state, &c, &key).await;
-            match form_message(e) {
-                Ok(message) => tokens_page(&state, c, entered, Some(message), None, None).await,
+            match form_refusals(e, form_field) {
+                Ok(errors) => tokens_page(&state, c, entered, errors, None, None).await,
                 Err(r) => r.into_response(),
             }
         }

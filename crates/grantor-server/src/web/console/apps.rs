@@ -1,7 +1,9 @@
 //! OAuth Apps: the list, an app's detail and settings, deleting it and regenerating its
 //! secret. Creating one is the wizard's (`wizard.rs`).
 
-use super::{Console, Nav, claim, done, form_refusals, lines, new_once, release, when};
+use super::{
+    Console, FormErrors, Nav, app_field, claim, done, form_refusals, lines, new_once, release, when,
+};
 use super::{Once, wizard::ScopeOption};
 use crate::AppState;
 use crate::client_address::ClientAddress;
@@ -145,8 +147,7 @@ pub struct AppPage {
     pub grants: Vec<OrgAccessGrant>,
     /// Whether this organization added the app (owners may add it when not).
     pub added_here: bool,
-    pub error: Option<String>,
-    pub error_field: &'static str,
+    pub errors: FormErrors,
     pub notice: Option<&'static str>,
 }
 
@@ -155,7 +156,7 @@ async fn app_page(
     c: Console,
     client_id: &str,
     form: Option<AppForm>,
-    refused: Vec<(&'static str, String)>,
+    errors: FormErrors,
     notice: Option<&'static str>,
 ) -> Response {
     let (app, grants) = match state
@@ -172,20 +173,11 @@ async fn app_page(
             Ok(options) => options,
             Err(r) => return r,
         };
-    let status = if refused.is_empty() {
+    let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    // The first field refused gets the message beside it, the rest above the form.
-    let error_field = refused.first().map_or("", |(field, _)| *field);
-    let error = (!refused.is_empty()).then(|| {
-        refused
-            .iter()
-            .map(|(_, message)| message.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    });
     render(
         status,
         &AppPage {
@@ -197,8 +189,7 @@ async fn app_page(
             app,
             scope_options,
             grants,
-            error,
-            error_field,
+            errors,
             notice,
         },
     )
@@ -215,7 +206,7 @@ pub async fn show(
         Ok(c) => c,
         Err(r) => return r,
     };
-    app_page(&state, c, &app, None, Vec::new(), notice(&query)).await
+    app_page(&state, c, &app, None, FormErrors::default(), notice(&query)).await
 }
 
 pub async fn update(
@@ -244,8 +235,11 @@ pub async fn update(
         submitted.access_token_ttl.parse::<i64>()
     };
     let Ok(ttl) = ttl else {
-        let message = "The access token lifetime must be a number of seconds.".to_string();
-        let refused = vec![("access_token_ttl", message)];
+        let mut refused = FormErrors::default();
+        refused.add(
+            "access_token_ttl",
+            "The access token lifetime must be a number of seconds.",
+        );
         return app_page(&state, c, &client_id, Some(submitted), refused, None).await;
     };
     let changes = AppChanges {
@@ -262,7 +256,11 @@ pub async fn update(
         .await
     {
         Ok(_) => see_other(&format!("{}/apps/{client_id}?done=saved", c.base())),
-        Err(e) => match form_refusals(e) {
+        // The settings form has no legacy grants (they cannot change): those go on top.
+        Err(e) => match form_refusals(e, |f| match app_field(f) {
+            "legacy_grants" => "",
+            field => field,
+        }) {
             Ok(refused) => app_page(&state, c, &client_id, Some(submitted), refused, None).await,
             Err(r) => r.into_response(),
         },

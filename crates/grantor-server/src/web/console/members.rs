@@ -2,7 +2,10 @@
 //! a single-use link that expires, shown once for the owner to pass on; `/invitations/...`
 //! lets the invited person join, with a new account or by signing in to theirs.
 
-use super::{Console, Nav, Once, claim, done, form_message, new_once, release, when};
+use super::{
+    Console, FormErrors, Nav, Once, claim, done, form_message, form_refusals, new_once, release,
+    when,
+};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::PageError;
@@ -35,7 +38,8 @@ pub struct MembersPage {
     pub invite_email: String,
     pub invite_role: Role,
     pub once: String,
-    pub error: Option<String>,
+    /// Refusals of the invitation form, beside its email and role fields.
+    pub errors: FormErrors,
     /// A refused change of role or removal, shown above the list.
     pub list_error: Option<String>,
     /// The link of an invitation just made, shown this once.
@@ -47,7 +51,7 @@ pub struct MembersPage {
 struct Shown {
     email: String,
     role: Role,
-    error: Option<String>,
+    errors: FormErrors,
     list_error: Option<String>,
     new_link: Option<String>,
     notice: Option<&'static str>,
@@ -58,7 +62,7 @@ impl Shown {
         Self {
             email: String::new(),
             role: Role::Member,
-            error: None,
+            errors: FormErrors::default(),
             list_error: None,
             new_link: None,
             notice,
@@ -81,7 +85,7 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
         Vec::new()
     };
     let now = state.provider.clock.now();
-    let status = if shown.error.is_some() || shown.list_error.is_some() {
+    let status = if !shown.errors.is_empty() || shown.list_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else if shown.new_link.is_some() {
         StatusCode::CREATED
@@ -107,7 +111,7 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
             invite_email: shown.email,
             invite_role: shown.role,
             once: new_once(),
-            error: shown.error,
+            errors: shown.errors,
             list_error: shown.list_error,
             new_link: shown.new_link,
             notice: shown.notice,
@@ -139,10 +143,6 @@ pub async fn list(
     members_page(&state, c, Shown::plain(notice)).await
 }
 
-fn role_of(form: &grantor_core::params::Params) -> Option<Role> {
-    form.get("role").and_then(|r| r.parse().ok())
-}
-
 pub async fn invite(
     State(state): State<AppState>,
     ClientAddress(source): ClientAddress,
@@ -155,14 +155,7 @@ pub async fn invite(
         Err(r) => return r,
     };
     let email = form.get("email").unwrap_or_default().trim().to_string();
-    let Some(role) = role_of(&form) else {
-        let shown = Shown {
-            error: Some("Choose the role the new member gets.".into()),
-            email,
-            ..Shown::plain(None)
-        };
-        return members_page(&state, c, shown).await;
-    };
+    let role = form.get("role").unwrap_or_default();
     let key = match claim(&state, &c, &form).await {
         Ok(Once::First(key)) => key,
         Ok(Once::Done(_) | Once::Busy) => {
@@ -186,12 +179,17 @@ pub async fn invite(
         }
         Err(e) => {
             release(&state, &c, &key).await;
-            match form_message(e) {
-                Ok(message) => {
+            let field = |f: &str| match f {
+                "email" => "email",
+                "role" => "role",
+                _ => "",
+            };
+            match form_refusals(e, field) {
+                Ok(errors) => {
                     let shown = Shown {
                         email,
-                        role,
-                        error: Some(message),
+                        role: role.parse().unwrap_or(Role::Member),
+                        errors,
                         ..Shown::plain(None)
                     };
                     members_page(&state, c, shown).await
@@ -227,9 +225,7 @@ pub async fn set_role(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some(role) = role_of(&form) else {
-        return PageError::Console(ServiceError::Invalid("choose a role".into())).into_response();
-    };
+    let role = form.get("role").unwrap_or_default();
     match state
         .manager
         .set_member_role(&c.caller, &c.nav.org_id, &user, role)
@@ -299,7 +295,8 @@ pub struct InvitationPage {
     /// Signed in, but as somebody else.
     pub signed_in_as_other: bool,
     pub name: String,
-    pub error: Option<String>,
+    /// Beside the new account's name or password, or on top.
+    pub errors: FormErrors,
     pub login_link: String,
 }
 
@@ -311,7 +308,7 @@ async fn invitation_page(
     token: &str,
     view: InvitationView,
     name: String,
-    error: Option<String>,
+    errors: FormErrors,
 ) -> Response {
     let current = session::current(state, headers).await;
     let signed_in_as_invited = matches!(
@@ -324,6 +321,11 @@ async fn invitation_page(
     };
     let back: String =
         url::form_urlencoded::byte_serialize(format!("/invitations/{token}").as_bytes()).collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = InvitationPage {
         csrf: csrf::token(&state.csrf_key, &binding),
         token: token.to_string(),
@@ -334,13 +336,8 @@ async fn invitation_page(
         signed_in_as_invited,
         signed_in_as_other: current.is_some() && !signed_in_as_invited,
         name,
-        error: error.clone(),
+        errors,
         login_link: format!("/login?return_to={back}"),
-    };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
     };
     let mut response = render(status, &page);
     if let Some(cookie) = new_cookie {
@@ -355,7 +352,10 @@ pub async fn show_invitation(
     Path(token): Path<String>,
 ) -> Response {
     match state.manager.invitation(&token).await {
-        Ok(view) => invitation_page(&state, &headers, &token, view, String::new(), None).await,
+        Ok(view) => {
+            let blank = FormErrors::default();
+            invitation_page(&state, &headers, &token, view, String::new(), blank).await
+        }
         Err(e) => gone(e),
     }
 }
@@ -402,13 +402,18 @@ pub async fn accept_invitation(
             user_id: &c.user.user_id,
         },
         _ => {
+            let mut errors = FormErrors::default();
             if name.is_empty() {
-                let message = Some("Enter your name.".to_string());
-                return invitation_page(&state, &headers, &token, view, name, message).await;
+                errors.add("name", "Enter your name.");
             }
             if password != form.get("password_again").unwrap_or_default() {
-                let message = Some("The two passwords differ: type the same one twice.".into());
-                return invitation_page(&state, &headers, &token, view, name, message).await;
+                errors.add(
+                    "password_again",
+                    "The two passwords differ: type the same one twice.",
+                );
+            }
+            if !errors.is_empty() {
+                return invitation_page(&state, &headers, &token, view, name, errors).await;
             }
             Acceptance::NewUser {
                 name: &name,
@@ -430,9 +435,21 @@ pub async fn accept_invitation(
             .collect();
             see_other(&format!("/login?return_to={back}"))
         }
-        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-            let message = Some(crate::error::sentence(&e.to_string()));
-            invitation_page(&state, &headers, &token, view, name, message).await
+        Err(
+            e @ (ServiceError::InvalidFields(_)
+            | ServiceError::Invalid(_)
+            | ServiceError::Conflict(_)),
+        ) => {
+            // The invited email is not a field of this form: its refusals go on top.
+            let field = |f: &str| match f {
+                "name" => "name",
+                "password" => "password",
+                _ => "",
+            };
+            match form_refusals(e, field) {
+                Ok(errors) => invitation_page(&state, &headers, &token, view, name, errors).await,
+                Err(r) => r.into_response(),
+            }
         }
         Err(e) => gone(e),
     }

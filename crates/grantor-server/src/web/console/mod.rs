@@ -240,29 +240,66 @@ async fn org_home(Path(org): Path<String>) -> Response {
     see_other(&format!("/console/orgs/{org}/apps"))
 }
 
+/// What a form shows after a refusal: each message beside the form field it is about, or
+/// at the top of the form (field `""`) when the form has no such field.
+#[derive(Debug, Default)]
+pub struct FormErrors(Vec<(&'static str, String)>);
+
+impl FormErrors {
+    /// What to show beside `field` (`""`: at the top), every message about it in one.
+    pub fn get(&self, field: &str) -> Option<String> {
+        let messages: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+            .collect();
+        (!messages.is_empty()).then(|| messages.join(" "))
+    }
+
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl IntoIterator for FormErrors {
+    type Item = (&'static str, String);
+    type IntoIter = std::vec::IntoIter<Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 /// A refusal a person can fix in the form belongs beside it (returned as the message to
 /// show); anything else, a refusal for their role included, gets its own page.
 fn form_message(e: ServiceError) -> Result<String, PageError> {
-    Ok(form_refusals(e)?
-        .into_iter()
-        .map(|(_, message)| message)
-        .collect::<Vec<_>>()
-        .join(" "))
+    Ok(form_refusals(e, |_| "")?.get("").unwrap_or_default())
 }
 
-/// Like [`form_message`], each reason with the field it is about (`""`: the whole form), as
-/// `Manager` names them: an app's `name`, `redirect_uris`, `scopes`, `access_token_ttl`, ...
-fn form_refusals(e: ServiceError) -> Result<Vec<(&'static str, String)>, PageError> {
+/// Like [`form_message`], each reason beside the form field `field_of` finds for the name
+/// `Manager` gives it (`""`: the top of the form).
+fn form_refusals(
+    e: ServiceError,
+    field_of: impl Fn(&str) -> &'static str,
+) -> Result<FormErrors, PageError> {
+    let mut shown = FormErrors::default();
     match e {
-        ServiceError::InvalidFields(errors) => Ok(errors
-            .into_iter()
-            .map(|e| (app_field(&e.field), sentence(&e.message)))
-            .collect()),
-        ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
-            Ok(vec![("", sentence(&e.to_string()))])
+        ServiceError::InvalidFields(errors) => {
+            for e in errors {
+                shown.add(field_of(&e.field), sentence(&e.message));
+            }
         }
-        other => Err(PageError::Console(other)),
+        ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
+            shown.add("", sentence(&e.to_string()));
+        }
+        other => return Err(PageError::Console(other)),
     }
+    Ok(shown)
 }
 
 /// The form field of an app's setting, by the name `Manager` gives it.

@@ -1,7 +1,7 @@
 //! Resource servers: the organization's APIs (identifier, name) and their scopes with the
 //! descriptions people see on the approval page.
 
-use super::{Console, Nav, form_message, lines};
+use super::{Console, FormErrors, Nav, form_refusals, lines};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::PageError;
@@ -38,6 +38,26 @@ fn parse_scopes(text: &str) -> Result<Vec<ScopeDefinition>, String> {
         .collect()
 }
 
+/// The form field of a resource server's setting, by the name `Manager` gives it: each
+/// scope (`scopes[2].name`) is a line of the one scopes field.
+fn form_field(name: &str) -> &'static str {
+    match name {
+        "identifier" => "identifier",
+        "name" => "name",
+        scopes if scopes == "scopes" || scopes.starts_with("scopes[") => "scopes",
+        _ => "",
+    }
+}
+
+/// Scopes as typed, or why they cannot be read (beside the scopes field).
+fn typed_scopes(text: &str) -> Result<Vec<ScopeDefinition>, FormErrors> {
+    parse_scopes(text).map_err(|message| {
+        let mut errors = FormErrors::default();
+        errors.add("scopes", message);
+        errors
+    })
+}
+
 /// The form of a resource server, as shown or as just submitted.
 pub struct ServerForm {
     pub identifier: String,
@@ -58,7 +78,7 @@ pub struct ServersPage {
     pub nav: Nav,
     pub servers: Vec<ServerRow>,
     pub form: ServerForm,
-    pub error: Option<String>,
+    pub errors: FormErrors,
     pub notice: Option<&'static str>,
 }
 
@@ -66,7 +86,7 @@ async fn servers_page(
     state: &AppState,
     c: Console,
     form: ServerForm,
-    error: Option<String>,
+    errors: FormErrors,
     notice: Option<&'static str>,
 ) -> Response {
     let servers = match state
@@ -77,10 +97,10 @@ async fn servers_page(
         Ok(servers) => servers,
         Err(e) => return PageError::Console(e).into_response(),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
+    let status = if errors.is_empty() {
         StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     };
     render(
         status,
@@ -96,7 +116,7 @@ async fn servers_page(
                 })
                 .collect(),
             form,
-            error,
+            errors,
             notice,
         },
     )
@@ -128,7 +148,7 @@ pub async fn list(
         name: String::new(),
         scopes: String::new(),
     };
-    servers_page(&state, c, empty, None, notice).await
+    servers_page(&state, c, empty, FormErrors::default(), notice).await
 }
 
 pub async fn create(
@@ -144,9 +164,9 @@ pub async fn create(
             Err(r) => return r,
         };
     let entered = submitted(&form);
-    let scopes = match parse_scopes(&entered.scopes) {
+    let scopes = match typed_scopes(&entered.scopes) {
         Ok(scopes) => scopes,
-        Err(message) => return servers_page(&state, c, entered, Some(message), None).await,
+        Err(errors) => return servers_page(&state, c, entered, errors, None).await,
     };
     // A second submission finds the identifier taken and changes nothing.
     match state
@@ -161,8 +181,8 @@ pub async fn create(
         .await
     {
         Ok(_) => see_other(&format!("{}/resource-servers?done=created", c.base())),
-        Err(e) => match form_message(e) {
-            Ok(message) => servers_page(&state, c, entered, Some(message), None).await,
+        Err(e) => match form_refusals(e, form_field) {
+            Ok(errors) => servers_page(&state, c, entered, errors, None).await,
             Err(r) => r.into_response(),
         },
     }
@@ -174,7 +194,7 @@ pub struct ServerPage {
     pub nav: Nav,
     pub server: ResourceServer,
     pub form: ServerForm,
-    pub error: Option<String>,
+    pub errors: FormErrors,
     pub notice: Option<&'static str>,
 }
 
@@ -183,7 +203,7 @@ async fn server_page(
     c: Console,
     id: &str,
     form: Option<ServerForm>,
-    error: Option<String>,
+    errors: FormErrors,
     notice: Option<&'static str>,
 ) -> Response {
     let server = match state
@@ -199,10 +219,10 @@ async fn server_page(
         name: server.name.clone(),
         scopes: scopes_text(&server.scopes),
     });
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
+    let status = if errors.is_empty() {
         StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     };
     render(
         status,
@@ -210,7 +230,7 @@ async fn server_page(
             nav: c.nav,
             server,
             form,
-            error,
+            errors,
             notice,
         },
     )
@@ -228,7 +248,7 @@ pub async fn show(
         Err(r) => return r,
     };
     let notice = (query.get("done") == Some("saved")).then_some("Your changes were saved.");
-    server_page(&state, c, &id, None, None, notice).await
+    server_page(&state, c, &id, None, FormErrors::default(), notice).await
 }
 
 pub async fn update(
@@ -244,11 +264,9 @@ pub async fn update(
             Err(r) => return r,
         };
     let entered = submitted(&form);
-    let scopes = match parse_scopes(&entered.scopes) {
+    let scopes = match typed_scopes(&entered.scopes) {
         Ok(scopes) => scopes,
-        Err(message) => {
-            return server_page(&state, c, &id, Some(entered), Some(message), None).await;
-        }
+        Err(errors) => return server_page(&state, c, &id, Some(entered), errors, None).await,
     };
     let changes = ResourceServerChanges {
         name: Some(entered.name.clone()),
@@ -260,8 +278,12 @@ pub async fn update(
         .await
     {
         Ok(_) => see_other(&format!("{}/resource-servers/{id}?done=saved", c.base())),
-        Err(e) => match form_message(e) {
-            Ok(message) => server_page(&state, c, &id, Some(entered), Some(message), None).await,
+        // The identifier cannot change here, so this form has no field for it.
+        Err(e) => match form_refusals(e, |f| match form_field(f) {
+            "identifier" => "",
+            field => field,
+        }) {
+            Ok(errors) => server_page(&state, c, &id, Some(entered), errors, None).await,
             Err(r) => r.into_response(),
         },
     }

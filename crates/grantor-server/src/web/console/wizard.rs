@@ -3,7 +3,7 @@
 //! `Manager` at the end; the final form is one-time, so sending it twice makes one app.
 
 use super::apps::{SecretPage, type_label};
-use super::{Console, Nav, Once, claim, done, form_refusals, lines, new_once, release};
+use super::{Console, FormErrors, Nav, Once, claim, done, form_refusals, lines, new_once, release};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::PageError;
@@ -182,27 +182,6 @@ impl Draft {
     }
 }
 
-/// Messages to show beside fields, by field name.
-#[derive(Default)]
-pub struct FieldErrors(Vec<(&'static str, String)>);
-
-impl FieldErrors {
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, m)| m.as_str())
-    }
-
-    fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.push((field, message.into()));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
 impl WizardPage {
     pub fn step_title(&self) -> &'static str {
         match Step::parse(Some(self.step)) {
@@ -225,7 +204,7 @@ pub struct WizardPage {
     pub total: usize,
     pub draft: Draft,
     pub scope_options: Vec<ScopeOption>,
-    pub errors: FieldErrors,
+    pub errors: FormErrors,
 }
 
 async fn show(
@@ -233,7 +212,7 @@ async fn show(
     c: Console,
     step: Step,
     draft: Draft,
-    errors: FieldErrors,
+    errors: FormErrors,
 ) -> Response {
     let path = Step::path(draft.app_type);
     let scope_options = if step == Step::Scopes {
@@ -289,12 +268,12 @@ pub async fn start(
         .into_response();
     }
     let draft = Draft::read(&Params::default());
-    show(&state, c, Step::Type, draft, FieldErrors::default()).await
+    show(&state, c, Step::Type, draft, FormErrors::default()).await
 }
 
 /// What is wrong with the answers of `step`, checked as `Manager` will check them.
-fn check(step: Step, draft: &Draft, offered: &[ScopeOption]) -> FieldErrors {
-    let mut errors = FieldErrors::default();
+fn check(step: Step, draft: &Draft, offered: &[ScopeOption]) -> FormErrors {
+    let mut errors = FormErrors::default();
     match step {
         Step::Type if draft.app_type.is_none() => {
             errors.add("app_type", "Choose which kind of app this is.");
@@ -364,7 +343,7 @@ pub async fn step(
     match form.get("go") {
         Some("back") => {
             let to = at.moved(draft.app_type, false);
-            show(&state, c, to, draft, FieldErrors::default()).await
+            show(&state, c, to, draft, FormErrors::default()).await
         }
         Some("create") => create(&state, c, draft, &form).await,
         _ => {
@@ -389,7 +368,7 @@ pub async fn step(
 
 async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Response {
     let Some(app_type) = draft.app_type else {
-        return show(state, c, Step::Type, draft, FieldErrors::default()).await;
+        return show(state, c, Step::Type, draft, FormErrors::default()).await;
     };
     let key = match claim(state, &c, form).await {
         Ok(Once::First(key)) => key,
@@ -428,12 +407,12 @@ async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Re
         }
         Err(e) => {
             release(state, &c, &key).await;
-            let refused = match form_refusals(e) {
+            let refused = match form_refusals(e, super::app_field) {
                 Ok(refused) => refused,
                 Err(r) => return r.into_response(),
             };
             // Back to the first step with a refused answer, each reason beside its field.
-            let mut errors = FieldErrors::default();
+            let mut errors = FormErrors::default();
             let mut first = Step::Review;
             for (field, message) in refused {
                 let (step, field) = match field {

@@ -257,7 +257,7 @@ impl TestServer {
             .await
             .unwrap();
         }
-        m.add_member(&Caller::operator(), org, email, role)
+        m.add_member(&Caller::operator(), org, email, role.as_str())
             .await
             .unwrap();
     }
