@@ -57,9 +57,12 @@ web=$("${g[@]}" app create --org soak --type web --name portal --redirect-uri ht
     --scope openid --scope soak:read 2>/dev/null)
 SOAK_WEB_ID=$(json_field client_id <<<"$web")
 SOAK_WEB_SECRET=$(json_field client_secret <<<"$web")
-export SOAK_EMAIL=soak@soak.example SOAK_PASSWORD=soak-password-1234
-"${g[@]}" user create --email "$SOAK_EMAIL" --password-stdin <<<"$SOAK_PASSWORD" >/dev/null
-"${g[@]}" member add --org soak --user "$SOAK_EMAIL" --role member >/dev/null
+export SOAK_EMAILS="" SOAK_PASSWORD=soak-password-1234
+for i in $(seq 8); do
+    "${g[@]}" user create --email "soak$i@soak.example" --password-stdin <<<"$SOAK_PASSWORD" >/dev/null
+    "${g[@]}" member add --org soak --user "soak$i@soak.example" --role member >/dev/null
+    SOAK_EMAILS+=" soak$i@soak.example"
+done
 
 # Short lifetimes, so the tables reach their steady size within minutes and the run shows
 # whether they stay there: access tokens 60 s, refresh tokens 180 s, sign-ins 120 s.
@@ -81,6 +84,9 @@ export SOAK_NODES="${NODES[*]}" SOAK_PIDS="${PIDS[*]}" SOAK_PSQL_URL=$DB_URL
 
 status=0
 python3 scripts/soak.py || status=$?
+echo "largest tables at the end (rows, with indexes):"
+psql "$DB_URL" -qAtX -F ' ' -c "SELECT relname, n_live_tup, pg_size_pretty(pg_total_relation_size(relid)) \
+    FROM pg_stat_user_tables ORDER BY pg_total_relation_size(relid) DESC LIMIT 8" | sed 's/^/  /'
 if grep -q panicked "$WORK"/node-*.log; then
     grep -h -A5 panicked "$WORK"/node-*.log >&2
     status=1
