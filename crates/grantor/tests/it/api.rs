@@ -108,17 +108,7 @@ async fn each_caller_reaches_what_its_role_and_scopes_allow(backend: Backend) {
     let beta = srv.seed("beta").await;
     srv.member(&beta.org.id, "bob@beta.example", Role::Owner)
         .await;
-    srv.state
-        .manager
-        .create_user(
-            &Caller::operator(),
-            "root@ops.example",
-            PASSWORD,
-            None,
-            true,
-        )
-        .await
-        .unwrap();
+    create_platform_admin(&srv).await;
     srv.member(&beta.org.id, "root@ops.example", Role::Member)
         .await;
 
@@ -904,17 +894,7 @@ async fn every_kind_of_body_is_refused_with_every_invalid_field(backend: Backend
     let acme = seed.seed.org.id.clone();
     srv.member(&acme, "owner@acme.example", Role::Owner).await;
     let owner = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
-    srv.state
-        .manager
-        .create_user(
-            &Caller::operator(),
-            "root@ops.example",
-            PASSWORD,
-            None,
-            true,
-        )
-        .await
-        .unwrap();
+    create_platform_admin(&srv).await;
     srv.member(&acme, "root@ops.example", Role::Member).await;
     let admin = user_token(&srv, "acme", "root@ops.example", &["grantor:orgs"]).await;
     let post = Method::POST;
@@ -1099,4 +1079,19 @@ async fn lists_and_the_audit_log_name_every_invalid_parameter(backend: Backend) 
     .await;
     assert_eq!(status, 200, "{page}");
     assert!(page["next_cursor"].is_string(), "{page}");
+}
+
+/// A platform admin, root@ops.example, who belongs to no organization yet.
+async fn create_platform_admin(srv: &TestServer) {
+    srv.state
+        .manager
+        .create_user(
+            &Caller::operator(),
+            "root@ops.example",
+            PASSWORD,
+            None,
+            true,
+        )
+        .await
+        .unwrap();
 }

@@ -824,18 +824,13 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome
         .check_page("api-tokens-error", "Your API tokens")
         .await;
-    chrome
-        .field("Token name")
-        .await
-        .send_keys("deploy script")
-        .await
-        .unwrap();
-    chrome.checkbox("grantor:apps").await.click().await.unwrap();
-    chrome.click_button("Create token").await;
-    chrome.wait_for(Locator::Id("new-token")).await;
-    chrome
-        .check_page("api-token-created", "Your API tokens")
-        .await;
+    create_token_in_console(
+        &chrome,
+        "deploy script",
+        "grantor:apps",
+        "api-token-created",
+    )
+    .await;
 
     chrome
         .goto(&srv.url(&console_path(&seed, "/members")))
@@ -1071,18 +1066,13 @@ async fn a_members_pages_are_accessible_at_both_widths() {
     chrome
         .check_page("member-api-tokens", "Your API tokens")
         .await;
-    chrome
-        .field("Token name")
-        .await
-        .send_keys("nightly report")
-        .await
-        .unwrap();
-    chrome.checkbox("trades:read").await.click().await.unwrap();
-    chrome.click_button("Create token").await;
-    chrome.wait_for(Locator::Id("new-token")).await;
-    chrome
-        .check_page("member-api-token-created", "Your API tokens")
-        .await;
+    create_token_in_console(
+        &chrome,
+        "nightly report",
+        "trades:read",
+        "member-api-token-created",
+    )
+    .await;
 
     chrome.goto(&srv.url(&console_path(&seed, "/audit"))).await;
     chrome
@@ -1127,6 +1117,29 @@ fn refused_beside(page: &Page, ids: &[&str]) {
     assert_eq!(shown, ids.len(), "one message per field: {}", page.body);
 }
 
+/// Fills in and sends the API-token form on the page `chrome` shows, then checks the page
+/// that shows the new token once (screenshot `shot`).
+async fn create_token_in_console(chrome: &Chrome, name: &str, scope: &str, shot: &str) {
+    chrome
+        .field("Token name")
+        .await
+        .send_keys(name)
+        .await
+        .unwrap();
+    chrome.checkbox(scope).await.click().await.unwrap();
+    chrome.click_button("Create token").await;
+    chrome.wait_for(Locator::Id("new-token")).await;
+    chrome.check_page(shot, "Your API tokens").await;
+}
+
+/// Opens a form's page and sends the form with that page's one-time key and `fields`.
+async fn send_once(b: &mut Browser, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
+    let once = b.get(path).await.field("once").unwrap();
+    let mut form = vec![("csrf", csrf), ("once", once.as_str())];
+    form.extend_from_slice(fields);
+    b.post(path, &form).await
+}
+
 /// Every field `Manager` refuses is named beside its form field in the console, all at once.
 async fn forms_show_each_refusal_beside_its_field(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
@@ -1169,36 +1182,27 @@ async fn forms_show_each_refusal_beside_its_field(backend: Backend) {
     refused_beside(&edited, &["rs-name-error", "scopes-error"]);
 
     let members = console_path(&seed, "/members");
-    let page = b.get(&members).await;
-    let once = page.field("once").unwrap();
-    let invited = b
-        .post(
-            &members,
-            &[
-                ("csrf", &csrf),
-                ("once", &once),
-                ("email", "nobody"),
-                ("role", "boss"),
-            ],
-        )
-        .await;
+    let invited = send_once(
+        &mut b,
+        &members,
+        &csrf,
+        &[("email", "nobody"), ("role", "boss")],
+    )
+    .await;
     refused_beside(&invited, &["invite-error", "invite-role-error"]);
 
     let tokens = console_path(&seed, "/api-tokens");
-    let page = b.get(&tokens).await;
-    let once = page.field("once").unwrap();
-    let token = b
-        .post(
-            &tokens,
-            &[
-                ("csrf", &csrf),
-                ("once", &once),
-                ("name", ""),
-                ("scope", "grantor:orgs"),
-                ("expiry_days", "7"),
-            ],
-        )
-        .await;
+    let token = send_once(
+        &mut b,
+        &tokens,
+        &csrf,
+        &[
+            ("name", ""),
+            ("scope", "grantor:orgs"),
+            ("expiry_days", "7"),
+        ],
+    )
+    .await;
     refused_beside(&token, &["token-name-error", "token-scopes-error"]);
 }
 
