@@ -253,6 +253,15 @@ fn api_token_fields(
     Ok((name.to_string(), scopes, lifetime))
 }
 
+/// The member that `user` (an email or user id) names.
+fn find_member<'a>(members: &'a [Membership], user: &str) -> Result<&'a Membership, ServiceError> {
+    let email = user.trim().to_lowercase();
+    members
+        .iter()
+        .find(|m| m.user_id == user || m.email == email)
+        .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))
+}
+
 /// Refuses a change that would leave an organization without an owner: nobody could manage
 /// its members or regenerate its secrets again (short of the operator at the CLI).
 fn keeps_an_owner(members: &[Membership], leaving: &str) -> Result<(), ServiceError> {
@@ -1075,16 +1084,14 @@ impl<S: Storage> Manager<S> {
         user: &str,
         role: &str,
     ) -> Result<Membership, ServiceError> {
-        let members = self.members(actor, org).await?;
+        // Who may manage members is settled before anything about them is revealed.
+        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let role: Role = role.parse().map_err(|e| ServiceError::field("role", e))?;
-        let member = members
-            .iter()
-            .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
-            .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))?;
+        let members = self.store.members_of_org(&org.id).await?;
+        let member = find_member(&members, user)?;
         if role != Role::Owner {
             keeps_an_owner(&members, &member.user_id)?;
         }
-        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let (user_id, email) = (member.user_id.clone(), member.email.clone());
         self.put_member(actor, org, user_id, email, role).await
     }
@@ -1098,16 +1105,10 @@ impl<S: Storage> Manager<S> {
         org: &str,
         user: &str,
     ) -> Result<(), ServiceError> {
-        let not_found = || ServiceError::NotFound(format!("member {user:?}"));
-        let members = self.members(actor, org).await?;
-        let member = members
-            .iter()
-            .find(|m| m.user_id == user || m.email == user.trim().to_lowercase())
-            .cloned()
-            .ok_or_else(not_found)?;
+        let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
+        let members = self.store.members_of_org(&org.id).await?;
+        let member = find_member(&members, user)?;
         keeps_an_owner(&members, &member.user_id)?;
-        self.authorize(actor, Action::ManageMembers, &member.org_id)
-            .await?;
         let audit = self.audit(
             actor,
             "member.remove",
@@ -1122,7 +1123,7 @@ impl<S: Storage> Manager<S> {
         {
             Ok(())
         } else {
-            Err(not_found())
+            Err(ServiceError::NotFound(format!("member {user:?}")))
         }
     }
 

@@ -240,9 +240,10 @@ impl Store {
     }
 
     /// Deletes what can no longer be used: revocation records, sessions, codes never
-    /// exchanged, refresh tokens expired or of a revoked grant, grants (with their spent codes and refresh tokens) once
-    /// nothing issued from them lives, and old login failures. A spent code is kept as long
-    /// as its grant, so a late replay still revokes what it issued.
+    /// exchanged, refresh tokens expired or of a revoked grant, grants (with their spent
+    /// codes and refresh tokens) once nothing issued from them lives, and old login failures.
+    /// A spent code is kept as long as its grant, so a late replay still revokes what it
+    /// issued. Statements run in this order: a grant goes once its refresh tokens have.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
         self.prune_revocations(now).await?;
         let statements = [

@@ -42,7 +42,7 @@ pub struct AuditFilters {
 
 /// Where an audit cursor points: the time and id of the last event of a page.
 fn position(cursor: &str) -> Option<(i64, String)> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let text = super::cursor_text(cursor)?;
     let (at, id) = text.split_once(':')?;
     Some((at.parse().ok()?, id.to_string()))
 }

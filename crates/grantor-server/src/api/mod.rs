@@ -161,13 +161,14 @@ pub struct Page<T> {
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
 
+/// The text a cursor of this API carries (base64url), if it is one.
+fn cursor_text(cursor: &str) -> Option<String> {
+    String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
+}
+
 /// Where a list cursor points: the offset it was made from, if it is one of ours.
 fn offset(cursor: &str) -> Option<usize> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+    cursor_text(cursor)?.strip_prefix("o:")?.parse().ok()
 }
 
 /// Cuts a page out of a list in a stable order, as a [`ListQuery`] (checked when it was

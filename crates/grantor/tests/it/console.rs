@@ -703,8 +703,7 @@ async fn every_console_page_is_accessible_at_both_widths() {
         .await
         .unwrap();
 
-    chrome.goto(&srv.url(&console_path(&seed, "/apps"))).await;
-    chrome.check_page("sign-in", "Sign in").await;
+    visit(&chrome, &srv, &seed, "/apps", "sign-in", "Sign in").await;
     chrome.sign_in(&owner, PASSWORD).await;
     chrome.check_page("apps", "OAuth Apps").await;
 
@@ -749,10 +748,15 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.click_button("Regenerate secret").await;
     chrome.check_page("app-new-secret", "New app secret").await;
 
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/added-apps")))
-        .await;
-    chrome.check_page("added-apps", "Apps added to acme").await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/added-apps",
+        "added-apps",
+        "Apps added to acme",
+    )
+    .await;
     chrome
         .goto(&srv.url(&console_path(
             &seed,
@@ -761,12 +765,15 @@ async fn every_console_page_is_accessible_at_both_widths() {
         .await;
     chrome.check_page("add-app", "Add bot to acme").await;
 
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/resource-servers")))
-        .await;
-    chrome
-        .check_page("resource-servers", "Resource servers")
-        .await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/resource-servers",
+        "resource-servers",
+        "Resource servers",
+    )
+    .await;
     chrome
         .field("Identifier")
         .await
@@ -813,10 +820,15 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.click_link("Trading").await;
     chrome.check_page("resource-server", "Trading").await;
 
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/api-tokens")))
-        .await;
-    chrome.check_page("api-tokens", "Your API tokens").await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/api-tokens",
+        "api-tokens",
+        "Your API tokens",
+    )
+    .await;
     // Neither a name nor a scope: both refused at once, each beside its field.
     chrome.click_button("Create token").await;
     chrome.wait_for(Locator::Id("token-scopes-error")).await;
@@ -832,10 +844,7 @@ async fn every_console_page_is_accessible_at_both_widths() {
     )
     .await;
 
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/members")))
-        .await;
-    chrome.check_page("members", "Members").await;
+    visit(&chrome, &srv, &seed, "/members", "members", "Members").await;
     chrome.field("Email").await.send_keys("nina").await.unwrap();
     chrome.click_button("Create invitation link").await;
     chrome.wait_for(Locator::Id("invite-error")).await;
@@ -850,8 +859,7 @@ async fn every_console_page_is_accessible_at_both_widths() {
     let link = chrome.text_of("invite-link").await;
     chrome.check_page("members-invited", "Members").await;
 
-    chrome.goto(&srv.url(&console_path(&seed, "/audit"))).await;
-    chrome.check_page("audit", "Audit log").await;
+    visit(&chrome, &srv, &seed, "/audit", "audit", "Audit log").await;
 
     chrome
         .goto(&srv.url(&console_path(
@@ -1040,32 +1048,46 @@ async fn a_members_pages_are_accessible_at_both_widths() {
     let app = chrome.source().await;
     assert!(!app.contains("Save changes") && !app.contains("Delete app"));
 
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/added-apps")))
-        .await;
-    chrome
-        .check_page("member-added-apps", "Apps added to acme")
-        .await;
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/resource-servers")))
-        .await;
-    chrome
-        .check_page("member-resource-servers", "Resource servers")
-        .await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/added-apps",
+        "member-added-apps",
+        "Apps added to acme",
+    )
+    .await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/resource-servers",
+        "member-resource-servers",
+        "Resource servers",
+    )
+    .await;
     chrome.click_link("Trading").await;
     chrome.check_page("member-resource-server", "Trading").await;
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/members")))
-        .await;
-    chrome.check_page("member-members", "Members").await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/members",
+        "member-members",
+        "Members",
+    )
+    .await;
     assert!(!chrome.source().await.contains("Invite someone"));
 
-    chrome
-        .goto(&srv.url(&console_path(&seed, "/api-tokens")))
-        .await;
-    chrome
-        .check_page("member-api-tokens", "Your API tokens")
-        .await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/api-tokens",
+        "member-api-tokens",
+        "Your API tokens",
+    )
+    .await;
     create_token_in_console(
         &chrome,
         "nightly report",
@@ -1074,10 +1096,15 @@ async fn a_members_pages_are_accessible_at_both_widths() {
     )
     .await;
 
-    chrome.goto(&srv.url(&console_path(&seed, "/audit"))).await;
-    chrome
-        .check_page("member-audit-refused", "Not allowed")
-        .await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/audit",
+        "member-audit-refused",
+        "Not allowed",
+    )
+    .await;
 }
 
 /// Signs in over plain HTTP and returns the console page it lands on.
@@ -1115,6 +1142,20 @@ fn refused_beside(page: &Page, ids: &[&str]) {
     }
     let shown = page.body.matches("role=\"alert\"").count();
     assert_eq!(shown, ids.len(), "one message per field: {}", page.body);
+}
+
+/// Opens the console page at `path` of `seed`'s organization and checks it (axe-core, no
+/// sideways scroll, screenshot `shot`).
+async fn visit(
+    chrome: &Chrome,
+    srv: &TestServer,
+    seed: &Seed,
+    path: &str,
+    shot: &str,
+    heading: &str,
+) {
+    chrome.goto(&srv.url(&console_path(seed, path))).await;
+    chrome.check_page(shot, heading).await;
 }
 
 /// Fills in and sends the API-token form on the page `chrome` shows, then checks the page

@@ -143,6 +143,25 @@ pub async fn list(
     members_page(&state, c, Shown::plain(notice)).await
 }
 
+/// The invitation form's field for a name `Manager` refuses (`""`: the top of the form).
+fn invitation_field(name: &str) -> &'static str {
+    match name {
+        "email" => "email",
+        "role" => "role",
+        _ => "",
+    }
+}
+
+/// The new-account form's field for a name `Manager` refuses; the invited email is not one
+/// of its fields, so its refusals go on top.
+fn new_account_field(name: &str) -> &'static str {
+    match name {
+        "name" => "name",
+        "password" => "password",
+        _ => "",
+    }
+}
+
 pub async fn invite(
     State(state): State<AppState>,
     ClientAddress(source): ClientAddress,
@@ -179,12 +198,7 @@ pub async fn invite(
         }
         Err(e) => {
             release(&state, &c, &key).await;
-            let field = |f: &str| match f {
-                "email" => "email",
-                "role" => "role",
-                _ => "",
-            };
-            match form_refusals(e, field) {
+            match form_refusals(e, invitation_field) {
                 Ok(errors) => {
                     let shown = Shown {
                         email,
@@ -439,18 +453,10 @@ pub async fn accept_invitation(
             e @ (ServiceError::InvalidFields(_)
             | ServiceError::Invalid(_)
             | ServiceError::Conflict(_)),
-        ) => {
-            // The invited email is not a field of this form: its refusals go on top.
-            let field = |f: &str| match f {
-                "name" => "name",
-                "password" => "password",
-                _ => "",
-            };
-            match form_refusals(e, field) {
-                Ok(errors) => invitation_page(&state, &headers, &token, view, name, errors).await,
-                Err(r) => r.into_response(),
-            }
-        }
+        ) => match form_refusals(e, new_account_field) {
+            Ok(errors) => invitation_page(&state, &headers, &token, view, name, errors).await,
+            Err(r) => r.into_response(),
+        },
         Err(e) => gone(e),
     }
 }
