@@ -13,6 +13,9 @@
 #     time per request (utime+stime of the server process only) and peak RSS (VmHWM);
 #   - the signing step alone (bench/sign, one thread), and the ratio of the server's CPU per
 #     token to the cost of one ES256 signature (the algorithm access tokens are signed with);
+#   - SQLite only: /healthz and the token endpoint with the router called in process, one
+#     thread, no socket (bench/sign's grantor-bench-in-process), to split a token's cost
+#     between Grantor's code and the kernel's;
 #   - API-token exchanges (RFC 8693) beside client_credentials;
 #   - client_credentials tokens while a second load generator floods the password grant with
 #     sign-ins (each one an argon2 check), beside the same run without the flood;
@@ -42,6 +45,7 @@ SIGN_SECONDS=${BENCH_SIGN_SECONDS:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$CARGO_TARGET_DIR/release/grantor
 SIGN_BIN=$CARGO_TARGET_DIR/release/grantor-bench-sign
+IN_PROCESS_BIN=$CARGO_TARGET_DIR/release/grantor-bench-in-process
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/out/$STAMP
@@ -500,6 +504,15 @@ EOF2
     echo "ready after ${restart_ms} ms" >&2
     stop_server
 
+    if [[ $backend == sqlite ]]; then
+        # The same endpoints with the router called directly, one thread, no socket: what
+        # Grantor's own code costs per request, apart from the kernel and the scheduler.
+        log "[$backend] In process: /healthz and POST /oauth2/token without a socket"
+        "${SIGN_PIN[@]}" "$IN_PROCESS_BIN" "$url" "$client_id" "$client_secret" "$SIGN_SECONDS" |
+            tee "$WORK/in-process.txt" >&2
+        tail -n 1 "$WORK/in-process.txt" >"$OUT/in-process.json"
+    fi
+
     python3 -c 'import json, sys; json.dump({"backend": sys.argv[1], "ready_ms": float(sys.argv[2]), "restart_ready_ms": float(sys.argv[3]), "idle_rss_kb": int(sys.argv[4]), "peak_rss_kb": int(sys.argv[5])}, open(sys.argv[6], "w"), indent=2)' \
         "$backend" "$ready_ms" "$restart_ms" "$idle_rss_kb" "$peak_kb" "$dir/server.json"
     unset GRANTOR_KEY_ENCRYPTION_KEY
@@ -588,6 +601,11 @@ for (b, e, c), token_cpu in sorted(cpu_of.items()):
     intro = cpu_of.get((b, "introspect", c), float("nan"))
     print(f"  {b}, {c} connections: {token_cpu:.1f} / ({floor - es_sign:.1f} + {es_sign:.1f}) = {token_cpu / floor:.2f};"
           f" {intro:.1f} / {token_cpu:.1f} = {intro / token_cpu:.2f}")
+in_process = json.load(open(os.path.join(out, "in-process.json")))
+h, t = in_process["healthz"]["us_each"], in_process["token"]["us_each"]
+print(f"  in process (router called directly, one thread, no socket): {t:.1f} / ({h:.1f} + {es_sign:.1f})"
+      f" = {t / (h + es_sign):.2f}; served, the rest of each request's CPU is the socket, the kernel's")
+print("  wake-ups of the load generator and the scheduler")
 print()
 print("client_credentials during a login flood (16 connections of password-grant sign-ins):")
 for b in backends:

@@ -87,10 +87,20 @@ fn run(alg: Alg, seconds: f64) -> Result<Vec<serde_json::Value>, String> {
         Ok(())
     })?;
     let config = grantor_resource::Config::new("http://127.0.0.1:8080", "https://api.example.com");
-    let validator = grantor_resource::Validator::with_keys(config, &jose::JwkSet { keys: vec![key.jwk.clone()] });
-    let rt = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
+    let validator = grantor_resource::Validator::with_keys(
+        config,
+        &jose::JwkSet {
+            keys: vec![key.jwk.clone()],
+        },
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?;
     let validate = time(seconds, || {
-        black_box(rt.block_on(validator.validate(black_box(&token))).map_err(|e| e.to_string())?);
+        black_box(
+            rt.block_on(validator.validate(black_box(&token)))
+                .map_err(|e| e.to_string())?,
+        );
         Ok(())
     })?;
     Ok(vec![

@@ -28,9 +28,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// Everything a handler needs; cloned per request (all fields are shared pointers).
+/// Everything a handler needs, behind one pointer: extractors and middleware clone the state
+/// for every request, and one reference count is cheaper than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Shared {
     pub provider: Arc<Provider<Store>>,
     pub manager: Arc<Manager<Store>>,
     pub store: Store,
@@ -145,7 +157,7 @@ impl Application {
         });
         let csrf_key = Arc::new(kek.derive_mac_key("grantor csrf v1"));
         let secure_cookies = !config::is_loopback_http(&provider.settings.issuer);
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             csrf_key,
             secure_cookies,
             rotation,
@@ -156,7 +168,7 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             kek: Arc::new(kek),
             discovery,
-        };
+        }));
         Ok(Self {
             listener,
             state,
