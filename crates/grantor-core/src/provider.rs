@@ -36,10 +36,19 @@ pub struct Settings {
     pub session_ttl: i64,
 }
 
+/// Where the management API lives under the issuer.
+const MANAGEMENT_API_PATH: &str = "/api/v1";
+
 impl Settings {
     /// The identifier (audience) of Grantor's own management API.
     pub fn management_api(&self) -> String {
-        format!("{}/api/v1", self.issuer)
+        format!("{}{MANAGEMENT_API_PATH}", self.issuer)
+    }
+
+    /// Whether `identifier` is [`Self::management_api`], without building it: the token
+    /// endpoint and every management API request ask.
+    pub fn is_management_api(&self, identifier: &str) -> bool {
+        identifier.strip_prefix(self.issuer.as_str()) == Some(MANAGEMENT_API_PATH)
     }
 }
 
@@ -210,9 +219,10 @@ impl<S: Storage> Provider<S> {
     ) -> Result<Vec<String>, OAuthError> {
         let index = self.store.resource_index().await?;
         // Grantor's own management API is a resource server too; its scopes are `grantor:*`.
-        let management = self.settings.management_api();
-        let (to_management, others): (Vec<String>, Vec<String>) =
-            resources.iter().cloned().partition(|r| *r == management);
+        let (to_management, others): (Vec<String>, Vec<String>) = resources
+            .iter()
+            .cloned()
+            .partition(|r| self.settings.is_management_api(r));
         let targets = resolve_resources(&index, &others)?;
         if !resources.is_empty() {
             scopes.retain(|s| {
@@ -231,7 +241,7 @@ impl<S: Storage> Provider<S> {
         }
         let mut audiences: Vec<String> = Vec::new();
         if scopes.has_management() {
-            audiences.push(management);
+            audiences.push(self.settings.management_api());
         }
         for s in scopes.iter() {
             if let Some(rs) = index.owner_of(s)
@@ -562,5 +572,31 @@ impl<S: Storage> Provider<S> {
             bearer_error(ErrorCode::InvalidToken, "the token's user no longer exists")
         })?;
         Ok(oidc::user_claims(&user, &scopes, Some(&claims.org_id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+
+    #[test]
+    fn the_management_api_is_recognised_exactly() {
+        let settings = Settings {
+            issuer: "https://id.example".into(),
+            access_token_ttl: 900,
+            refresh_token_ttl: 3600,
+            session_ttl: 3600,
+        };
+        let own = settings.management_api();
+        assert!(settings.is_management_api(&own));
+        for other in [
+            "https://id.example/api/v1/",
+            "https://id.example/api/v10",
+            "https://id.example.evil/api/v1",
+            "https://api.example.com",
+            "/api/v1",
+        ] {
+            assert!(!settings.is_management_api(other), "{other}");
+        }
     }
 }

@@ -129,7 +129,8 @@ impl FromRequestParts<AppState> for ApiCaller {
             })?;
         if !claims
             .aud
-            .contains(&state.provider.settings.management_api())
+            .iter()
+            .any(|a| state.provider.settings.is_management_api(a))
         {
             return Err(Problem::unauthorized(
                 "the access token is not meant for the management API: ask for grantor:* scopes",

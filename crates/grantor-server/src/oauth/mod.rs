@@ -8,8 +8,11 @@ mod userinfo;
 
 use crate::AppState;
 use axum::Router;
-use axum::http::header;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::{get, post};
+use std::convert::Infallible;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,18 +38,40 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/revoke", post(introspection::revoke))
 }
 
+/// The `Authorization` header alone. The token, introspection, revocation and userinfo
+/// endpoints need no other header, and axum's `HeaderMap` extractor would copy all of them
+/// on every request.
+pub struct Authorization(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authorization {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Self(parts.headers.get(header::AUTHORIZATION).cloned()))
+    }
+}
+
+impl Authorization {
+    /// The header as text, if present and readable.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    pub fn bearer(&self) -> Option<&str> {
+        bearer_token(self.as_str()?)
+    }
+}
+
 /// The bearer token of an `Authorization: Bearer ...` header (RFC 6750 2.1).
-pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
-    let (scheme, token) = authorization(headers)?.split_once(' ')?;
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_token(value)
+}
+
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
-}
-
-/// The `Authorization` header as text, if present and readable.
-pub fn authorization(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
 }

@@ -1,12 +1,11 @@
 //! `POST /oauth2/token`.
 
-use super::authorization;
+use super::Authorization;
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::{OAuthReply, no_store};
 use crate::input::OAuthForm;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use grantor_core::client_auth;
 use grantor_core::grant::TokenRequest;
@@ -26,7 +25,7 @@ fn grant_label(grant_type: Option<&str>) -> &'static str {
 pub async fn token(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    headers: HeaderMap,
+    authorization: Authorization,
     OAuthForm(params): OAuthForm,
 ) -> Response {
     let result = async {
@@ -34,7 +33,7 @@ pub async fn token(
         // An API-token exchange authenticates no app (design.md section 2).
         let creds = match request {
             TokenRequest::TokenExchange(_) => None,
-            TokenRequest::App(_) => Some(client_auth::extract(authorization(&headers), &params)?),
+            TokenRequest::App(_) => Some(client_auth::extract(authorization.as_str(), &params)?),
         };
         state.provider.token(creds.as_ref(), request, address).await
     }

@@ -1,16 +1,15 @@
 //! `GET|POST /oauth2/userinfo` (OIDC Core 5.3), with a bearer access token.
 
-use super::bearer;
+use super::Authorization;
 use crate::AppState;
 use crate::error::{OAuthReply, no_store};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 pub async fn userinfo(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    authorization: Authorization,
 ) -> Result<Response, OAuthReply> {
-    let claims = state.provider.userinfo(bearer(&headers)).await?;
+    let claims = state.provider.userinfo(authorization.bearer()).await?;
     Ok(no_store(claims))
 }

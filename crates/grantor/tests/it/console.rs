@@ -32,6 +32,14 @@ async fn acme(srv: &TestServer) -> (Seed, String) {
     (seed, owner)
 }
 
+/// A second organization, `globex`, with `user` as a developer: the console's header then
+/// holds the organization switcher too.
+async fn globex_for(srv: &TestServer, user: &str) -> Seed {
+    let globex = srv.seed("globex").await;
+    srv.member(&globex.org.id, user, Role::Developer).await;
+    globex
+}
+
 fn console_path(seed: &Seed, rest: &str) -> String {
     format!("/console/orgs/{}{rest}", seed.org.id)
 }
@@ -671,9 +679,7 @@ async fn every_console_page_is_accessible_at_both_widths() {
     };
     let srv = TestServer::spawn(Backend::Sqlite).await;
     let (seed, owner) = acme(&srv).await;
-    // A second organization, so the switcher shows.
-    let globex = srv.seed("globex").await;
-    srv.member(&globex.org.id, &owner, Role::Developer).await;
+    let globex = globex_for(&srv, &owner).await;
     // A developer with a long email makes an app with a long name, to see both wrap in the
     // lists and the audit log.
     let long = "maximilian.featherstonehaugh-worthington@research.laboratories.acme.example";
@@ -884,9 +890,7 @@ async fn skip_to_content_is_first_and_passes_the_header() {
     };
     let srv = TestServer::spawn(Backend::Sqlite).await;
     let (seed, owner) = acme(&srv).await;
-    // A second organization, so the header holds the switcher too.
-    let globex = srv.seed("globex").await;
-    srv.member(&globex.org.id, &owner, Role::Developer).await;
+    globex_for(&srv, &owner).await;
     chrome.console_sign_in(&srv, &owner).await;
     let pages = [
         ("/apps", "OAuth Apps", "a \"Create App\""),
