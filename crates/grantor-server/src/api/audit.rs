@@ -1,7 +1,7 @@
 //! The organization's audit log: newest first, filtered by actor, action, target and time,
 //! paginated by an opaque cursor (the last event's time and id).
 
-use super::{ApiCaller, OrgPath, Page};
+use super::{ApiCaller, OrgPath, Page, cursor_param, limit_param, number_param};
 use crate::AppState;
 use crate::error::ApiErrors;
 use crate::error::Problem;
@@ -17,7 +17,8 @@ use grantor_core::store::AuditQuery;
 use utoipa::IntoParams;
 
 const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 200;
+/// What `since` and `until` must be.
+const UNIX_TIME: &str = "a time in unix seconds";
 
 /// What the audit log is filtered by, from a bounded query string.
 #[derive(IntoParams)]
@@ -53,26 +54,11 @@ impl AuditFilters {
         let params = Params::parse(query, MAX_QUERY_BYTES)?;
         let text = |name: &str| params.get(name).map(str::to_string);
         let mut invalid = FieldErrors::default();
-        let mut number = |name: &str, ok: &dyn Fn(i64) -> bool, rule: &str| {
-            let value = params.get(name)?;
-            let parsed = value.parse().ok().filter(|n| ok(*n));
-            if parsed.is_none() {
-                invalid.add(name, format!("{name} must be {rule}"));
-            }
-            parsed
-        };
-        let any = |_| true;
-        let since = number("since", &any, "a time in unix seconds");
-        let until = number("until", &any, "a time in unix seconds");
-        let limit = number(
-            "limit",
-            &|n| (1..=MAX_LIMIT).contains(&n),
-            &format!("a number from 1 to {MAX_LIMIT}"),
-        );
-        let cursor = text("cursor");
-        if cursor.as_deref().is_some_and(|c| position(c).is_none()) {
-            invalid.add("cursor", "cursor is not valid: pass a next_cursor as given");
-        }
+        let any = |_: &i64| true;
+        let since = number_param(&params, &mut invalid, "since", any, UNIX_TIME);
+        let until = number_param(&params, &mut invalid, "until", any, UNIX_TIME);
+        let limit = limit_param(&params, &mut invalid);
+        let cursor = cursor_param(&params, &mut invalid, position);
         invalid.finish()?;
         Ok(Self {
             actor: text("actor"),

@@ -22,6 +22,7 @@ use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::model::Caller;
+use grantor_core::params::Params;
 use grantor_core::{FieldErrors, ServiceError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -160,7 +161,53 @@ pub struct Page<T> {
 }
 
 const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
+/// The most items a page of a list or of the audit log holds.
+const MAX_LIMIT: u8 = 200;
+
+/// The query parameter `name` as a number that `accepts`; when it is not one, `None`, and
+/// `name` noted with the rule it breaks (`{name} must be {rule}`).
+fn number_param<T: std::str::FromStr>(
+    query: &Params,
+    invalid: &mut FieldErrors,
+    name: &str,
+    accepts: impl Fn(&T) -> bool,
+    rule: &str,
+) -> Option<T> {
+    let value = query.get(name)?;
+    let number = value.parse().ok().filter(|n| accepts(n));
+    if number.is_none() {
+        invalid.add(name, format!("{name} must be {rule}"));
+    }
+    number
+}
+
+/// The `limit` of a page, from 1 to [`MAX_LIMIT`].
+fn limit_param<T>(query: &Params, invalid: &mut FieldErrors) -> Option<T>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    let range = T::from(1)..=T::from(MAX_LIMIT);
+    number_param(
+        query,
+        invalid,
+        "limit",
+        |n| range.contains(n),
+        &format!("a number from 1 to {MAX_LIMIT}"),
+    )
+}
+
+/// The `cursor`, noted when `read` (the decoder of this kind of cursor) cannot read it.
+fn cursor_param<P>(
+    query: &Params,
+    invalid: &mut FieldErrors,
+    read: impl Fn(&str) -> Option<P>,
+) -> Option<String> {
+    let cursor = query.get("cursor")?;
+    if read(cursor).is_none() {
+        invalid.add("cursor", "cursor is not valid: pass a next_cursor as given");
+    }
+    Some(cursor.to_string())
+}
 
 /// The text a cursor of this API carries (base64url), if it is one.
 fn cursor_text(cursor: &str) -> Option<String> {
@@ -175,7 +222,10 @@ fn offset(cursor: &str) -> Option<usize> {
 /// Cuts a page out of a list in a stable order, as a [`ListQuery`] (checked when it was
 /// read) asks. The cursor is opaque to callers.
 pub fn paginate<T>(items: Vec<T>, query: &ListQuery) -> Page<T> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let limit = query
+        .limit
+        .unwrap_or(DEFAULT_LIMIT)
+        .clamp(1, usize::from(MAX_LIMIT));
     let start = query.cursor.as_deref().and_then(offset).unwrap_or(0);
     let total = items.len();
     let items: Vec<T> = items.into_iter().skip(start).take(limit).collect();
@@ -201,25 +251,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = grantor_core::params::Params::parse(
+        let query = Params::parse(
             parts.uri.query().unwrap_or_default().as_bytes(),
             grantor_core::params::MAX_QUERY_BYTES,
         )?;
         let mut invalid = FieldErrors::default();
-        let limit = query.get("limit").and_then(|l| {
-            let limit = l.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n));
-            if limit.is_none() {
-                invalid.add(
-                    "limit",
-                    format!("limit must be a number from 1 to {MAX_LIMIT}"),
-                );
-            }
-            limit
-        });
-        let cursor = query.get("cursor").map(str::to_string);
-        if cursor.as_deref().is_some_and(|c| offset(c).is_none()) {
-            invalid.add("cursor", "cursor is not valid: pass a next_cursor as given");
-        }
+        let limit = limit_param(&query, &mut invalid);
+        let cursor = cursor_param(&query, &mut invalid, offset);
         invalid.finish()?;
         Ok(Self { limit, cursor })
     }

@@ -3,8 +3,8 @@
 //! lets the invited person join, with a new account or by signing in to theirs.
 
 use super::{
-    Console, FormErrors, Nav, Once, claim, done, form_message, form_refusals, new_once, release,
-    when,
+    Console, FormErrors, Nav, Once, claim, done, form_message, form_refusals, named_as, new_once,
+    release, when,
 };
 use crate::AppState;
 use crate::client_address::ClientAddress;
@@ -143,25 +143,6 @@ pub async fn list(
     members_page(&state, c, Shown::plain(notice)).await
 }
 
-/// The invitation form's field for a name `Manager` refuses (`""`: the top of the form).
-fn invitation_field(name: &str) -> &'static str {
-    match name {
-        "email" => "email",
-        "role" => "role",
-        _ => "",
-    }
-}
-
-/// The new-account form's field for a name `Manager` refuses; the invited email is not one
-/// of its fields, so its refusals go on top.
-fn new_account_field(name: &str) -> &'static str {
-    match name {
-        "name" => "name",
-        "password" => "password",
-        _ => "",
-    }
-}
-
 pub async fn invite(
     State(state): State<AppState>,
     ClientAddress(source): ClientAddress,
@@ -198,7 +179,7 @@ pub async fn invite(
         }
         Err(e) => {
             release(&state, &c, &key).await;
-            match form_refusals(e, invitation_field) {
+            match form_refusals(e, named_as(&["email", "role"])) {
                 Ok(errors) => {
                     let shown = Shown {
                         email,
@@ -449,11 +430,12 @@ pub async fn accept_invitation(
             .collect();
             see_other(&format!("/login?return_to={back}"))
         }
+        // The invited email is not a field of the new-account form: its refusals go on top.
         Err(
             e @ (ServiceError::InvalidFields(_)
             | ServiceError::Invalid(_)
             | ServiceError::Conflict(_)),
-        ) => match form_refusals(e, new_account_field) {
+        ) => match form_refusals(e, named_as(&["name", "password"])) {
             Ok(errors) => invitation_page(&state, &headers, &token, view, name, errors).await,
             Err(r) => r.into_response(),
         },

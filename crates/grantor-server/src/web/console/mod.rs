@@ -302,6 +302,12 @@ fn form_refusals(
     Ok(shown)
 }
 
+/// The field map of a form whose `fields` are named as `Manager` names them; a refusal about
+/// anything else goes on top of the form.
+fn named_as(fields: &'static [&'static str]) -> impl Fn(&str) -> &'static str {
+    move |name| fields.iter().find(|f| **f == name).copied().unwrap_or("")
+}
+
 /// The form field of an app's setting, by the name `Manager` gives it.
 fn app_field(name: &str) -> &'static str {
     match name {
