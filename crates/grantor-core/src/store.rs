@@ -340,6 +340,23 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// An API token and where its user stands now, as its exchange checks them.
+#[derive(Debug, Clone)]
+pub struct ApiTokenHolder {
+    pub token: ApiToken,
+    /// The user, unless they no longer exist.
+    pub user: Option<HolderStanding>,
+}
+
+/// What an exchange asks of an API token's user.
+#[derive(Debug, Clone)]
+pub struct HolderStanding {
+    pub disabled: bool,
+    pub platform_admin: bool,
+    /// Their role in the token's organization, unless they left it.
+    pub role: Option<Role>,
+}
+
 /// Users' API tokens, found by the hash of the token.
 pub trait ApiTokenStore: Send + Sync {
     fn create_api_token(
@@ -351,10 +368,12 @@ pub trait ApiTokenStore: Send + Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = StoreResult<Vec<ApiToken>>> + Send;
-    fn api_token_by_hash(
+    /// The token with this hash and where its user stands now, in one read: an exchange
+    /// needs both, and scripts exchange often.
+    fn api_token_holder(
         &self,
         token_hash: &str,
-    ) -> impl Future<Output = StoreResult<Option<ApiToken>>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<ApiTokenHolder>>> + Send;
     fn api_token(&self, id: &str) -> impl Future<Output = StoreResult<Option<ApiToken>>> + Send;
     /// Marks a token revoked; returns whether it was active.
     fn revoke_api_token(

@@ -2,9 +2,9 @@
 
 use crate::pool::{Store, backend_error, conflict};
 use crate::revocations::{GRANT_REVOCATION_TTL, Kind};
-use crate::rows::{get, scopes};
+use crate::rows::{flag, get, role, scopes};
 use grantor_core::model::{ApiToken, AuditEvent};
-use grantor_core::store::{ApiTokenStore, StoreResult};
+use grantor_core::store::{ApiTokenHolder, ApiTokenStore, HolderStanding, StoreResult};
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, user_id, org_id, name, scopes, token_hash, created_at, expires_at, last_used_at, revoked_at";
@@ -70,8 +70,36 @@ impl ApiTokenStore for Store {
         rows.iter().map(api_token).collect()
     }
 
-    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
-        self.api_token_where("token_hash", token_hash).await
+    async fn api_token_holder(&self, token_hash: &str) -> StoreResult<Option<ApiTokenHolder>> {
+        let row = sqlx::query(
+            "SELECT t.*, u.id AS holder_id, u.platform_admin AS holder_platform_admin, \
+             u.disabled_at AS holder_disabled_at, m.role AS holder_role \
+             FROM api_tokens t \
+             LEFT JOIN users u ON u.id = t.user_id \
+             LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = match get::<Option<String>>(&row, "holder_id")? {
+            None => None,
+            Some(_) => Some(HolderStanding {
+                disabled: get::<Option<i64>>(&row, "holder_disabled_at")?.is_some(),
+                platform_admin: flag(&row, "holder_platform_admin")?,
+                role: get::<Option<String>>(&row, "holder_role")?
+                    .map(|r| role(&r))
+                    .transpose()?,
+            }),
+        };
+        Ok(Some(ApiTokenHolder {
+            token: api_token(&row)?,
+            user,
+        }))
     }
 
     async fn api_token(&self, id: &str) -> StoreResult<Option<ApiToken>> {

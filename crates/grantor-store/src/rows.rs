@@ -3,7 +3,7 @@
 
 use crate::pool::backend_error;
 use grantor_core::StoreError;
-use grantor_core::model::{App, Membership, Organization, User};
+use grantor_core::model::{App, Membership, Organization, Role, User};
 use grantor_core::scope::ScopeSet;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -57,14 +57,18 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
 }
 
 pub(crate) fn membership(row: &AnyRow) -> Result<Membership, StoreError> {
-    let role: String = get(row, "role")?;
     Ok(Membership {
         org_id: get(row, "org_id")?,
         org_name: get(row, "org_name")?,
         user_id: get(row, "user_id")?,
         email: get(row, "email")?,
-        role: role.parse().map_err(|_| corrupt("role", &role))?,
+        role: role(&get::<String>(row, "role")?)?,
     })
+}
+
+/// A stored role name.
+pub(crate) fn role(name: &str) -> Result<Role, StoreError> {
+    name.parse().map_err(|_| corrupt("role", name))
 }
 
 pub(crate) const APP_COLUMNS: &str = "client_id, org_id, name, app_type, secret_hash, previous_secret_hash, \

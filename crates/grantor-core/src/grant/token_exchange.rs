@@ -76,32 +76,26 @@ pub async fn exchange<S: Storage>(
     if !secret::has_shape(&req.subject_token, secret::Kind::ApiToken) {
         return Err(refused("the API token is invalid"));
     }
-    let token = provider
+    let holder = provider
         .store
-        .api_token_by_hash(&secret::hash(&req.subject_token))
+        .api_token_holder(&secret::hash(&req.subject_token))
         .await?
         .ok_or_else(|| refused("the API token is invalid"))?;
+    let token = holder.token;
     if token.revoked_at.is_some() {
         return Err(refused("the API token has been revoked"));
     }
     if token.expires_at <= now {
         return Err(refused("the API token has expired"));
     }
-    let user = provider
-        .store
-        .user(&token.user_id)
-        .await?
+    let user = holder
+        .user
         .ok_or_else(|| refused("the API token's user no longer exists"))?;
-    if user.disabled_at.is_some() {
+    if user.disabled {
         return Err(refused("the API token's user is disabled"));
     }
-    let role = provider
-        .store
-        .memberships_of_user(&user.id)
-        .await?
-        .into_iter()
-        .find(|m| m.org_id == token.org_id)
-        .map(|m| m.role)
+    let role = user
+        .role
         .ok_or_else(|| refused("the API token's user is no longer a member of its organization"))?;
     // What the user may still do: their role may have changed since the token was made.
     let allowed_management = policy::management_scopes_for(role, user.platform_admin);
@@ -125,7 +119,7 @@ pub async fn exchange<S: Storage>(
     }
     let audiences = provider.target(&mut scopes, &req.resources).await?;
     let subject = Subject {
-        sub: user.id,
+        sub: token.user_id,
         org_id: token.org_id,
         auth_time: None,
         // Revoking the API token makes what it issued inactive, as a revoked grant does.
