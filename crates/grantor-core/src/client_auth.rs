@@ -31,6 +31,10 @@ impl std::fmt::Debug for ClientCredentials {
     }
 }
 
+/// Basic credentials longer than this are refused before they are decoded: an app ID and
+/// secret encode to well under 200 characters, while a header may hold hundreds of kilobytes.
+const MAX_BASIC_CREDENTIALS: usize = 1024;
+
 fn failed(description: &str) -> OAuthError {
     OAuthError::invalid_client(description)
 }
@@ -63,6 +67,9 @@ pub fn extract(
             return Err(OAuthError::invalid_request(
                 "use one client authentication method, not both Basic and client_secret",
             ));
+        }
+        if rest.len() > MAX_BASIC_CREDENTIALS {
+            return Err(failed("the Basic credentials are too long"));
         }
         let decoded = STANDARD
             .decode(rest.trim())
@@ -145,6 +152,17 @@ mod tests {
         assert_eq!(c.client_id, "my app");
         assert_eq!(c.secret.as_deref(), Some("s+cret x"));
         assert_eq!(c.method, AuthMethod::Basic);
+    }
+
+    #[test]
+    fn overlong_basic_credentials_are_refused_undecoded() {
+        let header = format!("Basic {}", "A".repeat(MAX_BASIC_CREDENTIALS + 1));
+        let err = extract(Some(&header), &params(&[])).unwrap_err();
+        assert_eq!(err.code, crate::ErrorCode::InvalidClient);
+        assert!(err.description.contains("too long"), "{err:?}");
+        let longest = format!("app_{}:{}", "0".repeat(32), "s".repeat(700));
+        let header = format!("Basic {}", STANDARD.encode(longest));
+        assert!(extract(Some(&header), &params(&[])).is_ok());
     }
 
     #[test]
