@@ -209,6 +209,15 @@ impl Application {
 /// stay near their live size, and each purge finds its rows by index.
 const PURGE_INTERVAL: i64 = 60;
 
+/// A poll still waiting on the database after this is abandoned and tried again on the next
+/// tick (sqlx drops a connection cut off mid-query): a database that stopped answering
+/// without closing its connections must not keep this node from seeing revocations once
+/// it answers again.
+const POLL_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Purging deletes in bulk and may take longer; an abandoned purge is redone on the next.
+const PURGE_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Polls the configuration version so changes made on other nodes, or by the CLI, take effect
 /// here within one interval; reloads signing keys when they changed, and applies key
 /// transitions (activation, retirement, scheduled rotation) when they fall due.
@@ -221,42 +230,54 @@ async fn watch_configuration(state: AppState, interval: Duration) {
     loop {
         ticker.tick().await;
         let now = state.provider.clock.now();
-        let mut advanced = false;
-        if next_key_transition.is_some_and(|at| at <= now) {
-            if let Err(e) = keyring::advance(
+        let poll = poll_configuration(&state, now, &mut next_key_transition);
+        if tokio::time::timeout(POLL_DEADLINE, poll).await.is_err() {
+            tracing::warn!("configuration poll abandoned: the database did not answer in time");
+        }
+        if now - last_purge >= PURGE_INTERVAL {
+            last_purge = now;
+            let purge = state.store.purge_expired(now);
+            match tokio::time::timeout(PURGE_DEADLINE, purge).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "purging expired records failed"),
+                Err(_) => tracing::warn!("purging expired records abandoned: it took too long"),
+            }
+        }
+    }
+}
+
+/// One poll: applies due key transitions, picks up other nodes' changes and revocations,
+/// and reloads the signing keys when either happened.
+async fn poll_configuration(state: &AppState, now: i64, next_key_transition: &mut Option<i64>) {
+    let mut advanced = false;
+    if next_key_transition.is_some_and(|at| at <= now) {
+        if let Err(e) = keyring::advance(
+            &state.store,
+            &state.kek,
+            state.provider.clock.as_ref(),
+            &state.rotation,
+        )
+        .await
+        {
+            tracing::error!(error = %e, "applying key transitions failed");
+        }
+        advanced = true;
+    }
+    match state.store.refresh_if_changed().await {
+        Ok(changed) if changed || advanced => {
+            match keyring::reload(
                 &state.store,
                 &state.kek,
-                state.provider.clock.as_ref(),
+                &state.provider.keys,
                 &state.rotation,
             )
             .await
             {
-                tracing::error!(error = %e, "applying key transitions failed");
-            }
-            advanced = true;
-        }
-        match state.store.refresh_if_changed().await {
-            Ok(changed) if changed || advanced => {
-                match keyring::reload(
-                    &state.store,
-                    &state.kek,
-                    &state.provider.keys,
-                    &state.rotation,
-                )
-                .await
-                {
-                    Ok(next) => next_key_transition = next,
-                    Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "configuration poll failed"),
-        }
-        if now - last_purge >= PURGE_INTERVAL {
-            last_purge = now;
-            if let Err(e) = state.store.purge_expired(now).await {
-                tracing::warn!(error = %e, "purging expired records failed");
+                Ok(next) => *next_key_transition = next,
+                Err(e) => tracing::error!(error = %e, "reloading signing keys failed"),
             }
         }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "configuration poll failed"),
     }
 }

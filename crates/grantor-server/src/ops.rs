@@ -14,12 +14,20 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
+/// How long readiness waits for the database: a database that stopped answering without
+/// closing its connection fails the check at once, not when the request times out.
+const READY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(e) => {
+    match tokio::time::timeout(READY_DEADLINE, state.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+        }
+        Err(_elapsed) => {
+            tracing::warn!("readiness check: the database did not answer in time");
+            (StatusCode::SERVICE_UNAVAILABLE, "database not answering\n")
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Faults: the database goes away under a running server and comes back.
 //!
 //! The server reaches PostgreSQL through a small TCP proxy that the test can cut (every
-//! connection dropped, new ones refused) and restore, so the outage is real to the server
+//! connection dropped, new ones refused) and restore, or stall (every byte held, nothing
+//! closed: a silent network partition) and resume, so the outage is real to the server
 //! without stopping the machine's PostgreSQL.
 
 use crate::support::db::{self, TestDatabase};
@@ -10,15 +11,33 @@ use grantor_core::SystemClock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 use tokio::task::JoinSet;
 
-/// A TCP proxy to `upstream` that can be cut and restored.
+/// A TCP proxy to `upstream` that can be cut and restored, or stalled and resumed.
 struct Proxy {
     address: std::net::SocketAddr,
     up: Arc<AtomicBool>,
+    flowing: watch::Sender<bool>,
     connections: Arc<Mutex<JoinSet<()>>>,
+}
+
+/// Copies `from` to `to` while the link flows; a stalled link holds what it has read, and
+/// closes nothing.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut flowing: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if flowing.wait_for(|f| *f).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -26,17 +45,24 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
+        let (flowing, _) = watch::channel(true);
         let connections = Arc::new(Mutex::new(JoinSet::new()));
-        let (flag, set) = (up.clone(), connections.clone());
+        let (flag, set, link) = (up.clone(), connections.clone(), flowing.clone());
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 if !flag.load(Ordering::SeqCst) {
                     continue; // dropped: the database is "down"
                 }
                 let upstream = upstream.clone();
+                let (to_server, to_client) = (link.subscribe(), link.subscribe());
                 set.lock().await.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&upstream).await {
+                        let (client_in, client_out) = client.into_split();
+                        let (server_in, server_out) = server.into_split();
+                        tokio::join!(
+                            pump(client_in, server_out, to_server),
+                            pump(server_in, client_out, to_client)
+                        );
                     }
                 });
             }
@@ -44,8 +70,17 @@ impl Proxy {
         Self {
             address,
             up,
+            flowing,
             connections,
         }
+    }
+
+    fn stall(&self) {
+        self.flowing.send_replace(false);
+    }
+
+    fn resume(&self) {
+        self.flowing.send_replace(true);
     }
 
     async fn cut(&self) {
@@ -74,113 +109,176 @@ async fn status_and_time(request: reqwest::RequestBuilder) -> (u16, String, Dura
     (status, body, started.elapsed())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_answers_503_quickly_and_recovers_without_restart() {
-    if db::postgres_url().is_none() {
-        assert!(
-            !crate::support::ci(),
-            "under CI the PostgreSQL tests must run"
-        );
-        return;
+/// A server on PostgreSQL behind a [`Proxy`], with a server app (cached) and an API token
+/// whose exchange needs the database.
+struct BehindProxy {
+    srv: TestServer,
+    proxy: Proxy,
+    seed: crate::support::Seed,
+    api_token: String,
+}
+
+impl BehindProxy {
+    /// `None` without PostgreSQL (outside CI).
+    async fn start(request_timeout: u64) -> Option<Self> {
+        if db::postgres_url().is_none() {
+            assert!(
+                !crate::support::ci(),
+                "under CI the PostgreSQL tests must run"
+            );
+            return None;
+        }
+        let db = TestDatabase::create(Backend::Postgres).await;
+        let upstream = db.url.split_once("://").unwrap().1;
+        let upstream = upstream.split_once('/').unwrap().0;
+        let upstream = upstream
+            .rsplit_once('@')
+            .map_or(upstream, |(_, h)| h)
+            .to_string();
+        let proxy = Proxy::start(upstream).await;
+        let proxied = through(&db.url, proxy.address);
+        let srv = TestServer::spawn_on(db, Arc::new(SystemClock), |c| {
+            c.database_url = proxied;
+            c.request_timeout = request_timeout;
+        })
+        .await;
+        let seed = srv.seed("acme").await;
+        let member = srv.seed_sign_in("globex").await;
+        let (ok, api_token, err) = cli(
+            &srv.db.url,
+            &[
+                "api-token",
+                "create",
+                "--org",
+                "globex",
+                "--user",
+                &member.email,
+                "--name",
+                "s",
+                "--scope",
+                "trades:read",
+            ],
+            None,
+        )
+        .await;
+        assert!(ok, "{err}");
+        let api_token = api_token["token"].as_str().unwrap().to_string();
+        let behind = Self {
+            srv,
+            proxy,
+            seed,
+            api_token,
+        };
+        // Warm: the app is cached, after the server has seen every change made so far (a
+        // poll that sees one later would empty the cache).
+        behind.srv.state.store.refresh_if_changed().await.unwrap();
+        assert_eq!(status_and_time(behind.client_credentials()).await.0, 200);
+        assert_eq!(status_and_time(behind.exchange()).await.0, 200);
+        Some(behind)
     }
-    let db = TestDatabase::create(Backend::Postgres).await;
-    let upstream = db.url.split_once("://").unwrap().1;
-    let upstream = upstream.split_once('/').unwrap().0;
-    let upstream = upstream
-        .rsplit_once('@')
-        .map_or(upstream, |(_, h)| h)
-        .to_string();
-    let proxy = Proxy::start(upstream).await;
-    let proxied = through(&db.url, proxy.address);
-    let srv = TestServer::spawn_on(db, Arc::new(SystemClock), |c| c.database_url = proxied).await;
-    let seed = srv.seed("acme").await;
-    let member = srv.seed_sign_in("globex").await;
-    let (ok, api_token, err) = cli(
-        &srv.db.url,
-        &[
-            "api-token",
-            "create",
-            "--org",
-            "globex",
-            "--user",
-            &member.email,
-            "--name",
-            "s",
-            "--scope",
-            "trades:read",
-        ],
-        None,
-    )
-    .await;
-    assert!(ok, "{err}");
-    let api_token = api_token["token"].as_str().unwrap().to_string();
-    let client_credentials = || {
-        srv.http
-            .post(srv.url("/oauth2/token"))
-            .basic_auth(seed.client_id(), Some(seed.secret()))
+
+    fn client_credentials(&self) -> reqwest::RequestBuilder {
+        self.srv
+            .http
+            .post(self.srv.url("/oauth2/token"))
+            .basic_auth(self.seed.client_id(), Some(self.seed.secret()))
             .form(&[("grant_type", "client_credentials")])
-    };
-    let exchange = || {
-        srv.http.post(srv.url("/oauth2/token")).form(&[
+    }
+
+    fn exchange(&self) -> reqwest::RequestBuilder {
+        self.srv.http.post(self.srv.url("/oauth2/token")).form(&[
             (
                 "grant_type",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
             ),
-            ("subject_token", api_token.as_str()),
+            ("subject_token", self.api_token.as_str()),
             (
                 "subject_token_type",
                 "urn:grantor:params:oauth:token-type:api-token",
             ),
         ])
-    };
-    // Warm: the app is cached, after the server has seen every change made so far (a poll
-    // that sees one later would empty the cache).
-    srv.state.store.refresh_if_changed().await.unwrap();
-    assert_eq!(status_and_time(client_credentials()).await.0, 200);
-    assert_eq!(status_and_time(exchange()).await.0, 200);
-
-    proxy.cut().await;
-    let (status, _, took) = status_and_time(srv.http.get(srv.url("/readyz"))).await;
-    println!(
-        "outage: /readyz answered {status} after {} ms",
-        took.as_millis()
-    );
-    assert_eq!(status, 503);
-    assert!(took < Duration::from_secs(6), "{took:?}");
-    // What needs the database answers 503 temporarily_unavailable, within the pool's bound.
-    let (status, body, took) = status_and_time(exchange()).await;
-    println!(
-        "outage: a token exchange answered {status} after {} ms",
-        took.as_millis()
-    );
-    assert_eq!(status, 503, "{body}");
-    assert!(body.contains("temporarily_unavailable"), "{body}");
-    assert!(took < Duration::from_secs(6), "{took:?}");
-    // Client credentials for a cached app needs no database.
-    let (status, body, took) = status_and_time(client_credentials()).await;
-    println!(
-        "outage: client credentials answered {status} after {} ms",
-        took.as_millis()
-    );
-    assert_eq!(status, 200, "{body}");
-
-    proxy.restore();
-    let back = Instant::now();
-    loop {
-        let ready = status_and_time(srv.http.get(srv.url("/readyz"))).await.0 == 200;
-        if ready && status_and_time(exchange()).await.0 == 200 {
-            break;
-        }
-        assert!(
-            back.elapsed() < Duration::from_secs(10),
-            "no recovery after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!(
-        "recovered {} ms after the database returned",
-        back.elapsed().as_millis()
-    );
+
+    /// During an outage: `/readyz` fails, what needs the database answers 503
+    /// `temporarily_unavailable` within `bound`, and a cached app still gets tokens.
+    async fn serves_what_it_can(&self, outage: &str, bound: Duration) {
+        let srv = &self.srv;
+        let (status, _, took) = status_and_time(srv.http.get(srv.url("/readyz"))).await;
+        println!(
+            "{outage}: /readyz answered {status} after {} ms",
+            took.as_millis()
+        );
+        assert_eq!(status, 503);
+        assert!(took < bound, "{took:?}");
+        let (status, body, took) = status_and_time(self.exchange()).await;
+        println!(
+            "{outage}: a token exchange answered {status} after {} ms",
+            took.as_millis()
+        );
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("temporarily_unavailable"), "{body}");
+        assert!(took < bound, "{took:?}");
+        // Client credentials for a cached app needs no database.
+        let (status, body, took) = status_and_time(self.client_credentials()).await;
+        println!(
+            "{outage}: client credentials answered {status} after {} ms",
+            took.as_millis()
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Once the database is back: ready, and serving what needs it, within 10 s.
+    async fn recovers(&self, outage: &str) {
+        let back = Instant::now();
+        loop {
+            let ready = status_and_time(self.srv.http.get(self.srv.url("/readyz")))
+                .await
+                .0
+                == 200;
+            if ready && status_and_time(self.exchange()).await.0 == 200 {
+                break;
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(10),
+                "no recovery after 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        println!(
+            "{outage}: recovered {} ms after the database returned",
+            back.elapsed().as_millis()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_quickly_and_recovers_without_restart() {
+    let Some(behind) = BehindProxy::start(30).await else {
+        return;
+    };
+    behind.proxy.cut().await;
+    // Refused connections fail fast; the pool's acquire timeout (5 s) bounds the rest.
+    behind
+        .serves_what_it_can("outage", Duration::from_secs(6))
+        .await;
+    behind.proxy.restore();
+    behind.recovers("outage").await;
+}
+
+/// A silent partition: the database's connections stay open but nothing comes back. Requests
+/// that wait on it end at the request timeout, answered 503 in their own format, and the
+/// node picks up changes again once the database answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_is_answered_503_at_the_request_timeout() {
+    let Some(behind) = BehindProxy::start(2).await else {
+        return;
+    };
+    behind.proxy.stall();
+    behind
+        .serves_what_it_can("silent partition", Duration::from_secs(4))
+        .await;
+    behind.proxy.resume();
+    behind.recovers("silent partition").await;
 }
 
 crate::both_backends!(codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after);
