@@ -41,10 +41,13 @@ pub struct Config {
     /// Seconds a client has to send a request's line and headers (and an idle keep-alive
     /// connection to start its next request).
     pub header_read_timeout: u64,
-    /// Seconds a whole request, body included, may take before it is answered 408.
+    /// Seconds a whole request, body included, may take: past it a request whose body is
+    /// still arriving is answered 408, any other 503.
     pub request_timeout: u64,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Days audit events are kept; 0 keeps them for ever.
+    pub audit_retention_days: u64,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             header_read_timeout: 10,
             request_timeout: 30,
             max_connections: 4096,
+            audit_retention_days: 0,
         }
     }
 }
@@ -86,6 +90,12 @@ impl Config {
                     .map_err(|_| StartupError(format!("trusted proxy {p:?} is not an IP address")))
             })
             .collect()
+    }
+
+    /// Seconds audit events are kept, if not for ever.
+    pub fn audit_retention(&self) -> Option<i64> {
+        let days = i64::try_from(self.audit_retention_days).ok()?;
+        (days > 0).then(|| days.saturating_mul(86_400))
     }
 
     pub fn connection_limits(&self) -> crate::serve::ConnectionLimits {

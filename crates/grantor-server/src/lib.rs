@@ -56,6 +56,8 @@ pub struct Shared {
     pub rotation: RotationPolicy,
     /// Load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Seconds audit events are kept, if not for ever.
+    pub audit_retention: Option<i64>,
 }
 
 /// Why the server could not start; the message says what to do.
@@ -158,6 +160,7 @@ impl Application {
         let csrf_key = Arc::new(kek.derive_mac_key("grantor csrf v1"));
         let secure_cookies = !config::is_loopback_http(&provider.settings.issuer);
         let state = AppState(Arc::new(Shared {
+            audit_retention: config.audit_retention(),
             csrf_key,
             secure_cookies,
             rotation,
@@ -236,14 +239,25 @@ async fn watch_configuration(state: AppState, interval: Duration) {
         }
         if now - last_purge >= PURGE_INTERVAL {
             last_purge = now;
-            let purge = state.store.purge_expired(now);
-            match tokio::time::timeout(PURGE_DEADLINE, purge).await {
+            match tokio::time::timeout(PURGE_DEADLINE, purge(&state, now)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "purging expired records failed"),
                 Err(_) => tracing::warn!("purging expired records abandoned: it took too long"),
             }
         }
     }
+}
+
+/// Deletes expired sign-in records, and audit events past the retention period if one is set.
+async fn purge(state: &AppState, now: i64) -> Result<(), grantor_core::StoreError> {
+    state.store.purge_expired(now).await?;
+    if let Some(retention) = state.audit_retention {
+        let deleted = state.store.purge_audit_events(now - retention).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, "audit events past the retention period deleted");
+        }
+    }
+    Ok(())
 }
 
 /// One poll: applies due key transitions, picks up other nodes' changes and revocations,

@@ -1,7 +1,9 @@
-//! Reading the audit log, newest first, with keyset pagination.
+//! Reading the audit log, newest first, with keyset pagination; and forgetting what is older
+//! than the retention period, when one is set.
 
 use crate::pool::{Store, backend_error};
 use crate::rows::get;
+use grantor_core::StoreError;
 use grantor_core::model::AuditEvent;
 use grantor_core::store::{AuditLog, AuditQuery, StoreResult};
 
@@ -50,5 +52,18 @@ impl AuditLog for Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Deletes the audit events of every organization recorded before `before` (Unix time);
+    /// returns how many.
+    pub async fn purge_audit_events(&self, before: i64) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM audit_events WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(backend_error)
     }
 }

@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 9] = [
+const MIGRATIONS: [(i64, &str, &str); 10] = [
     (
         1,
         "foundation",
@@ -46,6 +46,11 @@ const MIGRATIONS: [(i64, &str, &str); 9] = [
         9,
         "grant_expiry",
         include_str!("../migrations/0009_grant_expiry.sql"),
+    ),
+    (
+        10,
+        "audit_retention",
+        include_str!("../migrations/0010_audit_retention.sql"),
     ),
 ];
 

@@ -71,7 +71,7 @@ pub struct ConfigArgs {
     /// Seconds a client has to send a request's line and headers [default: 10]
     #[arg(long, global = true, env = "GRANTOR_HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<u64>,
-    /// Seconds a whole request may take before it is answered 408 [default: 30]
+    /// Seconds a whole request may take before it is answered 408 (body still arriving) or 503 [default: 30]
     #[arg(long, global = true, env = "GRANTOR_REQUEST_TIMEOUT")]
     pub request_timeout: Option<u64>,
     /// Connections served at once [default: 4096]
@@ -80,6 +80,9 @@ pub struct ConfigArgs {
     /// Rotate signing keys automatically at this age in seconds; 0 is off [default: 0]
     #[arg(long, global = true, env = "GRANTOR_KEY_ROTATION_INTERVAL")]
     pub key_rotation_interval: Option<i64>,
+    /// Days audit events are kept; 0 keeps them for ever [default: 0]
+    #[arg(long, global = true, env = "GRANTOR_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -72,6 +72,9 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     if let Some(v) = args.max_connections {
         config.max_connections = v;
     }
+    if let Some(v) = args.audit_retention_days {
+        config.audit_retention_days = v;
+    }
     if !args.trusted_proxies.is_empty() {
         config.trusted_proxies = args.trusted_proxies.clone();
     }

@@ -6,6 +6,7 @@ use crate::support::{Backend, PASSWORD, TestServer, WEB_REDIRECT};
 use grantor_core::clock::ManualClock;
 use grantor_core::manage::NewApiToken;
 use grantor_core::model::{Caller, Role};
+use grantor_core::store::{AuditLog, AuditQuery};
 use grantor_core::{Clock, SystemClock};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -21,6 +22,7 @@ both_backends!(
     an_invalid_app_is_refused_with_every_invalid_field,
     every_kind_of_body_is_refused_with_every_invalid_field,
     lists_and_the_audit_log_name_every_invalid_parameter,
+    audit_events_past_the_retention_period_are_deleted,
 );
 
 /// An access token for the management API acting as `email` in `org`: an API token with
@@ -601,6 +603,45 @@ async fn owners_read_the_audit_log_filtered_and_paginated(backend: Backend) {
     )
     .await;
     assert_eq!(status, 422);
+}
+
+async fn audit_events_past_the_retention_period_are_deleted(backend: Backend) {
+    const DAY: i64 = 86_400;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |c| c.audit_retention_days = 30).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let acme = seed.seed.org.id.clone();
+    let start = clock.now();
+    let times = async || -> Vec<i64> {
+        let everything = AuditQuery {
+            limit: 1000,
+            ..AuditQuery::default()
+        };
+        let events = srv.state.store.audit_events(&acme, &everything).await;
+        events.unwrap().iter().map(|e| e.at).collect()
+    };
+    let seeded = times().await.len();
+    assert!(seeded > 0);
+
+    // Twenty days on: one more event, and a purge (every node purges once a minute) that
+    // keeps everything, all of it younger than thirty days.
+    clock.advance(20 * DAY);
+    srv.member(&acme, "owner@acme.example", Role::Owner).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(times().await.len(), seeded + 1);
+
+    // Thirty-five days on: what was recorded at the start goes, the later event stays.
+    clock.advance(15 * DAY);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let left = loop {
+        let left = times().await;
+        if left.len() < seeded + 1 || std::time::Instant::now() > deadline {
+            break left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0] >= start + 20 * DAY, "{left:?}");
 }
 
 async fn developers_manage_resource_servers(backend: Backend) {
