@@ -23,19 +23,33 @@ fn scopes_text(scopes: &[ScopeDefinition]) -> String {
         .join("\n")
 }
 
+/// The scopes typed in the form; a refusal names every line that lacks a description, not
+/// only the first.
 fn parse_scopes(text: &str) -> Result<Vec<ScopeDefinition>, String> {
-    lines(text)
-        .into_iter()
-        .map(|line| match line.split_once(char::is_whitespace) {
-            Some((name, description)) if !description.trim().is_empty() => Ok(ScopeDefinition {
-                name: name.to_string(),
-                description: description.trim().to_string(),
-            }),
-            _ => Err(format!(
-                "Give the scope {line:?} a description after its name, e.g. \"trades:read Read your trades\"."
-            )),
-        })
-        .collect()
+    let mut scopes = Vec::new();
+    let mut undescribed = Vec::new();
+    for line in lines(text) {
+        match line.split_once(char::is_whitespace) {
+            Some((name, description)) if !description.trim().is_empty() => {
+                scopes.push(ScopeDefinition {
+                    name: name.to_string(),
+                    description: description.trim().to_string(),
+                })
+            }
+            _ => undescribed.push(format!("{line:?}")),
+        }
+    }
+    if undescribed.is_empty() {
+        return Ok(scopes);
+    }
+    let which = match undescribed.len() {
+        1 => "the scope",
+        _ => "each of the scopes",
+    };
+    Err(format!(
+        "Give {which} {} a description after its name, e.g. \"trades:read Read your trades\".",
+        undescribed.join(", ")
+    ))
 }
 
 /// The form field of a resource server's setting, by the name `Manager` gives it: each
@@ -304,6 +318,10 @@ mod tests {
             scopes_text(&parsed),
             "trades:read Read trades\ntrades:write Place orders"
         );
-        assert!(parse_scopes("trades:read").is_err());
+        let refused = parse_scopes("trades:read\ntrades:write Place orders\nadmin").unwrap_err();
+        assert!(
+            refused.contains("\"trades:read\", \"admin\""),
+            "every line without a description: {refused}"
+        );
     }
 }
