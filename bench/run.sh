@@ -16,6 +16,9 @@
 #   - SQLite only: /healthz and the token endpoint with the router called in process, one
 #     thread, no socket (bench/sign's grantor-bench-in-process), to split a token's cost
 #     between Grantor's code and the kernel's;
+#   - the floor of this stack: a bare axum server that reads a form body, signs one token and
+#     answers JSON (bench/sign's grantor-bench-floor), its /healthz and token endpoint loaded
+#     the same way, so the issuance ratio can be set against the least any server costs here;
 #   - API-token exchanges (RFC 8693) beside client_credentials;
 #   - client_credentials tokens while a second load generator floods the password grant with
 #     sign-ins (each one an argon2 check), beside the same run without the flood;
@@ -46,6 +49,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$CARGO_TARGET_DIR/release/grantor
 SIGN_BIN=$CARGO_TARGET_DIR/release/grantor-bench-sign
 IN_PROCESS_BIN=$CARGO_TARGET_DIR/release/grantor-bench-in-process
+FLOOR_BIN=$CARGO_TARGET_DIR/release/grantor-bench-floor
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/out/$STAMP
@@ -53,6 +57,7 @@ mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/grantor-bench.XXXXXX")
 
 SERVER_PID=""
+SERVER_PORT=""
 EXTRA_PIDS=()
 OHA_PID=""
 FLOOD_PID=""
@@ -228,7 +233,7 @@ run_oha() {
     return "$status"
 }
 
-# Starts "$@" serve on 127.0.0.1:$1 (logging to $2), sets SERVER_PID, and sets READY_MS to the
+# Starts "$@" serve on 127.0.0.1:$1 (logging to $2), sets SERVER_PID and SERVER_PORT, and sets READY_MS to the
 # time from just before the fork until /readyz first answers 200.
 start_server() {
     local port=$1 logfile=$2 t0 ready_us
@@ -236,6 +241,7 @@ start_server() {
     t0=${EPOCHREALTIME//[.,]/} # microseconds
     "$@" serve --listen "127.0.0.1:$port" >>"$logfile" 2>&1 &
     SERVER_PID=$!
+    SERVER_PORT=$port
     while :; do
         http_status "$port" /readyz
         [[ "$HTTP_STATUS" == 200 ]] && break
@@ -248,6 +254,66 @@ start_server() {
     done
     ready_us=$((${EPOCHREALTIME//[.,]/} - t0))
     READY_MS=$((ready_us / 1000)).$(((ready_us % 1000) / 100))
+}
+
+# One measured oha run ("$@": its request options and URL) against SERVER_PID: writes
+# $dir/oha-$endpoint-c$c.json and $dir/run-$endpoint-c$c.json and prints a line.
+measure() {
+    local backend=$1 dir=$2 endpoint=$3 c=$4
+    shift 4
+    local cpu0 cpu1 mach0 mach1 oha0 oha1 db0 db1
+    log "[$backend] ${*: -1} ($endpoint), $c connections, $DURATION"
+    children_seconds oha0
+    mach0=$(machine_ticks)
+    db0=$(postgres_ticks)
+    cpu0=$(cpu_ticks "$SERVER_PID")
+    run_oha -z "$DURATION" -c "$c" -w --no-tui --output-format json \
+        -o "$dir/oha-$endpoint-c$c.json" "$@"
+    cpu1=$(cpu_ticks "$SERVER_PID")
+    db1=$(postgres_ticks)
+    mach1=$(machine_ticks)
+    children_seconds oha1
+    python3 - "$dir/oha-$endpoint-c$c.json" "$dir/run-$endpoint-c$c.json" <<EOF
+import json, sys
+o = json.load(open(sys.argv[1]))
+codes = {k: int(v) for k, v in (o.get("statusCodeDistribution") or {}).items()}
+errors = {k: int(v) for k, v in (o.get("errorDistribution") or {}).items()}
+answered = sum(codes.values())
+attempted = answered + sum(errors.values())
+ok = codes.get("200", 0)
+p = o["latencyPercentiles"]
+cpu_us = ($cpu1 - $cpu0) * 1e6 / $CLK_TCK
+wall = o["summary"]["total"]
+machine_s = ($mach1 - $mach0) / $CLK_TCK
+oha_s = $oha1 - $oha0
+# PostgreSQL's processes: the database's share of the work (0 for SQLite, which runs in-process).
+db_s = ($db1 - $db0) / $CLK_TCK if "$backend" == "postgres" else 0.0
+run = {
+    "backend": "$backend", "endpoint": "$endpoint", "connections": $c,
+    "requests": answered, "ok": ok, "status_codes": codes, "errors": errors,
+    "success_ratio": ok / attempted if attempted else 0.0,
+    "requests_per_sec": o["summary"]["requestsPerSec"],
+    "ok_per_sec": ok / o["summary"]["total"] if o["summary"]["total"] else 0.0,
+    "p50_ms": (p.get("p50") or 0) * 1000, "p99_ms": (p.get("p99") or 0) * 1000,
+    "server_cpu_us_per_request": cpu_us / answered if answered else None,
+    "server_cpu_cores": cpu_us / 1e6 / o["summary"]["total"] if o["summary"]["total"] else None,
+    "peak_rss_kb": $(status_kb "$SERVER_PID" VmHWM),
+    "load_generator_cores": oha_s / wall if wall else None,
+    # Whatever else ran on the machine meanwhile; more than a few hundredths makes the run noisy.
+    "db_cores": db_s / wall if wall else None,
+    "db_cpu_us_per_request": db_s * 1e6 / answered if answered else None,
+    "other_cores": max(0.0, (machine_s - cpu_us / 1e6 - oha_s - db_s) / wall) if wall else None,
+}
+json.dump(run, open(sys.argv[2], "w"), indent=2)
+print(f"{run['requests_per_sec']:.0f} req/s, {run['success_ratio']*100:.2f}% 200, "
+      f"p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
+      f"server CPU {run['server_cpu_us_per_request']:.1f} us/req "
+      f"({run['server_cpu_cores']:.2f} cores; PostgreSQL {run['db_cpu_us_per_request']:.1f} us/req, "
+      f"{run['db_cores']:.2f} cores; oha {run['load_generator_cores']:.2f}, "
+      f"other processes {run['other_cores']:.2f}), peak RSS {run['peak_rss_kb']//1024} MiB"
+      + (f", codes {codes}" if set(codes) - {"200"} else "")
+      + (f", errors {errors}" if errors else ""), file=sys.stderr)
+EOF
 }
 
 bench_backend() {
@@ -306,7 +372,7 @@ bench_backend() {
         die "introspection failed: $introspection"
     [[ $(json_field active <<<"$introspection") == True ]] || die "introspection: $introspection"
 
-    local endpoint path body c cpu0 cpu1 mach0 mach1 oha0 oha1 db0 db1
+    local endpoint path body c
     local -a credentials
     local -a request
     for endpoint in healthz token exchange introspect; do
@@ -332,59 +398,8 @@ bench_backend() {
                 "${request[@]}" "${credentials[@]}" ${request:+-d "$body"} "$base/$path"
         fi
         for c in $CONNECTIONS; do
-            log "[$backend] /$path ($endpoint), $c connections, $DURATION"
-            children_seconds oha0
-            mach0=$(machine_ticks)
-            db0=$(postgres_ticks)
-            cpu0=$(cpu_ticks "$SERVER_PID")
-            run_oha -z "$DURATION" -c "$c" -w --no-tui --output-format json \
-                -o "$dir/oha-$endpoint-c$c.json" \
+            measure "$backend" "$dir" "$endpoint" "$c" \
                 "${request[@]}" "${credentials[@]}" ${request:+-d "$body"} "$base/$path"
-            cpu1=$(cpu_ticks "$SERVER_PID")
-            db1=$(postgres_ticks)
-            mach1=$(machine_ticks)
-            children_seconds oha1
-            python3 - "$dir/oha-$endpoint-c$c.json" "$dir/run-$endpoint-c$c.json" <<EOF
-import json, sys
-o = json.load(open(sys.argv[1]))
-codes = {k: int(v) for k, v in (o.get("statusCodeDistribution") or {}).items()}
-errors = {k: int(v) for k, v in (o.get("errorDistribution") or {}).items()}
-answered = sum(codes.values())
-attempted = answered + sum(errors.values())
-ok = codes.get("200", 0)
-p = o["latencyPercentiles"]
-cpu_us = ($cpu1 - $cpu0) * 1e6 / $CLK_TCK
-wall = o["summary"]["total"]
-machine_s = ($mach1 - $mach0) / $CLK_TCK
-oha_s = $oha1 - $oha0
-# PostgreSQL's processes: the database's share of the work (0 for SQLite, which runs in-process).
-db_s = ($db1 - $db0) / $CLK_TCK if "$backend" == "postgres" else 0.0
-run = {
-    "backend": "$backend", "endpoint": "$endpoint", "connections": $c,
-    "requests": answered, "ok": ok, "status_codes": codes, "errors": errors,
-    "success_ratio": ok / attempted if attempted else 0.0,
-    "requests_per_sec": o["summary"]["requestsPerSec"],
-    "ok_per_sec": ok / o["summary"]["total"] if o["summary"]["total"] else 0.0,
-    "p50_ms": (p.get("p50") or 0) * 1000, "p99_ms": (p.get("p99") or 0) * 1000,
-    "server_cpu_us_per_request": cpu_us / answered if answered else None,
-    "server_cpu_cores": cpu_us / 1e6 / o["summary"]["total"] if o["summary"]["total"] else None,
-    "peak_rss_kb": $(status_kb "$SERVER_PID" VmHWM),
-    "load_generator_cores": oha_s / wall if wall else None,
-    # Whatever else ran on the machine meanwhile; more than a few hundredths makes the run noisy.
-    "db_cores": db_s / wall if wall else None,
-    "db_cpu_us_per_request": db_s * 1e6 / answered if answered else None,
-    "other_cores": max(0.0, (machine_s - cpu_us / 1e6 - oha_s - db_s) / wall) if wall else None,
-}
-json.dump(run, open(sys.argv[2], "w"), indent=2)
-print(f"{run['requests_per_sec']:.0f} req/s, {run['success_ratio']*100:.2f}% 200, "
-      f"p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
-      f"server CPU {run['server_cpu_us_per_request']:.1f} us/req "
-      f"({run['server_cpu_cores']:.2f} cores; PostgreSQL {run['db_cpu_us_per_request']:.1f} us/req, "
-      f"{run['db_cores']:.2f} cores; oha {run['load_generator_cores']:.2f}, "
-      f"other processes {run['other_cores']:.2f}), peak RSS {run['peak_rss_kb']//1024} MiB"
-      + (f", codes {codes}" if set(codes) - {"200"} else "")
-      + (f", errors {errors}" if errors else ""), file=sys.stderr)
-EOF
         done
     done
 
@@ -518,9 +533,24 @@ EOF2
     unset GRANTOR_KEY_ENCRYPTION_KEY
 }
 
+# The least a token can cost on this stack and this machine (bench/sign's grantor-bench-floor:
+# a bare axum server, a form body read, one signature, JSON), loaded like the server.
+bench_floor() {
+    local dir=$OUT/floor c base
+    mkdir -p "$dir"
+    c=$(awk '{print $1}' <<<"$CONNECTIONS")
+    start_server "$(free_port)" "$dir/server.log" "$FLOOR_BIN"
+    base=http://127.0.0.1:${SERVER_PORT}
+    measure floor "$dir" healthz "$c" "$base/healthz"
+    measure floor "$dir" token "$c" -m POST -T application/x-www-form-urlencoded \
+        -d grant_type=client_credentials "$base/oauth2/token"
+    stop_server
+}
+
 # ---------------------------------------------------------------------------------------------
 BACKENDS=(sqlite)
 bench_backend sqlite "$WORK/grantor.db"
+bench_floor
 
 if [[ -n "${GRANTOR_BENCH_POSTGRES_URL:-}" ]]; then
     command -v psql >/dev/null || die "psql is required for the PostgreSQL run"
@@ -606,6 +636,16 @@ h, t = in_process["healthz"]["us_each"], in_process["token"]["us_each"]
 print(f"  in process (router called directly, one thread, no socket): {t:.1f} / ({h:.1f} + {es_sign:.1f})"
       f" = {t / (h + es_sign):.2f}; served, the rest of each request's CPU is the socket, the kernel's")
 print("  wake-ups of the load generator and the scheduler")
+floor = {r["endpoint"]: r for r in map(lambda f: json.load(open(f)), glob.glob(os.path.join(out, "floor", "run-*.json")))}
+fh, ft = floor["healthz"]["server_cpu_us_per_request"], floor["token"]["server_cpu_us_per_request"]
+c = floor["token"]["connections"]
+print(f"  the floor of this stack (grantor-bench-floor: bare axum that reads a form body, signs once and")
+print(f"  answers JSON, nothing else), {c} connections: {ft:.1f} / ({fh:.1f} + {es_sign:.1f}) = {ft / (fh + es_sign):.2f};")
+print(f"  Grantor's CPU per token against the floor's:")
+for b in backends:
+    token_cpu = cpu_of.get((b, "token", c))
+    if token_cpu:
+        print(f"  {b}: {token_cpu:.1f} / {ft:.1f} = {token_cpu / ft:.2f}")
 print()
 print("client_credentials during a login flood (16 connections of password-grant sign-ins):")
 for b in backends:
@@ -640,9 +680,9 @@ if bad:
         print(f"WARNING: {r['backend']} {r['endpoint']} c={r['connections']}: only "
               f"{r['success_ratio']*100:.2f}% answered 200: {r['status_codes']} {r['errors']}")
 
-json.dump({"sign": list(sign.values()), "servers": servers, "runs": runs},
+json.dump({"sign": list(sign.values()), "servers": servers, "runs": runs, "floor": list(floor.values())},
           open(os.path.join(out, "summary.json"), "w"), indent=2)
 EOF
 echo "Results in $OUT" >&2
-bad=$(python3 -c 'import json, sys; print(sum(r["success_ratio"] < 1.0 for r in json.load(open(sys.argv[1]))["runs"]))' "$OUT/summary.json")
+bad=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(sum(r["success_ratio"] < 1.0 for r in s["runs"] + s["floor"]))' "$OUT/summary.json")
 [[ "$bad" == 0 ]] || die "$bad run(s) had answers other than 200"

@@ -11,22 +11,6 @@ use serde_json::json;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-fn claims() -> serde_json::Value {
-    // A typical client_credentials access token, shaped like the server's, valid for an hour.
-    let now = grantor_core::Clock::now(&grantor_core::SystemClock);
-    json!({
-        "iss": "http://127.0.0.1:8080",
-        "sub": "app_af48eb024d0a2adf1e1dc610477cb351",
-        "aud": "https://api.example.com",
-        "exp": now + 3600,
-        "iat": now,
-        "jti": "at_040c707094857511f48b26894885e7cc",
-        "client_id": "app_af48eb024d0a2adf1e1dc610477cb351",
-        "scope": "read write",
-        "org_id": "org_595a01de0ce67476a04fad7b9d806186",
-    })
-}
-
 /// Calls `op` repeatedly for `seconds` (after a short warm-up); returns (calls, elapsed s).
 fn time<F: FnMut() -> Result<(), String>>(seconds: f64, mut op: F) -> Result<(u64, f64), String> {
     // Warm-up: caches, lazy tables, CPU frequency.
@@ -69,7 +53,7 @@ fn report(what: &str, alg: Alg, (n, elapsed): (u64, f64)) -> serde_json::Value {
 
 fn run(alg: Alg, seconds: f64) -> Result<Vec<serde_json::Value>, String> {
     let (key, _der) = SigningKey::generate(alg).map_err(|e| format!("generate {alg:?}: {e}"))?;
-    let claims = claims();
+    let claims = grantor_bench_sign::claims();
     let sign = time(seconds, || {
         black_box(
             key.sign("at+jwt", black_box(&claims))
