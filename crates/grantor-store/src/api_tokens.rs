@@ -141,10 +141,13 @@ impl ApiTokenStore for Store {
 }
 
 impl Store {
-    /// Writes the last-use times gathered since the previous flush, one update per token.
+    /// Writes the last-use times gathered since the previous flush, one update per token. A
+    /// time is forgotten only once written (unless the token was used again meanwhile), so a
+    /// flush that fails or is abandoned midway (the poll's deadline) loses none: the next one
+    /// writes what is left.
     pub async fn flush_api_token_use(&self) -> StoreResult<()> {
-        let used =
-            std::mem::take(&mut *self.api_token_use.lock().unwrap_or_else(|p| p.into_inner()));
+        let pending = || self.api_token_use.lock().unwrap_or_else(|p| p.into_inner());
+        let used: Vec<(String, i64)> = pending().iter().map(|(id, at)| (id.clone(), *at)).collect();
         for (id, at) in used {
             sqlx::query(
                 "UPDATE api_tokens SET last_used_at = $2 \
@@ -155,6 +158,10 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;
+            let mut pending = pending();
+            if pending.get(&id) == Some(&at) {
+                pending.remove(&id);
+            }
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ both_backends!(
     api_token_scopes_follow_the_role,
     a_deleted_app_stops_working_everywhere,
     a_disabled_user_is_refused_everywhere_until_enabled,
+    a_flush_of_last_uses_cut_off_midway_loses_none,
 );
 
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -439,4 +440,50 @@ async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
     assert_eq!(status, 400);
     let signed_in = code_flow_raw(&srv, &seed, &seed.web, WEB_REDIRECT, "openid", false).await;
     assert!(signed_in["access_token"].is_string(), "{signed_in}");
+}
+
+async fn a_flush_of_last_uses_cut_off_midway_loses_none(backend: Backend) {
+    use grantor_core::store::ApiTokenStore;
+    use std::future::Future;
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    // A store of its own: the server's poll must not flush in its place.
+    let store = grantor_store::Store::connect(&srv.db.url).await.unwrap();
+    // Both tokens used, and a flush polled once and dropped while it waits on the database
+    // (as the poll's deadline drops it): its first update may have gone out, the second not.
+    // SQLite may finish within that one poll; then the tokens are used again and it is tried
+    // again.
+    let mut used_at = SystemClock.now();
+    for attempt in 0.. {
+        assert!(attempt < 100, "no flush could be cut off while it waited");
+        used_at += 1;
+        for id in &ids {
+            store.touch_api_token(id, used_at).await.unwrap();
+        }
+        let mut flush = std::pin::pin!(store.flush_api_token_use());
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(flush.as_mut().poll(cx)));
+        if first.await.is_pending() {
+            break;
+        }
+    }
+    store.flush_api_token_use().await.unwrap();
+    let (ok, listed, err) = cli(
+        &srv.db.url,
+        &["api-token", "list", "--user", &seed.email],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let last_uses: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["last_used_at"])
+        .collect();
+    assert_eq!(last_uses, [used_at, used_at], "{listed}");
 }
