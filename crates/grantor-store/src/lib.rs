@@ -9,6 +9,7 @@ mod api_tokens;
 mod audit;
 mod cache;
 mod directory;
+mod grants;
 mod idempotency;
 mod invitations;
 mod keys;
@@ -16,7 +17,7 @@ mod migrate;
 pub mod pool;
 mod revocations;
 mod rows;
-mod sign_in;
+mod sessions;
 
 pub use cache::MAX_UNKNOWN_CLIENTS;
 pub use pool::{Backend, Store};
