@@ -395,3 +395,61 @@ pub async fn advance<S: KeyStore>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RotationPolicy, next_transition};
+    use crate::jose::Alg;
+    use crate::store::{KeyState, StoredKey};
+
+    fn key(
+        alg: Alg,
+        state: KeyState,
+        created_at: i64,
+        activate_at: i64,
+        remove_at: Option<i64>,
+    ) -> StoredKey {
+        let public_jwk = serde_json::from_value(serde_json::json!({
+            "kty": "EC", "kid": "k", "alg": alg.as_str(), "use": "sig",
+        }))
+        .unwrap();
+        StoredKey {
+            kid: format!("{}-{created_at}", alg.as_str()),
+            alg,
+            state,
+            private_sealed: String::new(),
+            public_jwk,
+            created_at,
+            activate_at,
+            remove_at,
+        }
+    }
+
+    #[test]
+    fn the_next_transition_is_the_earliest_due_change() {
+        let by_hand = RotationPolicy::default();
+        let scheduled = RotationPolicy {
+            interval: Some(1_000),
+            ..by_hand
+        };
+        let active = [
+            key(Alg::ES256, KeyState::Active, 100, 100, None),
+            key(Alg::RS256, KeyState::Active, 200, 200, None),
+        ];
+        // Rotated only by hand: active keys never change by themselves.
+        assert_eq!(next_transition(&active, &by_hand), None);
+        // On a schedule: the older key's rotation comes first.
+        assert_eq!(next_transition(&active, &scheduled), Some(1_100));
+
+        // A rotation under way: the next key's activation and the retired key's removal.
+        let rotating = [
+            key(Alg::ES256, KeyState::Active, 100, 100, None),
+            key(Alg::ES256, KeyState::Next, 900, 1_500, None),
+            key(Alg::RS256, KeyState::Retired, 50, 50, Some(1_300)),
+            key(Alg::RS256, KeyState::Active, 200, 200, None),
+        ];
+        assert_eq!(next_transition(&rotating, &by_hand), Some(1_300));
+        // The schedule waits while ES256 has a next key; RS256's is due at 1,200.
+        assert_eq!(next_transition(&rotating, &scheduled), Some(1_200));
+    }
+}
