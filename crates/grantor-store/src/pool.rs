@@ -5,7 +5,7 @@ use crate::revocations::Revoked;
 use grantor_core::StoreError;
 use grantor_core::model::AuditEvent;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -79,6 +79,12 @@ pub fn database_url(configured: &str) -> (Backend, String) {
     }
 }
 
+/// A pooled connection idle this long is pinged before it is used again.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// How long that ping may take before the connection is given up and replaced.
+const PING_DEADLINE: Duration = Duration::from_millis(500);
+
 impl Store {
     /// Connects (creating a SQLite file on first use); does not migrate.
     pub async fn connect(configured: &str) -> Result<Self, StoreError> {
@@ -96,6 +102,19 @@ impl Store {
             // connection that died while idle fails its one query, which answers 503
             // temporarily_unavailable, and is then replaced.
             .test_before_acquire(false)
+            // But a connection left idle a while may have died silently: a partition that
+            // ended with its state dropped by a firewall or NAT leaves pooled connections that
+            // never answer again. Such a connection is pinged first, briefly, and replaced if
+            // it does not answer, instead of holding a request until its timeout.
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < CHECK_IDLE_AFTER {
+                        return Ok(true);
+                    }
+                    let answer = tokio::time::timeout(PING_DEADLINE, conn.ping()).await;
+                    Ok(matches!(answer, Ok(Ok(()))))
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

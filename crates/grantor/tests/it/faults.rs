@@ -21,7 +21,10 @@ use tokio::task::JoinSet;
 struct Proxy {
     address: std::net::SocketAddr,
     up: Arc<AtomicBool>,
-    flowing: watch::Sender<bool>,
+    /// Whether connections made from now on flow.
+    flowing: Arc<std::sync::Mutex<watch::Sender<bool>>>,
+    /// Links left stalled for ever (see [`Proxy::heal_dropping_held`]).
+    abandoned: std::sync::Mutex<Vec<watch::Sender<bool>>>,
     connections: Arc<Mutex<JoinSet<()>>>,
 }
 
@@ -45,7 +48,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
-        let (flowing, _) = watch::channel(true);
+        let flowing = Arc::new(std::sync::Mutex::new(watch::channel(true).0));
         let connections = Arc::new(Mutex::new(JoinSet::new()));
         let (flag, set, link) = (up.clone(), connections.clone(), flowing.clone());
         tokio::spawn(async move {
@@ -54,7 +57,10 @@ impl Proxy {
                     continue; // dropped: the database is "down"
                 }
                 let upstream = upstream.clone();
-                let (to_server, to_client) = (link.subscribe(), link.subscribe());
+                let (to_server, to_client) = {
+                    let link = link.lock().unwrap();
+                    (link.subscribe(), link.subscribe())
+                };
                 set.lock().await.spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
                         let (client_in, client_out) = client.into_split();
@@ -71,16 +77,25 @@ impl Proxy {
             address,
             up,
             flowing,
+            abandoned: Default::default(),
             connections,
         }
     }
 
     fn stall(&self) {
-        self.flowing.send_replace(false);
+        self.flowing.lock().unwrap().send_replace(false);
     }
 
+    /// The partition ends and what it held arrives.
     fn resume(&self) {
-        self.flowing.send_replace(true);
+        self.flowing.lock().unwrap().send_replace(true);
+    }
+
+    /// The partition ends as when a firewall or NAT forgot the connections: new ones flow,
+    /// those made before stay silent for ever (nothing closes them).
+    fn heal_dropping_held(&self) {
+        let stalled = std::mem::replace(&mut *self.flowing.lock().unwrap(), watch::channel(true).0);
+        self.abandoned.lock().unwrap().push(stalled);
     }
 
     async fn cut(&self) {
@@ -279,6 +294,30 @@ async fn a_database_that_stops_answering_is_answered_503_at_the_request_timeout(
         .await;
     behind.proxy.resume();
     behind.recovers("silent partition").await;
+}
+
+/// A silent partition that ends with the database's connections forgotten on the way: the
+/// pooled ones never answer again. The node replaces them and serves without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_a_partition_left_dead_are_replaced() {
+    let Some(behind) = BehindProxy::start(2).await else {
+        return;
+    };
+    // Busy enough beforehand that the pool holds several connections.
+    let mut busy = JoinSet::new();
+    for _ in 0..16 {
+        busy.spawn(status_and_time(behind.exchange()));
+    }
+    while let Some(answer) = busy.join_next().await {
+        let (status, body, _) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    behind.proxy.stall();
+    behind
+        .serves_what_it_can("partition dropping connections", Duration::from_secs(4))
+        .await;
+    behind.proxy.heal_dropping_held();
+    behind.recovers("partition dropping connections").await;
 }
 
 crate::both_backends!(codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after);
