@@ -60,8 +60,15 @@ impl Surface {
     }
 }
 
-/// The answer to a request that ran out of time: see the module's comment.
+/// The answer to a request that ran out of time (see the module's comment), with the headers
+/// the router's answers carry: it is made outside the router.
 fn timed_out(surface: Surface, body_arrived: bool) -> Response {
+    let mut response = timeout_answer(surface, body_arrived);
+    crate::web::add_security_headers(&mut response);
+    response
+}
+
+fn timeout_answer(surface: Surface, body_arrived: bool) -> Response {
     if !body_arrived {
         let mut response = (
             StatusCode::REQUEST_TIMEOUT,
@@ -231,5 +238,9 @@ mod tests {
         let (status, kind) = content_type(Surface::Page, true);
         assert_eq!(status, 503);
         assert!(kind.starts_with("text/html"), "{kind}");
+        // Made outside the router, the page still carries the pages' security headers.
+        let page = timed_out(Surface::Page, true);
+        assert_eq!(page.headers()["x-frame-options"], "DENY");
+        assert!(page.headers().contains_key("content-security-policy"));
     }
 }

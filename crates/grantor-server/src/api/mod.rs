@@ -14,6 +14,7 @@ mod orgs;
 
 use crate::AppState;
 use crate::error::Problem;
+use crate::oauth::Authorization;
 use axum::Json;
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -118,7 +119,9 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = crate::oauth::bearer(&parts.headers)
+        let Ok(authorization) = Authorization::from_request_parts(parts, state).await;
+        let token = authorization
+            .bearer()
             .ok_or_else(|| Problem::unauthorized("a bearer access token is required"))?;
         let claims = state
             .provider

@@ -10,7 +10,7 @@ use crate::AppState;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use std::convert::Infallible;
 
@@ -57,21 +57,12 @@ impl Authorization {
         self.0.as_ref().and_then(|v| v.to_str().ok())
     }
 
+    /// The bearer token of an `Authorization: Bearer ...` header (RFC 6750 2.1).
     pub fn bearer(&self) -> Option<&str> {
-        bearer_token(self.as_str()?)
+        let (scheme, token) = self.as_str()?.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
     }
-}
-
-/// The bearer token of an `Authorization: Bearer ...` header (RFC 6750 2.1).
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    bearer_token(value)
-}
-
-fn bearer_token(authorization: &str) -> Option<&str> {
-    let (scheme, token) = authorization.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }

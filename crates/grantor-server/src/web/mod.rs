@@ -59,6 +59,13 @@ async fn stylesheet() -> Response {
 /// copy button's.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    add_security_headers(&mut response);
+    response
+}
+
+/// What [`security_headers`] adds, for answers made outside the router too (a request that
+/// ran out of time).
+pub fn add_security_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -69,7 +76,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if !is_html {
-        return response;
+        return;
     }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -81,7 +88,6 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// Renders a page; a template failure becomes a plain error page rather than a panic.

@@ -27,6 +27,13 @@ both_backends!(
 const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const API_TOKEN: &str = "urn:grantor:params:oauth:token-type:api-token";
 
+/// `email`'s API tokens as the CLI lists them.
+async fn listed_tokens(srv: &TestServer, email: &str) -> Value {
+    let (ok, listed, err) = cli(&srv.db.url, &["api-token", "list", "--user", email], None).await;
+    assert!(ok, "{err}");
+    listed
+}
+
 /// Exchanges an API token, as a script would: a form post, no client authentication.
 async fn exchange(srv: &TestServer, token: &str, scope: Option<&str>) -> (u16, Value) {
     let mut form = vec![
@@ -103,16 +110,7 @@ async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: B
 
     // Listing shows when it was last used (written on the server's next poll), never the
     // token.
-    let list = || async {
-        let (ok, listed, err) = cli(
-            &srv.db.url,
-            &["api-token", "list", "--user", &seed.email],
-            None,
-        )
-        .await;
-        assert!(ok, "{err}");
-        listed
-    };
+    let list = || listed_tokens(&srv, &seed.email);
     eventually(
         "the last use is written",
         Duration::from_secs(2),
@@ -472,13 +470,7 @@ async fn a_flush_of_last_uses_cut_off_midway_loses_none(backend: Backend) {
         }
     }
     store.flush_api_token_use().await.unwrap();
-    let (ok, listed, err) = cli(
-        &srv.db.url,
-        &["api-token", "list", "--user", &seed.email],
-        None,
-    )
-    .await;
-    assert!(ok, "{err}");
+    let listed = listed_tokens(&srv, &seed.email).await;
     let last_uses: Vec<&Value> = listed
         .as_array()
         .unwrap()
