@@ -222,6 +222,9 @@ pub struct ConsentPrompt {
 pub struct ScopeChoice {
     pub name: String,
     pub description: String,
+    /// The API (resource server) the scope belongs to, by name: two APIs may both have an
+    /// `orders:read`. `None` for built-in scopes.
+    pub api: Option<String>,
     /// `openid` is what signing in means; it cannot be unchecked.
     pub required: bool,
 }
@@ -491,14 +494,27 @@ impl<S: Storage> Provider<S> {
         let scopes = req
             .scopes
             .iter()
-            .map(|s| ScopeChoice {
-                name: s.to_string(),
-                description: crate::scope::describe_builtin(s)
-                    .or_else(|| index.description_of(s))
-                    .filter(|d| !d.is_empty())
-                    .unwrap_or(s)
-                    .to_string(),
-                required: s == "openid",
+            .map(|s| {
+                // The API declaring the scope in the organizations the user may pick.
+                let server = orgs
+                    .iter()
+                    .find_map(|m| index.servers_of(&m.org_id, s).into_iter().next());
+                let declared = server.and_then(|rs| {
+                    rs.scopes
+                        .iter()
+                        .find(|d| d.name == s)
+                        .map(|d| d.description.as_str())
+                });
+                ScopeChoice {
+                    name: s.to_string(),
+                    description: crate::scope::describe_builtin(s)
+                        .or(declared)
+                        .filter(|d| !d.is_empty())
+                        .unwrap_or(s)
+                        .to_string(),
+                    api: server.map(|rs| rs.name.clone()),
+                    required: s == "openid",
+                }
             })
             .collect();
         Ok(Step::Consent(ConsentPrompt {

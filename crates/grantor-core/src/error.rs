@@ -217,6 +217,9 @@ pub enum ServiceError {
     Unavailable(String),
     /// A fault of this server (the text is logged, never shown).
     Internal(String),
+    /// A rehearsal ([`crate::model::Caller::rehearsal`]) got as far as writing: the caller
+    /// may make this request now. Nothing was written.
+    Rehearsed,
 }
 
 impl fmt::Display for ServiceError {
@@ -233,6 +236,7 @@ impl fmt::Display for ServiceError {
             }
             Self::Unavailable(_) => f.write_str("storage is unavailable"),
             Self::Internal(_) => f.write_str("the server could not complete the request"),
+            Self::Rehearsed => f.write_str("the request may be made"),
         }
     }
 }

@@ -105,10 +105,10 @@ fn key_audit(
     clock: &dyn Clock,
     action: &str,
     kid: &str,
-    details: String,
+    details: serde_json::Value,
 ) -> Result<AuditEvent, KeyError> {
     Ok(AuditEvent {
-        id: crate::secret::new_id("aud_")?,
+        id: crate::secret::ordered_id("aud_", clock.now())?,
         at: clock.now(),
         actor: "system".into(),
         action: action.into(),
@@ -155,7 +155,7 @@ impl SealedKey {
             clock,
             "key.create",
             &self.kid,
-            format!("{} {}", self.alg.as_str(), state.as_str()),
+            serde_json::json!({"alg": self.alg.as_str(), "state": state.as_str()}),
         )?;
         let stored = StoredKey {
             kid: self.kid,
@@ -338,7 +338,7 @@ pub async fn advance<S: KeyStore>(
                     &new.kid,
                     KeyState::Active,
                     None,
-                    &key_audit(clock, "key.activate", &new.kid, String::new())?,
+                    &key_audit(clock, "key.activate", &new.kid, serde_json::json!({}))?,
                 )
                 .await?;
             for old in keys
@@ -349,7 +349,7 @@ pub async fn advance<S: KeyStore>(
                     clock,
                     "key.retire",
                     &old.kid,
-                    format!("remove_at={}", now + policy.retire_after),
+                    serde_json::json!({"remove_at": now + policy.retire_after}),
                 )?;
                 store
                     .update_key(
@@ -369,7 +369,7 @@ pub async fn advance<S: KeyStore>(
         store
             .delete_key(
                 &gone.kid,
-                &key_audit(clock, "key.remove", &gone.kid, String::new())?,
+                &key_audit(clock, "key.remove", &gone.kid, serde_json::json!({}))?,
             )
             .await?;
     }

@@ -8,14 +8,17 @@ use crate::model::{
 };
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
-use crate::store::{AuditQuery, ConsentView, ResourceIndex, Storage};
+use crate::store::{AuditQuery, ConsentView, MembershipChange, ResourceIndex, Storage};
 use crate::token::AccessTokenClaims;
 use crate::{Clock, FieldError, FieldErrors, ServiceError, password, secret};
+use serde_json::json;
 use std::sync::Arc;
 
 pub struct Manager<S> {
     pub store: S,
     pub clock: Arc<dyn Clock>,
+    /// The issuer: its own URLs are no organization's resource server.
+    pub issuer: String,
 }
 
 /// What it takes to register an app.
@@ -42,9 +45,21 @@ pub struct ResourceServerChanges {
 pub const SCOPE_DESCRIPTION_MAX: usize = 200;
 
 /// A resource server for the audit log: identifier and scope names.
-fn describe_resource_server(rs: &ResourceServer) -> String {
+fn describe_resource_server(rs: &ResourceServer) -> serde_json::Value {
     let scopes: Vec<&str> = rs.scopes.iter().map(|s| s.name.as_str()).collect();
-    format!("identifier={} scopes={}", rs.identifier, scopes.join(" "))
+    json!({"identifier": rs.identifier, "scopes": scopes})
+}
+
+/// Refuses control characters (newlines, tabs, NUL) in `value`, the field `field`: names and
+/// identifiers show in pages, lists and the audit log, where such a character could forge a
+/// line, and PostgreSQL refuses NUL.
+fn refuse_control_characters(invalid: &mut FieldErrors, field: &str, value: &str) {
+    if value.chars().any(char::is_control) {
+        invalid.add(
+            field,
+            format!("{field} must not contain control characters (newlines, tabs, NUL)"),
+        );
+    }
 }
 
 /// What may change about an app after it was registered; `None` keeps the current value.
@@ -88,6 +103,11 @@ fn invalid(msg: impl Into<String>) -> ServiceError {
 /// web apps use https (or http on loopback for development); native apps may also use a
 /// private-use scheme.
 pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), ServiceError> {
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "redirect URI {uri:?} must not contain spaces or control characters"
+        )));
+    }
     let parsed = url::Url::parse(uri)
         .map_err(|_| invalid(format!("redirect URI {uri:?} is not an absolute URI")))?;
     if parsed.fragment().is_some() {
@@ -114,7 +134,10 @@ pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), Service
 /// An email address as Grantor keeps it: trimmed and lowercase.
 fn normalize_email(email: &str) -> Result<String, String> {
     let email = email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace) {
+    if !email.contains('@')
+        || email.len() > 254
+        || email.contains(|c: char| c.is_whitespace() || c.is_control())
+    {
         return Err(format!("{email:?} is not an email address"));
     }
     Ok(email)
@@ -136,6 +159,7 @@ fn user_fields<'a>(
     if name.is_some_and(|n| n.len() > 100) {
         invalid.add("name", "a name must be at most 100 characters");
     }
+    refuse_control_characters(&mut invalid, "name", name.unwrap_or_default());
     Ok((invalid.finish_with(email)?, name))
 }
 
@@ -152,12 +176,21 @@ fn member_fields(
     invalid.finish_with(email.zip(role))
 }
 
-/// A resource server's fields against their rules: an absolute identifier, a name, and at
-/// least one scope, each a valid, unreserved name listed once, with a short description.
-fn resource_server_fields(rs: &ResourceServer) -> FieldErrors {
+/// A resource server's fields against their rules: an absolute identifier that is none of the
+/// issuer's own URLs, a name, and at least one scope, each a valid, unreserved name listed
+/// once, with a short description (which may be empty: the approval page then shows the name).
+fn resource_server_fields(rs: &ResourceServer, issuer: &str) -> FieldErrors {
     let mut invalid = FieldErrors::default();
     let identifier = &rs.identifier;
     match url::Url::parse(identifier) {
+        _ if identifier.chars().any(|c| c.is_control() || c.is_whitespace()) => invalid.add(
+            "identifier",
+            format!("resource identifier {identifier:?} must not contain spaces or control characters"),
+        ),
+        Ok(_) if policy::is_reserved_identifier(issuer, identifier) => invalid.add(
+            "identifier",
+            format!("resource identifier {identifier:?} is one of this server's own URLs ({issuer} and under it), which no resource server may take"),
+        ),
         Err(_) => invalid.add(
             "identifier",
             format!("resource identifier {identifier:?} is not an absolute URI"),
@@ -174,6 +207,7 @@ fn resource_server_fields(rs: &ResourceServer) -> FieldErrors {
             "a resource server's name must be 1 to 100 characters",
         );
     }
+    refuse_control_characters(&mut invalid, "name", &rs.name);
     if rs.scopes.is_empty() {
         invalid.add("scopes", "a resource server declares at least one scope");
     }
@@ -194,6 +228,11 @@ fn resource_server_fields(rs: &ResourceServer) -> FieldErrors {
         if let Some(message) = problem {
             invalid.add(format!("scopes[{i}].name"), message);
         }
+        refuse_control_characters(
+            &mut invalid,
+            &format!("scopes[{i}].description"),
+            &s.description,
+        );
         if s.description.chars().count() > SCOPE_DESCRIPTION_MAX {
             invalid.add(
                 format!("scopes[{i}].description"),
@@ -207,18 +246,21 @@ fn resource_server_fields(rs: &ResourceServer) -> FieldErrors {
 }
 
 /// An API token's name, scopes and lifetime (seconds), checked: a `role`'s token may hold
-/// the management scopes `allowed` it, OIDC scopes and the scopes of resource servers.
+/// the management scopes `allowed` it, OIDC scopes and the scopes of the resource servers of
+/// its organization `org_id`.
 fn api_token_fields(
     new: NewApiToken,
     role: Role,
     allowed: &ScopeSet,
     index: &ResourceIndex,
+    org_id: &str,
 ) -> Result<(String, ScopeSet, i64), ServiceError> {
     let mut invalid = FieldErrors::default();
     let name = new.name.trim();
     if name.is_empty() || name.len() > 100 {
         invalid.add("name", "an API token's name must be 1 to 100 characters");
     }
+    refuse_control_characters(&mut invalid, "name", name);
     let scopes: ScopeSet = new.scopes.into_iter().collect();
     if scopes.is_empty() {
         invalid.add("scopes", "an API token needs at least one scope");
@@ -229,7 +271,7 @@ fn api_token_fields(
             if scope::is_management(s) {
                 !allowed.contains(s)
             } else {
-                !scope::is_oidc(s) && index.owner_of(s).is_none()
+                !scope::is_oidc(s) && index.servers_of(org_id, s).is_empty()
             }
         })
         .collect();
@@ -262,21 +304,17 @@ fn find_member<'a>(members: &'a [Membership], user: &str) -> Result<&'a Membersh
         .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))
 }
 
-/// Refuses a change that would leave an organization without an owner: nobody could manage
-/// its members or regenerate its secrets again (short of the operator at the CLI).
-fn keeps_an_owner(members: &[Membership], leaving: &str) -> Result<(), ServiceError> {
-    let others = members
-        .iter()
-        .any(|m| m.role == Role::Owner && m.user_id != leaving);
-    let is_owner = members
-        .iter()
-        .any(|m| m.role == Role::Owner && m.user_id == leaving);
-    if is_owner && !others {
-        return Err(invalid(
+/// Refuses a change that the store found would leave an organization without an owner:
+/// nobody could manage its members or regenerate its secrets again. The store decides inside
+/// the change's transaction, so two owners demoting each other at once cannot both succeed.
+fn owner_kept(change: MembershipChange, user: &str) -> Result<(), ServiceError> {
+    match change {
+        MembershipChange::Changed => Ok(()),
+        MembershipChange::NoSuchMember => Err(ServiceError::NotFound(format!("member {user:?}"))),
+        MembershipChange::WouldLeaveNoOwner => Err(invalid(
             "this is the organization's only owner: make another member an owner first",
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// Invitation links work for a week.
@@ -322,16 +360,32 @@ impl<S: Storage> Manager<S> {
         })
     }
 
+    /// The audit event of a change about to be written, the last step before every write:
+    /// a rehearsal stops here, having passed every check.
     fn audit(
         &self,
         actor: &Caller,
         action: &str,
         target: &str,
         org_id: Option<&str>,
-        details: String,
+        details: serde_json::Value,
+    ) -> Result<AuditEvent, ServiceError> {
+        if actor.rehearsal {
+            return Err(ServiceError::Rehearsed);
+        }
+        self.event(actor, action, target, org_id, details)
+    }
+
+    fn event(
+        &self,
+        actor: &Caller,
+        action: &str,
+        target: &str,
+        org_id: Option<&str>,
+        details: serde_json::Value,
     ) -> Result<AuditEvent, ServiceError> {
         Ok(AuditEvent {
-            id: secret::new_id("aud_")?,
+            id: secret::ordered_id("aud_", self.clock.now())?,
             at: self.clock.now(),
             actor: actor.audit_name(),
             action: action.into(),
@@ -363,8 +417,8 @@ impl<S: Storage> Manager<S> {
     }
 
     /// The actor's role in `org_id`, for policy checks.
-    async fn role_of(&self, actor: &Caller, org_id: &str) -> Result<Option<Role>, ServiceError> {
-        let Actor::User { user_id, .. } = &actor.actor else {
+    async fn role_of(&self, actor: &Actor, org_id: &str) -> Result<Option<Role>, ServiceError> {
+        let Actor::User { user_id, .. } = actor else {
             return Ok(None);
         };
         Ok(self
@@ -390,7 +444,13 @@ impl<S: Storage> Manager<S> {
         let checked = policy::check(actor, action, Some(org_id), role);
         if let Err(ServiceError::Forbidden(why)) = &checked {
             // A refusal changes nothing, but the organization's owners should see it.
-            let mut event = self.audit(actor, action.name(), org_id, Some(org_id), why.clone())?;
+            let mut event = self.event(
+                actor,
+                action.name(),
+                org_id,
+                Some(org_id),
+                json!({"refused": why}),
+            )?;
             event.outcome = "refused".into();
             self.store.append_audit_event(&event).await?;
         }
@@ -410,6 +470,9 @@ impl<S: Storage> Manager<S> {
                 "an organization name must be 1 to 100 characters",
             ));
         }
+        let mut invalid = FieldErrors::default();
+        refuse_control_characters(&mut invalid, "name", name);
+        invalid.finish()?;
         if name.starts_with("org_") {
             return Err(ServiceError::field(
                 "name",
@@ -426,7 +489,7 @@ impl<S: Storage> Manager<S> {
             "organization.create",
             &org.id,
             Some(&org.id),
-            format!("name={}", org.name),
+            json!({"name": org.name}),
         )?;
         self.store.create_organization(&org, &audit).await?;
         Ok(org)
@@ -447,7 +510,7 @@ impl<S: Storage> Manager<S> {
             "user.create",
             &user.id,
             None,
-            format!("email={} platform_admin={platform_admin}", user.email),
+            json!({"email": user.email, "platform_admin": platform_admin}),
         )?;
         self.store.create_user(&user, &audit).await?;
         Ok(user)
@@ -473,13 +536,7 @@ impl<S: Storage> Manager<S> {
         } else {
             "user.enable"
         };
-        let audit = self.audit(
-            actor,
-            action,
-            &user.id,
-            None,
-            format!("email={}", user.email),
-        )?;
+        let audit = self.audit(actor, action, &user.id, None, json!({"email": user.email}))?;
         self.store
             .set_user_disabled(&user.id, user.disabled_at, &audit)
             .await?;
@@ -519,11 +576,13 @@ impl<S: Storage> Manager<S> {
             "member.put",
             &user_id,
             Some(&org.id),
-            format!("role={role}"),
+            json!({"role": role.as_str()}),
         )?;
-        self.store
+        let change = self
+            .store
             .put_membership(&org.id, &user_id, role, &audit)
             .await?;
+        owner_kept(change, &user_id)?;
         Ok(Membership {
             org_id: org.id,
             org_name: org.name,
@@ -533,23 +592,10 @@ impl<S: Storage> Manager<S> {
         })
     }
 
-    /// The rules a resource server meets, at creation and after every change: those of its
-    /// fields, then scope names no other resource server holds (a conflict).
-    async fn check_resource_server(&self, rs: &ResourceServer) -> Result<(), ServiceError> {
-        resource_server_fields(rs).finish()?;
-        let index = self.store.resource_index().await?;
-        if let Some((taken, owner)) = rs.scopes.iter().find_map(|s| {
-            index
-                .owner_of(&s.name)
-                .filter(|owner| owner.id != rs.id)
-                .map(|owner| (s, owner))
-        }) {
-            return Err(ServiceError::Conflict(format!(
-                "scope {:?} already belongs to resource server {}; scope names are unique, so prefix them (e.g. trades:read)",
-                taken.name, owner.identifier
-            )));
-        }
-        Ok(())
+    /// The rules a resource server meets, at creation and after every change. Scope names
+    /// are unique within it only: another organization's `orders:read` is not this one's.
+    fn check_resource_server(&self, rs: &ResourceServer) -> Result<(), ServiceError> {
+        resource_server_fields(rs, &self.issuer).finish()
     }
 
     pub async fn create_resource_server(
@@ -571,7 +617,7 @@ impl<S: Storage> Manager<S> {
             scopes,
             created_at: self.clock.now(),
         };
-        self.check_resource_server(&rs).await?;
+        self.check_resource_server(&rs)?;
         let audit = self.audit(
             actor,
             "resource_server.create",
@@ -619,7 +665,7 @@ impl<S: Storage> Manager<S> {
         if let Some(scopes) = changes.scopes {
             rs.scopes = scopes;
         }
-        self.check_resource_server(&rs).await?;
+        self.check_resource_server(&rs)?;
         let audit = self.audit(
             actor,
             "resource_server.update",
@@ -659,6 +705,12 @@ impl<S: Storage> Manager<S> {
             errors.push(FieldError::new(
                 "name",
                 "an app name must be 1 to 100 characters",
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "name",
+                "name must not contain control characters (newlines, tabs, NUL)",
             ));
         }
         match app.app_type {
@@ -710,7 +762,7 @@ impl<S: Storage> Manager<S> {
         if let Some(s) = app
             .scopes
             .iter()
-            .find(|s| !scope::is_builtin(s) && index.owner_of(s).is_none())
+            .find(|s| !scope::is_builtin(s) && !index.declares(s))
         {
             errors.push(FieldError::new(
                 "scopes",
@@ -755,8 +807,8 @@ impl<S: Storage> Manager<S> {
             scopes: new.scopes.into_iter().collect(),
             allow_password: new.legacy_grants.contains(&LegacyGrant::Password),
             allow_implicit: new.legacy_grants.contains(&LegacyGrant::Implicit),
-            // Zero (the server's default) is not a lifetime anyone can ask for.
-            access_token_ttl: new.access_token_ttl.map_or(0, |ttl| ttl.max(1)),
+            // Zero, or none, is the installation's default.
+            access_token_ttl: new.access_token_ttl.unwrap_or(0),
             created_at: self.clock.now(),
         };
         self.check_app(&app).await?;
@@ -765,7 +817,7 @@ impl<S: Storage> Manager<S> {
             "app.create",
             &app.client_id,
             Some(&org.id),
-            format!("type={} name={}", app.app_type.as_str(), app.name),
+            json!({"type": app.app_type.as_str(), "name": app.name}),
         )?;
         self.store.create_app(&app, &audit).await?;
         Ok(AppWithSecret {
@@ -803,7 +855,8 @@ impl<S: Storage> Manager<S> {
             app.scopes = scopes.into_iter().collect();
         }
         if let Some(ttl) = changes.access_token_ttl {
-            app.access_token_ttl = ttl.max(1);
+            // Zero restores the installation's default.
+            app.access_token_ttl = ttl;
         }
         self.check_app(&app).await?;
         let audit = self.audit(
@@ -811,7 +864,7 @@ impl<S: Storage> Manager<S> {
             "app.update",
             &app.client_id,
             Some(&app.org_id),
-            format!("name={} scopes={}", app.name, app.scopes),
+            json!({"name": app.name, "scopes": app.scopes}),
         )?;
         self.store.update_app(&app, &audit).await?;
         Ok(app)
@@ -876,6 +929,8 @@ impl<S: Storage> Manager<S> {
             self.authorize(actor, Action::GrantManagementScopes, &org.id)
                 .await?;
         }
+        let held = self.store.org_grants(&app.client_id).await?;
+        policy::may_take_hold_of(actor, &held, Some((&org.id, &scopes)))?;
         let missing = scopes.missing_from(&app.scopes);
         if !missing.is_empty() {
             return Err(ServiceError::field(
@@ -895,7 +950,7 @@ impl<S: Storage> Manager<S> {
             "app.add_to_organization",
             &app.client_id,
             Some(&org.id),
-            format!("scopes={}", grant.scopes),
+            json!({"scopes": grant.scopes}),
         )?;
         self.store.put_org_grant(&grant, &audit).await?;
         Ok(grant)
@@ -917,7 +972,7 @@ impl<S: Storage> Manager<S> {
             "app.remove_from_organization",
             client_id,
             Some(&org.id),
-            String::new(),
+            json!({}),
         )?;
         if self
             .store
@@ -1041,6 +1096,13 @@ impl<S: Storage> Manager<S> {
     /// user confined to the token's organization and scopes.
     pub async fn token_actor(&self, claims: &AccessTokenClaims) -> Result<Actor, ServiceError> {
         let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
+        // Whatever its audience, a token without one of Grantor's own scopes is not for
+        // this API: a resource server's scope never opens it.
+        if !scopes.has_management() {
+            return Err(ServiceError::Forbidden(
+                "this token carries none of the management API's grantor:* scopes".into(),
+            ));
+        }
         let gone = || ServiceError::NotFound("the token's subject".into());
         if claims.sub == claims.client_id {
             let client = self
@@ -1089,9 +1151,6 @@ impl<S: Storage> Manager<S> {
         let role: Role = role.parse().map_err(|e| ServiceError::field("role", e))?;
         let members = self.store.members_of_org(&org.id).await?;
         let member = find_member(&members, user)?;
-        if role != Role::Owner {
-            keeps_an_owner(&members, &member.user_id)?;
-        }
         let (user_id, email) = (member.user_id.clone(), member.email.clone());
         self.put_member(actor, org, user_id, email, role).await
     }
@@ -1108,23 +1167,18 @@ impl<S: Storage> Manager<S> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let members = self.store.members_of_org(&org.id).await?;
         let member = find_member(&members, user)?;
-        keeps_an_owner(&members, &member.user_id)?;
         let audit = self.audit(
             actor,
             "member.remove",
             &member.user_id,
             Some(&member.org_id),
-            String::new(),
+            json!({}),
         )?;
-        if self
+        let change = self
             .store
             .delete_membership(&member.org_id, &member.user_id, &audit)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound(format!("member {user:?}")))
-        }
+            .await?;
+        owner_kept(change, user)
     }
 
     /// Deletes an app: its secret, tokens, approvals and organization access go with it.
@@ -1141,7 +1195,7 @@ impl<S: Storage> Manager<S> {
             "app.delete",
             &app.client_id,
             Some(&app.org_id),
-            format!("name={}", app.name),
+            json!({"name": app.name}),
         )?;
         Ok(self.store.delete_app(&app.client_id, &audit).await?)
     }
@@ -1180,21 +1234,32 @@ impl<S: Storage> Manager<S> {
         email: &str,
         new: NewApiToken,
     ) -> Result<(ApiToken, String), ServiceError> {
-        let org = self.organization(org).await?;
+        // An organization the user is not in is as unknown as one that does not exist.
+        let not_found = || ServiceError::NotFound(format!("organization {org:?}"));
+        let found = self.store.organization(org).await?.ok_or_else(not_found)?;
         let user = self.user_for(actor, email).await?;
         let role = self
             .store
             .memberships_of_user(&user.id)
             .await?
             .into_iter()
-            .find(|m| m.org_id == org.id)
+            .find(|m| m.org_id == found.id)
             .map(|m| m.role)
-            .ok_or_else(|| invalid(format!("{} is not a member of {}", user.email, org.name)))?;
+            .ok_or_else(not_found)?;
+        let org = found;
         self.authorize(actor, Action::ManageOwnApiTokens, &org.id)
             .await?;
         let allowed = policy::management_scopes_for(role, user.platform_admin);
         let index = self.store.resource_index().await?;
-        let (name, scopes, lifetime) = api_token_fields(new, role, &allowed, &index)?;
+        let (name, scopes, lifetime) = api_token_fields(new, role, &allowed, &index, &org.id)?;
+        // What a token mints is within what it holds itself.
+        let beyond = policy::beyond_holding(actor, &scopes);
+        if !beyond.is_empty() {
+            return Err(ServiceError::Forbidden(format!(
+                "an API token cannot carry scopes the calling token does not hold: {}",
+                beyond.join(" ")
+            )));
+        }
         let secret = secret::generate(secret::Kind::ApiToken)?;
         let now = self.clock.now();
         let token = ApiToken {
@@ -1214,10 +1279,7 @@ impl<S: Storage> Manager<S> {
             "api_token.create",
             &token.id,
             Some(&org.id),
-            format!(
-                "user={} name={} scopes={}",
-                user.id, token.name, token.scopes
-            ),
+            json!({"user": user.id, "name": token.name, "scopes": token.scopes}),
         )?;
         self.store.create_api_token(&token, &audit).await?;
         Ok((token, secret))
@@ -1229,7 +1291,10 @@ impl<S: Storage> Manager<S> {
         email: &str,
     ) -> Result<Vec<ApiToken>, ServiceError> {
         let user = self.user_for(actor, email).await?;
-        Ok(self.store.api_tokens_of_user(&user.id).await?)
+        policy::may_manage_api_tokens(actor)?;
+        let mut tokens = self.store.api_tokens_of_user(&user.id).await?;
+        tokens.retain(|t| policy::reaches_api_token(actor, &t.org_id));
+        Ok(tokens)
     }
 
     /// Revokes an API token: it can no longer be exchanged, and access tokens already
@@ -1242,12 +1307,16 @@ impl<S: Storage> Manager<S> {
             .await?
             .filter(|t| policy::owns(actor, &t.user_id))
             .ok_or_else(not_found)?;
+        policy::may_manage_api_tokens(actor)?;
+        if !policy::reaches_api_token(actor, &token.org_id) {
+            return Err(not_found());
+        }
         let audit = self.audit(
             actor,
             "api_token.revoke",
             &token.id,
             Some(&token.org_id),
-            String::new(),
+            json!({}),
         )?;
         if self
             .store
@@ -1341,7 +1410,7 @@ impl<S: Storage> Manager<S> {
             "member.invite",
             &invitation.id,
             Some(&org.id),
-            format!("email={} role={role}", invitation.email),
+            json!({"email": invitation.email, "role": role.as_str()}),
         )?;
         self.store.create_invitation(&invitation, &audit).await?;
         Ok((invitation, token))
@@ -1370,7 +1439,7 @@ impl<S: Storage> Manager<S> {
             "member.withdraw_invitation",
             id,
             Some(&org.id),
-            String::new(),
+            json!({}),
         )?;
         if self.store.delete_invitation(&org.id, id, &audit).await? {
             Ok(())
@@ -1409,6 +1478,51 @@ impl<S: Storage> Manager<S> {
         })
     }
 
+    /// Refuses an invitation whose sender may no longer manage the organization's members
+    /// (demoted, removed, disabled, or an admin client that lost the scope): the link stands
+    /// for their decision, which holds only while they may still make it.
+    async fn inviter_still_may_invite(&self, invitation: &Invitation) -> Result<(), ServiceError> {
+        let withdrawn = || {
+            invalid(
+                "whoever sent this invitation may no longer invite members; ask the organization's owner for a new one",
+            )
+        };
+        let org_id = invitation.org_id.as_str();
+        let inviter = match invitation.created_by.split_once(':') {
+            None if invitation.created_by == "cli" => Actor::Operator,
+            Some(("user", user_id)) => {
+                let user = self
+                    .store
+                    .user(user_id)
+                    .await?
+                    .filter(|u| u.disabled_at.is_none())
+                    .ok_or_else(withdrawn)?;
+                Actor::User {
+                    user_id: user.id,
+                    platform_admin: user.platform_admin,
+                    token: None,
+                }
+            }
+            Some(("app", client_id)) => {
+                let client = self.store.client(client_id).await?.ok_or_else(withdrawn)?;
+                let scopes = client
+                    .org_grants
+                    .iter()
+                    .find(|g| g.org_id == org_id)
+                    .map(|g| g.scopes.intersection(&client.app.scopes))
+                    .ok_or_else(withdrawn)?;
+                Actor::AdminClient {
+                    client_id: client_id.to_string(),
+                    org_id: org_id.to_string(),
+                    scopes,
+                }
+            }
+            _ => return Err(withdrawn()),
+        };
+        let role = self.role_of(&inviter, org_id).await?;
+        policy::check(&inviter, Action::ManageMembers, Some(org_id), role).map_err(|_| withdrawn())
+    }
+
     /// Accepts an invitation, once: the invited user joins with its role, a new person with
     /// a new account. No role is checked here: the owner decided when inviting, and the
     /// link's token stands for that decision. Returns the id of the user who joined.
@@ -1420,6 +1534,7 @@ impl<S: Storage> Manager<S> {
     ) -> Result<String, ServiceError> {
         let view = self.invitation(token).await?;
         let invitation = &view.invitation;
+        self.inviter_still_may_invite(invitation).await?;
         let (user_id, new_user) = match (how, view.existing_user) {
             (Acceptance::SignedIn { user_id }, Some(invited)) if invited == user_id => {
                 (invited, None)
@@ -1448,13 +1563,14 @@ impl<S: Storage> Manager<S> {
                 token: None,
             },
             source,
+            rehearsal: false,
         };
         let audit = self.audit(
             &caller,
             "member.accept_invitation",
             &invitation.id,
             Some(&invitation.org_id),
-            format!("role={} new_user={}", invitation.role, new_user.is_some()),
+            json!({"role": invitation.role.as_str(), "new_user": new_user.is_some()}),
         )?;
         let accepted = self
             .store
@@ -1512,6 +1628,8 @@ impl<S: Storage> Manager<S> {
             .ok_or_else(|| ServiceError::NotFound(format!("app {client_id:?}")))?;
         self.authorize(actor, Action::RegenerateAppSecret, &app.org_id)
             .await?;
+        let held = self.store.org_grants(&app.client_id).await?;
+        policy::may_take_hold_of(actor, &held, None)?;
         let Some(old_hash) = app.secret_hash.as_deref() else {
             return Err(invalid("native apps have no secret to regenerate"));
         };
@@ -1530,7 +1648,7 @@ impl<S: Storage> Manager<S> {
             "app.regenerate_secret",
             &app.client_id,
             Some(&app.org_id),
-            format!("grace_seconds={grace_seconds}"),
+            json!({"grace_seconds": grace_seconds}),
         )?;
         self.store
             .set_app_secret(&app.client_id, &new_hash, previous, until, &audit)
@@ -1666,7 +1784,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            fields(resource_server_fields(&rs).finish()),
+            fields(resource_server_fields(&rs, ISSUER).finish()),
             [
                 "identifier",
                 "name",
@@ -1678,7 +1796,40 @@ mod tests {
         );
         let rs = resource_server("https://api.example.com#part", "Ledger", Vec::new());
         assert_eq!(
-            fields(resource_server_fields(&rs).finish()),
+            fields(resource_server_fields(&rs, ISSUER).finish()),
+            ["identifier", "scopes"]
+        );
+    }
+
+    const ISSUER: &str = "https://id.example.com";
+
+    #[test]
+    fn the_issuers_own_urls_and_control_characters_are_refused() {
+        for identifier in [
+            "https://id.example.com",
+            "https://id.example.com/",
+            "https://id.example.com/api/v1",
+            "HTTPS://ID.EXAMPLE.COM:443/oauth2/token",
+        ] {
+            let rs = resource_server(identifier, "Mine", vec![scope("a:b", "")]);
+            assert_eq!(
+                fields(resource_server_fields(&rs, ISSUER).finish()),
+                ["identifier"],
+                "{identifier}"
+            );
+        }
+        let rs = resource_server(
+            "https://id.example.com.evil/api/v1",
+            "Forged\nline",
+            vec![scope("a:b", "two\u{0}parts")],
+        );
+        assert_eq!(
+            fields(resource_server_fields(&rs, ISSUER).finish()),
+            ["name", "scopes[0].description"]
+        );
+        let rs = resource_server("https://api.example.com/with space", "A", Vec::new());
+        assert_eq!(
+            fields(resource_server_fields(&rs, ISSUER).finish()),
             ["identifier", "scopes"]
         );
     }
@@ -1693,7 +1844,7 @@ mod tests {
                 scope("ledger:write", "Post entries"),
             ],
         );
-        assert!(resource_server_fields(&rs).is_empty());
+        assert!(resource_server_fields(&rs, ISSUER).is_empty());
     }
 
     #[test]
@@ -1727,6 +1878,7 @@ mod tests {
             Role::Member,
             &allowed,
             &index,
+            "org_1",
         );
         let Err(ServiceError::InvalidFields(errors)) = &refused else {
             panic!("{refused:?}");
@@ -1741,7 +1893,8 @@ mod tests {
                 new("script", &[], Some(API_TOKEN_MAX_TTL + 1)),
                 Role::Member,
                 &allowed,
-                &index
+                &index,
+                "org_1"
             )),
             ["scopes", "expires_in"]
         );
@@ -1754,6 +1907,7 @@ mod tests {
             Role::Member,
             &allowed,
             &index,
+            "org_1",
         )
         .unwrap();
         assert_eq!(

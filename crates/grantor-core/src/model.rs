@@ -338,6 +338,11 @@ pub struct Caller {
     pub actor: Actor,
     /// The client's address as the server saw it (after trusted proxies); `None` at the CLI.
     pub source: Option<String>,
+    /// A rehearsal: `Manager` checks everything as for the real request, then stops with
+    /// [`crate::ServiceError::Rehearsed`] where it would write. The management API rehearses
+    /// a retried request before replaying its first answer, so that answer (which may hold a
+    /// secret) reaches only a caller who may make the request now.
+    pub rehearsal: bool,
 }
 
 impl Caller {
@@ -345,6 +350,7 @@ impl Caller {
         Self {
             actor,
             source: source.map(|ip| ip.to_string()),
+            rehearsal: false,
         }
     }
 
@@ -353,6 +359,7 @@ impl Caller {
         Self {
             actor: Actor::Operator,
             source: None,
+            rehearsal: false,
         }
     }
 }
@@ -377,5 +384,8 @@ pub struct AuditEvent {
     pub org_id: Option<String>,
     pub source: Option<String>,
     pub outcome: String,
-    pub details: String,
+    /// What the change was, as a JSON object of named values: never free text that a
+    /// name could forge a line of.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
 }

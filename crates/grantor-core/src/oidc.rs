@@ -18,8 +18,9 @@ pub fn user_claims(user: &User, scopes: &ScopeSet, org_id: Option<&str>) -> Valu
     }
     if scopes.contains("email") {
         claims.insert("email".into(), json!(user.email));
-        // Accounts are created by administrators, not by self-service sign-up.
-        claims.insert("email_verified".into(), json!(true));
+        // No address has been proven to reach its user yet (no mailed link): say so, so
+        // that no app trusts it to link accounts or to recover them.
+        claims.insert("email_verified".into(), json!(false));
     }
     if let Some(org) = org_id {
         claims.insert("org_id".into(), json!(org));

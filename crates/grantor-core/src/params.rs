@@ -30,6 +30,8 @@ pub enum InputError {
     Repeated(String),
     /// The body could not be read (the client went away or sent it too slowly).
     Unreadable,
+    /// A NUL character, which no parameter has a use for (and PostgreSQL refuses in text).
+    Nul(String),
 }
 
 impl fmt::Display for InputError {
@@ -41,6 +43,7 @@ impl fmt::Display for InputError {
             }
             Self::Repeated(name) => write!(f, "the {name} parameter appears more than once"),
             Self::Unreadable => f.write_str("the request body could not be read"),
+            Self::Nul(name) => write!(f, "the {name} parameter contains a NUL character"),
         }
     }
 }
@@ -63,7 +66,14 @@ pub fn decode(raw: &[u8], max_bytes: usize) -> Result<Vec<(String, String)>, Inp
     if count > MAX_PARAMS {
         return Err(InputError::TooMany { limit: MAX_PARAMS });
     }
-    Ok(url::form_urlencoded::parse(raw).into_owned().collect())
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw).into_owned().collect();
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        return Err(InputError::Nul(name.replace('\0', "\\0")));
+    }
+    Ok(pairs)
 }
 
 #[derive(Debug, Clone, Default)]

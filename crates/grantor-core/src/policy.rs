@@ -2,7 +2,7 @@
 //! handler decides permissions on its own.
 
 use crate::ServiceError;
-use crate::model::{Actor, Role};
+use crate::model::{Actor, OrgAccessGrant, Role};
 use crate::scope::ScopeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +115,93 @@ pub fn management_scopes_for(role: Role, platform_admin: bool) -> ScopeSet {
         scopes.insert("grantor:orgs");
     }
     scopes
+}
+
+/// The scopes `actor` may hand on to something it makes (an API token), of those `wanted`:
+/// none it does not hold. A user's token holds its own scopes (a session, the whole role);
+/// the operator holds everything. Returns the scopes refused.
+pub fn beyond_holding<'a>(actor: &'a Actor, wanted: &'a ScopeSet) -> Vec<&'a str> {
+    match actor {
+        Actor::Operator | Actor::User { token: None, .. } => Vec::new(),
+        Actor::User {
+            token: Some(token), ..
+        } => wanted.missing_from(&token.scopes),
+        Actor::AdminClient { scopes, .. } => wanted.missing_from(scopes),
+    }
+}
+
+/// Whether `actor` may take hold of an app: learn a new secret of it, or add it to an
+/// organization with `more` (a grant about to be made). Owners may; an admin client only when
+/// every grant the app holds, in every organization, and `more` are within its own, so no
+/// app's secret or grant lifts it above the scopes it was given.
+pub fn may_take_hold_of(
+    actor: &Actor,
+    grants: &[OrgAccessGrant],
+    more: Option<(&str, &ScopeSet)>,
+) -> Result<(), ServiceError> {
+    let Actor::AdminClient { org_id, scopes, .. } = actor else {
+        return Ok(());
+    };
+    let within = |org: &str, granted: &ScopeSet| org == org_id && granted.is_subset(scopes);
+    let held = grants.iter().all(|g| within(&g.org_id, &g.scopes))
+        && more.is_none_or(|(org, granted)| within(org, granted));
+    if held {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "an admin client may regenerate the secret of an app, or add one to its organization, only when every grant of that app, in every organization, is within its own scopes".into(),
+        ))
+    }
+}
+
+/// Whether `identifier` (a would-be resource server's) is one of the issuer's own URLs: the
+/// issuer itself or anything under it (the management API, the endpoints). Such an audience
+/// belongs to Grantor, so no organization may take it.
+pub fn is_reserved_identifier(issuer: &str, identifier: &str) -> bool {
+    let (Ok(issuer), Ok(candidate)) = (url::Url::parse(issuer), url::Url::parse(identifier)) else {
+        return false;
+    };
+    if issuer.origin() != candidate.origin() {
+        return false;
+    }
+    let base = issuer.path().trim_end_matches('/');
+    let path = candidate.path();
+    path == base
+        || path
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether `actor` may see and revoke its user's API tokens at all: through a token, only one
+/// holding `grantor:api-tokens`. (An admin client has no API tokens.)
+pub fn may_manage_api_tokens(actor: &Actor) -> Result<(), ServiceError> {
+    let scope = Action::ManageOwnApiTokens.required_scope();
+    match actor {
+        Actor::User {
+            token: Some(token), ..
+        } if !token.scopes.contains(scope) => Err(ServiceError::Forbidden(format!(
+            "you may not {}: it needs the {scope} scope",
+            Action::ManageOwnApiTokens.describe()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `actor` reaches its user's API token of organization `org_id`: a token acts in its
+/// own organization only, unless it is a platform admin's; a session and the operator reach all.
+pub fn reaches_api_token(actor: &Actor, org_id: &str) -> bool {
+    match actor {
+        Actor::Operator
+        | Actor::User { token: None, .. }
+        | Actor::User {
+            platform_admin: true,
+            ..
+        } => true,
+        Actor::User {
+            token: Some(token), ..
+        } => token.org_id == org_id,
+        Actor::AdminClient { .. } => false,
+    }
 }
 
 /// Whether `actor` may act on what belongs to the user `owner_id` (their API tokens, their

@@ -7,6 +7,7 @@ use crate::grant::{self, AppGrant, TokenRequest};
 use crate::jose::{self, Alg};
 use crate::keyring::KeyRing;
 use crate::model::GrantType;
+use crate::model::ResourceServer;
 use crate::oidc;
 use crate::password::PasswordChecker;
 use crate::scope::ScopeSet;
@@ -43,6 +44,12 @@ impl Settings {
     /// The identifier (audience) of Grantor's own management API.
     pub fn management_api(&self) -> String {
         format!("{}{MANAGEMENT_API_PATH}", self.issuer)
+    }
+
+    /// Whether `identifier` is the issuer's own (the issuer or under it): a resource server
+    /// with such an identifier (one made before they were refused) belongs to no organization.
+    pub fn is_reserved(&self, identifier: &str) -> bool {
+        crate::policy::is_reserved_identifier(&self.issuer, identifier)
     }
 
     /// Whether `identifier` is [`Self::management_api`], without building it: the token
@@ -108,7 +115,7 @@ pub struct UserGrant {
 pub fn resolve_resources<'a>(
     index: &'a ResourceIndex,
     requested: &[String],
-) -> Result<Vec<&'a str>, OAuthError> {
+) -> Result<Vec<&'a ResourceServer>, OAuthError> {
     requested
         .iter()
         .map(|r| {
@@ -124,12 +131,9 @@ pub fn resolve_resources<'a>(
                     "a resource must not contain a fragment",
                 ));
             }
-            index
-                .by_identifier(r)
-                .map(|rs| rs.identifier.as_str())
-                .ok_or_else(|| {
-                    OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}"))
-                })
+            index.by_identifier(r).ok_or_else(|| {
+                OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}"))
+            })
         })
         .collect()
 }
@@ -210,12 +214,16 @@ impl<S: Storage> Provider<S> {
         }
     }
 
-    /// Narrows `scopes` to the requested resources (RFC 8707) and returns the audiences: the
-    /// identifiers of the resource servers whose scopes the token carries.
+    /// Narrows `scopes` to what a token acting in organization `org_id` may carry and to the
+    /// requested resources (RFC 8707), and returns the audiences: the identifiers of the
+    /// resource servers whose scopes the token carries. A resource server's scopes reach a
+    /// token only in its own organization's context; a scope no server of that organization
+    /// declares is left out, and one declared by several needs `resource` to pick.
     pub async fn target(
         &self,
         scopes: &mut ScopeSet,
         resources: &[String],
+        org_id: &str,
     ) -> Result<Vec<String>, OAuthError> {
         let index = self.store.resource_index().await?;
         // Grantor's own management API is a resource server too; its scopes are `grantor:*`.
@@ -224,32 +232,64 @@ impl<S: Storage> Provider<S> {
             .cloned()
             .partition(|r| self.settings.is_management_api(r));
         let targets = resolve_resources(&index, &others)?;
-        if !resources.is_empty() {
-            scopes.retain(|s| {
-                crate::scope::is_oidc(s)
-                    || (crate::scope::is_management(s) && !to_management.is_empty())
-                    || index
-                        .owner_of(s)
-                        .is_some_and(|rs| targets.contains(&rs.identifier.as_str()))
-            });
-            if scopes.iter().all(crate::scope::is_oidc) {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidTarget,
-                    "the requested scopes include none for the requested resource",
-                ));
-            }
+        if let Some(foreign) = targets
+            .iter()
+            .find(|rs| rs.org_id != org_id || self.settings.is_reserved(&rs.identifier))
+        {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                format!("unknown resource {}", foreign.identifier),
+            ));
         }
         let mut audiences: Vec<String> = Vec::new();
-        if scopes.has_management() {
+        if scopes.has_management() && (resources.is_empty() || !to_management.is_empty()) {
             audiences.push(self.settings.management_api());
         }
+        let mut kept = ScopeSet::default();
         for s in scopes.iter() {
-            if let Some(rs) = index.owner_of(s)
-                && !audiences.contains(&rs.identifier)
-            {
-                audiences.push(rs.identifier.clone());
+            if crate::scope::is_oidc(s) {
+                kept.insert(s);
+                continue;
+            }
+            if crate::scope::is_management(s) {
+                if resources.is_empty() || !to_management.is_empty() {
+                    kept.insert(s);
+                }
+                continue;
+            }
+            let servers: Vec<&ResourceServer> = index
+                .servers_of(org_id, s)
+                .into_iter()
+                .filter(|rs| !self.settings.is_reserved(&rs.identifier))
+                .filter(|rs| resources.is_empty() || targets.iter().any(|t| t.id == rs.id))
+                .collect();
+            match servers.as_slice() {
+                [] => {}
+                [rs] => {
+                    kept.insert(s);
+                    if !audiences.contains(&rs.identifier) {
+                        audiences.push(rs.identifier.clone());
+                    }
+                }
+                several => {
+                    let apis: Vec<&str> = several.iter().map(|rs| rs.identifier.as_str()).collect();
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidTarget,
+                        format!(
+                            "scope {s} is declared by several APIs of this organization ({}): name one with the resource parameter",
+                            apis.join(", ")
+                        ),
+                    ));
+                }
             }
         }
+        if !resources.is_empty() && kept.iter().all(crate::scope::is_oidc) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "the requested scopes include none for the requested resource",
+            ));
+        }
+        *scopes = kept;
         Ok(audiences)
     }
 
@@ -322,7 +362,9 @@ impl<S: Storage> Provider<S> {
         grant: &UserGrant,
     ) -> Result<(String, AccessTokenClaims), OAuthError> {
         let mut scopes = grant.scopes.clone();
-        let audiences = self.target(&mut scopes, &grant.resources).await?;
+        let audiences = self
+            .target(&mut scopes, &grant.resources, &grant.subject.org_id)
+            .await?;
         self.mint_access_token(client, grant.subject.clone(), &scopes, audiences)
     }
 
@@ -482,7 +524,9 @@ impl<S: Storage> Provider<S> {
 
     /// RFC 7662 section 4: only the app the token was issued to, or an app of the
     /// organization that owns one of the token's audiences (its resource server), may learn
-    /// about it; to anyone else it is simply inactive.
+    /// about it; to anyone else it is simply inactive. The issuer's own audiences (the
+    /// management API, the issuer) belong to no organization, whatever name a resource server
+    /// may have taken before such identifiers were refused.
     async fn may_introspect(
         &self,
         caller: &Client,
@@ -493,9 +537,10 @@ impl<S: Storage> Provider<S> {
         }
         let index = self.store.resource_index().await?;
         Ok(claims.aud.iter().any(|aud| {
-            index
-                .by_identifier(aud)
-                .is_some_and(|rs| rs.org_id == caller.app.org_id)
+            !self.settings.is_reserved(aud)
+                && index
+                    .by_identifier(aud)
+                    .is_some_and(|rs| rs.org_id == caller.app.org_id)
         }))
     }
 

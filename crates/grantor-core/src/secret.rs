@@ -79,6 +79,26 @@ pub fn new_id(prefix: &str) -> Result<String, CryptoError> {
     Ok(s)
 }
 
+/// An identifier that sorts after every one this process made before (`prefix`, then 32 hex
+/// digits): the time `now` and a counter, then random bits so that nodes do not collide.
+/// Audit events get these, so those of the same second list in the order they were written.
+pub fn ordered_id(prefix: &str, now: i64) -> Result<String, CryptoError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // The last value handed out; the next is above both it and the time (seconds, shifted).
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let floor = u64::try_from(now).unwrap_or(0) << 32;
+    let mut next = floor;
+    let _ = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+        next = floor.max(last + 1);
+        Some(next)
+    });
+    let random: [u8; 8] = random_bytes()?;
+    Ok(format!(
+        "{prefix}{next:016x}{:016x}",
+        u64::from_be_bytes(random)
+    ))
+}
+
 /// The stored form of an opaque value: base64url SHA-256.
 pub fn hash(value: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, value.as_bytes()))
@@ -93,6 +113,18 @@ pub fn matches(presented: &str, stored_hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordered_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..1000)
+            .map(|_| ordered_id("aud_", 1_800_000_000).unwrap())
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ordered_id("aud_", 1_800_000_001).unwrap() > ids[999]);
+        assert_eq!(ids[0].len(), "aud_".len() + 32);
+    }
 
     #[test]
     fn generated_values_carry_their_prefix_and_are_unique() {

@@ -8,7 +8,7 @@ use crate::model::{
     ApiToken, App, AuditEvent, Invitation, Membership, OrgAccessGrant, Organization,
     ResourceServer, Role, User,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -23,37 +23,58 @@ pub struct Client {
     pub org_grants: Vec<OrgAccessGrant>,
 }
 
-/// Every resource server, indexed by identifier and by scope.
+/// Every resource server, indexed by identifier and, within each organization, by scope.
+/// Scope names are unique within a resource server only: `orders:read` of one organization's
+/// API is not another's, and one organization may have two APIs with a scope of that name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceIndex {
     servers: Vec<ResourceServer>,
-    by_scope: HashMap<String, usize>,
+    by_identifier: HashMap<String, usize>,
+    /// Organization, then scope name: the organization's servers that declare it.
+    by_org_scope: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Every scope name some resource server declares.
+    names: HashSet<String>,
 }
 
 impl ResourceIndex {
     pub fn new(servers: Vec<ResourceServer>) -> Self {
-        let mut by_scope = HashMap::new();
+        let mut by_identifier = HashMap::new();
+        let mut by_org_scope: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+        let mut names = HashSet::new();
         for (i, rs) in servers.iter().enumerate() {
+            by_identifier.insert(rs.identifier.clone(), i);
+            let scopes = by_org_scope.entry(rs.org_id.clone()).or_default();
             for s in &rs.scopes {
-                by_scope.insert(s.name.clone(), i);
+                scopes.entry(s.name.clone()).or_default().push(i);
+                names.insert(s.name.clone());
             }
         }
-        Self { servers, by_scope }
+        Self {
+            servers,
+            by_identifier,
+            by_org_scope,
+            names,
+        }
     }
+
     pub fn by_identifier(&self, identifier: &str) -> Option<&ResourceServer> {
-        self.servers.iter().find(|rs| rs.identifier == identifier)
+        self.by_identifier
+            .get(identifier)
+            .and_then(|i| self.servers.get(*i))
     }
-    /// The resource server that declares `scope`, if any.
-    pub fn owner_of(&self, scope: &str) -> Option<&ResourceServer> {
-        self.by_scope.get(scope).and_then(|i| self.servers.get(*i))
+
+    /// Whether any resource server, of any organization, declares `scope`.
+    pub fn declares(&self, scope: &str) -> bool {
+        self.names.contains(scope)
     }
-    pub fn description_of(&self, scope: &str) -> Option<&str> {
-        self.owner_of(scope).and_then(|rs| {
-            rs.scopes
-                .iter()
-                .find(|s| s.name == scope)
-                .map(|s| s.description.as_str())
-        })
+
+    /// The resource servers of organization `org_id` that declare `scope`.
+    pub fn servers_of(&self, org_id: &str, scope: &str) -> Vec<&ResourceServer> {
+        self.by_org_scope
+            .get(org_id)
+            .and_then(|scopes| scopes.get(scope))
+            .map(|found| found.iter().filter_map(|i| self.servers.get(*i)).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -149,6 +170,16 @@ pub trait RevocationStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
+/// What became of a change to a membership. Whether it would leave the organization without
+/// an owner is decided inside the change's transaction, with the organization's memberships
+/// locked, so concurrent changes cannot each rely on the other's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipChange {
+    Changed,
+    NoSuchMember,
+    WouldLeaveNoOwner,
+}
+
 /// Management reads and writes: organizations, users, memberships, resource servers, apps
 /// and org access grants.
 pub trait Directory: Send + Sync {
@@ -178,20 +209,22 @@ pub trait Directory: Send + Sync {
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// Makes the user a member with `role`, or gives a member that role; refused (nothing
+    /// written) when it would demote the organization's last owner.
     fn put_membership(
         &self,
         org_id: &str,
         user_id: &str,
         role: Role,
         audit: &AuditEvent,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Removes a member; returns whether they were one.
+    ) -> impl Future<Output = StoreResult<MembershipChange>> + Send;
+    /// Removes a member; refused (nothing written) when they are the last owner.
     fn delete_membership(
         &self,
         org_id: &str,
         user_id: &str,
         audit: &AuditEvent,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    ) -> impl Future<Output = StoreResult<MembershipChange>> + Send;
     fn memberships_of_user(
         &self,
         user_id: &str,
@@ -275,7 +308,7 @@ pub trait Directory: Send + Sync {
 }
 
 /// Which audit events to list: all filters optional; newest first, `before` the last one
-/// seen (`(at, id)`), at most `limit`.
+/// seen, at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     pub actor: Option<String>,
@@ -283,8 +316,37 @@ pub struct AuditQuery {
     pub target: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
-    pub before: Option<(i64, String)>,
+    pub before: Option<AuditPosition>,
     pub limit: i64,
+}
+
+/// Where a page of the audit log ended: its last event's time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPosition {
+    pub at: i64,
+    pub id: String,
+}
+
+impl AuditPosition {
+    pub fn of(event: &AuditEvent) -> Self {
+        Self {
+            at: event.at,
+            id: event.id.clone(),
+        }
+    }
+
+    /// As cursors carry it: `at:id`.
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.at, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once(':')?;
+        Some(Self {
+            at: at.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
 }
 
 /// The audit log: appended to with every change (see [`Directory`]), read here.

@@ -147,6 +147,16 @@ impl Config {
         }
     }
 
+    /// The issuer as the CLI, which binds no address, takes it: the configured one, or the
+    /// default a server on the configured `listen` address would use.
+    pub fn cli_issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
     /// Resolves the key-encryption key: configured inline, from a file, or, for a loopback
     /// `http` issuer only, generated into a file with a warning.
     pub fn key_encryption_key(&self, listen: SocketAddr) -> Result<KeyEncryptionKey, StartupError> {

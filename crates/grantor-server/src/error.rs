@@ -228,7 +228,21 @@ impl utoipa::IntoResponses for ApiErrors {
     }
 }
 
+/// Marks the answer to a rehearsal (see [`ServiceError::Rehearsed`]) that would have gone
+/// ahead: the idempotency middleware then replays the first answer.
+#[derive(Debug, Clone, Copy)]
+pub struct RehearsalPassed;
+
 impl Problem {
+    /// A problem with this status, for refusals that are not `Manager`'s.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
     /// 401 with a bearer challenge (RFC 6750): no token, or one that is not valid here.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self {
@@ -256,6 +270,7 @@ impl From<ServiceError> for Problem {
                 tracing::error!(%detail, "management request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            ServiceError::Rehearsed => StatusCode::OK,
         };
         let detail = e.to_string();
         let errors = match e {
@@ -295,7 +310,11 @@ impl IntoResponse for Problem {
             detail: self.detail,
             errors: self.errors,
         };
+        let rehearsed = self.status == StatusCode::OK;
         let mut response = (self.status, Json(body)).into_response();
+        if rehearsed {
+            response.extensions_mut().insert(RehearsalPassed);
+        }
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -347,10 +366,16 @@ impl IntoResponse for PageError {
                     ServiceError::Invalid(_) | ServiceError::InvalidFields(_) => {
                         (StatusCode::UNPROCESSABLE_ENTITY, "Not possible")
                     }
-                    ServiceError::Unavailable(detail) | ServiceError::Internal(detail) => {
+                    ServiceError::Unavailable(detail) => {
                         tracing::error!(%detail, "a console page could not be served");
                         (StatusCode::SERVICE_UNAVAILABLE, "Try again")
                     }
+                    // A fault of this server, as in the API: 500, not "try again".
+                    ServiceError::Internal(detail) => {
+                        tracing::error!(%detail, "a console page failed");
+                        (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
+                    }
+                    ServiceError::Rehearsed => (StatusCode::OK, "Allowed"),
                 };
                 let message = sentence(&e.to_string());
                 return crate::web::pages::console_error_page(status, title, &message);

@@ -140,20 +140,63 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
         if json == Some(false) || (json.is_none() && body != b"{}") {
             return Err(ServiceError::Invalid("the body must be application/json".into()).into());
         }
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ServiceError::Invalid(format!("the body is not valid: {e}")))?;
+        // No text of this API has a use for NUL, and PostgreSQL refuses it: refused here,
+        // by field, before anything reads it.
+        if let Some(field) = nul_in(&value, String::new()) {
+            return Err(ServiceError::field(field, "must not contain a NUL character").into());
+        }
         // The path of what did not fit names the field, as `Manager` names the fields it
         // refuses (`scopes[1].name`); serde stops at the first, so it is the only one.
-        let mut decoder = serde_json::Deserializer::from_slice(body);
-        let decoded = serde_path_to_error::deserialize(&mut decoder).map_err(|e| {
+        let decoded = serde_path_to_error::deserialize(value).map_err(|e| {
             let message = format!("the body is not valid: {}", e.inner());
             match e.path().to_string() {
                 root if root == "." => ServiceError::Invalid(message),
                 field => ServiceError::field(field, message),
             }
         })?;
-        decoder
-            .end()
-            .map_err(|e| ServiceError::Invalid(format!("the body is not valid: {e}")))?;
         Ok(Self(decoded))
+    }
+}
+
+/// Where a JSON value holds a string (or a key) with NUL, named as fields are (`scopes[1].name`).
+fn nul_in(value: &serde_json::Value, at: String) -> Option<String> {
+    let field = |name: &str| {
+        if at.is_empty() {
+            name.to_string()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => Some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in(item, format!("{at}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(name, item)| {
+            if name.contains('\0') {
+                Some(field(&name.replace('\0', "")))
+            } else {
+                nul_in(item, field(name))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a path with an encoded NUL (`%00`) before any handler decodes it into a lookup:
+/// it names nothing, and PostgreSQL refuses NUL in text.
+pub async fn refuse_nul_in_path(request: Request, next: axum::middleware::Next) -> Response {
+    if !request.uri().path().contains("%00") {
+        return next.run(request).await;
+    }
+    let refused = InputError::Nul("path".into());
+    match crate::serve::Surface::of(request.uri().path()) {
+        crate::serve::Surface::OAuth => refused_json(refused),
+        crate::serve::Surface::Api => Problem::from(refused).into_response(),
+        crate::serve::Surface::Page => refused_page(refused),
     }
 }
 

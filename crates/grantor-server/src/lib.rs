@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(web::router())
         .merge(api::router(state.clone()))
+        .layer(axum::middleware::from_fn(input::refuse_nul_in_path))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -156,6 +157,7 @@ impl Application {
         let manager = Arc::new(Manager {
             store: store.clone(),
             clock,
+            issuer: provider.settings.issuer.clone(),
         });
         let csrf_key = Arc::new(kek.derive_mac_key("grantor csrf v1"));
         let secure_cookies = !config::is_loopback_http(&provider.settings.issuer);

@@ -41,14 +41,14 @@ pub struct ConnectionLimits {
 
 /// Which kind of endpoint a request is for, to answer it in that endpoint's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Surface {
+pub(crate) enum Surface {
     OAuth,
     Api,
     Page,
 }
 
 impl Surface {
-    fn of(path: &str) -> Self {
+    pub(crate) fn of(path: &str) -> Self {
         // The authorization endpoint is a browser's page, not a client's JSON exchange.
         if path.starts_with("/oauth2/") && path != "/oauth2/authorize" {
             Self::OAuth

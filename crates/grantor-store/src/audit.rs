@@ -15,9 +15,11 @@ impl AuditLog for Store {
 
     async fn audit_events(&self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
         let (before_at, before_id) = match &q.before {
-            Some((at, id)) => (Some(*at), Some(id.as_str())),
+            Some(p) => (Some(p.at), Some(p.id.as_str())),
             None => (None, None),
         };
+        // Newest first. Ids grow in the order events are written (`secret::ordered_id`), so
+        // events of the same second keep that order.
         let rows = sqlx::query(
             "SELECT id, at, actor, action, target, org_id, source, outcome, details FROM audit_events \
              WHERE org_id = $1 AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) \
@@ -39,6 +41,7 @@ impl AuditLog for Store {
         .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
+                let details: String = get(r, "details")?;
                 Ok(AuditEvent {
                     id: get(r, "id")?,
                     at: get(r, "at")?,
@@ -48,7 +51,9 @@ impl AuditLog for Store {
                     org_id: get(r, "org_id")?,
                     source: get(r, "source")?,
                     outcome: get(r, "outcome")?,
-                    details: get(r, "details")?,
+                    // Events written before details were structured kept free text.
+                    details: serde_json::from_str(&details)
+                        .unwrap_or_else(|_| serde_json::json!({ "text": details })),
                 })
             })
             .collect()

@@ -4,7 +4,9 @@ use grantor_core::model::{
     App, AuditEvent, Membership, OrgAccessGrant, Organization, ResourceServer, Role,
     ScopeDefinition, User,
 };
-use grantor_core::store::{Client, Directory, Registry, ResourceIndex, StoreResult};
+use grantor_core::store::{
+    Client, Directory, MembershipChange, Registry, ResourceIndex, StoreResult,
+};
 use std::sync::Arc;
 
 const MEMBERSHIP_QUERY: &str = "SELECT m.org_id, o.name AS org_name, m.user_id, u.email, m.role \
@@ -124,6 +126,61 @@ async fn insert_scopes(
     Ok(())
 }
 
+impl Store {
+    /// Starts a change to an organization's memberships, holding the organization's row: on
+    /// PostgreSQL a row lock, on SQLite the database's write lock. Two changes to the same
+    /// organization's members then run one after the other, and each sees the other's result
+    /// before it decides whether an owner is left.
+    /// Returns the transaction and whether `user_id` is an owner before the change.
+    async fn begin_membership_change(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> StoreResult<(sqlx::Transaction<'static, sqlx::Any>, bool)> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+                .bind(org_id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        Ok((tx, role.as_deref() == Some(Role::Owner.as_str())))
+    }
+
+    /// Commits a membership change unless it took the organization's last owner away (the
+    /// transaction then rolls back when dropped).
+    async fn commit_membership_change(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        org_id: &str,
+        was_owner: bool,
+        audit: &AuditEvent,
+    ) -> StoreResult<MembershipChange> {
+        // Only a change to an owner can leave none (an organization may start without one).
+        if was_owner {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = $2",
+            )
+            .bind(org_id)
+            .bind(Role::Owner.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            if owners == 0 {
+                return Ok(MembershipChange::WouldLeaveNoOwner);
+            }
+        }
+        self.commit_change(tx, audit).await?;
+        Ok(MembershipChange::Changed)
+    }
+}
+
 impl Registry for Store {
     async fn client(&self, client_id: &str) -> StoreResult<Option<Arc<Client>>> {
         // Whatever is not shaped like an app ID names no app: no lookup, nothing cached.
@@ -230,8 +287,8 @@ impl Directory for Store {
         user_id: &str,
         role: Role,
         audit: &AuditEvent,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
+    ) -> StoreResult<MembershipChange> {
+        let (mut tx, was_owner) = self.begin_membership_change(org_id, user_id).await?;
         sqlx::query(
             "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
@@ -243,7 +300,8 @@ impl Directory for Store {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        self.commit_membership_change(tx, org_id, was_owner, audit)
+            .await
     }
 
     async fn delete_membership(
@@ -251,8 +309,8 @@ impl Directory for Store {
         org_id: &str,
         user_id: &str,
         audit: &AuditEvent,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
+    ) -> StoreResult<MembershipChange> {
+        let (mut tx, was_owner) = self.begin_membership_change(org_id, user_id).await?;
         let deleted = sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
@@ -260,7 +318,11 @@ impl Directory for Store {
             .await
             .map_err(backend_error)?
             .rows_affected();
-        self.commit_if_changed(tx, deleted, audit).await
+        if deleted == 0 {
+            return Ok(MembershipChange::NoSuchMember);
+        }
+        self.commit_membership_change(tx, org_id, was_owner, audit)
+            .await
     }
 
     async fn memberships_of_user(&self, user_id: &str) -> StoreResult<Vec<Membership>> {

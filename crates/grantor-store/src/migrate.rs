@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 10] = [
+const MIGRATIONS: [(i64, &str, &str); 11] = [
     (
         1,
         "foundation",
@@ -51,6 +51,11 @@ const MIGRATIONS: [(i64, &str, &str); 10] = [
         10,
         "audit_retention",
         include_str!("../migrations/0010_audit_retention.sql"),
+    ),
+    (
+        11,
+        "tenant_isolation",
+        include_str!("../migrations/0011_tenant_isolation.sql"),
     ),
 ];
 

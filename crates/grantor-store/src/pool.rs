@@ -195,7 +195,7 @@ impl Store {
         .bind(&audit.org_id)
         .bind(&audit.source)
         .bind(&audit.outcome)
-        .bind(&audit.details)
+        .bind(audit.details.to_string())
         .execute(&mut **tx)
         .await
         .map_err(backend_error)?;

@@ -137,6 +137,7 @@ async fn manager(config: &Config) -> Result<Manager<Store>, String> {
     Ok(Manager {
         store,
         clock: Arc::new(SystemClock),
+        issuer: config.cli_issuer(),
     })
 }
 

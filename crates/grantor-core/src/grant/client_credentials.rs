@@ -74,7 +74,9 @@ pub async fn exchange<S: Storage>(
         }
         None => granted,
     };
-    let audiences = provider.target(&mut scopes, &req.resources).await?;
+    let audiences = provider
+        .target(&mut scopes, &req.resources, &grant.org_id)
+        .await?;
     let subject = Subject {
         sub: client.app.client_id.clone(),
         org_id: grant.org_id.clone(),

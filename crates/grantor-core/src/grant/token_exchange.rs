@@ -117,7 +117,9 @@ pub async fn exchange<S: Storage>(
             "none of the API token's scopes is allowed for its user any more",
         ));
     }
-    let audiences = provider.target(&mut scopes, &req.resources).await?;
+    let audiences = provider
+        .target(&mut scopes, &req.resources, &token.org_id)
+        .await?;
     let subject = Subject {
         sub: token.user_id,
         org_id: token.org_id,

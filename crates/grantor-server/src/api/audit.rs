@@ -1,5 +1,5 @@
 //! The organization's audit log: newest first, filtered by actor, action, target and time,
-//! paginated by an opaque cursor (the last event's time and id).
+//! paginated by an opaque cursor (the last event's place in the log).
 
 use super::{ApiCaller, OrgPath, Page, cursor_param, limit_param, number_param};
 use crate::AppState;
@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::FieldErrors;
 use grantor_core::model::AuditEvent;
 use grantor_core::params::{MAX_QUERY_BYTES, Params};
-use grantor_core::store::AuditQuery;
+use grantor_core::store::{AuditPosition, AuditQuery};
 use utoipa::IntoParams;
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -41,11 +41,9 @@ pub struct AuditFilters {
     cursor: Option<String>,
 }
 
-/// Where an audit cursor points: the time and id of the last event of a page.
-fn position(cursor: &str) -> Option<(i64, String)> {
-    let text = super::cursor_text(cursor)?;
-    let (at, id) = text.split_once(':')?;
-    Some((at.parse().ok()?, id.to_string()))
+/// Where an audit cursor points: the last event of a page.
+fn position(cursor: &str) -> Option<AuditPosition> {
+    AuditPosition::decode(&super::cursor_text(cursor)?)
 }
 
 impl AuditFilters {
@@ -115,7 +113,7 @@ pub async fn list(
     let more = items.len() > asked;
     items.truncate(asked);
     let next_cursor = match items.last() {
-        Some(last) if more => Some(URL_SAFE_NO_PAD.encode(format!("{}:{}", last.at, last.id))),
+        Some(last) if more => Some(URL_SAFE_NO_PAD.encode(AuditPosition::of(last).encode())),
         _ => None,
     };
     Ok(Json(Page { items, next_cursor }))

@@ -1,13 +1,15 @@
 //! `Idempotency-Key` on management API writes: a retried request (the same caller, key,
 //! method, path and body) gets the first answer again instead of acting twice, so a retried
 //! create makes one app. The answer is kept a day, sealed under the key-encryption key
-//! because it may hold a secret shown once.
+//! because it may hold a secret shown once, and replayed only after the retry is rehearsed:
+//! `Manager` checks it as if it were new, so a caller who may no longer make the request (a
+//! narrower token, a member who left) gets the refusal, not the secret.
 
 use super::ApiCaller;
 use crate::AppState;
-use crate::error::Problem;
+use crate::error::{Problem, RehearsalPassed};
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +17,8 @@ use grantor_core::ServiceError;
 use grantor_core::params::MAX_FORM_BYTES;
 use grantor_core::secret;
 use grantor_core::store::{IdempotencyClaim, IdempotencyStore};
+use std::collections::HashSet;
+use std::sync::Arc;
 use utoipa::IntoParams;
 
 const HEADER: &str = "idempotency-key";
@@ -22,9 +26,41 @@ const HEADER: &str = "idempotency-key";
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 fn problem(status: StatusCode, detail: &str) -> Response {
-    let mut response = Problem::from(ServiceError::Invalid(detail.into())).into_response();
-    *response.status_mut() = status;
-    response
+    Problem::new(status, detail).into_response()
+}
+
+/// Marks a request that is only rehearsed (see `ApiCaller`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rehearsal;
+
+/// The operations the OpenAPI document declares, by method and path template: a method a
+/// path does not serve is answered 405 by the router, before any key is looked at.
+#[derive(Clone, Default)]
+pub struct Declared(Arc<HashSet<(Method, String)>>);
+
+impl Declared {
+    pub fn of(doc: &utoipa::openapi::OpenApi) -> Self {
+        let mut declared = HashSet::new();
+        for (path, item) in &doc.paths.paths {
+            let operations = [
+                (Method::GET, &item.get),
+                (Method::PUT, &item.put),
+                (Method::POST, &item.post),
+                (Method::DELETE, &item.delete),
+                (Method::PATCH, &item.patch),
+            ];
+            for (method, operation) in operations {
+                if operation.is_some() {
+                    declared.insert((method, path.clone()));
+                }
+            }
+        }
+        Self(Arc::new(declared))
+    }
+
+    fn serves(&self, method: &Method, path: Option<&MatchedPath>) -> bool {
+        path.is_some_and(|p| self.0.contains(&(method.clone(), p.as_str().to_string())))
+    }
 }
 
 /// `Idempotency-Key`, taken by every write: a retry with the same key, caller, path and body
@@ -57,11 +93,12 @@ impl IdempotencyKey {
 }
 
 pub async fn replay_or_record(
-    State(state): State<AppState>,
+    State((state, declared)): State<(AppState, Declared)>,
     request: Request,
     next: Next,
 ) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD) {
+    let served = declared.serves(request.method(), request.extensions().get::<MatchedPath>());
+    if matches!(*request.method(), Method::GET | Method::HEAD) || !served {
         return next.run(request).await;
     }
     let key = match IdempotencyKey::of(request.headers()) {
@@ -101,7 +138,17 @@ pub async fn replay_or_record(
             request,
             status,
             response_sealed,
-        }) if request == request_id => replay(&state, &sealing, status, &response_sealed),
+        }) if request == request_id => {
+            // Authorized first: the retry is rehearsed, and only a rehearsal that would have
+            // gone ahead gets the first answer.
+            parts.extensions.insert(Rehearsal);
+            let rehearsed = next.run(Request::from_parts(parts, Body::from(body))).await;
+            if rehearsed.extensions().get::<RehearsalPassed>().is_some() {
+                replay(&state, &sealing, status, &response_sealed)
+            } else {
+                rehearsed
+            }
+        }
         Ok(IdempotencyClaim::InProgress { request }) if request == request_id => problem(
             StatusCode::CONFLICT,
             "a request with this Idempotency-Key is still under way",

@@ -91,10 +91,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(api_tokens::list, api_tokens::create))
         .routes(routes!(api_tokens::revoke))
         .split_for_parts();
+    let declared = idempotency::Declared::of(&doc);
     let doc = Arc::new(doc);
     routes
         .route_layer(axum::middleware::from_fn_with_state(
-            state,
+            (state, declared),
             idempotency::replay_or_record,
         ))
         .route(OPENAPI_PATH, get(move || async move { Json(doc) }))
@@ -151,7 +152,9 @@ impl FromRequestParts<AppState> for ApiCaller {
                 other => Problem::from(other),
             })?;
         let source = crate::client_address::ClientAddress::of(parts, state);
-        Ok(Self(Caller::new(actor, Some(source))))
+        let mut caller = Caller::new(actor, Some(source));
+        caller.rehearsal = parts.extensions.get::<idempotency::Rehearsal>().is_some();
+        Ok(Self(caller))
     }
 }
 
@@ -176,7 +179,12 @@ fn number_param<T: std::str::FromStr>(
     accepts: impl Fn(&T) -> bool,
     rule: &str,
 ) -> Option<T> {
-    let value = query.get(name)?;
+    // Present but empty (`limit=`) is not a number either.
+    let value = query
+        .pairs()
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())?;
     let number = value.parse().ok().filter(|n| accepts(n));
     if number.is_none() {
         invalid.add(name, format!("{name} must be {rule}"));

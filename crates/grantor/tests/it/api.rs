@@ -27,7 +27,12 @@ both_backends!(
 
 /// An access token for the management API acting as `email` in `org`: an API token with
 /// the scopes the user's role allows, exchanged.
-async fn user_token(srv: &TestServer, org: &str, email: &str, scopes: &[&str]) -> String {
+pub(crate) async fn user_token(
+    srv: &TestServer,
+    org: &str,
+    email: &str,
+    scopes: &[&str],
+) -> String {
     let (_, secret) = srv
         .state
         .manager
@@ -65,7 +70,7 @@ async fn user_token(srv: &TestServer, org: &str, email: &str, scopes: &[&str]) -
 }
 
 /// Calls the API; returns status, content type and body.
-async fn call(
+pub(crate) async fn call(
     srv: &TestServer,
     token: Option<&str>,
     method: Method,
@@ -126,7 +131,7 @@ async fn each_caller_reaches_what_its_role_and_scopes_allow(backend: Backend) {
         &srv,
         "acme",
         &seed.email,
-        &["grantor:apps", "grantor:api-tokens"],
+        &["grantor:apps", "grantor:api-tokens", "trades:read"],
     )
     .await;
     let stranger = user_token(&srv, "beta", "bob@beta.example", &OWNER_SCOPES).await;
@@ -690,16 +695,30 @@ async fn developers_manage_resource_servers(backend: Backend) {
     let (status, _, changed) = call(&srv, Some(&developer), Method::PATCH, &path, change).await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["scopes"].as_array().unwrap().len(), 2);
-    // Scope names are unique across resource servers.
+    // Scope names are unique within a resource server only: another API may have its own
+    // trades:read, but one API may not list a name twice.
     let (status, _, body) = call(
         &srv,
         Some(&developer),
         Method::PATCH,
         &path,
-        Some(json!({"scopes": [{"name": "trades:read", "description": "taken"}]})),
+        Some(json!({"scopes": [{"name": "trades:read", "description": "ours"}]})),
     )
     .await;
-    assert_eq!(status, 409, "{body}");
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = call(
+        &srv,
+        Some(&developer),
+        Method::PATCH,
+        &path,
+        Some(json!({"scopes": [{"name": "a:b", "description": ""}, {"name": "a:b", "description": ""}]})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["errors"][0]["field"].as_str()),
+        (422, Some("scopes[1].name")),
+        "{body}"
+    );
     let (status, _, _) = call(&srv, Some(&developer), Method::DELETE, &path, None).await;
     assert_eq!(status, 204);
     let (status, _, _) = call(&srv, Some(&developer), Method::GET, &path, None).await;
@@ -707,7 +726,7 @@ async fn developers_manage_resource_servers(backend: Backend) {
 }
 
 /// POSTs a JSON body with an `Idempotency-Key`; returns status, whether it was a replay, body.
-async fn post_once(
+pub(crate) async fn post_once(
     srv: &TestServer,
     token: &str,
     path: &str,
@@ -1123,7 +1142,7 @@ async fn lists_and_the_audit_log_name_every_invalid_parameter(backend: Backend) 
 }
 
 /// A platform admin, root@ops.example, who belongs to no organization yet.
-async fn create_platform_admin(srv: &TestServer) {
+pub(crate) async fn create_platform_admin(srv: &TestServer) {
     srv.state
         .manager
         .create_user(

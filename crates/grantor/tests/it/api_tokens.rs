@@ -302,6 +302,9 @@ async fn api_token_scopes_follow_the_role(backend: Backend) {
     let audiences = claims["aud"].as_array().unwrap();
     assert!(audiences.contains(&srv.url("/api/v1").into()), "{claims}");
     assert!(audiences.contains(&TRADING.into()), "{claims}");
+    // (Another owner first: the only owner cannot step down.)
+    srv.member(&seed.seed.org.id, "owner@acme.example", Role::Owner)
+        .await;
     srv.member(&seed.seed.org.id, &seed.email, Role::Member)
         .await;
     let (status, body) = exchange(&srv, token, None).await;

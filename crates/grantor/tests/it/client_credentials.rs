@@ -386,6 +386,8 @@ async fn the_organization_parameter_picks_among_several(backend: Backend) {
         .create_organization(&Caller::operator(), "globex")
         .await
         .unwrap();
+    // The scopes globex grants are those of its own Trading API.
+    let globex_trading = srv.trading_api(&other_org).await;
     srv.state
         .manager
         .add_app_to_organization(
@@ -415,7 +417,12 @@ async fn the_organization_parameter_picks_among_several(backend: Backend) {
         body["scope"], "trades:read",
         "globex granted only trades:read"
     );
-    let claims = verify(&srv, body["access_token"].as_str().unwrap(), TRADING).await;
+    let claims = verify(
+        &srv,
+        body["access_token"].as_str().unwrap(),
+        &globex_trading,
+    )
+    .await;
     assert_eq!(claims["org_id"], other_org.id.as_str());
 
     let (status, body) = cc_token(

@@ -668,6 +668,7 @@ async fn refresh_follows_narrowed_access(backend: Backend) {
     .await
     .unwrap();
     let beta = m.create_organization(&op, "beta").await.unwrap();
+    srv.trading_api(&beta).await;
     srv.member(&beta.id, "bob@beta.example", Role::Member).await;
     m.add_app_to_organization(
         &op,
@@ -741,7 +742,7 @@ async fn legacy_app_with_management_scope(srv: &TestServer, org_id: &str) -> App
         org_id: Some(org_id.into()),
         source: None,
         outcome: "success".into(),
-        details: String::new(),
+        details: serde_json::json!({}),
     };
     srv.state.store.create_app(&app, &audit).await.unwrap();
     app
@@ -818,7 +819,7 @@ async fn management_scopes_never_reach_users_apps(backend: Backend) {
         Actor::AdminClient {
             client_id: seed.seed.client_id().into(),
             org_id: org.clone(),
-            scopes: ScopeSet::parse("grantor:apps").unwrap(),
+            scopes: ScopeSet::parse("grantor:apps trades:read").unwrap(),
         },
         None,
     );
@@ -865,6 +866,7 @@ async fn management_scopes_never_reach_users_apps(backend: Backend) {
         .create_organization(&Caller::operator(), "beta")
         .await
         .unwrap();
+    srv.trading_api(&beta).await;
     srv.member(&beta.id, "bob@beta.example", Role::Member).await;
     m.add_app_to_organization(
         &Caller::operator(),

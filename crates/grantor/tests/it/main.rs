@@ -16,6 +16,7 @@ mod connections;
 mod console;
 mod faults;
 mod hardening;
+mod isolation;
 mod multinode;
 mod ops;
 mod resource;

@@ -967,6 +967,7 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
         .create_organization(&Caller::operator(), "globex")
         .await
         .unwrap();
+    srv.trading_api(&globex).await;
     srv.member(&globex.id, &seed.email, Role::Member).await;
     m.add_app_to_organization(
         &Caller::operator(),

@@ -28,6 +28,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     let manager = grantor_core::manage::Manager {
         store: store.clone(),
         clock: Arc::new(SystemClock),
+        issuer: "http://127.0.0.1:8080".into(),
     };
     let op = Caller::operator();
     let org = manager.create_organization(&op, "acme").await.unwrap();

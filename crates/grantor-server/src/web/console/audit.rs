@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use grantor_core::store::AuditQuery;
+use grantor_core::store::{AuditPosition, AuditQuery};
 
 const PAGE_SIZE: usize = 25;
 
@@ -92,10 +92,7 @@ pub async fn list(
             .find(|m| m.email == a.to_lowercase())
             .map_or(a, |m| format!("user:{}", m.user_id))
     });
-    let before = query.get("before").and_then(|b| {
-        let (at, id) = b.split_once(':')?;
-        Some((at.parse().ok()?, id.to_string()))
-    });
+    let before = query.get("before").and_then(AuditPosition::decode);
     let later = before.is_some();
     let wanted = AuditQuery {
         actor,
@@ -129,7 +126,7 @@ pub async fn list(
                     q.append_pair(name, v);
                 }
             }
-            q.append_pair("before", &format!("{}:{}", last.at, last.id));
+            q.append_pair("before", &AuditPosition::of(last).encode());
             Some(q.finish())
         }
         _ => None,
@@ -145,7 +142,7 @@ pub async fn list(
                 target: e.target,
                 outcome: e.outcome,
                 source: e.source.unwrap_or_default(),
-                details: e.details,
+                details: details_text(&e.details),
             })
             .collect(),
         actor: filter("actor").unwrap_or_default(),
@@ -156,4 +153,19 @@ pub async fn list(
         nav: c.nav,
     };
     render(StatusCode::OK, &page)
+}
+
+/// An event's details as the page shows them: `name: value` pairs, strings unquoted.
+fn details_text(details: &serde_json::Value) -> String {
+    match details {
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .map(|(name, value)| match value {
+                serde_json::Value::String(text) => format!("{name}: {text}"),
+                other => format!("{name}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
 }

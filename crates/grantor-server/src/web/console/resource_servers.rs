@@ -23,33 +23,19 @@ fn scopes_text(scopes: &[ScopeDefinition]) -> String {
         .join("\n")
 }
 
-/// The scopes typed in the form; a refusal names every line that lacks a description, not
-/// only the first.
-fn parse_scopes(text: &str) -> Result<Vec<ScopeDefinition>, String> {
-    let mut scopes = Vec::new();
-    let mut undescribed = Vec::new();
-    for line in lines(text) {
-        match line.split_once(char::is_whitespace) {
-            Some((name, description)) if !description.trim().is_empty() => {
-                scopes.push(ScopeDefinition {
-                    name: name.to_string(),
-                    description: description.trim().to_string(),
-                })
+/// The scopes typed in the form: one per line, the name, then its description if any. The
+/// rules they must meet are `Manager`'s, the same for the API and the CLI.
+fn parse_scopes(text: &str) -> Vec<ScopeDefinition> {
+    lines(text)
+        .into_iter()
+        .map(|line| {
+            let (name, description) = line.split_once(char::is_whitespace).unwrap_or((&line, ""));
+            ScopeDefinition {
+                name: name.to_string(),
+                description: description.trim().to_string(),
             }
-            _ => undescribed.push(format!("{line:?}")),
-        }
-    }
-    if undescribed.is_empty() {
-        return Ok(scopes);
-    }
-    let which = match undescribed.len() {
-        1 => "the scope",
-        _ => "each of the scopes",
-    };
-    Err(format!(
-        "Give {which} {} a description after its name, e.g. \"trades:read Read your trades\".",
-        undescribed.join(", ")
-    ))
+        })
+        .collect()
 }
 
 /// The form field of a resource server's setting, by the name `Manager` gives it: each
@@ -61,15 +47,6 @@ fn form_field(name: &str) -> &'static str {
         scopes if scopes == "scopes" || scopes.starts_with("scopes[") => "scopes",
         _ => "",
     }
-}
-
-/// Scopes as typed, or why they cannot be read (beside the scopes field).
-fn typed_scopes(text: &str) -> Result<Vec<ScopeDefinition>, FormErrors> {
-    parse_scopes(text).map_err(|message| {
-        let mut errors = FormErrors::default();
-        errors.add("scopes", message);
-        errors
-    })
 }
 
 /// The form of a resource server, as shown or as just submitted.
@@ -178,10 +155,7 @@ pub async fn create(
             Err(r) => return r,
         };
     let entered = submitted(&form);
-    let scopes = match typed_scopes(&entered.scopes) {
-        Ok(scopes) => scopes,
-        Err(errors) => return servers_page(&state, c, entered, errors, None).await,
-    };
+    let scopes = parse_scopes(&entered.scopes);
     // A second submission finds the identifier taken and changes nothing.
     match state
         .manager
@@ -278,10 +252,7 @@ pub async fn update(
             Err(r) => return r,
         };
     let entered = submitted(&form);
-    let scopes = match typed_scopes(&entered.scopes) {
-        Ok(scopes) => scopes,
-        Err(errors) => return server_page(&state, c, &id, Some(entered), errors, None).await,
-    };
+    let scopes = parse_scopes(&entered.scopes);
     let changes = ResourceServerChanges {
         name: Some(entered.name.clone()),
         scopes: Some(scopes),
@@ -309,8 +280,7 @@ mod tests {
 
     #[test]
     fn scopes_are_a_name_and_a_description_per_line() {
-        let parsed =
-            parse_scopes("trades:read Read trades\n\n  trades:write  Place orders \n").unwrap();
+        let parsed = parse_scopes("trades:read Read trades\n\n  trades:write  Place orders \n");
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[1].name, "trades:write");
         assert_eq!(parsed[1].description, "Place orders");
@@ -318,10 +288,8 @@ mod tests {
             scopes_text(&parsed),
             "trades:read Read trades\ntrades:write Place orders"
         );
-        let refused = parse_scopes("trades:read\ntrades:write Place orders\nadmin").unwrap_err();
-        assert!(
-            refused.contains("\"trades:read\", \"admin\""),
-            "every line without a description: {refused}"
-        );
+        let bare = parse_scopes("trades:read\ntrades:write Place orders");
+        assert_eq!(bare[0].name, "trades:read");
+        assert_eq!(bare[0].description, "", "a description is optional");
     }
 }

@@ -193,18 +193,21 @@ impl TestServer {
         format!("{}{path}", self.issuer)
     }
 
-    /// Creates an organization with the Trading API and a server app added to it with both
-    /// trading scopes.
-    pub async fn seed(&self, org_name: &str) -> Seed {
-        let m = &self.state.manager;
-        let op = Caller::operator();
-        let org = m.create_organization(&op, org_name).await.unwrap();
+    /// Gives `org` a Trading API of its own (the first at [`TRADING`], later ones under it, by
+    /// the organization's name: a resource server's scopes reach tokens only in its own
+    /// organization), declaring `trades:read` and `trades:write`. Returns its identifier.
+    pub async fn trading_api(&self, org: &Organization) -> String {
         let index = self.state.store.resource_index().await.unwrap();
-        if index.by_identifier(TRADING).is_none() {
-            m.create_resource_server(
-                &op,
+        let identifier = match index.by_identifier(TRADING) {
+            None => TRADING.to_string(),
+            Some(_) => format!("{TRADING}/{}", org.name),
+        };
+        self.state
+            .manager
+            .create_resource_server(
+                &Caller::operator(),
                 &org.id,
-                TRADING,
+                &identifier,
                 "Trading",
                 vec![
                     ScopeDefinition {
@@ -219,7 +222,16 @@ impl TestServer {
             )
             .await
             .unwrap();
-        }
+        identifier
+    }
+
+    /// Creates an organization with its Trading API ([`Self::trading_api`]) and a server app
+    /// added to it with both trading scopes.
+    pub async fn seed(&self, org_name: &str) -> Seed {
+        let m = &self.state.manager;
+        let op = Caller::operator();
+        let org = m.create_organization(&op, org_name).await.unwrap();
+        self.trading_api(&org).await;
         let app = m
             .create_app(
                 &op,
