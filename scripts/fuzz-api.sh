@@ -58,7 +58,7 @@ fuzz() {
     "$VENV/bin/schemathesis" run "$BASE/api/v1/openapi.json" \
         --url "$BASE" \
         --header "Authorization: Bearer $ACCESS_TOKEN" \
-        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+        --checks all \
         --workers 2 \
         --request-timeout 10 \
         --suppress-health-check all \
