@@ -94,36 +94,40 @@ fn service(e: ServiceError) -> String {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM. The SIGTERM handler is installed when this is called, not
+/// when first polled: a SIGTERM sent as soon as the server says it listens must drain it, not
+/// kill it (the default action).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        match term {
+            Some(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {},
+                    _ = term.recv() => {},
                 }
-            };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = term.recv() => {},
+            }
+            None => {
+                let _ = interrupt.await;
+            }
         }
+        #[cfg(not(unix))]
+        let _ = interrupt.await;
+        tracing::info!("shutting down");
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutting down");
 }
 
 pub async fn serve(app: Application) -> Result<(), String> {
+    let stop = shutdown_signal();
     tracing::info!(
         "Grantor listening on http://{} (issuer {})",
         app.address(),
         app.issuer()
     );
-    app.run(shutdown_signal()).await.map_err(|e| e.to_string())
+    app.run(stop).await.map_err(|e| e.to_string())
 }
 
 async fn manager(config: &Config) -> Result<Manager<Store>, String> {
