@@ -54,11 +54,15 @@ SELF_DESTRUCTIVE=(
     "DELETE /api/v1/orgs/{org}/members/{user}"
     "PATCH /api/v1/orgs/{org}/members/{user}"
 )
+# Every check but positive_data_acceptance: the document does not yet spell out every rule a
+# valid request meets (the scope-name grammar, opaque cursors, an Idempotency-Key reused for
+# another request), so schema-valid requests are rightly refused with 422 there.
 fuzz() {
     "$VENV/bin/schemathesis" run "$BASE/api/v1/openapi.json" \
         --url "$BASE" \
         --header "Authorization: Bearer $ACCESS_TOKEN" \
         --checks all \
+        --exclude-checks positive_data_acceptance \
         --workers 2 \
         --request-timeout 10 \
         --suppress-health-check all \
