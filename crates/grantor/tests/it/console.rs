@@ -795,22 +795,22 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome
         .field("Scopes")
         .await
-        .send_keys("payments:read")
+        .send_keys("payments:read See payments\npay\"ments")
         .await
         .unwrap();
     chrome.click_button("Add resource server").await;
     chrome
         .wait_for(Locator::XPath(
-            "//p[@role='alert' and contains(., 'description')]",
+            "//p[@role='alert' and contains(., 'valid scope name')]",
         ))
         .await;
     chrome
         .check_page("resource-servers-error", "Resource servers")
         .await;
-    chrome
-        .field("Scopes")
-        .await
-        .send_keys(" See payments\npayments:send Send payments")
+    let scopes = chrome.field("Scopes").await;
+    scopes.clear().await.unwrap();
+    scopes
+        .send_keys("payments:read See payments\npayments:send Send payments")
         .await
         .unwrap();
     chrome.click_button("Add resource server").await;
