@@ -1236,17 +1236,16 @@ impl<S: Storage> Manager<S> {
     ) -> Result<(ApiToken, String), ServiceError> {
         // An organization the user is not in is as unknown as one that does not exist.
         let not_found = || ServiceError::NotFound(format!("organization {org:?}"));
-        let found = self.store.organization(org).await?.ok_or_else(not_found)?;
+        let org = self.store.organization(org).await?.ok_or_else(not_found)?;
         let user = self.user_for(actor, email).await?;
         let role = self
             .store
             .memberships_of_user(&user.id)
             .await?
             .into_iter()
-            .find(|m| m.org_id == found.id)
+            .find(|m| m.org_id == org.id)
             .map(|m| m.role)
             .ok_or_else(not_found)?;
-        let org = found;
         self.authorize(actor, Action::ManageOwnApiTokens, &org.id)
             .await?;
         let allowed = policy::management_scopes_for(role, user.platform_admin);

@@ -37,6 +37,16 @@ async fn app_token(srv: &TestServer, id: &str, secret: &str, extra: &[(&str, &st
     body
 }
 
+/// Acme seeded for sign-in, its member made an owner, and a management token of theirs with
+/// `scopes`.
+async fn acme_owner(srv: &TestServer, scopes: &[&str]) -> (crate::support::SignInSeed, String) {
+    let seed = srv.seed_sign_in("acme").await;
+    srv.member(&seed.seed.org.id, &seed.email, Role::Owner)
+        .await;
+    let token = user_token(srv, "acme", &seed.email, scopes).await;
+    (seed, token)
+}
+
 /// A server app of `org` holding `scopes`, added to it by the operator with `granted`.
 async fn added_server_app(
     srv: &TestServer,
@@ -507,13 +517,8 @@ async fn an_organizations_apis_reach_tokens_only_in_its_context(backend: Backend
 
 async fn names_refuse_control_characters_and_audit_details_are_structured(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    srv.member(&seed.seed.org.id, &seed.email, Role::Owner)
-        .await;
-    let owner = user_token(
+    let (seed, owner) = acme_owner(
         &srv,
-        "acme",
-        &seed.email,
         &["grantor:apps", "grantor:resources", "grantor:audit"],
     )
     .await;
@@ -751,16 +756,7 @@ async fn idempotency_and_list_answers_carry_their_own_status(backend: Backend) {
 
 async fn audit_events_of_one_second_list_in_the_order_written(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    srv.member(&seed.seed.org.id, &seed.email, Role::Owner)
-        .await;
-    let owner = user_token(
-        &srv,
-        "acme",
-        &seed.email,
-        &["grantor:apps", "grantor:audit"],
-    )
-    .await;
+    let (_, owner) = acme_owner(&srv, &["grantor:apps", "grantor:audit"]).await;
     let m = &srv.state.manager;
     let mut made = Vec::new();
     for i in 0..12 {
