@@ -79,6 +79,10 @@ proptest! {
                 prop_assert!(raw.len() > max);
             }
             Err(InputError::TooMany { limit }) => prop_assert_eq!(limit, MAX_PARAMS),
+            // A NUL is refused only when the input carries one, raw or escaped.
+            Err(InputError::Nul(_)) => prop_assert!(
+                raw.contains(&0) || raw.windows(3).any(|w| w == b"%00")
+            ),
             Err(other) => prop_assert!(false, "decode cannot answer {other:?}"),
         }
         // The protocol parser only adds the repeat check; it must not panic either.
