@@ -361,8 +361,7 @@ impl<S: Storage> Provider<S> {
             .transpose()
             .map_err(&fail)?;
         let resources = crate::grant::parse_resources(params);
-        let index = self.store.resource_index().await?;
-        crate::provider::resolve_resources(&index, &resources).map_err(&fail)?;
+        self.resolve_resources(&resources).await.map_err(&fail)?;
         Ok(AuthorizationRequest {
             redirect_uri: redirect_uri.clone(),
             redirect_uri_given,
@@ -490,15 +489,19 @@ impl<S: Storage> Provider<S> {
                 ),
             ));
         }
-        let index = self.store.resource_index().await?;
+        // The organizations the user may pick are those that use this app: a few.
+        let mut indexes = Vec::with_capacity(orgs.len());
+        for m in &orgs {
+            indexes.push(self.store.org_resources(&m.org_id).await?);
+        }
         let scopes = req
             .scopes
             .iter()
             .map(|s| {
                 // The API declaring the scope in the organizations the user may pick.
-                let server = orgs
+                let server = indexes
                     .iter()
-                    .find_map(|m| index.servers_of(&m.org_id, s).into_iter().next());
+                    .find_map(|index| index.servers_of(s).into_iter().next());
                 let declared = server.and_then(|rs| {
                     rs.scopes
                         .iter()

@@ -8,7 +8,7 @@ use crate::model::{
 };
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
-use crate::store::{AuditQuery, ConsentView, MembershipChange, ResourceIndex, Storage};
+use crate::store::{AuditQuery, ConsentView, MembershipChange, OrgResources, Storage};
 use crate::token::AccessTokenClaims;
 use crate::{Clock, FieldError, FieldErrors, ServiceError, password, secret};
 use serde_json::json;
@@ -252,8 +252,7 @@ fn api_token_fields(
     new: NewApiToken,
     role: Role,
     allowed: &ScopeSet,
-    index: &ResourceIndex,
-    org_id: &str,
+    index: &OrgResources,
 ) -> Result<(String, ScopeSet, i64), ServiceError> {
     let mut invalid = FieldErrors::default();
     let name = new.name.trim();
@@ -271,7 +270,7 @@ fn api_token_fields(
             if scope::is_management(s) {
                 !allowed.contains(s)
             } else {
-                !scope::is_oidc(s) && index.servers_of(org_id, s).is_empty()
+                !scope::is_oidc(s) && index.servers_of(s).is_empty()
             }
         })
         .collect();
@@ -758,16 +757,14 @@ impl<S: Storage> Manager<S> {
                 errors.push(FieldError::new(field, e.to_string()));
             }
         }
-        let index = self.store.resource_index().await?;
-        if let Some(s) = app
-            .scopes
-            .iter()
-            .find(|s| !scope::is_builtin(s) && !index.declares(s))
-        {
-            errors.push(FieldError::new(
-                "scopes",
-                format!("scope {s:?} is not defined by any resource server"),
-            ));
+        for s in app.scopes.iter().filter(|s| !scope::is_builtin(s)) {
+            if !self.store.scope_declared(s).await? {
+                errors.push(FieldError::new(
+                    "scopes",
+                    format!("scope {s:?} is not defined by any resource server"),
+                ));
+                break;
+            }
         }
         // Zero means the server's default.
         if app.access_token_ttl != 0 && !(60..=86_400).contains(&app.access_token_ttl) {
@@ -1249,8 +1246,8 @@ impl<S: Storage> Manager<S> {
         self.authorize(actor, Action::ManageOwnApiTokens, &org.id)
             .await?;
         let allowed = policy::management_scopes_for(role, user.platform_admin);
-        let index = self.store.resource_index().await?;
-        let (name, scopes, lifetime) = api_token_fields(new, role, &allowed, &index, &org.id)?;
+        let index = self.store.org_resources(&org.id).await?;
+        let (name, scopes, lifetime) = api_token_fields(new, role, &allowed, &index)?;
         // What a token mints is within what it holds itself.
         let beyond = policy::beyond_holding(actor, &scopes);
         if !beyond.is_empty() {
@@ -1861,7 +1858,7 @@ mod tests {
 
     #[test]
     fn an_api_token_is_refused_with_every_invalid_field() {
-        let index = ResourceIndex::new(vec![resource_server(
+        let index = OrgResources::new(vec![resource_server(
             "https://ledger.example.com",
             "Ledger",
             vec![scope("ledger:read", "Read")],
@@ -1877,7 +1874,6 @@ mod tests {
             Role::Member,
             &allowed,
             &index,
-            "org_1",
         );
         let Err(ServiceError::InvalidFields(errors)) = &refused else {
             panic!("{refused:?}");
@@ -1893,7 +1889,6 @@ mod tests {
                 Role::Member,
                 &allowed,
                 &index,
-                "org_1"
             )),
             ["scopes", "expires_in"]
         );
@@ -1906,7 +1901,6 @@ mod tests {
             Role::Member,
             &allowed,
             &index,
-            "org_1",
         )
         .unwrap();
         assert_eq!(

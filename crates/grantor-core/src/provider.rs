@@ -12,10 +12,11 @@ use crate::oidc;
 use crate::password::PasswordChecker;
 use crate::scope::ScopeSet;
 use crate::secret;
-use crate::store::{Client, GrantRecord, RefreshRecord, ResourceIndex, Storage};
+use crate::store::{Client, GrantRecord, RefreshRecord, Storage};
 use crate::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection, TokenResponse};
 use crate::{Clock, OAuthError};
-use std::collections::HashMap;
+use lru::LruCache;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 /// Authorization codes live 60 seconds.
@@ -72,11 +73,16 @@ pub struct Provider<S> {
 /// Access tokens whose signature and issuer were already checked, by hash. Verifying an
 /// ES256 signature costs about three times making one, and resource servers introspect the
 /// same token on every request. Expiry and revocation are still checked every time.
-#[derive(Default)]
-pub struct VerifiedTokens(Mutex<HashMap<String, Arc<AccessTokenClaims>>>);
+pub struct VerifiedTokens(Mutex<LruCache<String, Arc<AccessTokenClaims>>>);
 
-/// Past this many remembered tokens the memory starts over.
-const MAX_VERIFIED: usize = 10_000;
+/// How many checked tokens are remembered; past that the least recently used is forgotten.
+const MAX_VERIFIED: NonZeroUsize = NonZeroUsize::MIN.saturating_add(9_999);
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self(Mutex::new(LruCache::new(MAX_VERIFIED)))
+    }
+}
 
 impl VerifiedTokens {
     fn get(&self, hash: &str) -> Option<Arc<AccessTokenClaims>> {
@@ -84,11 +90,8 @@ impl VerifiedTokens {
     }
 
     fn remember(&self, hash: String, claims: Arc<AccessTokenClaims>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= MAX_VERIFIED {
-                map.clear();
-            }
-            map.insert(hash, claims);
+        if let Ok(mut cache) = self.0.lock() {
+            cache.put(hash, claims);
         }
     }
 }
@@ -109,33 +112,6 @@ pub struct UserGrant {
     pub scopes: ScopeSet,
     pub resources: Vec<String>,
     pub nonce: Option<String>,
-}
-
-/// Checks `resource` parameters (RFC 8707): absolute URIs naming known resource servers.
-pub fn resolve_resources<'a>(
-    index: &'a ResourceIndex,
-    requested: &[String],
-) -> Result<Vec<&'a ResourceServer>, OAuthError> {
-    requested
-        .iter()
-        .map(|r| {
-            let parsed = url::Url::parse(r).map_err(|_| {
-                OAuthError::new(
-                    ErrorCode::InvalidTarget,
-                    format!("resource {r:?} is not an absolute URI"),
-                )
-            })?;
-            if parsed.fragment().is_some() {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidTarget,
-                    "a resource must not contain a fragment",
-                ));
-            }
-            index.by_identifier(r).ok_or_else(|| {
-                OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}"))
-            })
-        })
-        .collect()
 }
 
 /// The grant types Grantor supports (implicit at the authorization endpoint, the rest at the
@@ -214,6 +190,33 @@ impl<S: Storage> Provider<S> {
         }
     }
 
+    /// Checks `resource` parameters (RFC 8707): absolute URIs naming known resource servers.
+    pub async fn resolve_resources(
+        &self,
+        requested: &[String],
+    ) -> Result<Vec<Arc<ResourceServer>>, OAuthError> {
+        let mut found = Vec::with_capacity(requested.len());
+        for r in requested {
+            let parsed = url::Url::parse(r).map_err(|_| {
+                OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    format!("resource {r:?} is not an absolute URI"),
+                )
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "a resource must not contain a fragment",
+                ));
+            }
+            let rs = self.store.resource_server(r).await?.ok_or_else(|| {
+                OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}"))
+            })?;
+            found.push(rs);
+        }
+        Ok(found)
+    }
+
     /// Narrows `scopes` to what a token acting in organization `org_id` may carry and to the
     /// requested resources (RFC 8707), and returns the audiences: the identifiers of the
     /// resource servers whose scopes the token carries. A resource server's scopes reach a
@@ -225,13 +228,13 @@ impl<S: Storage> Provider<S> {
         resources: &[String],
         org_id: &str,
     ) -> Result<Vec<String>, OAuthError> {
-        let index = self.store.resource_index().await?;
         // Grantor's own management API is a resource server too; its scopes are `grantor:*`.
         let (to_management, others): (Vec<String>, Vec<String>) = resources
             .iter()
             .cloned()
             .partition(|r| self.settings.is_management_api(r));
-        let targets = resolve_resources(&index, &others)?;
+        let targets = self.resolve_resources(&others).await?;
+        let index = self.store.org_resources(org_id).await?;
         if let Some(foreign) = targets
             .iter()
             .find(|rs| rs.org_id != org_id || self.settings.is_reserved(&rs.identifier))
@@ -258,7 +261,7 @@ impl<S: Storage> Provider<S> {
                 continue;
             }
             let servers: Vec<&ResourceServer> = index
-                .servers_of(org_id, s)
+                .servers_of(s)
                 .into_iter()
                 .filter(|rs| !self.settings.is_reserved(&rs.identifier))
                 .filter(|rs| resources.is_empty() || targets.iter().any(|t| t.id == rs.id))
@@ -535,13 +538,17 @@ impl<S: Storage> Provider<S> {
         if claims.client_id == caller.app.client_id {
             return Ok(true);
         }
-        let index = self.store.resource_index().await?;
-        Ok(claims.aud.iter().any(|aud| {
-            !self.settings.is_reserved(aud)
-                && index
-                    .by_identifier(aud)
-                    .is_some_and(|rs| rs.org_id == caller.app.org_id)
-        }))
+        for aud in claims.aud.iter() {
+            if self.settings.is_reserved(aud) {
+                continue;
+            }
+            if let Some(rs) = self.store.resource_server(aud).await?
+                && rs.org_id == caller.app.org_id
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn introspect_refresh_token(

@@ -8,7 +8,7 @@ use crate::model::{
     ApiToken, App, AuditEvent, Invitation, Membership, OrgAccessGrant, Organization,
     ResourceServer, Role, User,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -23,69 +23,53 @@ pub struct Client {
     pub org_grants: Vec<OrgAccessGrant>,
 }
 
-/// Every resource server, indexed by identifier and, within each organization, by scope.
-/// Scope names are unique within a resource server only: `orders:read` of one organization's
-/// API is not another's, and one organization may have two APIs with a scope of that name.
+/// One organization's resource servers, indexed by scope. Scope names are unique within a
+/// resource server only: `orders:read` of one organization's API is not another's, and one
+/// organization may have two APIs with a scope of that name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourceIndex {
+pub struct OrgResources {
     servers: Vec<ResourceServer>,
-    by_identifier: HashMap<String, usize>,
-    /// Organization, then scope name: the organization's servers that declare it.
-    by_org_scope: HashMap<String, HashMap<String, Vec<usize>>>,
-    /// Every scope name some resource server declares.
-    names: HashSet<String>,
+    by_scope: HashMap<String, Vec<usize>>,
 }
 
-impl ResourceIndex {
+impl OrgResources {
     pub fn new(servers: Vec<ResourceServer>) -> Self {
-        let mut by_identifier = HashMap::new();
-        let mut by_org_scope: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
-        let mut names = HashSet::new();
+        let mut by_scope: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, rs) in servers.iter().enumerate() {
-            by_identifier.insert(rs.identifier.clone(), i);
-            let scopes = by_org_scope.entry(rs.org_id.clone()).or_default();
             for s in &rs.scopes {
-                scopes.entry(s.name.clone()).or_default().push(i);
-                names.insert(s.name.clone());
+                by_scope.entry(s.name.clone()).or_default().push(i);
             }
         }
-        Self {
-            servers,
-            by_identifier,
-            by_org_scope,
-            names,
-        }
+        Self { servers, by_scope }
     }
 
-    pub fn by_identifier(&self, identifier: &str) -> Option<&ResourceServer> {
-        self.by_identifier
-            .get(identifier)
-            .and_then(|i| self.servers.get(*i))
-    }
-
-    /// Whether any resource server, of any organization, declares `scope`.
-    pub fn declares(&self, scope: &str) -> bool {
-        self.names.contains(scope)
-    }
-
-    /// The resource servers of organization `org_id` that declare `scope`.
-    pub fn servers_of(&self, org_id: &str, scope: &str) -> Vec<&ResourceServer> {
-        self.by_org_scope
-            .get(org_id)
-            .and_then(|scopes| scopes.get(scope))
+    /// The organization's resource servers that declare `scope`.
+    pub fn servers_of(&self, scope: &str) -> Vec<&ResourceServer> {
+        self.by_scope
+            .get(scope)
             .map(|found| found.iter().filter_map(|i| self.servers.get(*i)).collect())
             .unwrap_or_default()
     }
 }
 
-/// Cached reads for the protocol's hot paths; invalidated on every node within a second of
-/// a configuration change.
+/// Cached reads for the protocol's hot paths, each by one key so that no token costs a read
+/// of every organization's configuration; a change evicts the entries it names, on every
+/// node within a second.
 pub trait Registry: Send + Sync {
     fn client(
         &self,
         client_id: &str,
     ) -> impl Future<Output = StoreResult<Option<Arc<Client>>>> + Send;
-    fn resource_index(&self) -> impl Future<Output = StoreResult<Arc<ResourceIndex>>> + Send;
+    /// The resource server with this identifier, of whichever organization.
+    fn resource_server(
+        &self,
+        identifier: &str,
+    ) -> impl Future<Output = StoreResult<Option<Arc<ResourceServer>>>> + Send;
+    /// Organization `org_id`'s resource servers.
+    fn org_resources(
+        &self,
+        org_id: &str,
+    ) -> impl Future<Output = StoreResult<Arc<OrgResources>>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +227,8 @@ pub trait Directory: Send + Sync {
         &self,
         org_id: &str,
     ) -> impl Future<Output = StoreResult<Vec<ResourceServer>>> + Send;
+    /// Whether a resource server of any organization declares `scope`.
+    fn scope_declared(&self, scope: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Saves a resource server's name and replaces its scopes.
     fn update_resource_server(
         &self,

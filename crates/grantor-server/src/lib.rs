@@ -280,7 +280,7 @@ async fn poll_configuration(state: &AppState, now: i64, next_key_transition: &mu
         advanced = true;
     }
     match state.store.refresh_if_changed().await {
-        Ok(changed) if changed || advanced => {
+        Ok(keys_changed) if keys_changed || advanced => {
             match keyring::reload(
                 &state.store,
                 &state.kek,

@@ -1,5 +1,6 @@
 //! Users' API tokens.
 
+use crate::changes::Change;
 use crate::pool::{Store, backend_error, conflict};
 use crate::revocations::{GRANT_REVOCATION_TTL, Kind};
 use crate::rows::{flag, get, role, scopes};
@@ -56,7 +57,8 @@ impl ApiTokenStore for Store {
         .execute(&mut *tx)
         .await
         .map_err(conflict("an API token with this id"))?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::ApiToken(t.id.clone())])
+            .await
     }
 
     async fn api_tokens_of_user(&self, user_id: &str) -> StoreResult<Vec<ApiToken>> {
@@ -123,7 +125,9 @@ impl ApiTokenStore for Store {
         if revoked > 0 {
             Store::log_revocations(&mut tx, Kind::Grant, &ids, expires_at).await?;
         }
-        let committed = self.commit_if_changed(tx, revoked, audit).await?;
+        let committed = self
+            .commit_if_changed(tx, revoked, audit, &[Change::ApiToken(id.to_string())])
+            .await?;
         if committed {
             self.remember_revoked(Kind::Grant, &ids, expires_at);
         }

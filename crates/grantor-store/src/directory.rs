@@ -1,3 +1,4 @@
+use crate::changes::Change;
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::{self, APP_COLUMNS, USER_COLUMNS, get, to_json};
 use grantor_core::model::{
@@ -5,8 +6,9 @@ use grantor_core::model::{
     ScopeDefinition, User,
 };
 use grantor_core::store::{
-    Client, Directory, MembershipChange, Registry, ResourceIndex, StoreResult,
+    Client, Directory, MembershipChange, OrgResources, Registry, StoreResult,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 
 const MEMBERSHIP_QUERY: &str = "SELECT m.org_id, o.name AS org_name, m.user_id, u.email, m.role \
@@ -47,42 +49,49 @@ fn org_grant(row: &sqlx::any::AnyRow) -> StoreResult<OrgAccessGrant> {
 }
 
 impl Store {
-    async fn all_resource_servers(&self, org_id: Option<&str>) -> StoreResult<Vec<ResourceServer>> {
-        let servers = sqlx::query(
-            "SELECT id, org_id, identifier, name, created_at FROM resource_servers \
-             WHERE $1 IS NULL OR org_id = $1 ORDER BY identifier",
-        )
-        .bind(org_id)
+    /// The resource servers `filter` (a condition on `r`, with `$1`) selects, with their
+    /// scopes: two queries, joined in memory by id.
+    async fn resource_servers_where(
+        &self,
+        filter: &str,
+        value: &str,
+    ) -> StoreResult<Vec<ResourceServer>> {
+        let servers = sqlx::query(&format!(
+            "SELECT r.id, r.org_id, r.identifier, r.name, r.created_at FROM resource_servers r \
+             WHERE {filter} ORDER BY r.identifier"
+        ))
+        .bind(value)
         .fetch_all(&self.pool)
         .await
         .map_err(backend_error)?;
-        let scopes = sqlx::query(
+        let scope_rows = sqlx::query(&format!(
             "SELECT s.resource_id, s.name, s.description FROM resource_scopes s \
-             JOIN resource_servers r ON r.id = s.resource_id WHERE $1 IS NULL OR r.org_id = $1 ORDER BY s.name",
-        )
-        .bind(org_id)
+             JOIN resource_servers r ON r.id = s.resource_id WHERE {filter} ORDER BY s.name"
+        ))
+        .bind(value)
         .fetch_all(&self.pool)
         .await
         .map_err(backend_error)?;
+        let mut scopes: HashMap<String, Vec<ScopeDefinition>> = HashMap::new();
+        for s in &scope_rows {
+            scopes
+                .entry(get(s, "resource_id")?)
+                .or_default()
+                .push(ScopeDefinition {
+                    name: get(s, "name")?,
+                    description: get(s, "description")?,
+                });
+        }
         servers
             .iter()
             .map(|row| {
                 let id: String = get(row, "id")?;
-                let mut defs = Vec::new();
-                for s in &scopes {
-                    if get::<String>(s, "resource_id")? == id {
-                        defs.push(ScopeDefinition {
-                            name: get(s, "name")?,
-                            description: get(s, "description")?,
-                        });
-                    }
-                }
                 Ok(ResourceServer {
+                    scopes: scopes.remove(&id).unwrap_or_default(),
                     id,
                     org_id: get(row, "org_id")?,
                     identifier: get(row, "identifier")?,
                     name: get(row, "name")?,
-                    scopes: defs,
                     created_at: get(row, "created_at")?,
                 })
             })
@@ -104,6 +113,13 @@ impl Store {
             org_name,
             org_grants,
         }))
+    }
+}
+
+fn resource_change(rs: &ResourceServer) -> Change {
+    Change::ResourceServer {
+        org_id: rs.org_id.clone(),
+        identifier: rs.identifier.clone(),
     }
 }
 
@@ -159,6 +175,7 @@ impl Store {
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
         org_id: &str,
+        user_id: &str,
         was_owner: bool,
         audit: &AuditEvent,
     ) -> StoreResult<MembershipChange> {
@@ -176,7 +193,11 @@ impl Store {
                 return Ok(MembershipChange::WouldLeaveNoOwner);
             }
         }
-        self.commit_change(tx, audit).await?;
+        let change = Change::Membership {
+            org_id: org_id.to_string(),
+            user_id: user_id.to_string(),
+        };
+        self.commit_change(tx, audit, &[change]).await?;
         Ok(MembershipChange::Changed)
     }
 }
@@ -187,23 +208,31 @@ impl Registry for Store {
         if !grantor_core::model::is_app_id(client_id) {
             return Ok(None);
         }
-        if let Some(hit) = self.cache.client(client_id) {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let loaded = self.load_client(client_id).await?.map(Arc::new);
-        self.cache.put_client(client_id, loaded.clone(), generation);
-        Ok(loaded)
+        self.cache
+            .client(client_id, || async {
+                Ok(self.load_client(client_id).await?.map(Arc::new))
+            })
+            .await
     }
 
-    async fn resource_index(&self) -> StoreResult<Arc<ResourceIndex>> {
-        if let Some(hit) = self.cache.resources() {
-            return Ok(hit);
-        }
-        let generation = self.cache.generation();
-        let index = Arc::new(ResourceIndex::new(self.all_resource_servers(None).await?));
-        self.cache.put_resources(index.clone(), generation);
-        Ok(index)
+    async fn resource_server(&self, identifier: &str) -> StoreResult<Option<Arc<ResourceServer>>> {
+        self.cache
+            .resource_server(identifier, || async {
+                let found = self
+                    .resource_servers_where("r.identifier = $1", identifier)
+                    .await?;
+                Ok(found.into_iter().next().map(Arc::new))
+            })
+            .await
+    }
+
+    async fn org_resources(&self, org_id: &str) -> StoreResult<Arc<OrgResources>> {
+        self.cache
+            .org_resources(org_id, || async {
+                let servers = self.resource_servers_where("r.org_id = $1", org_id).await?;
+                Ok(Arc::new(OrgResources::new(servers)))
+            })
+            .await
     }
 }
 
@@ -217,7 +246,8 @@ impl Directory for Store {
             .execute(&mut *tx)
             .await
             .map_err(conflict("an organization with this name"))?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::Organization(org.id.clone())])
+            .await
     }
 
     async fn organization(&self, id_or_name: &str) -> StoreResult<Option<Organization>> {
@@ -242,7 +272,8 @@ impl Directory for Store {
     async fn create_user(&self, user: &User, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         insert_user(&mut tx, user).await?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::User(user.id.clone())])
+            .await
     }
 
     async fn set_user_disabled(
@@ -258,7 +289,8 @@ impl Directory for Store {
             .execute(&mut *tx)
             .await
             .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::User(user_id.to_string())])
+            .await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
@@ -300,7 +332,7 @@ impl Directory for Store {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
-        self.commit_membership_change(tx, org_id, was_owner, audit)
+        self.commit_membership_change(tx, org_id, user_id, was_owner, audit)
             .await
     }
 
@@ -321,7 +353,7 @@ impl Directory for Store {
         if deleted == 0 {
             return Ok(MembershipChange::NoSuchMember);
         }
-        self.commit_membership_change(tx, org_id, was_owner, audit)
+        self.commit_membership_change(tx, org_id, user_id, was_owner, audit)
             .await
     }
 
@@ -365,7 +397,7 @@ impl Directory for Store {
             .await
             .map_err(conflict("a resource server with this identifier"))?;
         insert_scopes(&mut tx, rs).await?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[resource_change(rs)]).await
     }
 
     async fn update_resource_server(
@@ -386,22 +418,40 @@ impl Directory for Store {
             .await
             .map_err(backend_error)?;
         insert_scopes(&mut tx, rs).await?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[resource_change(rs)]).await
     }
 
     async fn delete_resource_server(&self, id: &str, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         // Its scopes go with it (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM resource_servers WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        let deleted =
+            sqlx::query("DELETE FROM resource_servers WHERE id = $1 RETURNING org_id, identifier")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        let Some(row) = deleted else {
+            return Ok(());
+        };
+        let change = Change::ResourceServer {
+            org_id: get(&row, "org_id")?,
+            identifier: get(&row, "identifier")?,
+        };
+        self.commit_change(tx, audit, &[change]).await
     }
 
     async fn resource_servers(&self, org_id: &str) -> StoreResult<Vec<ResourceServer>> {
-        self.all_resource_servers(Some(org_id)).await
+        self.resource_servers_where("r.org_id = $1", org_id).await
+    }
+
+    async fn scope_declared(&self, scope: &str) -> StoreResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM resource_scopes WHERE name = $1 LIMIT 1")
+                .bind(scope)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?;
+        Ok(found.is_some())
     }
 
     async fn create_app(&self, app: &App, audit: &AuditEvent) -> StoreResult<()> {
@@ -426,7 +476,8 @@ impl Directory for Store {
         .execute(&mut *tx)
         .await
         .map_err(conflict("an app with this id"))?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::App(app.client_id.clone())])
+            .await
     }
 
     async fn delete_app(&self, client_id: &str, audit: &AuditEvent) -> StoreResult<()> {
@@ -444,7 +495,8 @@ impl Directory for Store {
                 .await
                 .map_err(backend_error)?;
         }
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::App(client_id.to_string())])
+            .await
     }
 
     async fn update_app(&self, app: &App, audit: &AuditEvent) -> StoreResult<()> {
@@ -462,7 +514,8 @@ impl Directory for Store {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::App(app.client_id.clone())])
+            .await
     }
 
     async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
@@ -506,7 +559,8 @@ impl Directory for Store {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::App(client_id.to_string())])
+            .await
     }
 
     async fn put_org_grant(&self, grant: &OrgAccessGrant, audit: &AuditEvent) -> StoreResult<()> {
@@ -522,7 +576,8 @@ impl Directory for Store {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::App(grant.client_id.clone())])
+            .await
     }
 
     async fn delete_org_grant(
@@ -540,7 +595,8 @@ impl Directory for Store {
                 .await
                 .map_err(backend_error)?
                 .rows_affected();
-        self.commit_if_changed(tx, deleted, audit).await
+        self.commit_if_changed(tx, deleted, audit, &[Change::App(client_id.to_string())])
+            .await
     }
 
     async fn org_grants(&self, client_id: &str) -> StoreResult<Vec<OrgAccessGrant>> {

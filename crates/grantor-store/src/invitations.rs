@@ -1,5 +1,6 @@
 //! Invitations to join an organization.
 
+use crate::changes::Change;
 use crate::directory::insert_user;
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::get;
@@ -46,7 +47,8 @@ impl InvitationStore for Store {
         .execute(&mut *tx)
         .await
         .map_err(conflict("an invitation with this id"))?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::Invitation(i.id.clone())])
+            .await
     }
 
     async fn invitation_by_hash(&self, token_hash: &str) -> StoreResult<Option<Invitation>> {
@@ -110,7 +112,17 @@ impl InvitationStore for Store {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
-        self.commit_change(tx, audit).await?;
+        let mut changes = vec![
+            Change::Invitation(i.id.clone()),
+            Change::Membership {
+                org_id: i.org_id.clone(),
+                user_id: user_id.to_string(),
+            },
+        ];
+        if new_user.is_some() {
+            changes.push(Change::User(user_id.to_string()));
+        }
+        self.commit_change(tx, audit, &changes).await?;
         Ok(true)
     }
 
@@ -130,6 +142,7 @@ impl InvitationStore for Store {
         .await
         .map_err(backend_error)?
         .rows_affected();
-        self.commit_if_changed(tx, deleted, audit).await
+        self.commit_if_changed(tx, deleted, audit, &[Change::Invitation(id.to_string())])
+            .await
     }
 }

@@ -1,3 +1,4 @@
+use crate::changes::Change;
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::get;
 use grantor_core::StoreError;
@@ -55,7 +56,8 @@ impl KeyStore for Store {
         .execute(&mut *tx)
         .await
         .map_err(conflict("a next signing key for this algorithm"))?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::Key(key.kid.clone())])
+            .await
     }
 
     async fn update_key(
@@ -73,7 +75,8 @@ impl KeyStore for Store {
             .execute(&mut *tx)
             .await
             .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::Key(kid.to_string())])
+            .await
     }
 
     async fn delete_key(&self, kid: &str, audit: &AuditEvent) -> StoreResult<()> {
@@ -83,6 +86,7 @@ impl KeyStore for Store {
             .execute(&mut *tx)
             .await
             .map_err(backend_error)?;
-        self.commit_change(tx, audit).await
+        self.commit_change(tx, audit, &[Change::Key(kid.to_string())])
+            .await
     }
 }

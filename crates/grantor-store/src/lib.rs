@@ -2,12 +2,14 @@
 //! PostgreSQL with the same SQL (sqlx's `Any` driver; `$N` placeholders work on both).
 //!
 //! Backend differences live in [`pool`] only. Configuration data read on hot paths is cached
-//! in [`cache`], and every node drops its cache within a poll interval of a change made
-//! anywhere, by the CLI included, through a version counter bumped in each write transaction.
+//! in [`cache`] by key; each change names what it touched in a change log ([`changes`]),
+//! and every node evicts those entries within a poll interval of a change made anywhere, by
+//! the CLI included.
 
 mod api_tokens;
 mod audit;
 mod cache;
+mod changes;
 mod directory;
 mod grants;
 mod idempotency;

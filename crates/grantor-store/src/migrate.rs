@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 11] = [
+const MIGRATIONS: [(i64, &str, &str); 12] = [
     (
         1,
         "foundation",
@@ -56,6 +56,11 @@ const MIGRATIONS: [(i64, &str, &str); 11] = [
         11,
         "tenant_isolation",
         include_str!("../migrations/0011_tenant_isolation.sql"),
+    ),
+    (
+        12,
+        "change_log",
+        include_str!("../migrations/0012_change_log.sql"),
     ),
 ];
 

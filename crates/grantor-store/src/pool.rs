@@ -1,6 +1,7 @@
 //! The pools, and the only place that knows which backend is in use.
 
 use crate::cache::Cache;
+use crate::changes::Change;
 use crate::revocations::Revoked;
 use grantor_core::StoreError;
 use grantor_core::model::AuditEvent;
@@ -212,20 +213,19 @@ impl Store {
         tx.commit().await.map_err(backend_error)
     }
 
-    /// Commits a configuration change: its audit event and a version bump in the same
-    /// transaction, then drops this node's cache at once (other nodes follow on their poll).
+    /// Commits a configuration change: its audit event and its entry in the change log
+    /// naming what it touched, in the same transaction; then evicts those entries from this
+    /// node's cache at once (other nodes follow on their poll).
     pub(crate) async fn commit_change(
         &self,
         mut tx: Transaction<'static, Any>,
         audit: &AuditEvent,
+        changes: &[Change],
     ) -> Result<(), StoreError> {
         Self::insert_audit_event(&mut tx, audit).await?;
-        sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
+        Self::log_changes(&mut tx, changes, audit.at).await?;
         tx.commit().await.map_err(backend_error)?;
-        self.cache.clear();
+        self.apply_changes(changes);
         Ok(())
     }
 
@@ -237,25 +237,23 @@ impl Store {
         tx: Transaction<'static, Any>,
         affected: u64,
         audit: &AuditEvent,
+        changes: &[Change],
     ) -> Result<bool, StoreError> {
         if affected == 0 {
             return Ok(false);
         }
-        self.commit_change(tx, audit).await?;
+        self.commit_change(tx, audit, changes).await?;
         Ok(true)
     }
 
-    /// Drops cached configuration if any node (or the CLI) changed it since the last check,
-    /// reads revocations made since and writes API tokens' last use. Returns whether the configuration had changed, so
-    /// callers can reload what they derive from it.
+    /// Catches up with what any node (or the CLI) changed since the last call: evicts the
+    /// configuration it names from the cache, reads revocations made since and writes API
+    /// tokens' last use. Returns whether signing keys may have changed, so callers reload
+    /// them.
     pub async fn refresh_if_changed(&self) -> Result<bool, StoreError> {
         self.read_revocation_log().await?;
         self.flush_api_token_use().await?;
-        let version: i64 = sqlx::query_scalar("SELECT version FROM config_version WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        Ok(self.cache.observe_version(version))
+        self.read_change_log().await
     }
 
     /// Deletes what can no longer be used: revocation records, sessions, codes never
@@ -265,6 +263,7 @@ impl Store {
     /// issued. Statements run in this order: a grant goes once its refresh tokens have.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
         self.prune_revocations(now).await?;
+        self.prune_change_log(now).await?;
         let statements = [
             "DELETE FROM sessions WHERE expires_at < $1",
             "DELETE FROM authorization_codes WHERE expires_at < $1 AND consumed_at IS NULL",

@@ -817,10 +817,13 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome
         .wait_for(Locator::XPath("//p[contains(., 'was created')]"))
         .await;
-    let index = grantor_core::store::Registry::resource_index(&srv.state.store)
-        .await
-        .unwrap();
-    let payments = index.by_identifier("https://payments.example.com").unwrap();
+    let payments = grantor_core::store::Registry::resource_server(
+        &srv.state.store,
+        "https://payments.example.com",
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(payments.scopes.len(), 2);
     assert_eq!(payments.scopes[0].description, "See payments");
     chrome.click_link("Trading").await;

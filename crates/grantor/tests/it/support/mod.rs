@@ -197,8 +197,8 @@ impl TestServer {
     /// the organization's name: a resource server's scopes reach tokens only in its own
     /// organization), declaring `trades:read` and `trades:write`. Returns its identifier.
     pub async fn trading_api(&self, org: &Organization) -> String {
-        let index = self.state.store.resource_index().await.unwrap();
-        let identifier = match index.by_identifier(TRADING) {
+        let taken = self.state.store.resource_server(TRADING).await.unwrap();
+        let identifier = match taken {
             None => TRADING.to_string(),
             Some(_) => format!("{TRADING}/{}", org.name),
         };
