@@ -127,7 +127,10 @@ pub async fn authenticate<S: Directory + ThrottleStore>(
     let checked = checker
         .verify(
             password_given,
-            user.as_ref().map(|u| u.password_hash.as_str()),
+            user.as_ref()
+                .map(|u| u.password_hash.as_str())
+                // No password yet: the same work as an unknown email, and a refusal.
+                .filter(|hash| !hash.is_empty()),
         )
         .await;
     match (checked, user) {

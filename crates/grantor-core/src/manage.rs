@@ -147,12 +147,12 @@ fn normalize_email(email: &str) -> Result<String, String> {
 /// name (blank is none), checked.
 fn user_fields<'a>(
     email: &str,
-    password: &str,
+    password: Option<&str>,
     name: Option<&'a str>,
 ) -> Result<(String, Option<&'a str>), ServiceError> {
     let mut invalid = FieldErrors::default();
     let email = invalid.keep("email", normalize_email(email));
-    if password.chars().count() < 8 {
+    if password.is_some_and(|p| p.chars().count() < 8) {
         invalid.add("password", "a password must have at least 8 characters");
     }
     let name = name.map(str::trim).filter(|n| !n.is_empty());
@@ -340,10 +340,12 @@ pub enum Acceptance<'a> {
 
 impl<S: Storage> Manager<S> {
     /// A user record, checked: a real-looking email, a password of 8 characters or more.
+    /// A user record; without a password, the account cannot sign in with one until it is
+    /// given one (an operator provisioning members ahead of their first sign-in).
     fn new_user(
         &self,
         email: &str,
-        password: &str,
+        password: Option<&str>,
         name: Option<&str>,
         platform_admin: bool,
     ) -> Result<User, ServiceError> {
@@ -352,7 +354,10 @@ impl<S: Storage> Manager<S> {
             id: secret::new_id("usr_")?,
             name: name.unwrap_or(&email).to_string(),
             email,
-            password_hash: password::hash(password)?,
+            password_hash: password
+                .map(password::hash)
+                .transpose()?
+                .unwrap_or_default(),
             platform_admin,
             created_at: self.clock.now(),
             disabled_at: None,
@@ -422,10 +427,8 @@ impl<S: Storage> Manager<S> {
         };
         Ok(self
             .store
-            .memberships_of_user(user_id)
+            .membership(org_id, user_id)
             .await?
-            .into_iter()
-            .find(|m| m.org_id == org_id)
             .map(|m| m.role))
     }
 
@@ -498,7 +501,7 @@ impl<S: Storage> Manager<S> {
         &self,
         actor: &Caller,
         email: &str,
-        password: &str,
+        password: Option<&str>,
         name: Option<&str>,
         platform_admin: bool,
     ) -> Result<User, ServiceError> {
@@ -1237,10 +1240,8 @@ impl<S: Storage> Manager<S> {
         let user = self.user_for(actor, email).await?;
         let role = self
             .store
-            .memberships_of_user(&user.id)
+            .membership(&org.id, &user.id)
             .await?
-            .into_iter()
-            .find(|m| m.org_id == org.id)
             .map(|m| m.role)
             .ok_or_else(not_found)?;
         self.authorize(actor, Action::ManageOwnApiTokens, &org.id)
@@ -1376,12 +1377,7 @@ impl<S: Storage> Manager<S> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let (email, role) = member_fields("email", email, role)?;
         if let Some(user) = self.store.user_by_email(&email).await?
-            && self
-                .store
-                .memberships_of_user(&user.id)
-                .await?
-                .iter()
-                .any(|m| m.org_id == org.id)
+            && self.store.membership(&org.id, &user.id).await?.is_some()
         {
             return Err(ServiceError::field(
                 "email",
@@ -1542,7 +1538,7 @@ impl<S: Storage> Manager<S> {
                 )));
             }
             (Acceptance::NewUser { name, password }, None) => {
-                let user = self.new_user(&invitation.email, password, Some(name), false)?;
+                let user = self.new_user(&invitation.email, Some(password), Some(name), false)?;
                 (user.id.clone(), Some(user))
             }
             (Acceptance::SignedIn { .. }, None) => {
@@ -1914,11 +1910,11 @@ mod tests {
     fn a_new_users_fields_are_checked_together() {
         let long = "n".repeat(101);
         assert_eq!(
-            fields(user_fields("nobody", "short", Some(&long))),
+            fields(user_fields("nobody", Some("short"), Some(&long))),
             ["email", "password", "name"]
         );
         assert_eq!(
-            user_fields("Neo@Acme.example", "long enough", Some("  ")),
+            user_fields("Neo@Acme.example", Some("long enough"), Some("  ")),
             Ok(("neo@acme.example".to_string(), None))
         );
     }

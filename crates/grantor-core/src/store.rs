@@ -213,6 +213,12 @@ pub trait Directory: Send + Sync {
         &self,
         user_id: &str,
     ) -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
+    /// The user's membership of one organization (none for a disabled user).
+    fn membership(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Membership>>> + Send;
     fn members_of_org(
         &self,
         org_id: &str,

@@ -370,6 +370,18 @@ impl Directory for Store {
         rows.iter().map(rows::membership).collect()
     }
 
+    async fn membership(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Membership>> {
+        let row = sqlx::query(&format!(
+            "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 AND m.user_id = $2 AND u.disabled_at IS NULL"
+        ))
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.as_ref().map(rows::membership).transpose()
+    }
+
     async fn members_of_org(&self, org_id: &str) -> StoreResult<Vec<Membership>> {
         let rows = sqlx::query(&format!(
             "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 ORDER BY u.email"

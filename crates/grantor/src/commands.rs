@@ -218,7 +218,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let password = read_password()?;
             let user = manager(&config)
                 .await?
-                .create_user(&op, &email, &password, name.as_deref(), platform_admin)
+                .create_user(
+                    &op,
+                    &email,
+                    Some(&password),
+                    name.as_deref(),
+                    platform_admin,
+                )
                 .await
                 .map_err(service)?;
             print(&user)

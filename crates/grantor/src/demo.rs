@@ -47,7 +47,7 @@ async fn seed(m: &Manager<Store>) -> Result<Seeded, String> {
     m.create_organization(&op, ORG).await.map_err(e)?;
     // 64 random bits, written as 16 hex digits: easy to type, hard to guess.
     let password = secret::new_id("").map_err(|e| e.to_string())?[..16].to_string();
-    m.create_user(&op, OWNER, &password, Some("Demo Owner"), false)
+    m.create_user(&op, OWNER, Some(&password), Some("Demo Owner"), false)
         .await
         .map_err(e)?;
     m.add_member(&op, ORG, OWNER, Role::Owner.as_str())

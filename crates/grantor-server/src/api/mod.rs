@@ -11,6 +11,7 @@ mod idempotency;
 pub use idempotency::IdempotencyKey;
 mod members;
 mod orgs;
+mod users;
 
 use crate::AppState;
 use crate::error::Problem;
@@ -39,7 +40,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 #[openapi(
     info(
         title = "Grantor management API",
-        description = "Organizations, members, apps, resource servers, API tokens and the audit log. \
+        description = "Organizations, members, users, apps, resource servers, API tokens and the audit log. \
             Call it with a Grantor access token whose audience is `{issuer}/api/v1`: ask the token \
             endpoint for `grantor:*` scopes (an admin client's client credentials, a user's \
             authorization code, or an exchanged API token)."
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(api_tokens::list, api_tokens::create))
         .routes(routes!(api_tokens::revoke))
+        .routes(routes!(users::create))
         .split_for_parts();
     let declared = idempotency::Declared::of(&doc);
     let doc = Arc::new(doc);

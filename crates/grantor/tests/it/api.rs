@@ -1148,7 +1148,7 @@ pub(crate) async fn create_platform_admin(srv: &TestServer) {
         .create_user(
             &Caller::operator(),
             "root@ops.example",
-            PASSWORD,
+            Some(PASSWORD),
             None,
             true,
         )

@@ -1009,7 +1009,7 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
         .create_user(
             &Caller::operator(),
             "eve@else.example",
-            PASSWORD,
+            Some(PASSWORD),
             None,
             false,
         )

@@ -262,7 +262,7 @@ impl TestServer {
             m.create_user(
                 &Caller::operator(),
                 email,
-                PASSWORD,
+                Some(PASSWORD),
                 Some("Test User"),
                 false,
             )
