@@ -113,9 +113,11 @@ impl Store {
     /// Evicts what `changes` name from this node's cache; returns whether signing keys
     /// changed.
     pub(crate) fn apply_changes(&self, changes: &[Change]) -> bool {
-        changes
-            .iter()
-            .fold(false, |keys, change| self.cache.evict(change) || keys)
+        let mut keys = false;
+        for change in changes {
+            keys |= self.cache.evict(change);
+        }
+        keys
     }
 
     /// Reads the changes made since this node last looked, by any node or the CLI, and
