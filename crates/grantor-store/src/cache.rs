@@ -9,7 +9,7 @@ use grantor_core::StoreError;
 use grantor_core::model::ResourceServer;
 use grantor_core::store::{Client, OrgResources, StoreResult};
 use lru::LruCache;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -186,6 +186,8 @@ pub struct Cache {
     generation: AtomicU64,
     /// The last configuration version whose changes this node has applied.
     seen_version: AtomicI64,
+    /// Versions this node committed itself after `seen_version`, already applied.
+    own_versions: Mutex<BTreeSet<i64>>,
     clients: Mutex<Clients>,
     resource_servers: Mutex<Lookup<ResourceServer>>,
     org_resources: Mutex<LruCache<String, Arc<OrgResources>>>,
@@ -199,6 +201,7 @@ impl Default for Cache {
         Self {
             generation: AtomicU64::new(0),
             seen_version: AtomicI64::new(0),
+            own_versions: Mutex::default(),
             clients: Mutex::new(Clients {
                 lookup: Lookup::new(MAX_CLIENTS, capacity(MAX_UNKNOWN_CLIENTS)),
                 by_org: HashMap::new(),
@@ -342,6 +345,17 @@ impl Cache {
 
     pub fn seen_version(&self) -> i64 {
         self.seen_version.load(Ordering::SeqCst)
+    }
+
+    pub fn note_own_version(&self, version: i64) {
+        lock(&self.own_versions).insert(version);
+    }
+
+    /// This node's own versions up to `current`, forgotten as they are handed over.
+    pub fn take_own_versions(&self, current: i64) -> BTreeSet<i64> {
+        let mut own = lock(&self.own_versions);
+        let later = own.split_off(&(current + 1));
+        std::mem::replace(&mut *own, later)
     }
 
     pub fn set_seen_version(&self, version: i64) {

@@ -83,11 +83,12 @@ impl Store {
     /// Bumps the configuration version and logs `changes` under it, inside the change's
     /// transaction. The counter row stays locked until the commit, so versions commit in
     /// order and a reader that sees version n sees every change up to n.
+    /// Returns the version the change is logged under.
     pub(crate) async fn log_changes(
         tx: &mut Transaction<'static, Any>,
         changes: &[Change],
         at: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let version: i64 = sqlx::query_scalar(
             "UPDATE config_version SET version = version + 1 WHERE id = 1 RETURNING version",
         )
@@ -107,7 +108,7 @@ impl Store {
             .await
             .map_err(backend_error)?;
         }
-        Ok(())
+        Ok(version)
     }
 
     /// Evicts what `changes` name from this node's cache; returns whether signing keys
@@ -138,8 +139,18 @@ impl Store {
         } else {
             self.changes_between(seen, current).await?
         };
+        // This node's own changes were applied when they committed: evicting them again
+        // would only throw away what was loaded since.
+        let own = self.cache.take_own_versions(current);
         let keys = match entries {
-            Some(changes) => self.apply_changes(&changes),
+            Some(changes) => {
+                let theirs: Vec<Change> = changes
+                    .into_iter()
+                    .filter(|(version, _)| !own.contains(version))
+                    .map(|(_, change)| change)
+                    .collect();
+                self.apply_changes(&theirs)
+            }
             None => {
                 self.cache.clear();
                 true
@@ -149,13 +160,13 @@ impl Store {
         Ok(keys)
     }
 
-    /// The changes after version `seen` up to `current`, or `None` unless every version in
-    /// between is there and known.
+    /// The changes after version `seen` up to `current`, each with its version, or `None`
+    /// unless every version in between is there and known.
     async fn changes_between(
         &self,
         seen: i64,
         current: i64,
-    ) -> Result<Option<Vec<Change>>, StoreError> {
+    ) -> Result<Option<Vec<(i64, Change)>>, StoreError> {
         if current - seen > BATCH {
             return Ok(None);
         }
@@ -181,7 +192,7 @@ impl Store {
             let Some(change) = Change::from_entry(&kind, get(row, "id")?) else {
                 return Ok(None);
             };
-            changes.push(change);
+            changes.push((version, change));
         }
         Ok((expected == current + 1).then_some(changes))
     }

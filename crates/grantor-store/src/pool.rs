@@ -223,9 +223,10 @@ impl Store {
         changes: &[Change],
     ) -> Result<(), StoreError> {
         Self::insert_audit_event(&mut tx, audit).await?;
-        Self::log_changes(&mut tx, changes, audit.at).await?;
+        let version = Self::log_changes(&mut tx, changes, audit.at).await?;
         tx.commit().await.map_err(backend_error)?;
         self.apply_changes(changes);
+        self.cache.note_own_version(version);
         Ok(())
     }
 

@@ -21,5 +21,6 @@ mod multinode;
 mod ops;
 mod resource;
 mod sign_in;
+mod tenants;
 mod upgrade;
 mod walkthrough;
