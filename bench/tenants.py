@@ -205,7 +205,7 @@ def populate(api, start, end, workers, made):
             done += 1
             if done % 1000 == 0:
                 rate = (api.writes - writes0) / (time.monotonic() - t0)
-                print(f"  {end - start and start + done} organizations, {rate:.0f} writes/s",
+                print(f"  {start + done} organizations, {rate:.0f} writes/s",
                       file=sys.stderr, flush=True)
     return (api.writes - writes0) / (time.monotonic() - t0)
 
@@ -267,7 +267,8 @@ def measure(label, servers, client_id, secret, args, outdir, during=None):
     per_node = max(1, args.connections // len(servers))
     procs, outs = [], []
     for n, s in enumerate(servers):
-        out = os.path.join(outdir, f"oha-{label}-{n}.json")
+        slug = "".join(ch if ch.isalnum() else "-" for ch in label)
+        out = os.path.join(outdir, f"oha-{slug}-{n}.json")
         argv = oha(s.url, client_id, secret, args.duration, per_node, out)
         procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
         outs.append(out)

@@ -8,7 +8,7 @@ use crate::model::{
 };
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
-use crate::store::{AuditQuery, ConsentView, MembershipChange, OrgResources, Storage};
+use crate::store::{AuditQuery, ConsentView, MembershipChange, OrgResources, Storage, Window};
 use crate::token::AccessTokenClaims;
 use crate::{Clock, FieldError, FieldErrors, ServiceError, password, secret};
 use serde_json::json;
@@ -295,14 +295,6 @@ fn api_token_fields(
 }
 
 /// The member that `user` (an email or user id) names.
-fn find_member<'a>(members: &'a [Membership], user: &str) -> Result<&'a Membership, ServiceError> {
-    let email = user.trim().to_lowercase();
-    members
-        .iter()
-        .find(|m| m.user_id == user || m.email == email)
-        .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))
-}
-
 /// Refuses a change that the store found would leave an organization without an owner:
 /// nobody could manage its members or regenerate its secrets again. The store decides inside
 /// the change's transaction, so two owners demoting each other at once cannot both succeed.
@@ -418,6 +410,14 @@ impl<S: Storage> Manager<S> {
         let org = self.organization(org).await?;
         self.authorize(actor, action, &org.id).await?;
         Ok(org)
+    }
+
+    /// A member of `org_id`, by user id or email.
+    async fn member(&self, org_id: &str, user: &str) -> Result<Membership, ServiceError> {
+        self.store
+            .member(org_id, user)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("member {user:?}")))
     }
 
     /// The actor's role in `org_id`, for policy checks.
@@ -886,11 +886,16 @@ impl<S: Storage> Manager<S> {
         Ok((app, grants))
     }
 
-    pub async fn apps(&self, actor: &Caller, org: &str) -> Result<Vec<App>, ServiceError> {
+    pub async fn apps(
+        &self,
+        actor: &Caller,
+        org: &str,
+        window: Window,
+    ) -> Result<Vec<App>, ServiceError> {
         let org = self
             .org_allowing(actor, org, Action::ViewOrganization)
             .await?;
-        Ok(self.store.apps(&org.id).await?)
+        Ok(self.store.apps(&org.id, window).await?)
     }
 
     /// An owner of `org` lets an app (of any org) act there with `scopes`: a server app gets
@@ -988,27 +993,42 @@ impl<S: Storage> Manager<S> {
         }
     }
 
-    /// The organizations `actor` can see: all for the operator and platform admins, the
-    /// user's own, or an admin client's one.
-    pub async fn organizations(&self, actor: &Caller) -> Result<Vec<Organization>, ServiceError> {
+    /// The organizations `actor` can see, by name, a window at a time: all for the operator
+    /// and platform admins, the user's own (only the token's, through a token), or an admin
+    /// client's one.
+    pub async fn organizations(
+        &self,
+        actor: &Caller,
+        window: Window,
+    ) -> Result<Vec<Organization>, ServiceError> {
+        let one = |org: Option<Organization>| {
+            org.into_iter()
+                .skip(window.offset)
+                .take(window.limit)
+                .collect()
+        };
         match &actor.actor {
             Actor::Operator
             | Actor::User {
                 platform_admin: true,
                 ..
-            } => Ok(self.store.organizations().await?),
+            } => Ok(self.store.organizations(window).await?),
+            Actor::User {
+                user_id,
+                token: Some(limits),
+                ..
+            } => {
+                let member = self.store.membership(&limits.org_id, user_id).await?;
+                let org = match member {
+                    Some(_) => self.store.organization(&limits.org_id).await?,
+                    None => None,
+                };
+                Ok(one(org))
+            }
             Actor::User { user_id, .. } => {
-                let mut orgs = Vec::new();
-                for m in self.store.memberships_of_user(user_id).await? {
-                    if policy::can_see(actor, &m.org_id, Some(m.role)) {
-                        orgs.extend(self.store.organization(&m.org_id).await?);
-                    }
-                }
-                Ok(orgs)
+                Ok(self.store.organizations_of_user(user_id, window).await?)
             }
-            Actor::AdminClient { org_id, .. } => {
-                Ok(self.store.organization(org_id).await?.into_iter().collect())
-            }
+            Actor::AdminClient { org_id, .. } => Ok(one(self.store.organization(org_id).await?)),
         }
     }
 
@@ -1016,9 +1036,10 @@ impl<S: Storage> Manager<S> {
         &self,
         actor: &Caller,
         org: &str,
+        window: Window,
     ) -> Result<Vec<Membership>, ServiceError> {
         let org = self.org_allowing(actor, org, Action::ViewMembers).await?;
-        Ok(self.store.members_of_org(&org.id).await?)
+        Ok(self.store.members_of_org(&org.id, window).await?)
     }
 
     pub async fn resource_servers(
@@ -1037,11 +1058,30 @@ impl<S: Storage> Manager<S> {
         &self,
         actor: &Caller,
         org: &str,
+        window: Window,
     ) -> Result<Vec<OrgAccessGrant>, ServiceError> {
         let org = self
             .org_allowing(actor, org, Action::ViewOrganization)
             .await?;
-        Ok(self.store.org_grants_of_org(&org.id).await?)
+        Ok(self.store.org_grants_of_org(&org.id, window).await?)
+    }
+
+    /// One app that organization `org` added, with the scopes it chose.
+    pub async fn added_app(
+        &self,
+        actor: &Caller,
+        org: &str,
+        client_id: &str,
+    ) -> Result<OrgAccessGrant, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
+            .await?;
+        self.store
+            .org_grants(client_id)
+            .await?
+            .into_iter()
+            .find(|g| g.org_id == org.id)
+            .ok_or_else(|| ServiceError::NotFound(format!("added app {client_id:?}")))
     }
 
     /// The apps an organization added, each with the app's name: the app may belong to
@@ -1050,8 +1090,9 @@ impl<S: Storage> Manager<S> {
         &self,
         actor: &Caller,
         org: &str,
+        window: Window,
     ) -> Result<Vec<(OrgAccessGrant, String)>, ServiceError> {
-        let grants = self.added_apps(actor, org).await?;
+        let grants = self.added_apps(actor, org, window).await?;
         let mut named = Vec::with_capacity(grants.len());
         for grant in grants {
             let name = self
@@ -1149,9 +1190,8 @@ impl<S: Storage> Manager<S> {
         // Who may manage members is settled before anything about them is revealed.
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let role: Role = role.parse().map_err(|e| ServiceError::field("role", e))?;
-        let members = self.store.members_of_org(&org.id).await?;
-        let member = find_member(&members, user)?;
-        let (user_id, email) = (member.user_id.clone(), member.email.clone());
+        let member = self.member(&org.id, user).await?;
+        let (user_id, email) = (member.user_id, member.email);
         self.put_member(actor, org, user_id, email, role).await
     }
 
@@ -1165,8 +1205,7 @@ impl<S: Storage> Manager<S> {
         user: &str,
     ) -> Result<(), ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
-        let members = self.store.members_of_org(&org.id).await?;
-        let member = find_member(&members, user)?;
+        let member = self.member(&org.id, user).await?;
         let audit = self.audit(
             actor,
             "member.remove",
@@ -1343,6 +1382,39 @@ impl<S: Storage> Manager<S> {
         let memberships = self.store.memberships_of_user(user_id).await?;
         let consents = self.store.consents_of_user(user_id).await?;
         Ok((user, memberships, consents))
+    }
+
+    /// What every console page of organization `org` (id or name) needs: the signed-in user,
+    /// their membership there, and the first `switcher` of their other organizations by name
+    /// (a user may belong to a thousand).
+    pub async fn console_frame(
+        &self,
+        actor: &Caller,
+        org: &str,
+        switcher: usize,
+    ) -> Result<(User, Membership, Vec<Organization>), ServiceError> {
+        let Actor::User { user_id, .. } = &actor.actor else {
+            return Err(ServiceError::NotFound("account".into()));
+        };
+        let user = self
+            .store
+            .user(user_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("account".into()))?;
+        let not_found = || ServiceError::NotFound(format!("organization {org:?}"));
+        let found = self.store.organization(org).await?.ok_or_else(not_found)?;
+        let here = self
+            .store
+            .membership(&found.id, user_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let mut others = self
+            .store
+            .organizations_of_user(user_id, Window::first(switcher + 1))
+            .await?;
+        others.retain(|o| o.id != here.org_id);
+        others.truncate(switcher);
+        Ok((user, here, others))
     }
 
     /// Forgets a user's approval of an app in an organization and revokes every token

@@ -52,6 +52,20 @@ impl OrgResources {
     }
 }
 
+/// A part of an ordered list: at most `limit` items after the first `offset`. Lists that grow
+/// with an organization or the installation are read a window at a time, never whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Window {
+    pub const fn first(limit: usize) -> Self {
+        Self { offset: 0, limit }
+    }
+}
+
 /// Cached reads for the protocol's hot paths, each by one key so that no token costs a read
 /// of every organization's configuration; a change evicts the entries it names, on every
 /// node within a second.
@@ -177,7 +191,17 @@ pub trait Directory: Send + Sync {
         &self,
         id_or_name: &str,
     ) -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
-    fn organizations(&self) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
+    /// Every organization, by name, a window at a time.
+    fn organizations(
+        &self,
+        window: Window,
+    ) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
+    /// The organizations an enabled user belongs to, by name, a window at a time.
+    fn organizations_of_user(
+        &self,
+        user_id: &str,
+        window: Window,
+    ) -> impl Future<Output = StoreResult<Vec<Organization>>> + Send;
 
     fn create_user(
         &self,
@@ -219,9 +243,17 @@ pub trait Directory: Send + Sync {
         org_id: &str,
         user_id: &str,
     ) -> impl Future<Output = StoreResult<Option<Membership>>> + Send;
+    /// One member, by user id or email.
+    fn member(
+        &self,
+        org_id: &str,
+        user: &str,
+    ) -> impl Future<Output = StoreResult<Option<Membership>>> + Send;
+    /// Members by email, a window at a time.
     fn members_of_org(
         &self,
         org_id: &str,
+        window: Window,
     ) -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
 
     fn create_resource_server(
@@ -265,7 +297,12 @@ pub trait Directory: Send + Sync {
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn app(&self, client_id: &str) -> impl Future<Output = StoreResult<Option<App>>> + Send;
-    fn apps(&self, org_id: &str) -> impl Future<Output = StoreResult<Vec<App>>> + Send;
+    /// An organization's apps by name, a window at a time.
+    fn apps(
+        &self,
+        org_id: &str,
+        window: Window,
+    ) -> impl Future<Output = StoreResult<Vec<App>>> + Send;
     /// Replaces the app's secret hash, keeping the previous one until `previous_expires_at`.
     fn set_app_secret(
         &self,
@@ -285,10 +322,12 @@ pub trait Directory: Send + Sync {
         &self,
         client_id: &str,
     ) -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
-    /// The apps an organization added (its own and other organizations').
+    /// The apps an organization added (its own and other organizations'), a window at a
+    /// time.
     fn org_grants_of_org(
         &self,
         org_id: &str,
+        window: Window,
     ) -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
     /// Removes an app from an organization; returns whether it had been added.
     fn delete_org_grant(

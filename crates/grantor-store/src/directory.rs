@@ -6,7 +6,7 @@ use grantor_core::model::{
     ScopeDefinition, User,
 };
 use grantor_core::store::{
-    Client, Directory, MembershipChange, OrgResources, Registry, StoreResult,
+    Client, Directory, MembershipChange, OrgResources, Registry, StoreResult, Window,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +36,14 @@ pub(crate) async fn insert_user(
     .await
     .map_err(conflict("a user with this email"))?;
     Ok(())
+}
+
+fn limit(window: Window) -> i64 {
+    i64::try_from(window.limit).unwrap_or(i64::MAX)
+}
+
+fn offset(window: Window) -> i64 {
+    i64::try_from(window.offset).unwrap_or(i64::MAX)
 }
 
 fn org_grant(row: &sqlx::any::AnyRow) -> StoreResult<OrgAccessGrant> {
@@ -261,11 +269,34 @@ impl Directory for Store {
         row.as_ref().map(rows::organization).transpose()
     }
 
-    async fn organizations(&self) -> StoreResult<Vec<Organization>> {
-        let rows = sqlx::query("SELECT id, name, created_at FROM organizations ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
+    async fn organizations(&self, window: Window) -> StoreResult<Vec<Organization>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at FROM organizations ORDER BY name LIMIT $1 OFFSET $2",
+        )
+        .bind(limit(window))
+        .bind(offset(window))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(rows::organization).collect()
+    }
+
+    async fn organizations_of_user(
+        &self,
+        user_id: &str,
+        window: Window,
+    ) -> StoreResult<Vec<Organization>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.name, o.created_at FROM organizations o \
+             JOIN memberships m ON m.org_id = o.id JOIN users u ON u.id = m.user_id \
+             WHERE m.user_id = $1 AND u.disabled_at IS NULL ORDER BY o.name LIMIT $2 OFFSET $3",
+        )
+        .bind(user_id)
+        .bind(limit(window))
+        .bind(offset(window))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
         rows.iter().map(rows::organization).collect()
     }
 
@@ -382,11 +413,26 @@ impl Directory for Store {
         row.as_ref().map(rows::membership).transpose()
     }
 
-    async fn members_of_org(&self, org_id: &str) -> StoreResult<Vec<Membership>> {
-        let rows = sqlx::query(&format!(
-            "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 ORDER BY u.email"
+    async fn member(&self, org_id: &str, user: &str) -> StoreResult<Option<Membership>> {
+        let row = sqlx::query(&format!(
+            "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 AND (m.user_id = $2 OR u.email = $3)"
         ))
         .bind(org_id)
+        .bind(user)
+        .bind(user.trim().to_lowercase())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.as_ref().map(rows::membership).transpose()
+    }
+
+    async fn members_of_org(&self, org_id: &str, window: Window) -> StoreResult<Vec<Membership>> {
+        let rows = sqlx::query(&format!(
+            "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 ORDER BY u.email LIMIT $2 OFFSET $3"
+        ))
+        .bind(org_id)
+        .bind(limit(window))
+        .bind(offset(window))
         .fetch_all(&self.pool)
         .await
         .map_err(backend_error)?;
@@ -541,11 +587,14 @@ impl Directory for Store {
         row.as_ref().map(rows::app).transpose()
     }
 
-    async fn apps(&self, org_id: &str) -> StoreResult<Vec<App>> {
+    async fn apps(&self, org_id: &str, window: Window) -> StoreResult<Vec<App>> {
         let rows = sqlx::query(&format!(
-            "SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY name"
+            "SELECT {APP_COLUMNS} FROM apps WHERE org_id = $1 ORDER BY name, client_id \
+             LIMIT $2 OFFSET $3"
         ))
         .bind(org_id)
+        .bind(limit(window))
+        .bind(offset(window))
         .fetch_all(&self.pool)
         .await
         .map_err(backend_error)?;
@@ -622,11 +671,18 @@ impl Directory for Store {
         rows.iter().map(org_grant).collect()
     }
 
-    async fn org_grants_of_org(&self, org_id: &str) -> StoreResult<Vec<OrgAccessGrant>> {
+    async fn org_grants_of_org(
+        &self,
+        org_id: &str,
+        window: Window,
+    ) -> StoreResult<Vec<OrgAccessGrant>> {
         let rows = sqlx::query(&format!(
-            "{GRANT_QUERY} WHERE g.org_id = $1 ORDER BY g.created_at, g.client_id"
+            "{GRANT_QUERY} WHERE g.org_id = $1 ORDER BY g.created_at, g.client_id \
+             LIMIT $2 OFFSET $3"
         ))
         .bind(org_id)
+        .bind(limit(window))
+        .bind(offset(window))
         .fetch_all(&self.pool)
         .await
         .map_err(backend_error)?;

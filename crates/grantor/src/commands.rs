@@ -8,13 +8,16 @@ use crate::cli::{
 use grantor_core::keyring;
 use grantor_core::manage::{AppView, Manager, NewApiToken, NewApp};
 use grantor_core::model::{Caller, ScopeDefinition};
-use grantor_core::store::KeyStore;
+use grantor_core::store::{KeyStore, Window};
 use grantor_core::{Clock, ServiceError, SystemClock};
 use grantor_server::{Application, Config};
 use grantor_store::Store;
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
+
+/// The operator's listings are whole, however long.
+const WHOLE: Window = Window::first(usize::MAX);
 
 /// Layers configuration: defaults, then the file, then environment and flags (clap has
 /// already preferred a flag over its environment variable).
@@ -205,7 +208,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Org(OrgCommand::List) => print(
             &manager(&config)
                 .await?
-                .organizations(&op)
+                .organizations(&op, WHOLE)
                 .await
                 .map_err(service)?,
         ),
@@ -246,7 +249,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Member(MemberCommand::List { org }) => print(
             &manager(&config)
                 .await?
-                .members(&op, &org)
+                .members(&op, &org, WHOLE)
                 .await
                 .map_err(service)?,
         ),
@@ -412,7 +415,7 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
             }))
         }
         AppCommand::List { org } => {
-            let apps = m.apps(&op, &org).await.map_err(service)?;
+            let apps = m.apps(&op, &org, WHOLE).await.map_err(service)?;
             print(&apps.iter().map(AppView::new).collect::<Vec<_>>())
         }
         AppCommand::Delete { client_id } => {

@@ -1,6 +1,6 @@
 //! An organization's apps, their secrets, and the apps it added.
 
-use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, paginate};
+use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page};
 use crate::AppState;
 use crate::error::ApiErrors;
 use crate::error::Problem;
@@ -36,8 +36,8 @@ pub async fn list(
     Path(OrgPath { org }): Path<OrgPath>,
     page: ListQuery,
 ) -> Result<Json<Page<AppView>>, Problem> {
-    let apps = state.manager.apps(&actor, &org).await?;
-    Ok(Json(paginate(
+    let apps = state.manager.apps(&actor, &org, page.window()).await?;
+    Ok(Json(self::page(
         apps.iter().map(AppView::new).collect(),
         &page,
     )))
@@ -187,8 +187,11 @@ pub async fn added(
     Path(OrgPath { org }): Path<OrgPath>,
     page: ListQuery,
 ) -> Result<Json<Page<OrgAccessGrant>>, Problem> {
-    let grants = state.manager.added_apps(&actor, &org).await?;
-    Ok(Json(paginate(grants, &page)))
+    let grants = state
+        .manager
+        .added_apps(&actor, &org, page.window())
+        .await?;
+    Ok(Json(self::page(grants, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -239,10 +242,7 @@ pub async fn change_added(
     Path(AppPath { org, app }): Path<AppPath>,
     ApiJson(body): ApiJson<ScopeChange>,
 ) -> Result<Json<OrgAccessGrant>, Problem> {
-    let added = state.manager.added_apps(&actor, &org).await?;
-    if !added.iter().any(|g| g.client_id == app) {
-        return Err(grantor_core::ServiceError::NotFound(format!("added app {app:?}")).into());
-    }
+    state.manager.added_app(&actor, &org, &app).await?;
     let grant = state
         .manager
         .add_app_to_organization(&actor, &app, &org, body.scopes)

@@ -1,6 +1,6 @@
 //! Members of an organization and their roles.
 
-use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, paginate};
+use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page};
 use crate::AppState;
 use crate::error::ApiErrors;
 use crate::error::Problem;
@@ -35,8 +35,8 @@ pub async fn list(
     Path(OrgPath { org }): Path<OrgPath>,
     page: ListQuery,
 ) -> Result<Json<Page<Membership>>, Problem> {
-    let members = state.manager.members(&actor, &org).await?;
-    Ok(Json(paginate(members, &page)))
+    let members = state.manager.members(&actor, &org, page.window()).await?;
+    Ok(Json(self::page(members, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -25,6 +25,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::model::Caller;
 use grantor_core::params::Params;
+use grantor_core::store::Window;
 use grantor_core::{FieldErrors, ServiceError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -234,18 +235,31 @@ fn offset(cursor: &str) -> Option<usize> {
 
 /// Cuts a page out of a list in a stable order, as a [`ListQuery`] (checked when it was
 /// read) asks. The cursor is opaque to callers.
+/// One page of a list held whole in memory (one organization's resource servers, one
+/// user's API tokens).
 pub fn paginate<T>(items: Vec<T>, query: &ListQuery) -> Page<T> {
-    let limit = query
-        .limit
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, usize::from(MAX_LIMIT));
-    let start = query.cursor.as_deref().and_then(offset).unwrap_or(0);
-    let total = items.len();
-    let items: Vec<T> = items.into_iter().skip(start).take(limit).collect();
-    let end = start + items.len();
+    let window = query.window();
+    page(
+        items
+            .into_iter()
+            .skip(window.offset)
+            .take(window.limit)
+            .collect(),
+        query,
+    )
+}
+
+/// The page of a list read through `query.window()`: the extra item read says whether
+/// another page follows.
+pub fn page<T>(mut items: Vec<T>, query: &ListQuery) -> Page<T> {
+    let window = query.window();
+    let limit = window.limit - 1;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let end = window.offset + items.len();
     Page {
         items,
-        next_cursor: (end < total).then(|| URL_SAFE_NO_PAD.encode(format!("o:{end}"))),
+        next_cursor: more.then(|| URL_SAFE_NO_PAD.encode(format!("o:{end}"))),
     }
 }
 
@@ -258,6 +272,21 @@ pub struct ListQuery {
     pub limit: Option<usize>,
     /// Where the previous page ended: its `next_cursor`.
     pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// What to read for this page: one item more than it holds, to learn whether another
+    /// page follows.
+    pub fn window(&self) -> Window {
+        let limit = self
+            .limit
+            .unwrap_or(DEFAULT_LIMIT)
+            .clamp(1, usize::from(MAX_LIMIT));
+        Window {
+            offset: self.cursor.as_deref().and_then(offset).unwrap_or(0),
+            limit: limit + 1,
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ListQuery {

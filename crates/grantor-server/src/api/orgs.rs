@@ -1,6 +1,6 @@
 //! Organizations and their resource servers.
 
-use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, paginate};
+use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page, paginate};
 use crate::AppState;
 use crate::error::ApiErrors;
 use crate::error::Problem;
@@ -35,8 +35,8 @@ pub async fn list(
     ApiCaller(actor): ApiCaller,
     page: ListQuery,
 ) -> Result<Json<Page<Organization>>, Problem> {
-    let orgs = state.manager.organizations(&actor).await?;
-    Ok(Json(paginate(orgs, &page)))
+    let orgs = state.manager.organizations(&actor, page.window()).await?;
+    Ok(Json(self::page(orgs, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]

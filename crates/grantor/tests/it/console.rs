@@ -10,7 +10,7 @@ use fantoccini::Locator;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use grantor_core::model::{Actor, AppType, Caller, Role};
-use grantor_core::store::Directory;
+use grantor_core::store::{Directory, Window};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -598,7 +598,7 @@ async fn an_invited_person_joins_and_signs_in() {
     let members = srv
         .state
         .manager
-        .members(&Caller::operator(), &seed.org.id)
+        .members(&Caller::operator(), &seed.org.id, Window::first(100))
         .await
         .unwrap();
     assert!(
@@ -1270,7 +1270,12 @@ async fn a_double_submitted_wizard_makes_one_app(backend: Backend) {
     assert_eq!(second.status, 303);
     let location = second.location.unwrap();
     assert!(location.ends_with("?done=again"), "{location}");
-    let apps = srv.state.store.apps(&seed.org.id).await.unwrap();
+    let apps = srv
+        .state
+        .store
+        .apps(&seed.org.id, Window::first(100))
+        .await
+        .unwrap();
     assert_eq!(apps.iter().filter(|a| a.name == "Twice").count(), 1);
     let shown = b.get(&location).await;
     assert!(shown.body.contains("already sent") && !shown.body.contains("gr_sec_"));
@@ -1402,7 +1407,12 @@ async fn roles_see_and_reach_only_what_they_may(backend: Backend) {
     // Nothing changed: the old secret works, no app was made.
     let (status, _) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
     assert_eq!(status, 200);
-    let apps = srv.state.store.apps(&seed.org.id).await.unwrap();
+    let apps = srv
+        .state
+        .store
+        .apps(&seed.org.id, Window::first(100))
+        .await
+        .unwrap();
     assert!(!apps.iter().any(|a| a.name == "Sneaky"));
     // A form without this session's CSRF token changes nothing either.
     let forged = m

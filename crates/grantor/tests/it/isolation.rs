@@ -6,7 +6,7 @@ use crate::api::{call, create_platform_admin, post_once, user_token};
 use crate::both_backends;
 use crate::support::{Backend, PASSWORD, TestServer, server_app};
 use grantor_core::model::{Caller, Role, ScopeDefinition};
-use grantor_core::store::{AuditLog, AuditQuery, Directory};
+use grantor_core::store::{AuditLog, AuditQuery, Directory, Window};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -352,7 +352,7 @@ async fn the_only_owner_stays_an_owner_even_under_concurrent_changes(backend: Ba
         );
         assert!(a.is_ok() != b.is_ok(), "round {round}: {a:?} {b:?}");
         let owners = m
-            .members(&Caller::operator(), &org)
+            .members(&Caller::operator(), &org, Window::first(100))
             .await
             .unwrap()
             .into_iter()

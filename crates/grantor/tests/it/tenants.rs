@@ -17,6 +17,7 @@ both_backends!(
     a_node_that_cannot_tell_what_changed_drops_its_whole_cache,
     a_rename_reaches_every_cached_app_that_names_the_organization,
     platform_admins_provision_accounts_through_the_api,
+    long_lists_are_read_a_page_at_a_time,
 );
 
 /// A second node's store on the test server's database, caught up with the change log.
@@ -253,4 +254,75 @@ async fn platform_admins_provision_accounts_through_the_api(backend: crate::supp
     )
     .await;
     assert_eq!(status, 403);
+}
+
+/// Every item of `path`, page by page (`limit` each); checks each page's size.
+async fn walk(srv: &TestServer, token: &str, path: &str, limit: usize) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}?limit={limit}&cursor={c}"),
+            None => format!("{path}?limit={limit}"),
+        };
+        let (status, _, page) = call(srv, Some(token), Method::GET, &url, None).await;
+        assert_eq!(status, 200, "{page}");
+        let got = page["items"].as_array().unwrap().clone();
+        assert!(got.len() <= limit);
+        items.extend(got);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return items,
+        }
+    }
+}
+
+async fn long_lists_are_read_a_page_at_a_time(backend: crate::support::Backend) {
+    let srv = TestServer::spawn(backend).await;
+    let seed = srv.seed("acme").await;
+    create_platform_admin(&srv).await;
+    srv.member(&seed.org.id, "root@ops.example", Role::Owner)
+        .await;
+    for n in 0..6 {
+        srv.member(&seed.org.id, &format!("m{n}@acme.example"), Role::Member)
+            .await;
+        srv.state
+            .manager
+            .create_organization(&Caller::operator(), &format!("org-{n}"))
+            .await
+            .unwrap();
+    }
+    let admin = user_token(
+        &srv,
+        "acme",
+        "root@ops.example",
+        &["grantor:orgs", "grantor:members"],
+    )
+    .await;
+
+    // Seven members, by email, in pages of three: each once, in order.
+    let members = walk(&srv, &admin, "/api/v1/orgs/acme/members", 3).await;
+    let emails: Vec<&str> = members
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    let mut sorted = emails.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(emails.len(), 7);
+    assert_eq!(emails, sorted);
+
+    // A platform admin sees every organization, by name, a page at a time.
+    let orgs = walk(&srv, &admin, "/api/v1/orgs", 4).await;
+    let names: Vec<&str> = orgs.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["acme", "org-0", "org-1", "org-2", "org-3", "org-4", "org-5"]
+    );
+
+    // A member's token confined to acme lists acme alone.
+    let member = user_token(&srv, "acme", "m0@acme.example", &["grantor:apps"]).await;
+    let mine = walk(&srv, &member, "/api/v1/orgs", 2).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["name"], "acme");
 }

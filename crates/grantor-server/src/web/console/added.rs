@@ -2,6 +2,7 @@
 //! another's by its app ID) get tokens here, or members sign in to another organization's
 //! web or native app, with the scopes chosen; and takes that back.
 
+use super::LIST_MAX;
 use super::apps::type_label;
 use super::{Console, Nav, form_message};
 use crate::AppState;
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::model::{App, AppType};
 use grantor_core::params::Params;
+use grantor_core::store::Window;
 
 pub struct AddedRow {
     pub client_id: String,
@@ -46,9 +48,12 @@ async fn added_page(
     let listed = async {
         let grants = state
             .manager
-            .added_apps_named(&c.caller, &c.nav.org_id)
+            .added_apps_named(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
             .await?;
-        let own = state.manager.apps(&c.caller, &c.nav.org_id).await?;
+        let own = state
+            .manager
+            .apps(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+            .await?;
         let rows: Vec<AddedRow> = grants
             .iter()
             .map(|(g, name)| AddedRow {
@@ -146,7 +151,11 @@ async fn add_page(
         Err(e) => return PageError::Console(e).into_response(),
     };
     // Already added: start from what was granted; else from everything the app asks for.
-    let granted = match state.manager.added_apps(&c.caller, &c.nav.org_id).await {
+    let granted = match state
+        .manager
+        .added_apps(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+        .await
+    {
         Ok(grants) => grants
             .into_iter()
             .find(|g| g.client_id == app.client_id)

@@ -1,6 +1,7 @@
 //! OAuth Apps: the list, an app's detail and settings, deleting it and regenerating its
 //! secret. Creating one is the wizard's (`wizard.rs`).
 
+use super::LIST_MAX;
 use super::{
     Console, FormErrors, Nav, app_field, claim, done, form_refusals, lines, new_once, release, when,
 };
@@ -16,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use grantor_core::manage::AppChanges;
 use grantor_core::model::{App, AppType, OrgAccessGrant};
+use grantor_core::store::Window;
 
 pub struct AppRow {
     pub client_id: String,
@@ -65,7 +67,11 @@ pub async fn list(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let apps = match state.manager.apps(&c.caller, &c.nav.org_id).await {
+    let apps = match state
+        .manager
+        .apps(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+        .await
+    {
         Ok(apps) => apps,
         Err(e) => return PageError::Console(e).into_response(),
     };

@@ -2,6 +2,7 @@
 //! time. The next page starts before the last event shown (its time and id), so events
 //! written meanwhile do not shift what comes next.
 
+use super::LIST_MAX;
 use super::{Console, Nav, when};
 use crate::AppState;
 use crate::client_address::ClientAddress;
@@ -12,7 +13,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use grantor_core::store::{AuditPosition, AuditQuery};
+use grantor_core::store::{AuditPosition, AuditQuery, Window};
 
 const PAGE_SIZE: usize = 25;
 
@@ -68,7 +69,11 @@ pub async fn list(
         Err(r) => return r,
     };
     // Members by the name the log gives them, so people read emails, not ids.
-    let members = match state.manager.members(&c.caller, &c.nav.org_id).await {
+    let members = match state
+        .manager
+        .members(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+        .await
+    {
         Ok(members) => members,
         Err(e) => return PageError::Console(e).into_response(),
     };

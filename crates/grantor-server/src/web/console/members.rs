@@ -2,6 +2,7 @@
 //! a single-use link that expires, shown once for the owner to pass on; `/invitations/...`
 //! lets the invited person join, with a new account or by signing in to theirs.
 
+use super::LIST_MAX;
 use super::{
     Console, FormErrors, Nav, Once, claim, done, form_message, form_refusals, named_as, new_once,
     release, when,
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::manage::{Acceptance, InvitationView};
 use grantor_core::model::{Invitation, Membership, Role};
+use grantor_core::store::Window;
 
 const ROLES: [Role; 3] = [Role::Member, Role::Developer, Role::Owner];
 
@@ -71,7 +73,11 @@ impl Shown {
 }
 
 async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
-    let members = match state.manager.members(&c.caller, &c.nav.org_id).await {
+    let members = match state
+        .manager
+        .members(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+        .await
+    {
         Ok(members) => members,
         Err(e) => return PageError::Console(e).into_response(),
     };

@@ -27,8 +27,13 @@ use grantor_core::model::{Caller, Role};
 use grantor_core::params::Params;
 use grantor_core::policy::{self, Action};
 use grantor_core::secret;
-use grantor_core::store::{IdempotencyClaim, IdempotencyStore};
+use grantor_core::store::{IdempotencyClaim, IdempotencyStore, Window};
 use std::net::IpAddr;
+
+/// Other organizations the switcher offers; a user may belong to a thousand.
+const ORG_SWITCHER_MAX: usize = 20;
+/// Items a console list shows; the management API pages through the rest.
+pub(crate) const LIST_MAX: usize = 500;
 
 pub fn router() -> Router<AppState> {
     let org = |rest: &str| format!("/console/orgs/{{org}}{rest}");
@@ -146,30 +151,17 @@ impl Console {
             return Err(see_other(&format!("/login?return_to={back}")));
         };
         let caller = Caller::new(current.actor(), Some(source));
-        let (user, memberships, _) = state
+        let (user, here, others) = state
             .manager
-            .account(&caller)
+            .console_frame(&caller, org, ORG_SWITCHER_MAX)
             .await
             .map_err(|e| PageError::Console(e).into_response())?;
-        let Some(here) = memberships
-            .iter()
-            .find(|m| m.org_id == org || m.org_name == org)
-        else {
-            return Err(PageError::Console(ServiceError::NotFound(format!(
-                "organization {org:?}"
-            )))
-            .into_response());
-        };
         let nav = Nav {
             org_id: here.org_id.clone(),
             org_name: here.org_name.clone(),
             role: here.role,
             email: user.email,
-            other_orgs: memberships
-                .iter()
-                .filter(|m| m.org_id != here.org_id)
-                .map(|m| (m.org_id.clone(), m.org_name.clone()))
-                .collect(),
+            other_orgs: others.into_iter().map(|o| (o.id, o.name)).collect(),
             section,
             can: Can::of(here.role),
             csrf: csrf::token(&state.csrf_key, &current.id_hash),
@@ -223,9 +215,9 @@ async fn home(
         return see_other("/login?return_to=%2Fconsole");
     };
     let caller = Caller::new(current.actor(), Some(source));
-    match state.manager.account(&caller).await {
-        Ok((_, memberships, _)) => match memberships.first() {
-            Some(m) => see_other(&format!("/console/orgs/{}/apps", m.org_id)),
+    match state.manager.organizations(&caller, Window::first(1)).await {
+        Ok(orgs) => match orgs.first() {
+            Some(org) => see_other(&format!("/console/orgs/{}/apps", org.id)),
             None => PageError::Console(ServiceError::NotFound(
                 "you belong to no organization yet: ask an owner for an invitation; the organization"
                     .into(),
