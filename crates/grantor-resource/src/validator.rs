@@ -6,8 +6,9 @@ use crate::jwks::JwksCache;
 use grantor_core::jose::{self, Alg, JoseError, JwkSet};
 use grantor_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection};
 use grantor_core::{Clock, SystemClock, secret};
+use lru::LruCache;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -85,8 +86,8 @@ struct Metadata {
 /// An introspection answer and when it was received.
 type CachedAnswer = (Instant, Result<Caller, TokenError>);
 
-/// Past this many cached introspection answers the cache starts over.
-const MAX_CACHED: usize = 10_000;
+/// Introspection answers remembered; past this, the least recently used is forgotten.
+const MAX_CACHED: NonZeroUsize = NonZeroUsize::MIN.saturating_add(9_999);
 
 /// Validates Grantor access tokens for one resource server. Cheap to share behind an `Arc`.
 pub struct Validator {
@@ -94,7 +95,7 @@ pub struct Validator {
     http: reqwest::Client,
     metadata: OnceCell<Metadata>,
     jwks: JwksCache,
-    introspected: Mutex<HashMap<String, CachedAnswer>>,
+    introspected: Mutex<LruCache<String, CachedAnswer>>,
     clock: Arc<dyn Clock>,
     /// Keys given up front: never fetched, never refreshed.
     pinned: bool,
@@ -130,7 +131,7 @@ impl Validator {
             http: http_client(),
             metadata: OnceCell::new(),
             jwks: JwksCache::default(),
-            introspected: Mutex::new(HashMap::new()),
+            introspected: Mutex::new(LruCache::new(MAX_CACHED)),
             clock,
             pinned: false,
         }
@@ -280,7 +281,7 @@ impl Validator {
         let key = secret::hash(token);
         // A remembered answer is reused for `cache_ttl`, but a token it accepted never past
         // its own expiry.
-        if let Ok(cache) = self.introspected.lock()
+        if let Ok(mut cache) = self.introspected.lock()
             && let Some((at, answer)) = cache.get(&key)
             && at.elapsed() < cfg.cache_ttl
             && answer
@@ -309,10 +310,7 @@ impl Validator {
         })?;
         let result = self.caller_from_introspection(answer);
         if let Ok(mut cache) = self.introspected.lock() {
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(key, (Instant::now(), result.clone()));
+            cache.put(key, (Instant::now(), result.clone()));
         }
         result
     }

@@ -12,7 +12,7 @@ use lru::LruCache;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::OnceCell;
 
@@ -188,6 +188,8 @@ pub struct Cache {
     seen_version: AtomicI64,
     /// Versions this node committed itself after `seen_version`, already applied.
     own_versions: Mutex<BTreeSet<i64>>,
+    /// Whether this node changed signing keys since the last poll.
+    own_key_change: AtomicBool,
     clients: Mutex<Clients>,
     resource_servers: Mutex<Lookup<ResourceServer>>,
     org_resources: Mutex<LruCache<String, Arc<OrgResources>>>,
@@ -202,6 +204,7 @@ impl Default for Cache {
             generation: AtomicU64::new(0),
             seen_version: AtomicI64::new(0),
             own_versions: Mutex::default(),
+            own_key_change: AtomicBool::new(false),
             clients: Mutex::new(Clients {
                 lookup: Lookup::new(MAX_CLIENTS, capacity(MAX_UNKNOWN_CLIENTS)),
                 by_org: HashMap::new(),
@@ -347,8 +350,17 @@ impl Cache {
         self.seen_version.load(Ordering::SeqCst)
     }
 
-    pub fn note_own_version(&self, version: i64) {
+    /// Records a change this node committed and applied; `keys` says it touched signing
+    /// keys, which the next poll reports.
+    pub fn note_own_version(&self, version: i64, keys: bool) {
         lock(&self.own_versions).insert(version);
+        if keys {
+            self.own_key_change.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn take_own_key_change(&self) -> bool {
+        self.own_key_change.swap(false, Ordering::SeqCst)
     }
 
     /// This node's own versions up to `current`, forgotten as they are handed over.

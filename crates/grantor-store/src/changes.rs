@@ -130,9 +130,11 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(backend_error)?;
+        // Keys this node changed itself count too: the caller reloads them here.
+        let own_keys = self.cache.take_own_key_change();
         let seen = self.cache.seen_version();
         if current == seen {
-            return Ok(false);
+            return Ok(own_keys);
         }
         let entries = if seen == 0 || current < seen {
             None
@@ -157,7 +159,7 @@ impl Store {
             }
         };
         self.cache.set_seen_version(current);
-        Ok(keys)
+        Ok(keys || own_keys)
     }
 
     /// The changes after version `seen` up to `current`, each with its version, or `None`

@@ -225,8 +225,8 @@ impl Store {
         Self::insert_audit_event(&mut tx, audit).await?;
         let version = Self::log_changes(&mut tx, changes, audit.at).await?;
         tx.commit().await.map_err(backend_error)?;
-        self.apply_changes(changes);
-        self.cache.note_own_version(version);
+        let keys = self.apply_changes(changes);
+        self.cache.note_own_version(version, keys);
         Ok(())
     }
 

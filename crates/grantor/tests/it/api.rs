@@ -789,7 +789,7 @@ async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend
 }
 
 /// Every operation the management API serves, as the issue lists them.
-const OPERATIONS: [(&str, &str); 26] = [
+const OPERATIONS: [(&str, &str); 27] = [
     ("get", "/api/v1/orgs"),
     ("post", "/api/v1/orgs"),
     ("get", "/api/v1/orgs/{org}"),
@@ -816,6 +816,7 @@ const OPERATIONS: [(&str, &str); 26] = [
     ("get", "/api/v1/me/api-tokens"),
     ("post", "/api/v1/me/api-tokens"),
     ("delete", "/api/v1/me/api-tokens/{id}"),
+    ("post", "/api/v1/users"),
 ];
 
 #[tokio::test]
