@@ -294,7 +294,6 @@ fn api_token_fields(
     Ok((name.to_string(), scopes, lifetime))
 }
 
-/// The member that `user` (an email or user id) names.
 /// Refuses a change that the store found would leave an organization without an owner:
 /// nobody could manage its members or regenerate its secrets again. The store decides inside
 /// the change's transaction, so two owners demoting each other at once cannot both succeed.
@@ -331,9 +330,9 @@ pub enum Acceptance<'a> {
 }
 
 impl<S: Storage> Manager<S> {
-    /// A user record, checked: a real-looking email, a password of 8 characters or more.
-    /// A user record; without a password, the account cannot sign in with one until it is
-    /// given one (an operator provisioning members ahead of their first sign-in).
+    /// A user record, checked: a real-looking email, a password of 8 characters or more if
+    /// any. Without one, the account cannot sign in with a password until it is given one
+    /// (an operator provisioning members ahead of their first sign-in).
     fn new_user(
         &self,
         email: &str,
