@@ -12,6 +12,7 @@ use crate::store::{AuditQuery, ConsentView, MembershipChange, OrgResources, Stor
 use crate::token::AccessTokenClaims;
 use crate::{Clock, FieldError, FieldErrors, ServiceError, password, secret};
 use serde_json::json;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Manager<S> {
@@ -895,6 +896,34 @@ impl<S: Storage> Manager<S> {
             .org_allowing(actor, org, Action::ViewOrganization)
             .await?;
         Ok(self.store.apps(&org.id, window).await?)
+    }
+
+    /// A window of an organization's apps, each with the organizations that added it: two
+    /// reads, however many apps.
+    pub async fn apps_with_grants(
+        &self,
+        actor: &Caller,
+        org: &str,
+        window: Window,
+    ) -> Result<Vec<(App, Vec<OrgAccessGrant>)>, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
+            .await?;
+        let apps = self.store.apps(&org.id, window).await?;
+        let mut by_app: HashMap<String, Vec<OrgAccessGrant>> = HashMap::new();
+        for grant in self.store.org_grants_of_apps(&org.id, window).await? {
+            by_app
+                .entry(grant.client_id.clone())
+                .or_default()
+                .push(grant);
+        }
+        Ok(apps
+            .into_iter()
+            .map(|app| {
+                let grants = by_app.remove(&app.client_id).unwrap_or_default();
+                (app, grants)
+            })
+            .collect())
     }
 
     /// An owner of `org` lets an app (of any org) act there with `scopes`: a server app gets

@@ -329,6 +329,12 @@ pub trait Directory: Send + Sync {
         org_id: &str,
         window: Window,
     ) -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
+    /// The organizations that added each app of `apps(org_id, window)`, in one read.
+    fn org_grants_of_apps(
+        &self,
+        org_id: &str,
+        window: Window,
+    ) -> impl Future<Output = StoreResult<Vec<OrgAccessGrant>>> + Send;
     /// Removes an app from an organization; returns whether it had been added.
     fn delete_org_grant(
         &self,

@@ -671,6 +671,24 @@ impl Directory for Store {
         rows.iter().map(org_grant).collect()
     }
 
+    async fn org_grants_of_apps(
+        &self,
+        org_id: &str,
+        window: Window,
+    ) -> StoreResult<Vec<OrgAccessGrant>> {
+        let rows = sqlx::query(&format!(
+            "{GRANT_QUERY} WHERE g.client_id IN (SELECT client_id FROM apps WHERE org_id = $1 \
+             ORDER BY name, client_id LIMIT $2 OFFSET $3) ORDER BY o.name"
+        ))
+        .bind(org_id)
+        .bind(limit(window))
+        .bind(offset(window))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(org_grant).collect()
+    }
+
     async fn org_grants_of_org(
         &self,
         org_id: &str,

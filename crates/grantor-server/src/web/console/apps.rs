@@ -69,24 +69,19 @@ pub async fn list(
     };
     let apps = match state
         .manager
-        .apps(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+        .apps_with_grants(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
         .await
     {
         Ok(apps) => apps,
         Err(e) => return PageError::Console(e).into_response(),
     };
-    // One look-up per app for the organizations that added it: a console lists tens of
-    // apps, not thousands.
     let mut rows = Vec::with_capacity(apps.len());
-    for app in apps {
-        let added_to = match state.manager.app(&c.caller, &app.client_id).await {
-            Ok((_, grants)) => grants
-                .iter()
-                .map(|g| g.org_name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            Err(e) => return PageError::Console(e).into_response(),
-        };
+    for (app, grants) in apps {
+        let added_to = grants
+            .iter()
+            .map(|g| g.org_name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         rows.push(AppRow {
             client_id: app.client_id,
             name: app.name,
