@@ -404,7 +404,7 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
         }
         AppCommand::RegenerateSecret { app, grace_seconds } => {
             let regenerated = m
-                .regenerate_secret(&op, &app, grace_seconds)
+                .regenerate_secret(&op, None, &app, grace_seconds)
                 .await
                 .map_err(service)?;
             eprintln!("Store the new client_secret now: it is shown only once.");
@@ -419,11 +419,11 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
             print(&apps.iter().map(AppView::new).collect::<Vec<_>>())
         }
         AppCommand::Delete { client_id } => {
-            m.delete_app(&op, &client_id).await.map_err(service)?;
+            m.delete_app(&op, None, &client_id).await.map_err(service)?;
             print(&json!({"deleted": client_id}))
         }
         AppCommand::Show { client_id } => {
-            let (app, grants) = m.app(&op, &client_id).await.map_err(service)?;
+            let (app, grants) = m.app(&op, None, &client_id).await.map_err(service)?;
             let mut view = AppView::new(&app);
             view.organizations = Some(grants);
             print(&view)

@@ -101,7 +101,7 @@ pub async fn show(
     ApiCaller(actor): ApiCaller,
     Path(AppPath { org, app }): Path<AppPath>,
 ) -> Result<Json<AppView>, Problem> {
-    let (app, grants) = state.manager.app_of(&actor, &org, &app).await?;
+    let (app, grants) = state.manager.app(&actor, Some(&org), &app).await?;
     let mut view = AppView::new(&app);
     view.organizations = Some(grants);
     Ok(Json(view))
@@ -121,8 +121,10 @@ pub async fn update(
     Path(AppPath { org, app }): Path<AppPath>,
     ApiJson(changes): ApiJson<AppChanges>,
 ) -> Result<Json<AppView>, Problem> {
-    state.manager.app_of(&actor, &org, &app).await?;
-    let app = state.manager.update_app(&actor, &app, changes).await?;
+    let app = state
+        .manager
+        .update_app(&actor, Some(&org), &app, changes)
+        .await?;
     Ok(Json(AppView::new(&app)))
 }
 
@@ -138,8 +140,7 @@ pub async fn remove(
     ApiCaller(actor): ApiCaller,
     Path(AppPath { org, app }): Path<AppPath>,
 ) -> Result<StatusCode, Problem> {
-    state.manager.app_of(&actor, &org, &app).await?;
-    state.manager.delete_app(&actor, &app).await?;
+    state.manager.delete_app(&actor, Some(&org), &app).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -166,10 +167,9 @@ pub async fn regenerate_secret(
     Path(AppPath { org, app }): Path<AppPath>,
     ApiJson(body): ApiJson<Regeneration>,
 ) -> Result<Json<AppView>, Problem> {
-    state.manager.app_of(&actor, &org, &app).await?;
     let regenerated = state
         .manager
-        .regenerate_secret(&actor, &app, body.grace_seconds)
+        .regenerate_secret(&actor, Some(&org), &app, body.grace_seconds)
         .await?;
     Ok(Json(AppView::with_secret(&regenerated)))
 }

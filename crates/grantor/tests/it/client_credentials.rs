@@ -309,7 +309,7 @@ async fn a_regenerated_secret_replaces_the_old_one_at_once(backend: Backend) {
     let regenerated = srv
         .state
         .manager
-        .regenerate_secret(&Caller::operator(), seed.client_id(), 0)
+        .regenerate_secret(&Caller::operator(), None, seed.client_id(), 0)
         .await
         .unwrap();
     let new_secret = regenerated.client_secret.unwrap();

@@ -622,6 +622,7 @@ async fn refresh_follows_narrowed_access(backend: Backend) {
     assert_eq!(tokens["scope"], "openid trades:read trades:write");
     m.update_app(
         &op,
+        None,
         &web,
         AppChanges {
             scopes: Some(vec!["openid".into(), "trades:read".into()]),
@@ -655,6 +656,7 @@ async fn refresh_follows_narrowed_access(backend: Backend) {
     // Another organization narrows what it let the app have, then removes it.
     m.update_app(
         &op,
+        None,
         &web,
         AppChanges {
             scopes: Some(vec![

@@ -42,6 +42,7 @@ async fn a_change_evicts_only_what_it_names_on_another_node(backend: crate::supp
         .manager
         .update_app(
             &Caller::operator(),
+            None,
             acme.client_id(),
             AppChanges {
                 scopes: Some(vec!["trades:read".into()]),
@@ -116,7 +117,7 @@ async fn a_node_that_cannot_tell_what_changed_drops_its_whole_cache(
     node.client(acme.client_id()).await.unwrap();
     srv.state
         .manager
-        .regenerate_secret(&Caller::operator(), acme.client_id(), 0)
+        .regenerate_secret(&Caller::operator(), None, acme.client_id(), 0)
         .await
         .unwrap();
     assert!(!node.refresh_if_changed().await.unwrap());

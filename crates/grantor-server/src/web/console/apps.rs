@@ -162,7 +162,7 @@ async fn app_page(
 ) -> Response {
     let (app, grants) = match state
         .manager
-        .app_of(&c.caller, &c.nav.org_id, client_id)
+        .app(&c.caller, Some(&c.nav.org_id), client_id)
         .await
     {
         Ok(found) => found,
@@ -223,7 +223,7 @@ pub async fn update(
     };
     let (app, _) = match state
         .manager
-        .app_of(&c.caller, &c.nav.org_id, &client_id)
+        .app(&c.caller, Some(&c.nav.org_id), &client_id)
         .await
     {
         Ok(found) => found,
@@ -253,7 +253,7 @@ pub async fn update(
     };
     match state
         .manager
-        .update_app(&c.caller, &client_id, changes)
+        .update_app(&c.caller, Some(&c.nav.org_id), &client_id, changes)
         .await
     {
         Ok(_) => see_other(&format!("{}/apps/{client_id}?done=saved", c.base())),
@@ -296,7 +296,7 @@ async fn confirm(
     };
     let (app, _) = match state
         .manager
-        .app_of(&c.caller, &c.nav.org_id, client_id)
+        .app(&c.caller, Some(&c.nav.org_id), client_id)
         .await
     {
         Ok(found) => found,
@@ -364,14 +364,10 @@ pub async fn delete(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let deleted = async {
-        state
-            .manager
-            .app_of(&c.caller, &c.nav.org_id, &client_id)
-            .await?;
-        state.manager.delete_app(&c.caller, &client_id).await
-    }
-    .await;
+    let deleted = state
+        .manager
+        .delete_app(&c.caller, Some(&c.nav.org_id), &client_id)
+        .await;
     match deleted {
         Ok(()) => see_other(&format!("{}/apps?done=deleted", c.base())),
         Err(e) => PageError::Console(e).into_response(),
@@ -427,7 +423,7 @@ pub async fn regenerate(
         .unwrap_or(0);
     if let Err(e) = state
         .manager
-        .app_of(&c.caller, &c.nav.org_id, &client_id)
+        .app(&c.caller, Some(&c.nav.org_id), &client_id)
         .await
     {
         return PageError::Console(e).into_response();
@@ -441,7 +437,7 @@ pub async fn regenerate(
     };
     match state
         .manager
-        .regenerate_secret(&c.caller, &client_id, grace)
+        .regenerate_secret(&c.caller, Some(&c.nav.org_id), &client_id, grace)
         .await
     {
         Ok(new) => {

@@ -1,0 +1,434 @@
+//! OAuth apps: registering, changing and deleting them, and their secrets.
+
+use super::{Manager, invalid};
+use crate::model::{App, AppType, Caller, LegacyGrant, OrgAccessGrant};
+use crate::policy::{self, Action};
+use crate::scope::{self, ScopeSet};
+use crate::store::{Storage, Window};
+use crate::{FieldError, ServiceError, secret};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// What it takes to register an app.
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub app_type: AppType,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub legacy_grants: Vec<LegacyGrant>,
+    pub access_token_ttl: Option<i64>,
+}
+
+/// What may change about an app after it was registered; `None` keeps the current value.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub access_token_ttl: Option<i64>,
+}
+
+/// An app together with its secret, which exists in clear only in this value.
+#[derive(Debug, Clone)]
+pub struct AppWithSecret {
+    pub app: App,
+    pub client_secret: Option<String>,
+    /// When the previous secret stops working (regeneration with a grace period).
+    pub previous_secret_valid_until: Option<i64>,
+}
+
+/// Checks a redirect URI for an app type (RFC 9700 2.1, RFC 8252 7): absolute, no fragment;
+/// web apps use https (or http on loopback for development); native apps may also use a
+/// private-use scheme.
+pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), ServiceError> {
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "redirect URI {uri:?} must not contain spaces or control characters"
+        )));
+    }
+    let parsed = url::Url::parse(uri)
+        .map_err(|_| invalid(format!("redirect URI {uri:?} is not an absolute URI")))?;
+    if parsed.fragment().is_some() {
+        return Err(invalid(format!(
+            "redirect URI {uri:?} must not contain a fragment"
+        )));
+    }
+    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    let ok = match (parsed.scheme(), app_type) {
+        ("https", _) => true,
+        ("http", _) => loopback,
+        (other, AppType::Native) => other.contains('.'),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "redirect URI {uri:?} is not allowed: use https, http on a loopback address, or (native apps) a private-use scheme such as com.example.app:/callback"
+        )))
+    }
+}
+
+/// How an app is shown by the CLI and the management API. Legacy grants are listed apart so
+/// nobody mistakes them for recommended ones.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AppView {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(rename = "type")]
+    pub app_type: AppType,
+    pub name: String,
+    pub org_id: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: ScopeSet,
+    pub grant_types: Vec<&'static str>,
+    pub legacy_grant_types: Vec<&'static str>,
+    pub token_endpoint_auth_method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_valid_until: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizations: Option<Vec<OrgAccessGrant>>,
+    pub created_at: i64,
+}
+
+impl AppView {
+    pub fn new(app: &App) -> Self {
+        let grants = app.grant_types();
+        Self {
+            client_id: app.client_id.clone(),
+            client_secret: None,
+            app_type: app.app_type,
+            name: app.name.clone(),
+            org_id: app.org_id.clone(),
+            redirect_uris: app.redirect_uris.clone(),
+            post_logout_redirect_uris: app.post_logout_redirect_uris.clone(),
+            scopes: app.scopes.clone(),
+            grant_types: grants
+                .iter()
+                .filter(|g| !g.is_legacy())
+                .map(|g| g.as_str())
+                .collect(),
+            legacy_grant_types: grants
+                .iter()
+                .filter(|g| g.is_legacy())
+                .map(|g| g.as_str())
+                .collect(),
+            token_endpoint_auth_method: if app.app_type.is_confidential() {
+                "client_secret_basic"
+            } else {
+                "none"
+            },
+            access_token_ttl: (app.access_token_ttl > 0).then_some(app.access_token_ttl),
+            previous_secret_valid_until: None,
+            organizations: None,
+            created_at: app.created_at,
+        }
+    }
+
+    pub fn with_secret(created: &AppWithSecret) -> Self {
+        Self {
+            client_secret: created.client_secret.clone(),
+            previous_secret_valid_until: created.previous_secret_valid_until,
+            ..Self::new(&created.app)
+        }
+    }
+}
+
+impl<S: Storage> Manager<S> {
+    /// The rules every app meets, at creation and after every change; every broken rule is
+    /// reported, by field.
+    async fn check_app(&self, app: &App) -> Result<(), ServiceError> {
+        let mut errors = Vec::new();
+        let name = app.name.as_str();
+        if name.trim().is_empty() || name.len() > 100 {
+            errors.push(FieldError::new(
+                "name",
+                "an app name must be 1 to 100 characters",
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                "name",
+                "name must not contain control characters (newlines, tabs, NUL)",
+            ));
+        }
+        match app.app_type {
+            AppType::Server => {
+                if !app.redirect_uris.is_empty() {
+                    errors.push(FieldError::new(
+                        "redirect_uris",
+                        "server apps have no redirect URIs",
+                    ));
+                }
+                if app.allow_password || app.allow_implicit {
+                    errors.push(FieldError::new(
+                        "legacy_grants",
+                        "server apps use client credentials only; legacy grants are for web and native apps",
+                    ));
+                }
+            }
+            AppType::Web | AppType::Native => {
+                if app.redirect_uris.is_empty() && !app.allow_password {
+                    errors.push(FieldError::new(
+                        "redirect_uris",
+                        format!(
+                            "a {} app needs at least one redirect URI",
+                            app.app_type.as_str()
+                        ),
+                    ));
+                }
+                if app.scopes.has_management() {
+                    errors.push(FieldError::new(
+                        "scopes",
+                        "only server apps may hold Grantor's management scopes (grantor:...); users' apps never get them",
+                    ));
+                }
+            }
+        }
+        for (field, uris) in [
+            ("redirect_uris", &app.redirect_uris),
+            ("post_logout_redirect_uris", &app.post_logout_redirect_uris),
+        ] {
+            if let Some(Err(e)) = uris
+                .iter()
+                .map(|uri| validate_redirect_uri(app.app_type, uri))
+                .find(Result::is_err)
+            {
+                errors.push(FieldError::new(field, e.to_string()));
+            }
+        }
+        for s in app.scopes.iter().filter(|s| !scope::is_builtin(s)) {
+            if !self.store.scope_declared(s).await? {
+                errors.push(FieldError::new(
+                    "scopes",
+                    format!("scope {s:?} is not defined by any resource server"),
+                ));
+                break;
+            }
+        }
+        // Zero means the server's default.
+        if app.access_token_ttl != 0 && !(60..=86_400).contains(&app.access_token_ttl) {
+            errors.push(FieldError::new(
+                "access_token_ttl",
+                "an access token lifetime must be between 60 and 86400 seconds",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidFields(errors))
+        }
+    }
+
+    pub async fn create_app(
+        &self,
+        actor: &Caller,
+        org: &str,
+        new: NewApp,
+    ) -> Result<AppWithSecret, ServiceError> {
+        let org = self.org_allowing(actor, org, Action::ManageApps).await?;
+        let client_secret = match new.app_type {
+            AppType::Native => None,
+            _ => Some(secret::generate(secret::Kind::AppSecret)?),
+        };
+        let app = App {
+            client_id: secret::new_id("app_")?,
+            org_id: org.id.clone(),
+            name: new.name.trim().into(),
+            app_type: new.app_type,
+            secret_hash: client_secret.as_deref().map(secret::hash),
+            previous_secret_hash: None,
+            previous_secret_expires_at: 0,
+            redirect_uris: new.redirect_uris,
+            post_logout_redirect_uris: new.post_logout_redirect_uris,
+            scopes: new.scopes.into_iter().collect(),
+            allow_password: new.legacy_grants.contains(&LegacyGrant::Password),
+            allow_implicit: new.legacy_grants.contains(&LegacyGrant::Implicit),
+            // Zero, or none, is the installation's default.
+            access_token_ttl: new.access_token_ttl.unwrap_or(0),
+            created_at: self.clock.now(),
+        };
+        self.check_app(&app).await?;
+        let audit = self.audit(
+            actor,
+            "app.create",
+            &app.client_id,
+            Some(&org.id),
+            json!({"type": app.app_type.as_str(), "name": app.name}),
+        )?;
+        self.store.create_app(&app, &audit).await?;
+        Ok(AppWithSecret {
+            app,
+            client_secret,
+            previous_secret_valid_until: None,
+        })
+    }
+
+    /// Changes an app's settings (never its type or secret). Narrowed scopes take effect at
+    /// once for new tokens and at the next refresh for existing authorizations.
+    pub async fn update_app(
+        &self,
+        actor: &Caller,
+        org: Option<&str>,
+        client_id: &str,
+        changes: AppChanges,
+    ) -> Result<App, ServiceError> {
+        let mut app = self
+            .app_allowing(actor, org, client_id, Action::ManageApps)
+            .await?;
+        if let Some(name) = changes.name {
+            app.name = name.trim().into();
+        }
+        if let Some(uris) = changes.redirect_uris {
+            app.redirect_uris = uris;
+        }
+        if let Some(uris) = changes.post_logout_redirect_uris {
+            app.post_logout_redirect_uris = uris;
+        }
+        if let Some(scopes) = changes.scopes {
+            app.scopes = scopes.into_iter().collect();
+        }
+        if let Some(ttl) = changes.access_token_ttl {
+            // Zero restores the installation's default.
+            app.access_token_ttl = ttl;
+        }
+        self.check_app(&app).await?;
+        let audit = self.audit(
+            actor,
+            "app.update",
+            &app.client_id,
+            Some(&app.org_id),
+            json!({"name": app.name, "scopes": app.scopes}),
+        )?;
+        self.store.update_app(&app, &audit).await?;
+        Ok(app)
+    }
+
+    /// An app with the organizations that added it.
+    pub async fn app(
+        &self,
+        actor: &Caller,
+        org: Option<&str>,
+        client_id: &str,
+    ) -> Result<(App, Vec<OrgAccessGrant>), ServiceError> {
+        let app = self
+            .app_allowing(actor, org, client_id, Action::ViewOrganization)
+            .await?;
+        let grants = self.store.org_grants(client_id).await?;
+        Ok((app, grants))
+    }
+
+    pub async fn apps(
+        &self,
+        actor: &Caller,
+        org: &str,
+        window: Window,
+    ) -> Result<Vec<App>, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
+            .await?;
+        Ok(self.store.apps(&org.id, window).await?)
+    }
+
+    /// A window of an organization's apps, each with the organizations that added it: two
+    /// reads, however many apps.
+    pub async fn apps_with_grants(
+        &self,
+        actor: &Caller,
+        org: &str,
+        window: Window,
+    ) -> Result<Vec<(App, Vec<OrgAccessGrant>)>, ServiceError> {
+        let org = self
+            .org_allowing(actor, org, Action::ViewOrganization)
+            .await?;
+        let apps = self.store.apps(&org.id, window).await?;
+        let mut by_app: HashMap<String, Vec<OrgAccessGrant>> = HashMap::new();
+        for grant in self.store.org_grants_of_apps(&org.id, window).await? {
+            by_app
+                .entry(grant.client_id.clone())
+                .or_default()
+                .push(grant);
+        }
+        Ok(apps
+            .into_iter()
+            .map(|app| {
+                let grants = by_app.remove(&app.client_id).unwrap_or_default();
+                (app, grants)
+            })
+            .collect())
+    }
+
+    /// Deletes an app: its secret, tokens, approvals and organization access go with it.
+    pub async fn delete_app(
+        &self,
+        actor: &Caller,
+        org: Option<&str>,
+        client_id: &str,
+    ) -> Result<(), ServiceError> {
+        let app = self
+            .app_allowing(actor, org, client_id, Action::ManageApps)
+            .await?;
+        let audit = self.audit(
+            actor,
+            "app.delete",
+            &app.client_id,
+            Some(&app.org_id),
+            json!({"name": app.name}),
+        )?;
+        Ok(self.store.delete_app(&app.client_id, &audit).await?)
+    }
+
+    /// Issues a new app secret; the old one stops working at once, or after `grace_seconds`.
+    pub async fn regenerate_secret(
+        &self,
+        actor: &Caller,
+        org: Option<&str>,
+        client_id: &str,
+        grace_seconds: i64,
+    ) -> Result<AppWithSecret, ServiceError> {
+        let app = self
+            .app_allowing(actor, org, client_id, Action::RegenerateAppSecret)
+            .await?;
+        let held = self.store.org_grants(&app.client_id).await?;
+        policy::may_take_hold_of(actor, &held, None)?;
+        let Some(old_hash) = app.secret_hash.as_deref() else {
+            return Err(invalid("native apps have no secret to regenerate"));
+        };
+        if !(0..=86_400).contains(&grace_seconds) {
+            return Err(ServiceError::field(
+                "grace_seconds",
+                "the grace period must be between 0 and 86400 seconds",
+            ));
+        }
+        let new_secret = secret::generate(secret::Kind::AppSecret)?;
+        let new_hash = secret::hash(&new_secret);
+        let until = self.clock.now() + grace_seconds;
+        let previous = (grace_seconds > 0).then_some(old_hash);
+        let audit = self.audit(
+            actor,
+            "app.regenerate_secret",
+            &app.client_id,
+            Some(&app.org_id),
+            json!({"grace_seconds": grace_seconds}),
+        )?;
+        self.store
+            .set_app_secret(&app.client_id, &new_hash, previous, until, &audit)
+            .await?;
+        let mut updated = app.clone();
+        updated.secret_hash = Some(new_hash);
+        Ok(AppWithSecret {
+            app: updated,
+            client_secret: Some(new_secret),
+            previous_secret_valid_until: (grace_seconds > 0).then_some(until),
+        })
+    }
+}

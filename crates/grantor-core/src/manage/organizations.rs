@@ -1,0 +1,97 @@
+//! Organizations: creating one, and which of them a caller can see.
+
+use super::{Manager, refuse_control_characters};
+use crate::model::{Actor, Caller, Organization};
+use crate::policy::{self, Action};
+use crate::store::{Storage, Window};
+use crate::{FieldErrors, ServiceError, secret};
+use serde_json::json;
+
+impl<S: Storage> Manager<S> {
+    pub async fn create_organization(
+        &self,
+        actor: &Caller,
+        name: &str,
+    ) -> Result<Organization, ServiceError> {
+        policy::check(actor, Action::CreateOrganization, None, None)?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(ServiceError::field(
+                "name",
+                "an organization name must be 1 to 100 characters",
+            ));
+        }
+        let mut invalid = FieldErrors::default();
+        refuse_control_characters(&mut invalid, "name", name);
+        invalid.finish()?;
+        if name.starts_with("org_") {
+            return Err(ServiceError::field(
+                "name",
+                "an organization name must not start with org_ (reserved for ids)",
+            ));
+        }
+        let org = Organization {
+            id: secret::new_id("org_")?,
+            name: name.into(),
+            created_at: self.clock.now(),
+        };
+        let audit = self.audit(
+            actor,
+            "organization.create",
+            &org.id,
+            Some(&org.id),
+            json!({"name": org.name}),
+        )?;
+        self.store.create_organization(&org, &audit).await?;
+        Ok(org)
+    }
+
+    /// The organizations `actor` can see, by name, a window at a time: all for the operator
+    /// and platform admins, the user's own (only the token's, through a token), or an admin
+    /// client's one.
+    pub async fn organizations(
+        &self,
+        actor: &Caller,
+        window: Window,
+    ) -> Result<Vec<Organization>, ServiceError> {
+        let one = |org: Option<Organization>| {
+            org.into_iter()
+                .skip(window.offset)
+                .take(window.limit)
+                .collect()
+        };
+        match &actor.actor {
+            Actor::Operator
+            | Actor::User {
+                platform_admin: true,
+                ..
+            } => Ok(self.store.organizations(window).await?),
+            Actor::User {
+                user_id,
+                token: Some(limits),
+                ..
+            } => {
+                let member = self.store.membership(&limits.org_id, user_id).await?;
+                let org = match member {
+                    Some(_) => self.store.organization(&limits.org_id).await?,
+                    None => None,
+                };
+                Ok(one(org))
+            }
+            Actor::User { user_id, .. } => {
+                Ok(self.store.organizations_of_user(user_id, window).await?)
+            }
+            Actor::AdminClient { org_id, .. } => Ok(one(self.store.organization(org_id).await?)),
+        }
+    }
+
+    /// An organization the actor may see.
+    pub async fn visible_organization(
+        &self,
+        actor: &Caller,
+        org: &str,
+    ) -> Result<Organization, ServiceError> {
+        self.org_allowing(actor, org, Action::ViewOrganization)
+            .await
+    }
+}
