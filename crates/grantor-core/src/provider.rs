@@ -125,10 +125,6 @@ pub const SUPPORTED_GRANTS: [GrantType; 6] = [
     GrantType::Implicit,
 ];
 
-fn bearer_error(code: ErrorCode, description: &str) -> OAuthError {
-    OAuthError::new(code, description)
-}
-
 impl<S: Storage> Provider<S> {
     /// Finds the client and verifies its credentials.
     pub async fn authenticate_client(
@@ -605,23 +601,23 @@ impl<S: Storage> Provider<S> {
     /// OIDC UserInfo: the claims a user's access token with `openid` may see.
     pub async fn userinfo(&self, bearer: Option<&str>) -> Result<serde_json::Value, OAuthError> {
         let token = bearer.ok_or_else(|| {
-            bearer_error(ErrorCode::InvalidToken, "a bearer access token is required")
+            OAuthError::new(ErrorCode::InvalidToken, "a bearer access token is required")
         })?;
         let claims = self.active_access_token(token).await?.ok_or_else(|| {
-            bearer_error(
+            OAuthError::new(
                 ErrorCode::InvalidToken,
                 "the access token is invalid, expired or revoked",
             )
         })?;
         let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
         if !scopes.contains("openid") || claims.sub == claims.client_id {
-            return Err(bearer_error(
+            return Err(OAuthError::new(
                 ErrorCode::InsufficientScope,
                 "userinfo needs a user's token with the openid scope",
             ));
         }
         let user = self.store.user(&claims.sub).await?.ok_or_else(|| {
-            bearer_error(ErrorCode::InvalidToken, "the token's user no longer exists")
+            OAuthError::new(ErrorCode::InvalidToken, "the token's user no longer exists")
         })?;
         Ok(oidc::user_claims(&user, &scopes, Some(&claims.org_id)))
     }

@@ -11,25 +11,6 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-#[cfg(test)]
-mod tests {
-    use super::{Backend, database_url};
-
-    #[test]
-    fn sqlite_urls_create_a_missing_file_unless_they_name_a_mode() {
-        assert_eq!(
-            database_url("sqlite:data/g.db"),
-            (Backend::Sqlite, "sqlite:data/g.db?mode=rwc".into())
-        );
-        assert_eq!(
-            database_url("sqlite:g.db?cache=shared").1,
-            "sqlite:g.db?cache=shared&mode=rwc"
-        );
-        assert_eq!(database_url("sqlite:g.db?mode=ro").1, "sqlite:g.db?mode=ro");
-        assert_eq!(database_url("g.db").1, "sqlite://g.db?mode=rwc");
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -284,5 +265,24 @@ impl Store {
                 .map_err(backend_error)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Backend, database_url};
+
+    #[test]
+    fn sqlite_urls_create_a_missing_file_unless_they_name_a_mode() {
+        assert_eq!(
+            database_url("sqlite:data/g.db"),
+            (Backend::Sqlite, "sqlite:data/g.db?mode=rwc".into())
+        );
+        assert_eq!(
+            database_url("sqlite:g.db?cache=shared").1,
+            "sqlite:g.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(database_url("sqlite:g.db?mode=ro").1, "sqlite:g.db?mode=ro");
+        assert_eq!(database_url("g.db").1, "sqlite://g.db?mode=rwc");
     }
 }
