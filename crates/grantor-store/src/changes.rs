@@ -33,9 +33,6 @@ pub enum Change {
 /// Entries read per poll; a node further behind than this drops its whole cache instead.
 const BATCH: i64 = 10_000;
 
-/// How long entries are kept: a node that missed more than this drops its whole cache.
-const KEPT_FOR: i64 = 86_400;
-
 impl Change {
     fn entry(&self) -> (&'static str, String) {
         match self {
@@ -197,16 +194,6 @@ impl Store {
             changes.push((version, change));
         }
         Ok((expected == current + 1).then_some(changes))
-    }
-
-    /// Deletes entries older than any node can still need.
-    pub(crate) async fn prune_change_log(&self, now: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM config_changes WHERE at < $1")
-            .bind(now - KEPT_FOR)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        Ok(())
     }
 }
 
