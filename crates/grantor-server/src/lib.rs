@@ -8,6 +8,7 @@ pub mod error;
 mod input;
 mod metrics;
 mod oauth;
+mod once;
 mod ops;
 mod serve;
 pub mod web;

@@ -8,6 +8,7 @@
 use super::ApiCaller;
 use crate::AppState;
 use crate::error::{Problem, RehearsalPassed};
+use crate::once::{Claim, OnceKey};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -16,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::params::MAX_FORM_BYTES;
 use grantor_core::secret;
-use grantor_core::store::{IdempotencyClaim, IdempotencyStore};
 use std::collections::HashSet;
 use std::sync::Arc;
 use utoipa::IntoParams;
@@ -126,56 +126,43 @@ pub async fn replay_or_record(
         parts.uri.path(),
         secret::hash(&String::from_utf8_lossy(&body))
     );
-    let sealing = format!("idempotency {caller} {key}");
-    let now = state.provider.clock.now();
-    let claim = state
-        .store
-        .claim_idempotency_key(&caller, &key, &request_id, now)
-        .await;
-    match claim {
+    let once = OnceKey::new(&state, "idempotency", &caller, &key);
+    match once.claim(&request_id).await {
         Err(e) => Problem::from(ServiceError::from(e)).into_response(),
-        Ok(IdempotencyClaim::Answered {
+        Ok(Claim::Answered {
             request,
             status,
-            response_sealed,
+            answer,
         }) if request == request_id => {
             // Authorized first: the retry is rehearsed, and only a rehearsal that would have
             // gone ahead gets the first answer.
             parts.extensions.insert(Rehearsal);
             let rehearsed = next.run(Request::from_parts(parts, Body::from(body))).await;
             if rehearsed.extensions().get::<RehearsalPassed>().is_some() {
-                replay(&state, &sealing, status, &response_sealed)
+                replay(status, answer)
             } else {
                 rehearsed
             }
         }
-        Ok(IdempotencyClaim::InProgress { request }) if request == request_id => problem(
+        Ok(Claim::InProgress { request }) if request == request_id => problem(
             StatusCode::CONFLICT,
             "a request with this Idempotency-Key is still under way",
         ),
-        Ok(IdempotencyClaim::Answered { .. } | IdempotencyClaim::InProgress { .. }) => problem(
+        Ok(Claim::Answered { .. } | Claim::InProgress { .. }) => problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "this Idempotency-Key was used for another request",
         ),
-        Ok(IdempotencyClaim::Claimed) => {
+        Ok(Claim::First) => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            record(&state, &caller, &key, &sealing, response).await
+            record(&once, response).await
         }
     }
 }
 
 /// Keeps a successful answer for replay; forgets the key after a failure, so a retry acts.
-async fn record(
-    state: &AppState,
-    caller: &str,
-    key: &str,
-    sealing: &str,
-    response: Response,
-) -> Response {
+async fn record(once: &OnceKey<'_>, response: Response) -> Response {
     if !response.status().is_success() {
-        if let Err(e) = state.store.release_idempotency_key(caller, key).await {
-            tracing::warn!(error = %e, "releasing an idempotency key failed");
-        }
+        once.release().await;
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -185,27 +172,17 @@ async fn record(
             "the answer could not be kept",
         );
     };
-    let kept = match state.kek.seal(sealing, &bytes) {
-        Ok(sealed) => state
-            .store
-            .record_idempotent_answer(caller, key, i64::from(parts.status.as_u16()), &sealed)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = kept {
-        tracing::warn!(error = %e, "keeping an idempotent answer failed");
-    }
+    once.finish(parts.status.as_u16(), &bytes).await;
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn replay(state: &AppState, sealing: &str, status: i64, sealed: &str) -> Response {
+fn replay(status: i64, answer: Option<Vec<u8>>) -> Response {
     let status = u16::try_from(status)
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
-    match state.kek.open(sealing, sealed) {
-        Ok(body) => {
+    match answer {
+        Some(body) => {
             let mut response = (status, Bytes::from(body)).into_response();
             let headers = response.headers_mut();
             headers.insert(
@@ -216,7 +193,7 @@ fn replay(state: &AppState, sealing: &str, status: i64, sealed: &str) -> Respons
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
             response
         }
-        Err(_) => problem(
+        None => problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the first answer to this request cannot be read back",
         ),

@@ -17,6 +17,7 @@ use super::{csrf, see_other, session};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::{PageError, sentence};
+use crate::once::{Claim, OnceKey};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -27,7 +28,7 @@ use grantor_core::model::{Caller, Role};
 use grantor_core::params::Params;
 use grantor_core::policy::{self, Action};
 use grantor_core::secret;
-use grantor_core::store::{IdempotencyClaim, IdempotencyStore, Window};
+use grantor_core::store::Window;
 use std::net::IpAddr;
 
 /// Other organizations the switcher offers; a user may belong to a thousand.
@@ -340,56 +341,33 @@ async fn claim(state: &AppState, console: &Console, form: &Params) -> Result<Onc
         .into_response());
     };
     let caller = console.once_caller();
-    let claimed = state
-        .store
-        .claim_idempotency_key(&caller, key, "console", state.provider.clock.now())
+    let claimed = OnceKey::new(state, "console", &caller, key)
+        .claim("console")
         .await
         .map_err(|e| PageError::Console(e.into()).into_response())?;
     Ok(match claimed {
-        IdempotencyClaim::Claimed => Once::First(key.to_string()),
-        IdempotencyClaim::InProgress { .. } => Once::Busy,
-        IdempotencyClaim::Answered {
-            response_sealed, ..
-        } => {
-            let made = state
-                .kek
-                .open(&format!("console {caller} {key}"), &response_sealed)
-                .ok()
+        Claim::First => Once::First(key.to_string()),
+        Claim::InProgress { .. } => Once::Busy,
+        Claim::Answered { answer, .. } => Once::Done(
+            answer
                 .and_then(|bytes| String::from_utf8(bytes).ok())
-                .unwrap_or_default();
-            Once::Done(made)
-        }
+                .unwrap_or_default(),
+        ),
     })
 }
 
 /// Records what a one-time form made, so a second submission can point to it.
 async fn done(state: &AppState, console: &Console, key: &str, made: &str) {
     let caller = console.once_caller();
-    let kept = match state
-        .kek
-        .seal(&format!("console {caller} {key}"), made.as_bytes())
-    {
-        Ok(sealed) => state
-            .store
-            .record_idempotent_answer(&caller, key, 200, &sealed)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = kept {
-        tracing::warn!(error = %e, "keeping a console form's answer failed");
-    }
+    OnceKey::new(state, "console", &caller, key)
+        .finish(200, made.as_bytes())
+        .await;
 }
 
 /// Frees a one-time form's key after a refusal, so the corrected form can be sent again.
 async fn release(state: &AppState, console: &Console, key: &str) {
-    if let Err(e) = state
-        .store
-        .release_idempotency_key(&console.once_caller(), key)
-        .await
-    {
-        tracing::warn!(error = %e, "releasing a console form's key failed");
-    }
+    let caller = console.once_caller();
+    OnceKey::new(state, "console", &caller, key).release().await;
 }
 
 /// A Unix time as people read it, in UTC: `2026-11-22 18:56 UTC`.
