@@ -5,7 +5,7 @@
 //! `Manager` checks it as if it were new, so a caller who may no longer make the request (a
 //! narrower token, a member who left) gets the refusal, not the secret.
 
-use super::ApiCaller;
+use super::{ApiCaller, Resolved};
 use crate::AppState;
 use crate::error::{Problem, RehearsalPassed};
 use crate::once::{Claim, OnceKey};
@@ -113,6 +113,7 @@ pub async fn replay_or_record(
         // The handler refuses the caller in its own words.
         return next.run(Request::from_parts(parts, body)).await;
     };
+    parts.extensions.insert(Resolved(actor.clone()));
     let Ok(body) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
         return Problem::from(grantor_core::params::InputError::TooLarge {
             limit: MAX_FORM_BYTES,

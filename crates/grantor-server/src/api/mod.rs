@@ -116,6 +116,10 @@ pub struct OrgPath {
 /// client's address.
 pub struct ApiCaller(pub Caller);
 
+/// A caller already resolved from the request's token, handed on in its extensions.
+#[derive(Clone)]
+pub struct Resolved(pub Caller);
+
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Problem;
 
@@ -123,6 +127,12 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The idempotency middleware resolved the caller already: the token is checked once.
+        if let Some(Resolved(caller)) = parts.extensions.get::<Resolved>() {
+            let mut caller = caller.clone();
+            caller.rehearsal = parts.extensions.get::<idempotency::Rehearsal>().is_some();
+            return Ok(Self(caller));
+        }
         let Ok(authorization) = Authorization::from_request_parts(parts, state).await;
         let token = authorization
             .bearer()
