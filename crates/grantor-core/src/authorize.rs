@@ -211,6 +211,8 @@ pub enum Step {
 /// What the approval page shows.
 #[derive(Debug, Clone)]
 pub struct ConsentPrompt {
+    /// Who is asked, so they can tell it is their account.
+    pub user_email: String,
     pub app_name: String,
     pub app_org_name: String,
     /// Organizations the user may act in with this app: `(id, name)`.
@@ -520,7 +522,14 @@ impl<S: Storage> Provider<S> {
                 }
             })
             .collect();
+        let user_email = self
+            .store
+            .user(&user.user_id)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default();
         Ok(Step::Consent(ConsentPrompt {
+            user_email,
             app_name: req.client.app.name.clone(),
             app_org_name: req.client.org_name.clone(),
             orgs: orgs.into_iter().map(|m| (m.org_id, m.org_name)).collect(),

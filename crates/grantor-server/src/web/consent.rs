@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use grantor_core::authorize::{ConsentPrompt, Decision, Step};
 use grantor_core::params::{MAX_FORM_BYTES, Params};
-use grantor_core::store::Directory;
 
 /// Renders the approval page for `prompt`; `request` is the authorization request's
 /// parameters, form-encoded, to be resubmitted with the decision.
@@ -22,16 +21,12 @@ pub async fn show(
     prompt: ConsentPrompt,
     request: String,
 ) -> Response {
-    let user_email = match state.store.user(&current.user.user_id).await {
-        Ok(Some(u)) => u.email,
-        _ => String::new(),
-    };
     let page = ConsentPage {
         csrf: csrf::token(&state.csrf_key, &current.id_hash),
         request,
         app_name: prompt.app_name,
         app_org_name: prompt.app_org_name,
-        user_email,
+        user_email: prompt.user_email,
         orgs: prompt.orgs,
         scopes: prompt.scopes,
     };

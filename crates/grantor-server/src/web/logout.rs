@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::jose::{self, Alg};
 use grantor_core::params::Params;
-use grantor_core::store::{Registry, SessionStore};
+use grantor_core::store::Registry;
 
 /// The app the request names: by `client_id`, or by the `aud` of an ID token we issued
 /// (expired is fine: logout often comes long after sign-in). When both are given they must
@@ -109,7 +109,7 @@ pub async fn submit(
         if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
             return PageError::FormExpired("Reload the page and try again.").into_response();
         }
-        let _ = state.store.delete_session(&current.id_hash).await;
+        session::end(&state, &current).await;
     }
     let target = match registered_redirect(&state, &form).await {
         Ok(Some(uri)) => with_state(&uri, form.get("state")),

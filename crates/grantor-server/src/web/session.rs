@@ -82,6 +82,13 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
     })
 }
 
+/// Ends the session `current` (signing out); the cookie is cleared by the caller.
+pub async fn end(state: &AppState, current: &Current) {
+    if let Err(e) = state.store.delete_session(&current.id_hash).await {
+        tracing::warn!(error = %e, "ending a session failed");
+    }
+}
+
 /// Starts a session for `user_id`; returns the `Set-Cookie` value.
 pub async fn start(
     state: &AppState,
