@@ -4,15 +4,14 @@
 
 use super::LIST_MAX;
 use super::apps::type_label;
-use super::{Console, Nav, form_message};
+use super::{Console, ConsoleForm, Nav, form_message};
 use crate::AppState;
-use crate::client_address::ClientAddress;
 use crate::error::PageError;
-use crate::input::{PageForm, PageQuery};
+use crate::input::PageQuery;
 use crate::web::{render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::model::{App, AppType};
@@ -96,15 +95,9 @@ async fn added_page(
 
 pub async fn list(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
+    c: Console,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "added-apps").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let notice = match query.get("done") {
         Some("added") => {
             Some("The app was added. It can get tokens here with the scopes you chose.")
@@ -195,15 +188,9 @@ async fn add_page(
 /// Step one of adding: the app, by ID (from the list or typed in); shows its scopes.
 pub async fn choose(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
+    c: Console,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "added-apps").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let client_id = query.get("app").unwrap_or_default().trim().to_string();
     add_page(&state, c, &client_id, None, None).await
 }
@@ -214,15 +201,8 @@ fn chosen_scopes(form: &Params) -> Vec<String> {
 
 pub async fn add(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
-    PageForm(form): PageForm,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let client_id = form.get("client_id").unwrap_or_default().to_string();
     let scopes = chosen_scopes(&form);
     // Adding again only sets the scopes: sending the form twice changes nothing twice.
@@ -241,15 +221,12 @@ pub async fn add(
 
 pub async fn remove(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, client_id)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, client_id)): Path<(String, String)>,
+    ConsoleForm {
+        console: c,
+        form: _,
+    }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "added-apps", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match state
         .manager
         .remove_app_from_organization(&c.caller, &client_id, &c.nav.org_id)

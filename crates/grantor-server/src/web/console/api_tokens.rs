@@ -1,15 +1,17 @@
 //! The signed-in member's own API tokens in this organization: make one (shown once), see
 //! when each was last used, revoke.
 
-use super::{Console, FormErrors, Nav, Once, claim, done, form_refusals, new_once, release, when};
+use super::{
+    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_refusals, new_once, release,
+    when,
+};
 use crate::AppState;
-use crate::client_address::ClientAddress;
 use crate::error::PageError;
-use crate::input::{PageForm, PageQuery};
+use crate::input::PageQuery;
 use crate::web::{COPY_SCRIPT, render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::manage::NewApiToken;
@@ -173,15 +175,9 @@ fn blank() -> Entered {
 
 pub async fn list(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
+    c: Console,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "api-tokens").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let notice = match query.get("done") {
         Some("revoked") => Some("The token was revoked: it can no longer be exchanged."),
         Some("again") => Some(
@@ -194,15 +190,8 @@ pub async fn list(
 
 pub async fn create(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
-    PageForm(form): PageForm,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "api-tokens", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let entered = Entered {
         name: form.get("name").unwrap_or_default().trim().to_string(),
         scopes: form.all("scope").map(str::to_string).collect(),
@@ -258,15 +247,12 @@ pub async fn create(
 
 pub async fn revoke(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, id)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, id)): Path<(String, String)>,
+    ConsoleForm {
+        console: c,
+        form: _,
+    }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "api-tokens", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match state.manager.revoke_api_token(&c.caller, &id).await {
         // Revoked before (a second click): the outcome the member wanted.
         Ok(()) | Err(ServiceError::NotFound(_)) => {

@@ -3,17 +3,17 @@
 
 use super::LIST_MAX;
 use super::{
-    Console, FormErrors, Nav, app_field, claim, done, form_refusals, lines, new_once, release, when,
+    Console, ConsoleForm, FormErrors, Nav, app_field, claim, done, form_refusals, lines, new_once,
+    release, when,
 };
 use super::{Once, wizard::ScopeOption};
 use crate::AppState;
-use crate::client_address::ClientAddress;
 use crate::error::PageError;
-use crate::input::{PageForm, PageQuery};
+use crate::input::PageQuery;
 use crate::web::{COPY_SCRIPT, render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grantor_core::manage::AppChanges;
 use grantor_core::model::{App, AppType, OrgAccessGrant};
@@ -58,15 +58,9 @@ pub fn type_label(t: AppType) -> &'static str {
 
 pub async fn list(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
+    c: Console,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "apps").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let apps = match state
         .manager
         .apps_with_grants(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
@@ -198,29 +192,18 @@ async fn app_page(
 
 pub async fn show(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, app)): Path<(String, String)>,
+    c: Console,
+    Path((_, app)): Path<(String, String)>,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "apps").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     app_page(&state, c, &app, None, FormErrors::default(), notice(&query)).await
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, client_id)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, client_id)): Path<(String, String)>,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let (app, _) = match state
         .manager
         .app(&c.caller, Some(&c.nav.org_id), &client_id)
@@ -282,18 +265,7 @@ pub struct ConfirmPage {
     pub once: String,
 }
 
-async fn confirm(
-    state: &AppState,
-    headers: &HeaderMap,
-    source: std::net::IpAddr,
-    org: &str,
-    client_id: &str,
-    regenerate: bool,
-) -> Response {
-    let c = match Console::open(state, headers, source, org, "apps").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn confirm(state: &AppState, c: Console, client_id: &str, regenerate: bool) -> Response {
     let (app, _) = match state
         .manager
         .app(&c.caller, Some(&c.nav.org_id), client_id)
@@ -337,33 +309,28 @@ async fn confirm(
 
 pub async fn confirm_delete(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, app)): Path<(String, String)>,
+    c: Console,
+    Path((_, app)): Path<(String, String)>,
 ) -> Response {
-    confirm(&state, &headers, source, &org, &app, false).await
+    confirm(&state, c, &app, false).await
 }
 
 pub async fn confirm_regenerate(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, app)): Path<(String, String)>,
+    c: Console,
+    Path((_, app)): Path<(String, String)>,
 ) -> Response {
-    confirm(&state, &headers, source, &org, &app, true).await
+    confirm(&state, c, &app, true).await
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, client_id)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, client_id)): Path<(String, String)>,
+    ConsoleForm {
+        console: c,
+        form: _,
+    }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let deleted = state
         .manager
         .delete_app(&c.caller, Some(&c.nav.org_id), &client_id)
@@ -408,15 +375,9 @@ impl SecretPage {
 
 pub async fn regenerate(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, client_id)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, client_id)): Path<(String, String)>,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let grace: i64 = form
         .get("grace_seconds")
         .and_then(|g| g.parse().ok())

@@ -5,13 +5,12 @@
 use super::LIST_MAX;
 use super::{Console, Nav, when};
 use crate::AppState;
-use crate::client_address::ClientAddress;
 use crate::error::PageError;
 use crate::input::PageQuery;
 use crate::web::render;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grantor_core::store::{AuditPosition, AuditQuery, Window};
 
@@ -59,15 +58,9 @@ pub struct AuditPage {
 
 pub async fn list(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
+    c: Console,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "audit").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     // Members by the name the log gives them, so people read emails, not ids.
     let members = match state
         .manager

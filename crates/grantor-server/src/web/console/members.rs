@@ -4,8 +4,8 @@
 
 use super::LIST_MAX;
 use super::{
-    Console, FormErrors, Nav, Once, claim, done, form_message, form_refusals, named_as, new_once,
-    release, when,
+    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_message, form_refusals,
+    named_as, new_once, release, when,
 };
 use crate::AppState;
 use crate::client_address::ClientAddress;
@@ -128,15 +128,9 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
 
 pub async fn list(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
+    c: Console,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "members").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let notice = match query.get("done") {
         Some("role") => Some("The role was changed."),
         Some("removed") => Some("The member was removed from the organization."),
@@ -151,15 +145,8 @@ pub async fn list(
 
 pub async fn invite(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
-    PageForm(form): PageForm,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "members", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let email = form.get("email").unwrap_or_default().trim().to_string();
     let role = form.get("role").unwrap_or_default();
     let key = match claim(&state, &c, &form).await {
@@ -217,15 +204,9 @@ async fn list_refused(state: &AppState, c: Console, e: ServiceError) -> Response
 
 pub async fn set_role(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, user)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, user)): Path<(String, String)>,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "members", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let role = form.get("role").unwrap_or_default();
     match state
         .manager
@@ -239,15 +220,12 @@ pub async fn set_role(
 
 pub async fn remove(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, user)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, user)): Path<(String, String)>,
+    ConsoleForm {
+        console: c,
+        form: _,
+    }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "members", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match state
         .manager
         .remove_member(&c.caller, &c.nav.org_id, &user)
@@ -260,15 +238,12 @@ pub async fn remove(
 
 pub async fn withdraw(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, id)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, id)): Path<(String, String)>,
+    ConsoleForm {
+        console: c,
+        form: _,
+    }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "members", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match state
         .manager
         .withdraw_invitation(&c.caller, &c.nav.org_id, &id)

@@ -17,10 +17,12 @@ use super::{csrf, see_other, session};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::{PageError, sentence};
+use crate::input::PageForm;
 use crate::once::{Claim, OnceKey};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use grantor_core::ServiceError;
@@ -29,6 +31,7 @@ use grantor_core::params::Params;
 use grantor_core::policy::{self, Action};
 use grantor_core::secret;
 use grantor_core::store::Window;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Other organizations the switcher offers; a user may belong to a thousand.
@@ -175,27 +178,6 @@ impl Console {
         })
     }
 
-    /// Opens the console for a form's answer: as [`Console::open`], and the form's CSRF token
-    /// must fit this session.
-    async fn open_form(
-        state: &AppState,
-        headers: &HeaderMap,
-        source: IpAddr,
-        org: &str,
-        section: &'static str,
-        form: &Params,
-    ) -> Result<Self, Response> {
-        let console = Self::open(state, headers, source, org, section).await?;
-        if csrf::verify(&state.csrf_key, &console.session, form.get("csrf")) {
-            Ok(console)
-        } else {
-            Err(PageError::FormExpired(
-                "This form is no longer valid (it may be from an earlier session). Go back, reload the page and try again.",
-            )
-            .into_response())
-        }
-    }
-
     fn base(&self) -> String {
         self.nav.base()
     }
@@ -203,6 +185,63 @@ impl Console {
     /// The caller's key in the store of one-time forms.
     fn once_caller(&self) -> String {
         format!("console {}", self.caller.audit_name())
+    }
+}
+
+/// The console section a path belongs to: its first segment after the organization.
+fn section_of(path: &str) -> Option<&'static str> {
+    let segment = path.strip_prefix("/console/orgs/")?.split('/').nth(1)?;
+    Some(match segment {
+        "apps" => "apps",
+        "added-apps" => "added-apps",
+        "resource-servers" => "resource-servers",
+        "api-tokens" => "api-tokens",
+        "audit" => "audit",
+        "members" | "invitations" => "members",
+        _ => return None,
+    })
+}
+
+/// A console page's request: the organization and section come from its path
+/// (`/console/orgs/{org}/{section}/...`); rejected as [`Console::open`] would.
+impl FromRequestParts<AppState> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let not_found =
+            || PageError::Console(ServiceError::NotFound("page".into())).into_response();
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        let org = params.get("org").ok_or_else(not_found)?;
+        let section = section_of(parts.uri.path()).ok_or_else(not_found)?;
+        let source = ClientAddress::of(parts, state);
+        Self::open(state, &parts.headers, source, org, section).await
+    }
+}
+
+/// A console form's answer: the console as [`Console`] opens it, the form, and its CSRF token
+/// checked against the session.
+pub struct ConsoleForm {
+    pub console: Console,
+    pub form: Params,
+}
+
+impl FromRequest<AppState> for ConsoleForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let console = Console::from_request_parts(&mut parts, state).await?;
+        let PageForm(form) =
+            PageForm::from_request(Request::from_parts(parts, body), state).await?;
+        if !csrf::verify(&state.csrf_key, &console.session, form.get("csrf")) {
+            return Err(PageError::FormExpired(
+                "This form is no longer valid (it may be from an earlier session). Go back, reload the page and try again.",
+            )
+            .into_response());
+        }
+        Ok(Self { console, form })
     }
 }
 

@@ -1,15 +1,14 @@
 //! Resource servers: the organization's APIs (identifier, name) and their scopes with the
 //! descriptions people see on the approval page.
 
-use super::{Console, FormErrors, Nav, form_refusals, lines};
+use super::{Console, ConsoleForm, FormErrors, Nav, form_refusals, lines};
 use crate::AppState;
-use crate::client_address::ClientAddress;
 use crate::error::PageError;
-use crate::input::{PageForm, PageQuery};
+use crate::input::PageQuery;
 use crate::web::{render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grantor_core::manage::ResourceServerChanges;
 use grantor_core::model::{ResourceServer, ScopeDefinition};
@@ -123,15 +122,9 @@ fn submitted(form: &grantor_core::params::Params) -> ServerForm {
 
 pub async fn list(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
+    c: Console,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "resource-servers").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let notice =
         (query.get("done") == Some("created")).then_some("The resource server was created.");
     let empty = ServerForm {
@@ -144,16 +137,8 @@ pub async fn list(
 
 pub async fn create(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
-    PageForm(form): PageForm,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c =
-        match Console::open_form(&state, &headers, source, &org, "resource-servers", &form).await {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
     let entered = submitted(&form);
     let scopes = parse_scopes(&entered.scopes);
     // A second submission finds the identifier taken and changes nothing.
@@ -226,31 +211,19 @@ async fn server_page(
 
 pub async fn show(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, id)): Path<(String, String)>,
+    c: Console,
+    Path((_, id)): Path<(String, String)>,
     PageQuery(query): PageQuery,
 ) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "resource-servers").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let notice = (query.get("done") == Some("saved")).then_some("Your changes were saved.");
     server_page(&state, c, &id, None, FormErrors::default(), notice).await
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path((org, id)): Path<(String, String)>,
-    PageForm(form): PageForm,
+    Path((_, id)): Path<(String, String)>,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c =
-        match Console::open_form(&state, &headers, source, &org, "resource-servers", &form).await {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
     let entered = submitted(&form);
     let scopes = parse_scopes(&entered.scopes);
     let changes = ResourceServerChanges {

@@ -3,15 +3,16 @@
 //! `Manager` at the end; the final form is one-time, so sending it twice makes one app.
 
 use super::apps::{SecretPage, type_label};
-use super::{Console, FormErrors, Nav, Once, claim, done, form_refusals, lines, new_once, release};
+use super::{
+    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_refusals, lines, new_once,
+    release,
+};
 use crate::AppState;
-use crate::client_address::ClientAddress;
 use crate::error::PageError;
-use crate::input::PageForm;
 use crate::web::{render, see_other};
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grantor_core::manage::{NewApp, validate_redirect_uri};
 use grantor_core::model::{AppType, LegacyGrant};
@@ -249,16 +250,7 @@ async fn show(
     )
 }
 
-pub async fn start(
-    State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
-) -> Response {
-    let c = match Console::open(&state, &headers, source, &org, "apps").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn start(State(state): State<AppState>, c: Console) -> Response {
     // Said at once rather than after five steps; `Manager` refuses the last one anyway.
     if !c.nav.can.manage_apps {
         return PageError::Console(grantor_core::ServiceError::Forbidden(format!(
@@ -329,15 +321,8 @@ fn check(step: Step, draft: &Draft, offered: &[ScopeOption]) -> FormErrors {
 
 pub async fn step(
     State(state): State<AppState>,
-    ClientAddress(source): ClientAddress,
-    headers: HeaderMap,
-    Path(org): Path<String>,
-    PageForm(form): PageForm,
+    ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Response {
-    let c = match Console::open_form(&state, &headers, source, &org, "apps", &form).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let at = Step::parse(form.get("step"));
     let draft = Draft::read(&form);
     match form.get("go") {
