@@ -5,6 +5,7 @@ mod account;
 pub mod consent;
 mod console;
 pub mod csrf;
+mod invitation;
 mod login;
 mod logout;
 pub mod pages;
@@ -26,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
+        .route(
+            "/invitations/{token}",
+            get(invitation::show).post(invitation::accept),
+        )
         .route("/assets/grantor.css", get(stylesheet))
         .merge(console::router())
 }

@@ -76,10 +76,6 @@ pub fn router() -> Router<AppState> {
         .route(&org("/members/{user}/role"), post(members::set_role))
         .route(&org("/members/{user}/remove"), post(members::remove))
         .route(&org("/invitations/{id}/withdraw"), post(members::withdraw))
-        .route(
-            "/invitations/{token}",
-            get(members::show_invitation).post(members::accept_invitation),
-        )
 }
 
 /// What a role may use, from the policy module, so templates leave out the rest.
@@ -315,7 +311,7 @@ fn form_message(e: ServiceError) -> Result<String, PageError> {
 
 /// Like [`form_message`], each reason beside the form field `field_of` finds for the name
 /// `Manager` gives it (`""`: the top of the form).
-fn form_refusals(
+pub(super) fn form_refusals(
     e: ServiceError,
     field_of: impl Fn(&str) -> &'static str,
 ) -> Result<FormErrors, PageError> {
@@ -336,7 +332,7 @@ fn form_refusals(
 
 /// The field map of a form whose `fields` are named as `Manager` names them; a refusal about
 /// anything else goes on top of the form.
-fn named_as(fields: &'static [&'static str]) -> impl Fn(&str) -> &'static str {
+pub(super) fn named_as(fields: &'static [&'static str]) -> impl Fn(&str) -> &'static str {
     move |name| fields.iter().find(|f| **f == name).copied().unwrap_or("")
 }
 
