@@ -3,7 +3,7 @@
 //! web or native app, with the scopes chosen; and takes that back.
 
 use super::LIST_MAX;
-use super::apps::type_label;
+use super::app_parts::type_label;
 use super::{Console, ConsoleForm, Nav, form_message};
 use crate::AppState;
 use crate::error::PageError;

@@ -2,15 +2,16 @@
 //! secret. Creating one is the wizard's (`wizard.rs`).
 
 use super::LIST_MAX;
+use super::Once;
+use super::app_parts::{ScopeOption, SecretPage, scope_options, type_label};
 use super::{
     Console, ConsoleForm, FormErrors, Nav, app_field, claim, done, form_refusals, lines, new_once,
     release, when,
 };
-use super::{Once, wizard::ScopeOption};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
-use crate::web::{COPY_SCRIPT, render, see_other};
+use crate::web::{render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -45,15 +46,6 @@ fn notice(query: &grantor_core::params::Params) -> Option<&'static str> {
         }
         _ => return None,
     })
-}
-
-/// A type as the console names it.
-pub fn type_label(t: AppType) -> &'static str {
-    match t {
-        AppType::Server => "Server to server",
-        AppType::Web => "Web",
-        AppType::Native => "Native / mobile",
-    }
 }
 
 pub async fn list(
@@ -163,11 +155,10 @@ async fn app_page(
         Err(e) => return PageError::Console(e).into_response(),
     };
     let form = form.unwrap_or_else(|| AppForm::of(&app));
-    let scope_options =
-        match super::wizard::scope_options(state, &c, app.app_type, &form.scopes).await {
-            Ok(options) => options,
-            Err(r) => return r,
-        };
+    let scope_options = match scope_options(state, &c, app.app_type, &form.scopes).await {
+        Ok(options) => options,
+        Err(r) => return r,
+    };
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -338,38 +329,6 @@ pub async fn delete(
     match deleted {
         Ok(()) => see_other(&format!("{}/apps?done=deleted", c.base())),
         Err(e) => PageError::Console(e).into_response(),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "console/secret.html")]
-pub struct SecretPage {
-    pub nav: Nav,
-    pub title: &'static str,
-    pub app_name: String,
-    pub client_id: String,
-    pub secret: Option<String>,
-    pub grace_until: Option<String>,
-    pub copy_script: &'static str,
-}
-
-impl SecretPage {
-    pub fn new(
-        nav: Nav,
-        title: &'static str,
-        app: &App,
-        secret: Option<String>,
-        grace_until: Option<i64>,
-    ) -> Self {
-        Self {
-            nav,
-            title,
-            app_name: app.name.clone(),
-            client_id: app.client_id.clone(),
-            secret,
-            grace_until: grace_until.map(when),
-            copy_script: COPY_SCRIPT,
-        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod added;
 mod api_tokens;
+mod app_parts;
 mod apps;
 mod audit;
 mod members;

@@ -2,7 +2,7 @@
 //! review). What was entered travels between steps in hidden fields and is checked again by
 //! `Manager` at the end; the final form is one-time, so sending it twice makes one app.
 
-use super::apps::{SecretPage, type_label};
+use super::app_parts::{ScopeOption, SecretPage, scope_options, type_label};
 use super::{
     Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_refusals, lines, new_once,
     release,
@@ -17,52 +17,6 @@ use axum::response::{IntoResponse, Response};
 use grantor_core::manage::{NewApp, validate_redirect_uri};
 use grantor_core::model::{AppType, LegacyGrant};
 use grantor_core::params::Params;
-use grantor_core::scope::{self, OIDC_SCOPES};
-
-/// A scope an app may be given, with what it means and which API it belongs to.
-pub struct ScopeOption {
-    pub name: String,
-    pub description: String,
-    pub api: String,
-    pub checked: bool,
-}
-
-/// The scopes an app of this type can be given here: the organization's resource servers'
-/// and, for apps that sign users in, OpenID Connect's.
-pub async fn scope_options(
-    state: &AppState,
-    c: &Console,
-    app_type: AppType,
-    chosen: &[String],
-) -> Result<Vec<ScopeOption>, Response> {
-    let servers = state
-        .manager
-        .resource_servers(&c.caller, &c.nav.org_id)
-        .await
-        .map_err(|e| PageError::Console(e).into_response())?;
-    let option = |name: &str, description: &str, api: &str| ScopeOption {
-        name: name.into(),
-        description: description.into(),
-        api: api.into(),
-        checked: chosen.iter().any(|c| c == name),
-    };
-    let mut options = Vec::new();
-    if app_type != AppType::Server {
-        for s in OIDC_SCOPES {
-            options.push(option(
-                s,
-                scope::describe_builtin(s).unwrap_or_default(),
-                "OpenID Connect",
-            ));
-        }
-    }
-    for rs in &servers {
-        for s in &rs.scopes {
-            options.push(option(&s.name, &s.description, &rs.name));
-        }
-    }
-    Ok(options)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Step {
