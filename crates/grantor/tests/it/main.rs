@@ -14,6 +14,8 @@ mod cli;
 mod client_credentials;
 mod connections;
 mod console;
+mod console_a11y;
+mod console_forms;
 mod faults;
 mod hardening;
 mod isolation;
