@@ -13,6 +13,7 @@ CREATE TABLE config_changes (
 CREATE INDEX config_changes_version ON config_changes (version);
 CREATE INDEX config_changes_at ON config_changes (at);
 
--- Lookups that must not scan every organization's rows.
+-- Lookups and pages that must not scan or sort every organization's rows.
 CREATE INDEX resource_servers_org ON resource_servers (org_id);
 CREATE INDEX resource_scopes_name ON resource_scopes (name);
+CREATE INDEX apps_org_name ON apps (org_id, name, client_id);
