@@ -113,20 +113,25 @@ impl<S: Storage> Manager<S> {
         Ok(user)
     }
 
+    /// The user `actor` is, for what concerns only them; "not found" for anyone else.
+    async fn own_account(&self, actor: &Caller) -> Result<User, ServiceError> {
+        let Actor::User { user_id, .. } = &actor.actor else {
+            return Err(ServiceError::NotFound("account".into()));
+        };
+        self.store
+            .user(user_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("account".into()))
+    }
+
     /// The signed-in user's account: who they are, their organizations and the approvals
     /// they gave.
     pub async fn account(
         &self,
         actor: &Caller,
     ) -> Result<(User, Vec<Membership>, Vec<ConsentView>), ServiceError> {
-        let Actor::User { user_id, .. } = &actor.actor else {
-            return Err(ServiceError::NotFound("account".into()));
-        };
-        let user = self
-            .store
-            .user(user_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("account".into()))?;
+        let user = self.own_account(actor).await?;
+        let user_id = &user.id;
         let memberships = self.store.memberships_of_user(user_id).await?;
         let consents = self.store.consents_of_user(user_id).await?;
         Ok((user, memberships, consents))
@@ -141,14 +146,8 @@ impl<S: Storage> Manager<S> {
         org: &str,
         switcher: usize,
     ) -> Result<(User, Membership, Vec<Organization>), ServiceError> {
-        let Actor::User { user_id, .. } = &actor.actor else {
-            return Err(ServiceError::NotFound("account".into()));
-        };
-        let user = self
-            .store
-            .user(user_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("account".into()))?;
+        let user = self.own_account(actor).await?;
+        let user_id = &user.id;
         let not_found = || ServiceError::NotFound(format!("organization {org:?}"));
         let found = self.store.organization(org).await?.ok_or_else(not_found)?;
         let here = self
