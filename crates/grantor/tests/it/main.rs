@@ -9,6 +9,8 @@ mod support;
 
 mod api;
 mod api_tokens;
+mod api_validation;
+mod audit;
 mod browser;
 mod cli;
 mod client_credentials;
