@@ -2,13 +2,12 @@
 //! the review read and passes since the fix.
 
 use crate::both_backends;
-use crate::sign_in::{code_flow_raw, enc, password_app, refresh};
+use crate::sign_in::{enc, password_app};
 use crate::support::{
     Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli, config, server_app,
 };
 use grantor_core::clock::ManualClock;
 use grantor_core::keyring;
-use grantor_core::manage::AppChanges;
 use grantor_core::model::{Actor, App, AppType, AuditEvent, Caller, Role};
 use grantor_core::scope::ScopeSet;
 use grantor_core::store::{Directory, KeyState, KeyStore};
@@ -21,7 +20,6 @@ use std::time::{Duration, Instant};
 both_backends!(
     oversized_and_overfull_input_is_refused_before_any_work,
     every_html_page_carries_the_security_headers,
-    refresh_follows_narrowed_access,
     management_scopes_never_reach_users_apps,
     introspection_answers_only_the_tokens_app_or_the_audience_owner,
     the_approval_form_rechecks_max_age,
@@ -417,7 +415,7 @@ async fn malformed_client_ids_are_refused_and_unknown_ones_are_bounded() {
 
 /// A user signs in to the web app through the code flow, approving `scope`; returns the
 /// token response.
-async fn sign_in_to_web_app(
+pub(crate) async fn sign_in_to_web_app(
     srv: &TestServer,
     seed: &SignInSeed,
     email: &str,
@@ -447,120 +445,6 @@ async fn sign_in_to_web_app(
         .await;
     assert_eq!(status, 200, "{body}");
     body
-}
-
-async fn refresh_follows_narrowed_access(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    let m = &srv.state.manager;
-    let op = Caller::operator();
-    let web = seed.web.app.client_id.clone();
-
-    // The app's own scopes shrink.
-    let tokens = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read trades:write",
-        false,
-    )
-    .await;
-    assert_eq!(tokens["scope"], "openid trades:read trades:write");
-    m.update_app(
-        &op,
-        None,
-        &web,
-        AppChanges {
-            scopes: Some(vec!["openid".into(), "trades:read".into()]),
-            ..AppChanges::default()
-        },
-    )
-    .await
-    .unwrap();
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        tokens["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["scope"], "openid trades:read");
-    // Asking for the removed scope again does not bring it back.
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        body["refresh_token"].as_str().unwrap(),
-        Some("trades:write"),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
-
-    // Another organization narrows what it let the app have, then removes it.
-    m.update_app(
-        &op,
-        None,
-        &web,
-        AppChanges {
-            scopes: Some(vec![
-                "openid".into(),
-                "trades:read".into(),
-                "trades:write".into(),
-            ]),
-            ..AppChanges::default()
-        },
-    )
-    .await
-    .unwrap();
-    let beta = m.create_organization(&op, "beta").await.unwrap();
-    srv.trading_api(&beta).await;
-    srv.member(&beta.id, "bob@beta.example", Role::Member).await;
-    m.add_app_to_organization(
-        &op,
-        &web,
-        &beta.id,
-        vec!["trades:read".into(), "trades:write".into()],
-    )
-    .await
-    .unwrap();
-    let tokens = sign_in_to_web_app(
-        &srv,
-        &seed,
-        "bob@beta.example",
-        "openid trades:read trades:write",
-    )
-    .await;
-    assert_eq!(tokens["scope"], "openid trades:read trades:write");
-    m.add_app_to_organization(&op, &web, &beta.id, vec!["trades:read".into()])
-        .await
-        .unwrap();
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        tokens["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["scope"], "openid trades:read");
-    m.remove_app_from_organization(&op, &web, &beta.id)
-        .await
-        .unwrap();
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        body["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
 }
 
 /// A web app holding a management scope, as could be made before the rule existed (straight

@@ -9,12 +9,10 @@ use crate::support::{
 use grantor_core::clock::ManualClock;
 use grantor_core::model::{AppType, Caller, LegacyGrant, Role};
 use grantor_core::{Clock, SystemClock};
-use oauth2::basic::BasicClient;
-use oauth2::{AuthType, ResourceOwnerPassword, ResourceOwnerUsername};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse, TokenUrl,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -22,18 +20,12 @@ use std::sync::Arc;
 both_backends!(
     openid_client_signs_in_with_code_and_pkce_then_refreshes,
     a_confidential_web_app_gets_an_id_token_bound_to_its_access_token,
-    oauth2_client_uses_the_password_grant_and_refresh_rotation,
     a_replayed_code_revokes_what_it_issued,
     pkce_is_checked_and_required_for_native_apps,
     bad_client_or_redirect_uri_shows_a_page_and_never_redirects,
-    denied_consent_and_unchecked_scopes_are_honoured,
-    approvals_are_remembered_and_can_be_revoked,
-    reusing_a_rotated_refresh_token_revokes_the_family,
-    refresh_can_narrow_but_not_widen_and_is_bound_to_its_app,
     forms_without_csrf_tokens_are_refused,
     prompt_and_max_age_control_sign_in_and_approval,
     a_user_in_several_organizations_picks_one,
-    implicit_and_password_grants_only_when_enabled,
     userinfo_returns_claims_for_the_granted_scopes,
     expired_sign_in_records_are_purged_and_live_ones_kept,
 );
@@ -234,7 +226,7 @@ pub async fn refresh(
 }
 
 /// Swaps a code for tokens as the test web app (redirect [`WEB_REDIRECT`]).
-async fn exchange_code(
+pub(crate) async fn exchange_code(
     srv: &TestServer,
     basic: Option<(&str, &str)>,
     code: &str,
@@ -280,54 +272,6 @@ pub async fn password_app(
         )
         .await
         .unwrap()
-}
-
-async fn oauth2_client_uses_the_password_grant_and_refresh_rotation(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    let app = password_app(&srv, &seed).await;
-    let client = BasicClient::new(oauth2::ClientId::new(app.app.client_id.clone()))
-        .set_client_secret(oauth2::ClientSecret::new(
-            app.client_secret.clone().unwrap(),
-        ))
-        .set_token_uri(TokenUrl::new(srv.url("/oauth2/token")).unwrap())
-        .set_auth_type(AuthType::BasicAuth);
-    let username = ResourceOwnerUsername::new(seed.email.clone());
-    let password = ResourceOwnerPassword::new(PASSWORD.into());
-    let token = client
-        .exchange_password(&username, &password)
-        .add_scope(oauth2::Scope::new("trades:read".into()))
-        .request_async(&srv.http)
-        .await
-        .expect("password grant succeeds");
-    assert_eq!(token.scopes().unwrap()[0].as_str(), "trades:read");
-    let refresh = token
-        .refresh_token()
-        .expect("password-grant apps get refresh tokens")
-        .clone();
-    let refreshed = client
-        .exchange_refresh_token(&refresh)
-        .request_async(&srv.http)
-        .await
-        .expect("refresh succeeds");
-    assert_ne!(
-        refreshed.refresh_token().unwrap().secret(),
-        refresh.secret()
-    );
-
-    let wrong = ResourceOwnerPassword::new("not the password".into());
-    let err = client
-        .exchange_password(&username, &wrong)
-        .request_async(&srv.http)
-        .await
-        .unwrap_err();
-    let oauth2::RequestTokenError::ServerResponse(err) = err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(
-        *err.error(),
-        oauth2::basic::BasicErrorResponseType::InvalidGrant
-    );
 }
 
 async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
@@ -543,228 +487,6 @@ async fn bad_client_or_redirect_uri_shows_a_page_and_never_redirects(backend: Ba
     );
 }
 
-async fn denied_consent_and_unchecked_scopes_are_honoured(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
-    let url = seed.web_authorize_url("scope=openid+trades:read+trades:write&state=st");
-    let page = browser.get(&url).await;
-    let page = browser.follow(page).await;
-    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
-    assert!(
-        consent.body.contains("Trading web")
-            && consent.body.contains("Place orders")
-            && consent.body.contains("acme")
-    );
-    let denied = browser
-        .decide(&consent, false, &["trades:read"], None)
-        .await;
-    let params = redirect_params(denied.location.as_deref().unwrap());
-    assert_eq!(params["error"], "access_denied");
-    assert_eq!(params["state"], "st");
-    assert_eq!(params["iss"], srv.issuer);
-
-    let body = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read trades:write",
-        false,
-    )
-    .await;
-    // code_flow_raw approves every scope it asked for; now uncheck one on a fresh prompt.
-    assert_eq!(body["scope"], "openid trades:read trades:write");
-    let page = browser.get(&format!("{url}&prompt=consent")).await;
-    let approved = browser.decide(&page, true, &["trades:read"], None).await;
-    let code = redirect_params(approved.location.as_deref().unwrap())["code"].clone();
-    let basic = seed.web_basic();
-    let (_, _, body) = exchange_code(&srv, basic, &code).await;
-    assert_eq!(
-        body["scope"], "openid trades:read",
-        "unchecked scopes are not granted"
-    );
-}
-
-async fn approvals_are_remembered_and_can_be_revoked(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
-    let url = seed.web_authorize_url("scope=openid+trades:read");
-    let location = browser
-        .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
-        .await;
-    let code = redirect_params(&location)["code"].clone();
-    let basic = seed.web_basic();
-    let (_, _, tokens) = exchange_code(&srv, basic, &code).await;
-    // Second time: no approval page.
-    let page = browser.get(&url).await;
-    assert!(
-        redirect_params(page.location.as_deref().unwrap()).contains_key("code"),
-        "remembered approval skips the page"
-    );
-    // Asking for more shows the page again.
-    let page = browser
-        .get(&url.replace("trades:read", "trades:read+trades:write"))
-        .await;
-    assert_eq!(page.status, 200);
-    assert!(page.body.contains("action=\"/consent\""));
-
-    let account = browser.get("/account").await;
-    assert!(account.body.contains("Trading web"));
-    let csrf = account.field("csrf").unwrap();
-    let revoked = browser
-        .post(
-            "/account/approvals/revoke",
-            &[
-                ("csrf", &csrf),
-                ("client_id", &seed.web.app.client_id),
-                ("org_id", &seed.seed.org.id),
-            ],
-        )
-        .await;
-    assert_eq!(revoked.status, 303);
-    let account = browser.get("/account").await;
-    assert!(!account.body.contains("Trading web"));
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
-    assert_eq!(
-        status, 400,
-        "revoking the approval revokes its refresh tokens"
-    );
-    let (_, _, info) = srv
-        .post_form(
-            "/oauth2/introspect",
-            basic,
-            &[("token", tokens["access_token"].as_str().unwrap())],
-        )
-        .await;
-    assert_eq!(info["active"], false);
-    let page = browser.get(&url).await;
-    assert_eq!(page.status, 200, "the approval page is shown again");
-}
-
-async fn reusing_a_rotated_refresh_token_revokes_the_family(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    let tokens = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read",
-        false,
-    )
-    .await;
-    let basic = seed.web_basic();
-    let first = tokens["refresh_token"].as_str().unwrap();
-    assert!(first.starts_with("gr_rt_"));
-    let (status, _, rotated) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", first)],
-        )
-        .await;
-    assert_eq!(status, 200);
-    let second = rotated["refresh_token"].as_str().unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", first)],
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", second)],
-        )
-        .await;
-    assert_eq!(status, 400, "the newest token of the family is revoked too");
-    let (_, _, info) = srv
-        .post_form(
-            "/oauth2/introspect",
-            basic,
-            &[("token", rotated["access_token"].as_str().unwrap())],
-        )
-        .await;
-    assert_eq!(info["active"], false);
-}
-
-async fn refresh_can_narrow_but_not_widen_and_is_bound_to_its_app(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    let tokens = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read",
-        false,
-    )
-    .await;
-    let basic = seed.web_basic();
-    let rt = tokens["refresh_token"].as_str().unwrap();
-    let other = srv
-        .state
-        .manager
-        .create_app(
-            &Caller::operator(),
-            &seed.seed.org.id,
-            user_app(AppType::Web, "Other", WEB_REDIRECT, &[]),
-        )
-        .await
-        .unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((
-                &other.app.client_id,
-                other.client_secret.as_deref().unwrap(),
-            )),
-            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
-    let (status, _, body) = refresh(&srv, basic, rt, Some("trades:read trades:write")).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
-    let (status, _, body) = refresh(&srv, basic, rt, Some("trades:read")).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["scope"], "trades:read");
-    // The narrowed refresh still carries the original grant: a later refresh may get it all back.
-    let (_, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", body["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
-    assert_eq!(body["scope"], "openid trades:read");
-}
-
 async fn forms_without_csrf_tokens_are_refused(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
@@ -927,84 +649,6 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
     assert_eq!(
         redirect_params(answer.location.as_deref().unwrap())["error"],
         "access_denied"
-    );
-}
-
-async fn implicit_and_password_grants_only_when_enabled(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
-    let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
-    let url = |id: &str| {
-        format!(
-            "/oauth2/authorize?response_type=token&client_id={id}&redirect_uri={}&scope=trades:read&state=i",
-            enc(WEB_REDIRECT)
-        )
-    };
-    let page = browser.get(&url(&seed.web.app.client_id)).await;
-    let location = page.location.unwrap();
-    assert!(location.contains('#'), "implicit errors go in the fragment");
-    assert_eq!(redirect_params(&location)["error"], "unauthorized_client");
-
-    let implicit = srv
-        .state
-        .manager
-        .create_app(
-            &Caller::operator(),
-            &seed.seed.org.id,
-            user_app(
-                AppType::Web,
-                "Old SPA",
-                WEB_REDIRECT,
-                &[LegacyGrant::Implicit],
-            ),
-        )
-        .await
-        .unwrap();
-    let location = browser
-        .authorize(
-            &url(&implicit.app.client_id),
-            &seed.email,
-            PASSWORD,
-            &["trades:read"],
-        )
-        .await;
-    let (_, fragment) = location.split_once('#').expect("token in the fragment");
-    assert!(!location.split('#').next().unwrap().contains("access_token"));
-    let params = redirect_params(&location);
-    assert_eq!(params["token_type"], "Bearer");
-    assert_eq!(params["scope"], "trades:read");
-    assert_eq!(params["state"], "i");
-    assert!(
-        !params.contains_key("refresh_token"),
-        "implicit never gets a refresh token: {fragment}"
-    );
-    assert_eq!(
-        decode_payload(&params["access_token"])["aud"],
-        crate::support::TRADING
-    );
-
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((
-                &seed.web.app.client_id,
-                seed.web.client_secret.as_deref().unwrap(),
-            )),
-            &[
-                ("grant_type", "password"),
-                ("username", &seed.email),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("unauthorized_client"))
-    );
-    let discovery = srv.get_json("/.well-known/openid-configuration").await;
-    assert_eq!(
-        discovery["grantor_legacy_grant_types"],
-        serde_json::json!(["password", "implicit"])
     );
 }
 
