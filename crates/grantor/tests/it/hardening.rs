@@ -4,18 +4,15 @@
 use crate::both_backends;
 use crate::sign_in::{enc, password_app};
 use crate::support::{
-    Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli, config, server_app,
+    Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli, server_app,
 };
 use grantor_core::clock::ManualClock;
-use grantor_core::keyring;
 use grantor_core::model::{Actor, App, AppType, AuditEvent, Caller, Role};
 use grantor_core::scope::ScopeSet;
-use grantor_core::store::{Directory, KeyState, KeyStore};
+use grantor_core::store::Directory;
 use grantor_core::{Clock, SystemClock};
-use grantor_server::Application;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 both_backends!(
     oversized_and_overfull_input_is_refused_before_any_work,
@@ -23,7 +20,6 @@ both_backends!(
     management_scopes_never_reach_users_apps,
     introspection_answers_only_the_tokens_app_or_the_audience_owner,
     the_approval_form_rechecks_max_age,
-    nodes_rotating_at_once_create_one_next_key,
 );
 
 pub(crate) const SIGNED_OUT: &str = "https://app.example.com/signed-out";
@@ -708,92 +704,8 @@ async fn the_approval_form_rechecks_max_age(backend: Backend) {
     assert!(answer.location.unwrap().starts_with(WEB_REDIRECT));
 }
 
-/// The signing keys waiting to sign: `(alg, kid)`, sorted.
-async fn next_keys(srv: &TestServer) -> Vec<(String, String)> {
-    let mut next: Vec<_> = srv
-        .state
-        .store
-        .keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|k| k.state == KeyState::Next)
-        .map(|k| (k.alg.as_str().to_string(), k.kid))
-        .collect();
-    next.sort();
-    next
-}
-
-fn algs(keys: &[(String, String)]) -> Vec<&str> {
+pub(crate) fn algs(keys: &[(String, String)]) -> Vec<&str> {
     keys.iter().map(|(alg, _)| alg.as_str()).collect()
-}
-
-async fn nodes_rotating_at_once_create_one_next_key(backend: Backend) {
-    const INTERVAL: i64 = 500;
-    let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let srv = TestServer::spawn_with(backend, clock.clone(), |c| {
-        c.key_rotation_interval = INTERVAL;
-    })
-    .await;
-    let policy = srv.state.rotation;
-    // Eight nodes reach the same scheduled rotation at once.
-    clock.advance(INTERVAL + 1);
-    let mut runs = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (store, kek, clock) = (
-            srv.state.store.clone(),
-            srv.state.kek.clone(),
-            clock.clone(),
-        );
-        runs.spawn(async move { keyring::advance(&store, &kek, clock.as_ref(), &policy).await });
-    }
-    while let Some(run) = runs.join_next().await {
-        run.unwrap().unwrap();
-    }
-    let waiting = next_keys(&srv).await;
-    assert_eq!(algs(&waiting), ["ES256", "RS256"]);
-
-    // And as real nodes: a second server on the same database, both on the schedule. Once
-    // the waiting keys sign, the schedule comes round again on both at once.
-    let mut second = config(&srv.db.url);
-    second.key_rotation_interval = INTERVAL;
-    let node = Application::build_with_clock(second, clock.clone())
-        .await
-        .unwrap();
-    let issuer = node.issuer().to_string();
-    tokio::spawn(node.run(std::future::pending()));
-    clock.advance(policy.overlap.max(INTERVAL) + 1);
-    // RSA key generation can take seconds on a busy machine, so wait for both new keys.
-    let started = Instant::now();
-    let mut next = next_keys(&srv).await;
-    while next.len() < 2 || next.iter().any(|k| waiting.contains(k)) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "keys rotate: {next:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        next = next_keys(&srv).await;
-    }
-    // Give the slower node its turn to (not) add a duplicate.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let next = next_keys(&srv).await;
-    assert_eq!(
-        algs(&next),
-        ["ES256", "RS256"],
-        "one next key per algorithm"
-    );
-    let jwks: Value = srv
-        .http
-        .get(format!("{issuer}/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let published = jwks["keys"].as_array().unwrap().len();
-    // Two retired, two active, two next.
-    assert_eq!(published, 6, "{jwks}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

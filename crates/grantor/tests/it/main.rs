@@ -22,6 +22,7 @@ mod console_forms;
 mod faults;
 mod hardening;
 mod isolation;
+mod key_rotation;
 mod legacy_grants;
 mod logout;
 mod multinode;

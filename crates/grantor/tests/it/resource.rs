@@ -2,12 +2,10 @@
 //! signing-key rotation seen from a resource server that never restarts.
 
 use crate::both_backends;
-use crate::support::eventually;
 use crate::support::{Backend, Seed, TRADING, TestServer};
 use axum::Router;
 use axum::routing::{get, post};
 use grantor_core::clock::ManualClock;
-use grantor_core::keyring;
 use grantor_core::model::ScopeDefinition;
 use grantor_resource::{Caller, CallerKind, Config, RequireToken, Validator, require_scope};
 use std::sync::Arc;
@@ -17,11 +15,10 @@ both_backends!(
     the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise,
     introspection_mode_sees_a_revocation_at_once,
     introspection_answers_are_never_reused_past_the_tokens_expiry,
-    tokens_signed_before_during_and_after_a_rotation_verify_without_restart,
 );
 
 /// A little API behind the layer, on port 0; returns its base URL.
-async fn api(validator: Validator) -> String {
+pub(crate) async fn api(validator: Validator) -> String {
     async fn whoami(caller: Caller) -> String {
         format!(
             "{:?} {} {} {}",
@@ -44,7 +41,7 @@ async fn api(validator: Validator) -> String {
     base
 }
 
-async fn token(srv: &TestServer, seed: &Seed, scope: Option<&str>) -> String {
+pub(crate) async fn token(srv: &TestServer, seed: &Seed, scope: Option<&str>) -> String {
     let mut form = vec![("grant_type", "client_credentials")];
     if let Some(s) = scope {
         form.push(("scope", s));
@@ -60,7 +57,7 @@ async fn token(srv: &TestServer, seed: &Seed, scope: Option<&str>) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
-async fn status_and_challenge(
+pub(crate) async fn status_and_challenge(
     http: &reqwest::Client,
     url: &str,
     bearer: Option<&str>,
@@ -253,124 +250,17 @@ async fn introspection_answers_are_never_reused_past_the_tokens_expiry(backend: 
     assert!(challenge.contains("expired"), "{challenge}");
 }
 
-fn kid(token: &str) -> String {
+pub(crate) fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
-async fn jwks_kids(srv: &TestServer) -> Vec<String> {
+pub(crate) async fn jwks_kids(srv: &TestServer) -> Vec<String> {
     srv.get_json("/oauth2/jwks").await["keys"]
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["kid"].as_str().unwrap().to_string())
         .collect()
-}
-
-async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(grantor_core::Clock::now(
-        &grantor_core::SystemClock,
-    )));
-    let srv = TestServer::spawn_with(backend, clock.clone(), |c| c.key_retire_after = 120).await;
-    let seed = srv.seed("acme").await;
-    // Keys refetched at every unknown kid and whenever older than one second.
-    let config =
-        Config::new(&srv.issuer, TRADING).with_jwks_refresh(Duration::from_secs(1), Duration::ZERO);
-    let base = api(Validator::with_clock(config, clock.clone())).await;
-    let http = reqwest::Client::new();
-    let orders = format!("{base}/orders");
-    let accepted = |t: String| {
-        let (http, orders) = (http.clone(), orders.clone());
-        async move {
-            status_and_challenge(&http, &orders, Some(&t), false)
-                .await
-                .0
-                == 200
-        }
-    };
-
-    let before = token(&srv, &seed, None).await;
-    let old_kid = kid(&before);
-    assert!(accepted(before.clone()).await);
-
-    let new_kids = keyring::rotate(&srv.state.store, &srv.state.kek, clock.as_ref(), 60)
-        .await
-        .unwrap();
-    eventually(
-        "the next key is published",
-        Duration::from_secs(2),
-        || async { jwks_kids(&srv).await.contains(&new_kids[0]) },
-    )
-    .await;
-    let during = token(&srv, &seed, None).await;
-    assert_eq!(
-        kid(&during),
-        old_kid,
-        "a published next key does not sign before the overlap ends"
-    );
-
-    clock.advance(61);
-    eventually("the new key signs", Duration::from_secs(2), || async {
-        kid(&token(&srv, &seed, None).await) == new_kids[0]
-    })
-    .await;
-    let after = token(&srv, &seed, None).await;
-    for t in [&before, &during, &after] {
-        assert!(
-            accepted(t.clone()).await,
-            "tokens from before, during and after the rotation verify"
-        );
-    }
-    assert!(
-        jwks_kids(&srv).await.contains(&old_kid),
-        "the retired key stays published"
-    );
-
-    clock.advance(121);
-    eventually(
-        "the retired key is removed",
-        Duration::from_secs(2),
-        || async { !jwks_kids(&srv).await.contains(&old_kid) },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, challenge, _) = status_and_challenge(&http, &orders, Some(&before), false).await;
-    assert_eq!(status, 401, "a token signed with a removed key is refused");
-    assert!(challenge.contains("invalid_token"));
-    assert!(accepted(after).await);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
-    let clock = Arc::new(ManualClock::new(grantor_core::Clock::now(
-        &grantor_core::SystemClock,
-    )));
-    let srv = TestServer::spawn_with(Backend::Sqlite, clock.clone(), |c| {
-        c.key_rotation_interval = 1000;
-        c.key_rotation_overlap = 30;
-    })
-    .await;
-    let seed = srv.seed("acme").await;
-    let first = kid(&token(&srv, &seed, None).await);
-    let published = jwks_kids(&srv).await.len();
-    clock.advance(1001);
-    eventually(
-        "the scheduled key is published",
-        Duration::from_secs(2),
-        || async { jwks_kids(&srv).await.len() > published },
-    )
-    .await;
-    assert_eq!(
-        kid(&token(&srv, &seed, None).await),
-        first,
-        "not signing before the overlap ends"
-    );
-    clock.advance(31);
-    eventually(
-        "the scheduled key signs",
-        Duration::from_secs(2),
-        || async { kid(&token(&srv, &seed, None).await) != first },
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
