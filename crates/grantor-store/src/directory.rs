@@ -57,6 +57,24 @@ fn org_grant(row: &sqlx::any::AnyRow) -> StoreResult<OrgAccessGrant> {
 }
 
 impl Store {
+    /// The one membership where `condition` (with `binds` as `$1`, `$2`...) holds.
+    async fn one_membership(
+        &self,
+        condition: &str,
+        binds: &[&str],
+    ) -> StoreResult<Option<Membership>> {
+        let sql = format!("{MEMBERSHIP_QUERY} WHERE {condition}");
+        let mut query = sqlx::query(&sql);
+        for value in binds {
+            query = query.bind(*value);
+        }
+        let row = query
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(rows::membership).transpose()
+    }
+
     /// The resource servers `filter` (a condition on `r`, with `$1`) selects, with their
     /// scopes: two queries, joined in memory by id.
     async fn resource_servers_where(
@@ -402,28 +420,20 @@ impl Directory for Store {
     }
 
     async fn membership(&self, org_id: &str, user_id: &str) -> StoreResult<Option<Membership>> {
-        let row = sqlx::query(&format!(
-            "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 AND m.user_id = $2 AND u.disabled_at IS NULL"
-        ))
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
+        self.one_membership(
+            "m.org_id = $1 AND m.user_id = $2 AND u.disabled_at IS NULL",
+            &[org_id, user_id],
+        )
         .await
-        .map_err(backend_error)?;
-        row.as_ref().map(rows::membership).transpose()
     }
 
     async fn member(&self, org_id: &str, user: &str) -> StoreResult<Option<Membership>> {
-        let row = sqlx::query(&format!(
-            "{MEMBERSHIP_QUERY} WHERE m.org_id = $1 AND (m.user_id = $2 OR u.email = $3)"
-        ))
-        .bind(org_id)
-        .bind(user)
-        .bind(user.trim().to_lowercase())
-        .fetch_optional(&self.pool)
+        let email = user.trim().to_lowercase();
+        self.one_membership(
+            "m.org_id = $1 AND (m.user_id = $2 OR u.email = $3)",
+            &[org_id, user, &email],
+        )
         .await
-        .map_err(backend_error)?;
-        row.as_ref().map(rows::membership).transpose()
     }
 
     async fn members_of_org(&self, org_id: &str, window: Window) -> StoreResult<Vec<Membership>> {
