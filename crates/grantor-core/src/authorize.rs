@@ -8,7 +8,7 @@ use crate::model::{App, AppType, Membership};
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, ConsentRecord, Storage};
+use crate::store::{Client, ConsentRecord, MemberStore, Storage};
 use crate::{ErrorCode, OAuthError, pkce};
 use std::sync::Arc;
 
@@ -391,45 +391,6 @@ impl<S: Storage> Provider<S> {
         AuthorizeError::Redirect(Box::new(redirect))
     }
 
-    /// The organizations `user_id` may use this app in: the app's own (if a member) and
-    /// those that added it.
-    pub async fn eligible_orgs(
-        &self,
-        user_id: &str,
-        client: &Client,
-    ) -> Result<Vec<Membership>, crate::StoreError> {
-        Ok(self
-            .store
-            .memberships_of_user(user_id)
-            .await?
-            .into_iter()
-            .filter(|m| {
-                m.org_id == client.app.org_id
-                    || client.org_grants.iter().any(|g| g.org_id == m.org_id)
-            })
-            .collect())
-    }
-
-    /// The scopes of `wanted` this app may get for a user in `org_id`, as things stand now:
-    /// the app's scopes, limited (for an organization that added the app from elsewhere) to
-    /// those the organization chose. Management scopes never come from a user's sign-in.
-    pub fn scopes_available_in(
-        &self,
-        client: &Client,
-        org_id: &str,
-        wanted: &ScopeSet,
-    ) -> ScopeSet {
-        let mut scopes = wanted.intersection(&client.app.scopes);
-        scopes.retain(|s| !crate::scope::is_management(s));
-        if org_id != client.app.org_id {
-            let granted = client.org_grants.iter().find(|g| g.org_id == org_id);
-            scopes.retain(|s| {
-                crate::scope::is_oidc(s) || granted.is_some_and(|g| g.scopes.contains(s))
-            });
-        }
-        scopes
-    }
-
     /// Decides what happens with an authorization request for this (possibly absent) user.
     pub async fn authorization_step(
         &self,
@@ -679,6 +640,49 @@ impl<S: Storage> Provider<S> {
                 ))
             }
         }
+    }
+}
+
+impl<S> Provider<S> {
+    /// The scopes of `wanted` this app may get for a user in `org_id`, as things stand now:
+    /// the app's scopes, limited (for an organization that added the app from elsewhere) to
+    /// those the organization chose. Management scopes never come from a user's sign-in.
+    pub fn scopes_available_in(
+        &self,
+        client: &Client,
+        org_id: &str,
+        wanted: &ScopeSet,
+    ) -> ScopeSet {
+        let mut scopes = wanted.intersection(&client.app.scopes);
+        scopes.retain(|s| !crate::scope::is_management(s));
+        if org_id != client.app.org_id {
+            let granted = client.org_grants.iter().find(|g| g.org_id == org_id);
+            scopes.retain(|s| {
+                crate::scope::is_oidc(s) || granted.is_some_and(|g| g.scopes.contains(s))
+            });
+        }
+        scopes
+    }
+}
+
+impl<S: MemberStore> Provider<S> {
+    /// The organizations `user_id` may use this app in: the app's own (if a member) and
+    /// those that added it.
+    pub async fn eligible_orgs(
+        &self,
+        user_id: &str,
+        client: &Client,
+    ) -> Result<Vec<Membership>, crate::StoreError> {
+        Ok(self
+            .store
+            .memberships_of_user(user_id)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.org_id == client.app.org_id
+                    || client.org_grants.iter().any(|g| g.org_id == m.org_id)
+            })
+            .collect())
     }
 }
 

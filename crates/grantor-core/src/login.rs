@@ -11,7 +11,7 @@
 use crate::StoreError;
 use crate::model::User;
 use crate::password::PasswordChecker;
-use crate::store::{Directory, ThrottleStore};
+use crate::store::{ThrottleStore, UserStore};
 use std::net::IpAddr;
 
 /// Failures are forgotten after an hour without one.
@@ -104,7 +104,7 @@ async fn reserve<S: ThrottleStore>(
 }
 
 /// Verifies `email` and `password` from `address`.
-pub async fn authenticate<S: Directory + ThrottleStore>(
+pub async fn authenticate<S: UserStore + ThrottleStore>(
     store: &S,
     checker: &PasswordChecker,
     email: &str,

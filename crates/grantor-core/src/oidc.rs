@@ -5,7 +5,7 @@ use crate::jose::{Alg, left_half_hash};
 use crate::model::User;
 use crate::provider::{Provider, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, Storage};
+use crate::store::{Client, UserStore};
 use serde_json::{Map, Value, json};
 
 /// Standard claims for the granted scopes.
@@ -30,7 +30,7 @@ pub fn user_claims(user: &User, scopes: &ScopeSet, org_id: Option<&str>) -> Valu
 
 /// An ID token for `grant`, bound to `access_token` through `at_hash`. Signed with RS256, the
 /// algorithm every OpenID relying party must support.
-pub async fn id_token<S: Storage>(
+pub async fn id_token<S: UserStore>(
     provider: &Provider<S>,
     client: &Client,
     grant: &UserGrant,

@@ -12,7 +12,7 @@ use crate::oidc;
 use crate::password::PasswordChecker;
 use crate::scope::ScopeSet;
 use crate::secret;
-use crate::store::{Client, GrantRecord, RefreshRecord, Storage};
+use crate::store::{Client, GrantRecord, GrantStore, RefreshRecord, Registry, Storage, UserStore};
 use crate::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection, TokenResponse};
 use crate::{Clock, OAuthError};
 use lru::LruCache;
@@ -186,279 +186,6 @@ impl<S: Storage> Provider<S> {
         }
     }
 
-    /// Checks `resource` parameters (RFC 8707): absolute URIs naming known resource servers.
-    pub async fn resolve_resources(
-        &self,
-        requested: &[String],
-    ) -> Result<Vec<Arc<ResourceServer>>, OAuthError> {
-        let mut found = Vec::with_capacity(requested.len());
-        for r in requested {
-            let parsed = url::Url::parse(r).map_err(|_| {
-                OAuthError::new(
-                    ErrorCode::InvalidTarget,
-                    format!("resource {r:?} is not an absolute URI"),
-                )
-            })?;
-            if parsed.fragment().is_some() {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidTarget,
-                    "a resource must not contain a fragment",
-                ));
-            }
-            let rs = self.store.resource_server(r).await?.ok_or_else(|| {
-                OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}"))
-            })?;
-            found.push(rs);
-        }
-        Ok(found)
-    }
-
-    /// Narrows `scopes` to what a token acting in organization `org_id` may carry and to the
-    /// requested resources (RFC 8707), and returns the audiences: the identifiers of the
-    /// resource servers whose scopes the token carries. A resource server's scopes reach a
-    /// token only in its own organization's context; a scope no server of that organization
-    /// declares is left out, and one declared by several needs `resource` to pick.
-    pub async fn target(
-        &self,
-        scopes: &mut ScopeSet,
-        resources: &[String],
-        org_id: &str,
-    ) -> Result<Vec<String>, OAuthError> {
-        // Grantor's own management API is a resource server too; its scopes are `grantor:*`.
-        let (to_management, others): (Vec<String>, Vec<String>) = resources
-            .iter()
-            .cloned()
-            .partition(|r| self.settings.is_management_api(r));
-        let targets = self.resolve_resources(&others).await?;
-        let index = self.store.org_resources(org_id).await?;
-        if let Some(foreign) = targets
-            .iter()
-            .find(|rs| rs.org_id != org_id || self.settings.is_reserved(&rs.identifier))
-        {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidTarget,
-                format!("unknown resource {}", foreign.identifier),
-            ));
-        }
-        let mut audiences: Vec<String> = Vec::new();
-        if scopes.has_management() && (resources.is_empty() || !to_management.is_empty()) {
-            audiences.push(self.settings.management_api());
-        }
-        let mut kept = ScopeSet::default();
-        for s in scopes.iter() {
-            if crate::scope::is_oidc(s) {
-                kept.insert(s);
-                continue;
-            }
-            if crate::scope::is_management(s) {
-                if resources.is_empty() || !to_management.is_empty() {
-                    kept.insert(s);
-                }
-                continue;
-            }
-            let servers: Vec<&ResourceServer> = index
-                .servers_of(s)
-                .into_iter()
-                .filter(|rs| !self.settings.is_reserved(&rs.identifier))
-                .filter(|rs| resources.is_empty() || targets.iter().any(|t| t.id == rs.id))
-                .collect();
-            match servers.as_slice() {
-                [] => {}
-                [rs] => {
-                    kept.insert(s);
-                    if !audiences.contains(&rs.identifier) {
-                        audiences.push(rs.identifier.clone());
-                    }
-                }
-                several => {
-                    let apis: Vec<&str> = several.iter().map(|rs| rs.identifier.as_str()).collect();
-                    return Err(OAuthError::new(
-                        ErrorCode::InvalidTarget,
-                        format!(
-                            "scope {s} is declared by several APIs of this organization ({}): name one with the resource parameter",
-                            apis.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        if !resources.is_empty() && kept.iter().all(crate::scope::is_oidc) {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidTarget,
-                "the requested scopes include none for the requested resource",
-            ));
-        }
-        *scopes = kept;
-        Ok(audiences)
-    }
-
-    /// Mints a signed access token for an app; `scopes` are final, `audiences` already
-    /// resolved.
-    pub fn mint_access_token(
-        &self,
-        client: &Client,
-        subject: Subject,
-        scopes: &ScopeSet,
-        audiences: Vec<String>,
-    ) -> Result<(String, AccessTokenClaims), OAuthError> {
-        let ttl = self.access_token_ttl(client);
-        self.mint(&client.app.client_id, ttl, subject, scopes, audiences)
-    }
-
-    /// How long `client`'s access tokens live: its own setting or the server's default.
-    fn access_token_ttl(&self, client: &Client) -> i64 {
-        if client.app.access_token_ttl > 0 {
-            client.app.access_token_ttl
-        } else {
-            self.settings.access_token_ttl
-        }
-        .min(MAX_ACCESS_TOKEN_TTL)
-    }
-
-    /// Mints a signed access token naming `client_id` (an app, or the API token exchanged).
-    pub fn mint(
-        &self,
-        client_id: &str,
-        ttl: i64,
-        subject: Subject,
-        scopes: &ScopeSet,
-        audiences: Vec<String>,
-    ) -> Result<(String, AccessTokenClaims), OAuthError> {
-        let now = self.clock.now();
-        let audiences = if audiences.is_empty() {
-            vec![self.settings.issuer.clone()]
-        } else {
-            audiences
-        };
-        let claims = AccessTokenClaims {
-            iss: self.settings.issuer.clone(),
-            sub: subject.sub,
-            aud: Audience::from_vec(audiences),
-            exp: now + ttl,
-            iat: now,
-            nbf: Some(now),
-            jti: secret::new_id("at_")?,
-            client_id: client_id.to_string(),
-            scope: scopes.to_string(),
-            org_id: subject.org_id,
-            auth_time: subject.auth_time,
-            grant_id: subject.grant_id,
-        };
-        let keys = self.keys.current();
-        let signer = keys
-            .signer(Alg::ES256)
-            .ok_or_else(|| OAuthError::server_error("no active ES256 signing key"))?;
-        let token = signer
-            .sign(ACCESS_TOKEN_TYP, &claims)
-            .map_err(|e| OAuthError::server_error(format!("signing: {e}")))?;
-        Ok((token, claims))
-    }
-
-    /// An access token for what a user authorized.
-    pub async fn mint_for_grant(
-        &self,
-        client: &Client,
-        grant: &UserGrant,
-    ) -> Result<(String, AccessTokenClaims), OAuthError> {
-        let mut scopes = grant.scopes.clone();
-        let audiences = self
-            .target(&mut scopes, &grant.resources, &grant.subject.org_id)
-            .await?;
-        self.mint_access_token(client, grant.subject.clone(), &scopes, audiences)
-    }
-
-    pub async fn create_grant(
-        &self,
-        user_id: &str,
-        client: &Client,
-        org_id: &str,
-    ) -> Result<String, OAuthError> {
-        let now = self.clock.now();
-        let record = GrantRecord {
-            id: secret::new_id("gnt_")?,
-            user_id: user_id.into(),
-            client_id: client.app.client_id.clone(),
-            org_id: org_id.into(),
-            created_at: now,
-            // The code is exchanged within CODE_TTL; its access token lives on after that.
-            expires_at: now + CODE_TTL + self.access_token_ttl(client),
-        };
-        self.store.create_grant(&record).await?;
-        Ok(record.id)
-    }
-
-    /// The token response for a user grant: an access token, a fresh refresh token in the
-    /// same family, and an ID token when `openid` was granted.
-    pub async fn issue_user_tokens(
-        &self,
-        client: &Client,
-        grant: UserGrant,
-        refresh_scopes: &ScopeSet,
-    ) -> Result<TokenResponse, OAuthError> {
-        let (access_token, claims) = self.mint_for_grant(client, &grant).await?;
-        let now = self.clock.now();
-        let grant_id = grant
-            .subject
-            .grant_id
-            .clone()
-            .ok_or_else(|| OAuthError::server_error("user grant without grant id"))?;
-        let refresh = secret::generate(secret::Kind::RefreshToken)?;
-        self.store
-            .insert_refresh_token(&RefreshRecord {
-                token_hash: secret::hash(&refresh),
-                grant_id,
-                client_id: client.app.client_id.clone(),
-                user_id: grant.subject.sub.clone(),
-                org_id: grant.subject.org_id.clone(),
-                scopes: refresh_scopes.to_string(),
-                resources: grant.resources.clone(),
-                auth_time: grant.subject.auth_time.unwrap_or(now),
-                // Never before the access token issued beside it, so a grant whose refresh
-                // tokens are all gone has no live access token either.
-                expires_at: now + self.settings.refresh_token_ttl.max(claims.exp - now),
-            })
-            .await?;
-        let id_token = if grant.scopes.contains("openid") {
-            Some(oidc::id_token(self, client, &grant, &access_token).await?)
-        } else {
-            None
-        };
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in: claims.exp - claims.iat,
-            scope: claims.scope,
-            refresh_token: Some(refresh),
-            id_token,
-            issued_token_type: None,
-        })
-    }
-
-    /// Verifies one of our own access tokens: signature, `typ`, issuer and expiry.
-    pub fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
-        let hash = secret::hash(token);
-        let claims = match self.verified.get(&hash) {
-            Some(claims) => claims,
-            None => {
-                let keys = self.keys.current();
-                let (header, payload) =
-                    jose::verify(token, &[Alg::ES256, Alg::RS256], |kid| keys.verifier(kid))
-                        .ok()?;
-                if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-                    return None;
-                }
-                let claims: AccessTokenClaims = serde_json::from_slice(&payload).ok()?;
-                if claims.iss != self.settings.issuer {
-                    return None;
-                }
-                let claims = Arc::new(claims);
-                self.verified.remember(hash, claims.clone());
-                claims
-            }
-        };
-        (claims.exp > self.clock.now()).then(|| claims.as_ref().clone())
-    }
-
     /// An access token that is valid now: verified, not revoked, and its grant not revoked.
     pub async fn active_access_token(
         &self,
@@ -620,6 +347,285 @@ impl<S: Storage> Provider<S> {
             OAuthError::new(ErrorCode::InvalidToken, "the token's user no longer exists")
         })?;
         Ok(oidc::user_claims(&user, &scopes, Some(&claims.org_id)))
+    }
+}
+
+impl<S> Provider<S> {
+    /// Mints a signed access token for an app; `scopes` are final, `audiences` already
+    /// resolved.
+    pub fn mint_access_token(
+        &self,
+        client: &Client,
+        subject: Subject,
+        scopes: &ScopeSet,
+        audiences: Vec<String>,
+    ) -> Result<(String, AccessTokenClaims), OAuthError> {
+        let ttl = self.access_token_ttl(client);
+        self.mint(&client.app.client_id, ttl, subject, scopes, audiences)
+    }
+
+    /// How long `client`'s access tokens live: its own setting or the server's default.
+    fn access_token_ttl(&self, client: &Client) -> i64 {
+        if client.app.access_token_ttl > 0 {
+            client.app.access_token_ttl
+        } else {
+            self.settings.access_token_ttl
+        }
+        .min(MAX_ACCESS_TOKEN_TTL)
+    }
+
+    /// Mints a signed access token naming `client_id` (an app, or the API token exchanged).
+    pub fn mint(
+        &self,
+        client_id: &str,
+        ttl: i64,
+        subject: Subject,
+        scopes: &ScopeSet,
+        audiences: Vec<String>,
+    ) -> Result<(String, AccessTokenClaims), OAuthError> {
+        let now = self.clock.now();
+        let audiences = if audiences.is_empty() {
+            vec![self.settings.issuer.clone()]
+        } else {
+            audiences
+        };
+        let claims = AccessTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub: subject.sub,
+            aud: Audience::from_vec(audiences),
+            exp: now + ttl,
+            iat: now,
+            nbf: Some(now),
+            jti: secret::new_id("at_")?,
+            client_id: client_id.to_string(),
+            scope: scopes.to_string(),
+            org_id: subject.org_id,
+            auth_time: subject.auth_time,
+            grant_id: subject.grant_id,
+        };
+        let keys = self.keys.current();
+        let signer = keys
+            .signer(Alg::ES256)
+            .ok_or_else(|| OAuthError::server_error("no active ES256 signing key"))?;
+        let token = signer
+            .sign(ACCESS_TOKEN_TYP, &claims)
+            .map_err(|e| OAuthError::server_error(format!("signing: {e}")))?;
+        Ok((token, claims))
+    }
+
+    /// Verifies one of our own access tokens: signature, `typ`, issuer and expiry.
+    pub fn verify_access_token(&self, token: &str) -> Option<AccessTokenClaims> {
+        let hash = secret::hash(token);
+        let claims = match self.verified.get(&hash) {
+            Some(claims) => claims,
+            None => {
+                let keys = self.keys.current();
+                let (header, payload) =
+                    jose::verify(token, &[Alg::ES256, Alg::RS256], |kid| keys.verifier(kid))
+                        .ok()?;
+                if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+                    return None;
+                }
+                let claims: AccessTokenClaims = serde_json::from_slice(&payload).ok()?;
+                if claims.iss != self.settings.issuer {
+                    return None;
+                }
+                let claims = Arc::new(claims);
+                self.verified.remember(hash, claims.clone());
+                claims
+            }
+        };
+        (claims.exp > self.clock.now()).then(|| claims.as_ref().clone())
+    }
+}
+
+impl<S: Registry> Provider<S> {
+    /// Checks `resource` parameters (RFC 8707): absolute URIs naming known resource servers.
+    pub async fn resolve_resources(
+        &self,
+        requested: &[String],
+    ) -> Result<Vec<Arc<ResourceServer>>, OAuthError> {
+        let mut found = Vec::with_capacity(requested.len());
+        for r in requested {
+            let parsed = url::Url::parse(r).map_err(|_| {
+                OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    format!("resource {r:?} is not an absolute URI"),
+                )
+            })?;
+            if parsed.fragment().is_some() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "a resource must not contain a fragment",
+                ));
+            }
+            let rs = self.store.resource_server(r).await?.ok_or_else(|| {
+                OAuthError::new(ErrorCode::InvalidTarget, format!("unknown resource {r}"))
+            })?;
+            found.push(rs);
+        }
+        Ok(found)
+    }
+
+    /// Narrows `scopes` to what a token acting in organization `org_id` may carry and to the
+    /// requested resources (RFC 8707), and returns the audiences: the identifiers of the
+    /// resource servers whose scopes the token carries. A resource server's scopes reach a
+    /// token only in its own organization's context; a scope no server of that organization
+    /// declares is left out, and one declared by several needs `resource` to pick.
+    pub async fn target(
+        &self,
+        scopes: &mut ScopeSet,
+        resources: &[String],
+        org_id: &str,
+    ) -> Result<Vec<String>, OAuthError> {
+        // Grantor's own management API is a resource server too; its scopes are `grantor:*`.
+        let (to_management, others): (Vec<String>, Vec<String>) = resources
+            .iter()
+            .cloned()
+            .partition(|r| self.settings.is_management_api(r));
+        let targets = self.resolve_resources(&others).await?;
+        let index = self.store.org_resources(org_id).await?;
+        if let Some(foreign) = targets
+            .iter()
+            .find(|rs| rs.org_id != org_id || self.settings.is_reserved(&rs.identifier))
+        {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                format!("unknown resource {}", foreign.identifier),
+            ));
+        }
+        let mut audiences: Vec<String> = Vec::new();
+        if scopes.has_management() && (resources.is_empty() || !to_management.is_empty()) {
+            audiences.push(self.settings.management_api());
+        }
+        let mut kept = ScopeSet::default();
+        for s in scopes.iter() {
+            if crate::scope::is_oidc(s) {
+                kept.insert(s);
+                continue;
+            }
+            if crate::scope::is_management(s) {
+                if resources.is_empty() || !to_management.is_empty() {
+                    kept.insert(s);
+                }
+                continue;
+            }
+            let servers: Vec<&ResourceServer> = index
+                .servers_of(s)
+                .into_iter()
+                .filter(|rs| !self.settings.is_reserved(&rs.identifier))
+                .filter(|rs| resources.is_empty() || targets.iter().any(|t| t.id == rs.id))
+                .collect();
+            match servers.as_slice() {
+                [] => {}
+                [rs] => {
+                    kept.insert(s);
+                    if !audiences.contains(&rs.identifier) {
+                        audiences.push(rs.identifier.clone());
+                    }
+                }
+                several => {
+                    let apis: Vec<&str> = several.iter().map(|rs| rs.identifier.as_str()).collect();
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidTarget,
+                        format!(
+                            "scope {s} is declared by several APIs of this organization ({}): name one with the resource parameter",
+                            apis.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if !resources.is_empty() && kept.iter().all(crate::scope::is_oidc) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "the requested scopes include none for the requested resource",
+            ));
+        }
+        *scopes = kept;
+        Ok(audiences)
+    }
+
+    /// An access token for what a user authorized.
+    pub async fn mint_for_grant(
+        &self,
+        client: &Client,
+        grant: &UserGrant,
+    ) -> Result<(String, AccessTokenClaims), OAuthError> {
+        let mut scopes = grant.scopes.clone();
+        let audiences = self
+            .target(&mut scopes, &grant.resources, &grant.subject.org_id)
+            .await?;
+        self.mint_access_token(client, grant.subject.clone(), &scopes, audiences)
+    }
+}
+
+impl<S: Registry + GrantStore + UserStore> Provider<S> {
+    pub async fn create_grant(
+        &self,
+        user_id: &str,
+        client: &Client,
+        org_id: &str,
+    ) -> Result<String, OAuthError> {
+        let now = self.clock.now();
+        let record = GrantRecord {
+            id: secret::new_id("gnt_")?,
+            user_id: user_id.into(),
+            client_id: client.app.client_id.clone(),
+            org_id: org_id.into(),
+            created_at: now,
+            // The code is exchanged within CODE_TTL; its access token lives on after that.
+            expires_at: now + CODE_TTL + self.access_token_ttl(client),
+        };
+        self.store.create_grant(&record).await?;
+        Ok(record.id)
+    }
+
+    /// The token response for a user grant: an access token, a fresh refresh token in the
+    /// same family, and an ID token when `openid` was granted.
+    pub async fn issue_user_tokens(
+        &self,
+        client: &Client,
+        grant: UserGrant,
+        refresh_scopes: &ScopeSet,
+    ) -> Result<TokenResponse, OAuthError> {
+        let (access_token, claims) = self.mint_for_grant(client, &grant).await?;
+        let now = self.clock.now();
+        let grant_id = grant
+            .subject
+            .grant_id
+            .clone()
+            .ok_or_else(|| OAuthError::server_error("user grant without grant id"))?;
+        let refresh = secret::generate(secret::Kind::RefreshToken)?;
+        self.store
+            .insert_refresh_token(&RefreshRecord {
+                token_hash: secret::hash(&refresh),
+                grant_id,
+                client_id: client.app.client_id.clone(),
+                user_id: grant.subject.sub.clone(),
+                org_id: grant.subject.org_id.clone(),
+                scopes: refresh_scopes.to_string(),
+                resources: grant.resources.clone(),
+                auth_time: grant.subject.auth_time.unwrap_or(now),
+                // Never before the access token issued beside it, so a grant whose refresh
+                // tokens are all gone has no live access token either.
+                expires_at: now + self.settings.refresh_token_ttl.max(claims.exp - now),
+            })
+            .await?;
+        let id_token = if grant.scopes.contains("openid") {
+            Some(oidc::id_token(self, client, &grant, &access_token).await?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: claims.exp - claims.iat,
+            scope: claims.scope,
+            refresh_token: Some(refresh),
+            id_token,
+            issued_token_type: None,
+        })
     }
 }
 

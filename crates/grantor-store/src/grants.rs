@@ -5,8 +5,8 @@ use crate::pool::{Store, backend_error};
 use crate::revocations::{GRANT_REVOCATION_TTL, Kind};
 use crate::rows::{self, get, json_list, to_json};
 use grantor_core::store::{
-    CodeRecord, ConsentRecord, ConsentView, GrantRecord, GrantStore, RefreshRecord, SingleUse,
-    StoreResult,
+    CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, RefreshRecord,
+    SingleUse, StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -240,7 +240,9 @@ impl GrantStore for Store {
         })
         .transpose()
     }
+}
 
+impl ConsentStore for Store {
     async fn consent(
         &self,
         user_id: &str,

@@ -1,9 +1,9 @@
 //! Invitations to join an organization.
 
 use crate::changes::Change;
-use crate::directory::insert_user;
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::get;
+use crate::users::insert_user;
 use grantor_core::StoreError;
 use grantor_core::model::{AuditEvent, Invitation, User};
 use grantor_core::store::{InvitationStore, StoreResult};

@@ -6,20 +6,26 @@
 //! and every node evicts those entries within a poll interval of a change made anywhere, by
 //! the CLI included.
 
+mod added_apps;
 mod api_tokens;
+mod apps;
 mod audit;
 mod cache;
 mod changes;
-mod directory;
 mod grants;
 mod idempotency;
 mod invitations;
 mod keys;
+mod members;
 mod migrate;
+mod organizations;
 pub mod pool;
+mod registry;
+mod resource_servers;
 mod revocations;
 mod rows;
 mod sessions;
+mod users;
 
 pub use cache::MAX_UNKNOWN_CLIENTS;
 pub use pool::{Backend, Store};

@@ -5,6 +5,7 @@ use crate::pool::backend_error;
 use grantor_core::StoreError;
 use grantor_core::model::{App, Membership, Organization, Role, User};
 use grantor_core::scope::ScopeSet;
+use grantor_core::store::Window;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -99,4 +100,13 @@ pub(crate) fn app(row: &AnyRow) -> Result<App, StoreError> {
 
 pub(crate) fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+/// A window's bounds as SQL binds.
+pub(crate) fn limit(window: Window) -> i64 {
+    i64::try_from(window.limit).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn offset(window: Window) -> i64 {
+    i64::try_from(window.offset).unwrap_or(i64::MAX)
 }

@@ -4,7 +4,7 @@
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, SingleUse, Storage};
+use crate::store::{Client, GrantStore, Registry, SingleUse, UserStore};
 use crate::token::TokenResponse;
 use crate::{OAuthError, pkce, secret};
 
@@ -25,7 +25,7 @@ impl Request {
     }
 }
 
-pub async fn exchange<S: Storage>(
+pub async fn exchange<S: Registry + GrantStore + UserStore>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,

@@ -7,7 +7,7 @@ use crate::model::OrgAccessGrant;
 use crate::params::Params;
 use crate::provider::{Provider, Subject};
 use crate::scope::ScopeSet;
-use crate::store::{Client, Storage};
+use crate::store::{Client, Registry};
 use crate::token::TokenResponse;
 
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ fn pick_org<'a>(
     }
 }
 
-pub async fn exchange<S: Storage>(
+pub async fn exchange<S: Registry>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,

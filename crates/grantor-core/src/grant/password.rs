@@ -6,7 +6,7 @@ use crate::login::{self, LoginError};
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, Storage};
+use crate::store::{Client, GrantStore, MemberStore, Registry, ThrottleStore, UserStore};
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};
 use std::net::IpAddr;
@@ -39,7 +39,7 @@ impl Request {
     }
 }
 
-pub async fn exchange<S: Storage>(
+pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore + ThrottleStore>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,

@@ -5,7 +5,7 @@ use super::{parse_resources, parse_scope, require_subset};
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, SingleUse, Storage};
+use crate::store::{Client, GrantStore, MemberStore, Registry, SingleUse, UserStore};
 use crate::token::TokenResponse;
 use crate::{OAuthError, secret};
 
@@ -26,7 +26,7 @@ impl Request {
     }
 }
 
-pub async fn exchange<S: Storage>(
+pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,

@@ -9,7 +9,7 @@ use crate::policy;
 use crate::provider::{Provider, Subject};
 use crate::scope::{self, ScopeSet};
 use crate::secret;
-use crate::store::Storage;
+use crate::store::{ApiTokenStore, Registry};
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};
 
@@ -67,7 +67,7 @@ fn refused(why: &str) -> OAuthError {
     OAuthError::invalid_grant(why)
 }
 
-pub async fn exchange<S: Storage>(
+pub async fn exchange<S: Registry + ApiTokenStore>(
     provider: &Provider<S>,
     req: Request,
 ) -> Result<TokenResponse, OAuthError> {

@@ -1,14 +1,15 @@
 //! Apps an organization added (its own or another organization's), with the scopes it chose.
 
+use super::Governed;
 use super::Manager;
 use crate::model::{App, Caller, OrgAccessGrant};
 use crate::policy::{self, Action};
 use crate::scope::ScopeSet;
-use crate::store::{Storage, Window};
+use crate::store::{AddedAppStore, AppStore, Window};
 use crate::{FieldErrors, ServiceError};
 use serde_json::json;
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed + AppStore + AddedAppStore> Manager<S> {
     /// An owner of `org` lets an app (of any org) act there with `scopes`: a server app gets
     /// tokens for the organization; members of the organization may sign in to a web or
     /// native app.

@@ -1,10 +1,11 @@
 //! API tokens: what a user's scripts act with.
 
+use super::Governed;
 use super::{Manager, refuse_control_characters};
 use crate::model::{ApiToken, Caller, Role};
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
-use crate::store::{OrgResources, Storage};
+use crate::store::{ApiTokenStore, OrgResources, Registry, UserStore};
 use crate::{FieldErrors, ServiceError, secret};
 use serde_json::json;
 
@@ -71,7 +72,7 @@ fn api_token_fields(
     Ok((name.to_string(), scopes, lifetime))
 }
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed + UserStore + Registry + ApiTokenStore> Manager<S> {
     /// Makes an API token for `email` in `org`; the token itself exists in clear only in the
     /// answer.
     pub async fn create_api_token(

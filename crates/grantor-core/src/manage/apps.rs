@@ -1,10 +1,11 @@
 //! OAuth apps: registering, changing and deleting them, and their secrets.
 
+use super::Governed;
 use super::{Manager, invalid};
 use crate::model::{App, AppType, Caller, LegacyGrant, OrgAccessGrant};
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
-use crate::store::{Storage, Window};
+use crate::store::{AddedAppStore, AppStore, ResourceServerStore, Window};
 use crate::{FieldError, ServiceError, secret};
 use serde_json::json;
 use std::collections::HashMap;
@@ -143,7 +144,7 @@ impl AppView {
     }
 }
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
     /// The rules every app meets, at creation and after every change; every broken rule is
     /// reported, by field.
     async fn check_app(&self, app: &App) -> Result<(), ServiceError> {

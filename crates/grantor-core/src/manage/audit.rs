@@ -1,12 +1,13 @@
 //! The audit log, as an organization's owners read it.
 
+use super::Governed;
 use super::Manager;
 use crate::ServiceError;
 use crate::model::{AuditEvent, Caller};
 use crate::policy::Action;
-use crate::store::{AuditQuery, Storage};
+use crate::store::AuditQuery;
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed> Manager<S> {
     /// The organization's audit log, newest first (owners).
     pub async fn audit_events(
         &self,

@@ -1,10 +1,11 @@
 //! Invitations: single-use links that let a person join an organization.
 
+use super::Governed;
 use super::members::member_fields;
 use super::{Manager, invalid};
 use crate::model::{Actor, Caller, Invitation};
 use crate::policy::{self, Action};
-use crate::store::Storage;
+use crate::store::{InvitationStore, Registry, UserStore};
 use crate::{ServiceError, secret};
 use serde_json::json;
 
@@ -30,7 +31,7 @@ pub enum Acceptance<'a> {
     NewUser { name: &'a str, password: &'a str },
 }
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
     /// An owner invites `email` to join `org` with `role`: a single-use link that expires;
     /// its token exists in clear only in the answer.
     pub async fn invite_member(

@@ -1,10 +1,11 @@
 //! Members of an organization and their roles.
 
+use super::Governed;
 use super::users::normalize_email;
 use super::{Manager, invalid};
 use crate::model::{Caller, Membership, Organization, Role};
 use crate::policy::Action;
-use crate::store::{MembershipChange, Storage, Window};
+use crate::store::{MembershipChange, UserStore, Window};
 use crate::{FieldErrors, ServiceError};
 use serde_json::json;
 
@@ -34,7 +35,7 @@ fn owner_kept(change: MembershipChange, user: &str) -> Result<(), ServiceError> 
     }
 }
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed + UserStore> Manager<S> {
     /// Makes the user with `email` a member of `org` with `role` (its name, as the caller
     /// sent it), or gives a member that role.
     pub async fn add_member(

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::policy::{self, Action};
 use crate::scope::ScopeSet;
-use crate::store::Storage;
+use crate::store::{AppStore, AuditLog, MemberStore, OrganizationStore, Registry, UserStore};
 use crate::token::AccessTokenClaims;
 use crate::{Clock, FieldErrors, ServiceError, secret};
 use serde_json::json;
@@ -51,7 +51,13 @@ pub(super) fn invalid(msg: impl Into<String>) -> ServiceError {
     ServiceError::Invalid(msg.into())
 }
 
-impl<S: Storage> Manager<S> {
+/// What every part of `Manager` needs: the organization, the caller's role in it, and the
+/// audit log that records refusals.
+pub trait Governed: OrganizationStore + MemberStore + AuditLog {}
+
+impl<T: OrganizationStore + MemberStore + AuditLog> Governed for T {}
+
+impl<S: Governed> Manager<S> {
     /// The audit event of a change about to be written, the last step before every write:
     /// a rehearsal stops here, having passed every check.
     pub(super) fn audit(
@@ -108,27 +114,6 @@ impl<S: Storage> Manager<S> {
         Ok(org)
     }
 
-    /// App `client_id`, if `actor` may do `action` in its organization, and if it belongs to
-    /// `org` when the caller names one (as a URL path does; the CLI names apps by ID alone).
-    /// Otherwise "not found", as for an app that does not exist.
-    pub(super) async fn app_allowing(
-        &self,
-        actor: &Caller,
-        org: Option<&str>,
-        client_id: &str,
-        action: Action,
-    ) -> Result<App, ServiceError> {
-        let not_found = || ServiceError::NotFound(format!("app {client_id:?}"));
-        let app = self.store.app(client_id).await?.ok_or_else(not_found)?;
-        if let Some(org) = org
-            && self.organization(org).await?.id != app.org_id
-        {
-            return Err(not_found());
-        }
-        self.authorize(actor, action, &app.org_id).await?;
-        Ok(app)
-    }
-
     /// A member of `org_id`, by user id or email.
     pub(super) async fn member(
         &self,
@@ -183,7 +168,49 @@ impl<S: Storage> Manager<S> {
         }
         checked
     }
+}
 
+impl<S: Governed + AppStore> Manager<S> {
+    /// App `client_id`, if `actor` may do `action` in its organization, and if it belongs to
+    /// `org` when the caller names one (as a URL path does; the CLI names apps by ID alone).
+    /// Otherwise "not found", as for an app that does not exist.
+    pub(super) async fn app_allowing(
+        &self,
+        actor: &Caller,
+        org: Option<&str>,
+        client_id: &str,
+        action: Action,
+    ) -> Result<App, ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("app {client_id:?}"));
+        let app = self.store.app(client_id).await?.ok_or_else(not_found)?;
+        if let Some(org) = org
+            && self.organization(org).await?.id != app.org_id
+        {
+            return Err(not_found());
+        }
+        self.authorize(actor, action, &app.org_id).await?;
+        Ok(app)
+    }
+}
+
+impl<S: Governed + UserStore> Manager<S> {
+    /// The user named by email or id: the actor itself, unless the operator acts for
+    /// someone.
+    pub(super) async fn user_for(&self, actor: &Caller, user: &str) -> Result<User, ServiceError> {
+        let found = if user.starts_with("usr_") {
+            self.store.user(user).await?
+        } else {
+            self.store
+                .user_by_email(&user.trim().to_lowercase())
+                .await?
+        };
+        found
+            .filter(|u| policy::owns(actor, &u.id))
+            .ok_or_else(|| ServiceError::NotFound(format!("user {user:?}")))
+    }
+}
+
+impl<S: Registry + UserStore> Manager<S> {
     /// Who a management API call acts as, from its verified access token: an admin client
     /// (a server app's own token), still holding what its organization granted it, or a
     /// user confined to the token's organization and scopes.
@@ -229,21 +256,6 @@ impl<S: Storage> Manager<S> {
                 scopes,
             }),
         })
-    }
-
-    /// The user named by email or id: the actor itself, unless the operator acts for
-    /// someone.
-    pub(super) async fn user_for(&self, actor: &Caller, user: &str) -> Result<User, ServiceError> {
-        let found = if user.starts_with("usr_") {
-            self.store.user(user).await?
-        } else {
-            self.store
-                .user_by_email(&user.trim().to_lowercase())
-                .await?
-        };
-        found
-            .filter(|u| policy::owns(actor, &u.id))
-            .ok_or_else(|| ServiceError::NotFound(format!("user {user:?}")))
     }
 }
 

@@ -1,13 +1,14 @@
 //! Organizations: creating one, and which of them a caller can see.
 
+use super::Governed;
 use super::{Manager, refuse_control_characters};
 use crate::model::{Actor, Caller, Organization};
 use crate::policy::{self, Action};
-use crate::store::{Storage, Window};
+use crate::store::Window;
 use crate::{FieldErrors, ServiceError, secret};
 use serde_json::json;
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed> Manager<S> {
     pub async fn create_organization(
         &self,
         actor: &Caller,

@@ -1,10 +1,11 @@
 //! Resource servers (APIs) and the scopes they declare.
 
+use super::Governed;
 use super::{Manager, refuse_control_characters};
 use crate::model::{Caller, ResourceServer, ScopeDefinition};
 use crate::policy::{self, Action};
 use crate::scope;
-use crate::store::Storage;
+use crate::store::ResourceServerStore;
 use crate::{FieldErrors, ServiceError, secret};
 use serde_json::json;
 
@@ -94,7 +95,7 @@ fn resource_server_fields(rs: &ResourceServer, issuer: &str) -> FieldErrors {
     invalid
 }
 
-impl<S: Storage> Manager<S> {
+impl<S: Governed + ResourceServerStore> Manager<S> {
     /// The rules a resource server meets, at creation and after every change. Scope names
     /// are unique within it only: another organization's `orders:read` is not this one's.
     fn check_resource_server(&self, rs: &ResourceServer) -> Result<(), ServiceError> {

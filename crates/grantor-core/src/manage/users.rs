@@ -1,9 +1,10 @@
 //! Users and their own account: creating and disabling them, the console's frame, approvals.
 
+use super::Governed;
 use super::{Manager, refuse_control_characters};
 use crate::model::{Actor, Caller, Membership, Organization, User};
 use crate::policy::{self, Action};
-use crate::store::{ConsentView, Storage, Window};
+use crate::store::{ConsentStore, ConsentView, GrantStore, UserStore, Window};
 use crate::{FieldErrors, ServiceError, password, secret};
 use serde_json::json;
 
@@ -39,7 +40,7 @@ fn user_fields<'a>(
     Ok((invalid.finish_with(email)?, name))
 }
 
-impl<S: Storage> Manager<S> {
+impl<S> Manager<S> {
     /// A user record, checked: a real-looking email, a password of 8 characters or more if
     /// any. Without one, the account cannot sign in with a password until it is given one
     /// (an operator provisioning members ahead of their first sign-in).
@@ -64,7 +65,9 @@ impl<S: Storage> Manager<S> {
             disabled_at: None,
         })
     }
+}
 
+impl<S: Governed + UserStore + ConsentStore + GrantStore> Manager<S> {
     pub async fn create_user(
         &self,
         actor: &Caller,

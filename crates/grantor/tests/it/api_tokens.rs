@@ -90,7 +90,7 @@ async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: B
     assert_eq!(body["scope"], "trades:read");
     assert!(body.get("refresh_token").is_none());
     let access = body["access_token"].as_str().unwrap();
-    let user = grantor_core::store::Directory::user_by_email(&srv.state.store, &seed.email)
+    let user = grantor_core::store::UserStore::user_by_email(&srv.state.store, &seed.email)
         .await
         .unwrap()
         .unwrap();

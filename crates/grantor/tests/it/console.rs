@@ -8,7 +8,7 @@ use fantoccini::Locator;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use grantor_core::model::{AppType, Caller, Role};
-use grantor_core::store::{Directory, Window};
+use grantor_core::store::{AppStore, Window};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -388,7 +388,7 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
         };
         let (client_id, secret) = chrome.create_app(&srv, &seed, answers, None).await;
         assert!(grantor_core::model::is_app_id(&client_id), "{client_id}");
-        let app = Directory::app(&srv.state.store, &client_id)
+        let app = AppStore::app(&srv.state.store, &client_id)
             .await
             .unwrap()
             .unwrap();

@@ -7,7 +7,7 @@ use crate::support::{self, Backend, PASSWORD, TestServer};
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use grantor_core::model::{Actor, AppType, Caller, Role};
-use grantor_core::store::Directory;
+use grantor_core::store::{AppStore, UserStore};
 
 /// axe-core on every console page, at desktop and phone width, with screenshots of each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,7 +24,7 @@ async fn every_console_page_is_accessible_at_both_widths() {
     srv.member(&seed.org.id, long, Role::Developer).await;
     let developer = Caller::new(
         Actor::User {
-            user_id: Directory::user_by_email(&srv.state.store, long)
+            user_id: UserStore::user_by_email(&srv.state.store, long)
                 .await
                 .unwrap()
                 .unwrap()
@@ -61,7 +61,7 @@ async fn every_console_page_is_accessible_at_both_widths() {
     let (web_id, _) = chrome
         .create_app(&srv, &seed, answers, Some("wizard-web"))
         .await;
-    let web = Directory::app(&srv.state.store, &web_id)
+    let web = AppStore::app(&srv.state.store, &web_id)
         .await
         .unwrap()
         .unwrap();
@@ -357,7 +357,7 @@ async fn the_wizard_works_with_the_keyboard_alone() {
     ] {
         chrome.tab_to(control, false).await;
     }
-    let app = Directory::app(&srv.state.store, &client_id)
+    let app = AppStore::app(&srv.state.store, &client_id)
         .await
         .unwrap()
         .unwrap();

@@ -6,7 +6,7 @@ use crate::console::*;
 use crate::support::browser::{Browser, Page};
 use crate::support::{self, Backend, PASSWORD, TestServer};
 use grantor_core::model::{Caller, Role};
-use grantor_core::store::{Directory, Window};
+use grantor_core::store::{AppStore, MemberStore, ResourceServerStore, UserStore, Window};
 
 /// Signs in over plain HTTP and returns the console page it lands on.
 async fn sign_in(srv: &TestServer, email: &str, path: &str) -> (Browser, Page) {
@@ -407,7 +407,7 @@ async fn the_only_owner_stays(backend: Backend) {
     let (seed, owner) = acme(&srv).await;
     let (mut o, members) = sign_in(&srv, &owner, &console_path(&seed, "/members")).await;
     let csrf = members.field("csrf").unwrap();
-    let me = Directory::user_by_email(&srv.state.store, &owner)
+    let me = UserStore::user_by_email(&srv.state.store, &owner)
         .await
         .unwrap()
         .unwrap()

@@ -9,7 +9,7 @@ use crate::support::{
 use grantor_core::clock::ManualClock;
 use grantor_core::model::{Actor, App, AppType, AuditEvent, Caller, Role};
 use grantor_core::scope::ScopeSet;
-use grantor_core::store::Directory;
+use grantor_core::store::{AppStore, UserStore};
 use grantor_core::{Clock, SystemClock};
 use serde_json::Value;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use crate::api::{call, create_platform_admin, post_once, user_token};
 use crate::both_backends;
 use crate::support::{Backend, PASSWORD, TestServer, server_app};
 use grantor_core::model::{Caller, Role, ScopeDefinition};
-use grantor_core::store::{AuditLog, AuditQuery, Directory, Window};
+use grantor_core::store::{AuditLog, AuditQuery, ResourceServerStore, UserStore, Window};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use crate::both_backends;
 use crate::support::{PASSWORD, TestServer};
 use grantor_core::manage::AppChanges;
 use grantor_core::model::{Caller, Role};
-use grantor_core::store::{Directory, Registry};
+use grantor_core::store::{Registry, ResourceServerStore};
 use grantor_store::Store;
 use reqwest::Method;
 use serde_json::json;

@@ -254,7 +254,7 @@ impl TestServer {
     /// Creates a user (password [`PASSWORD`]) with `role` in `org`.
     pub async fn member(&self, org: &str, email: &str, role: Role) {
         let m = &self.state.manager;
-        if grantor_core::store::Directory::user_by_email(&self.state.store, email)
+        if grantor_core::store::UserStore::user_by_email(&self.state.store, email)
             .await
             .unwrap()
             .is_none()

@@ -1,0 +1,22 @@
+//! User accounts.
+
+use super::StoreResult;
+use crate::model::{AuditEvent, User};
+use std::future::Future;
+
+/// Users, found by id or email.
+pub trait UserStore: Send + Sync {
+    fn create_user(
+        &self,
+        user: &User,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn user_by_email(&self, email: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn user(&self, id: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled_at: Option<i64>,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
