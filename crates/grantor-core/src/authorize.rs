@@ -593,7 +593,7 @@ impl<S: Storage> Provider<S> {
                     user_id: user.user_id.clone(),
                     org_id: org_id.to_string(),
                     redirect_uri: req.redirect_uri_given.then(|| req.redirect_uri.clone()),
-                    scopes: scopes.to_string(),
+                    scopes,
                     resources: req.resources.clone(),
                     code_challenge: req.code_challenge.clone(),
                     nonce: req.nonce.clone(),

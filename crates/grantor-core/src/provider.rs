@@ -291,7 +291,7 @@ impl<S: Storage> Provider<S> {
         }
         Ok(Introspection {
             active: true,
-            scope: Some(rt.scopes),
+            scope: Some(rt.scopes.to_string()),
             client_id: Some(rt.client_id),
             sub: Some(rt.user_id),
             iss: Some(self.settings.issuer.clone()),
@@ -604,7 +604,7 @@ impl<S: Registry + GrantStore + UserStore> Provider<S> {
                 client_id: client.app.client_id.clone(),
                 user_id: grant.subject.sub.clone(),
                 org_id: grant.subject.org_id.clone(),
-                scopes: refresh_scopes.to_string(),
+                scopes: refresh_scopes.clone(),
                 resources: grant.resources.clone(),
                 auth_time: grant.subject.auth_time.unwrap_or(now),
                 // Never before the access token issued beside it, so a grant whose refresh

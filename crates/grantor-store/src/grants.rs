@@ -21,7 +21,7 @@ fn code(row: &AnyRow) -> StoreResult<CodeRecord> {
         user_id: get(row, "user_id")?,
         org_id: get(row, "org_id")?,
         redirect_uri: get(row, "redirect_uri")?,
-        scopes: get(row, "scopes")?,
+        scopes: rows::scopes(row, "scopes")?,
         resources: json_list(row, "resources")?,
         code_challenge: get(row, "code_challenge")?,
         nonce: get(row, "nonce")?,
@@ -40,7 +40,7 @@ fn refresh(row: &AnyRow) -> StoreResult<RefreshRecord> {
         client_id: get(row, "client_id")?,
         user_id: get(row, "user_id")?,
         org_id: get(row, "org_id")?,
-        scopes: get(row, "scopes")?,
+        scopes: rows::scopes(row, "scopes")?,
         resources: json_list(row, "resources")?,
         auth_time: get(row, "auth_time")?,
         expires_at: get(row, "expires_at")?,
@@ -182,7 +182,7 @@ impl GrantStore for Store {
             .bind(&c.user_id)
             .bind(&c.org_id)
             .bind(&c.redirect_uri)
-            .bind(&c.scopes)
+            .bind(c.scopes.to_string())
             .bind(to_json(&c.resources))
             .bind(&c.code_challenge)
             .bind(&c.nonce)
@@ -205,7 +205,7 @@ impl GrantStore for Store {
             .bind(&t.client_id)
             .bind(&t.user_id)
             .bind(&t.org_id)
-            .bind(&t.scopes)
+            .bind(t.scopes.to_string())
             .bind(to_json(&t.resources))
             .bind(t.auth_time)
             .bind(t.expires_at)

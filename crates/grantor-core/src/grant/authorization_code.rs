@@ -3,7 +3,6 @@
 
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
-use crate::scope::ScopeSet;
 use crate::store::{Client, GrantStore, Registry, SingleUse, UserStore};
 use crate::token::TokenResponse;
 use crate::{OAuthError, pkce, secret};
@@ -85,7 +84,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore>(
             "the authorization has been revoked",
         ));
     }
-    let scopes = ScopeSet::parse(&code.scopes).unwrap_or_default();
+    let scopes = code.scopes.clone();
     let grant = UserGrant {
         subject: Subject {
             sub: code.user_id,

@@ -41,7 +41,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
                 "the refresh token was issued to another app",
             ));
         }
-        Some((rt, _)) => ScopeSet::parse(&rt.scopes).unwrap_or_default(),
+        Some((rt, _)) => rt.scopes.clone(),
         None => return Err(OAuthError::invalid_grant("the refresh token is invalid")),
     };
     let scopes = match req.scope {

@@ -1,6 +1,7 @@
 //! Grants, with their codes, refresh tokens and consents.
 
 use super::StoreResult;
+use crate::scope::ScopeSet;
 use std::future::Future;
 
 /// One authorization of an app by a user in an organization: the family that its code,
@@ -26,7 +27,7 @@ pub struct CodeRecord {
     pub org_id: String,
     /// Present when the authorization request named it, so the token request must repeat it.
     pub redirect_uri: Option<String>,
-    pub scopes: String,
+    pub scopes: ScopeSet,
     pub resources: Vec<String>,
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
@@ -41,7 +42,7 @@ pub struct RefreshRecord {
     pub client_id: String,
     pub user_id: String,
     pub org_id: String,
-    pub scopes: String,
+    pub scopes: ScopeSet,
     pub resources: Vec<String>,
     pub auth_time: i64,
     pub expires_at: i64,
@@ -64,8 +65,8 @@ pub struct ConsentRecord {
     pub user_id: String,
     pub client_id: String,
     pub org_id: String,
-    pub approved: crate::scope::ScopeSet,
-    pub denied: crate::scope::ScopeSet,
+    pub approved: ScopeSet,
+    pub denied: ScopeSet,
     pub updated_at: i64,
 }
 
