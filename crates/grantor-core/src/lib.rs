@@ -25,6 +25,9 @@ pub mod secret;
 pub mod store;
 pub mod token;
 
+#[cfg(test)]
+mod testing;
+
 pub use clock::{Clock, SystemClock};
 pub use error::{
     CryptoError, ErrorCode, FieldError, FieldErrors, OAuthError, ServiceError, StoreError,

@@ -98,3 +98,98 @@ pub async fn exchange<S: Registry + GrantStore + UserStore>(
     };
     provider.issue_user_tokens(client, grant, &scopes).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{REDIRECT_URI, World, ok};
+
+    fn request(code: &str, code_verifier: Option<&str>) -> Request {
+        Request {
+            code: code.into(),
+            redirect_uri: Some(REDIRECT_URI.into()),
+            code_verifier: code_verifier.map(str::to_string),
+        }
+    }
+
+    fn refused<T: std::fmt::Debug>(result: Result<T, OAuthError>) -> String {
+        match result {
+            Err(e) => {
+                assert_eq!(e.code, crate::ErrorCode::InvalidGrant, "{e:?}");
+                e.description
+            }
+            Ok(v) => panic!("expected invalid_grant, got {v:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile", "email"]).await;
+        let code = w.code(&app, &w.member, "profile", None).await;
+        let first = ok(exchange(&w.provider, &app, request(&code, None)).await);
+        assert_eq!(first.scope, "profile");
+        let replay = refused(exchange(&w.provider, &app, request(&code, None)).await);
+        assert!(replay.contains("already used"), "{replay}");
+        // The refresh token issued with the first exchange belongs to the revoked family.
+        let refresh = crate::grant::refresh_token::Request {
+            refresh_token: first.refresh_token.unwrap_or_default(),
+            scope: None,
+            resources: Vec::new(),
+        };
+        let after =
+            refused(crate::grant::refresh_token::exchange(&w.provider, &app, refresh).await);
+        assert!(after.contains("revoked"), "{after}");
+    }
+
+    #[tokio::test]
+    async fn pkce_needs_the_verifier_that_matches_the_challenge() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile"]).await;
+        const WRONG: &str = "a-verifier-of-the-right-shape-but-not-the-one-sent";
+        let verifier = ok(crate::pkce::new_verifier());
+        let challenge = crate::pkce::challenge(&verifier);
+        let cases: [(Option<&str>, Option<&str>, Option<&str>); 4] = [
+            (Some(&challenge), Some(&verifier), None),
+            (Some(&challenge), Some(WRONG), Some("does not match")),
+            (Some(&challenge), None, Some("code_verifier is required")),
+            (None, Some(&verifier), Some("had no code_challenge")),
+        ];
+        for (challenge, verifier, refusal) in cases {
+            let code = w.code(&app, &w.member, "profile", challenge).await;
+            let result = exchange(&w.provider, &app, request(&code, verifier)).await;
+            match refusal {
+                None => assert!(result.is_ok(), "{challenge:?} {verifier:?}: {result:?}"),
+                Some(why) => {
+                    let said = refused(result);
+                    assert!(said.contains(why), "{challenge:?} {verifier:?}: {said}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_refused_expired_elsewhere_or_for_another_redirect() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile"]).await;
+        let other = w.web_app(&["profile"]).await;
+
+        let code = w.code(&app, &w.member, "profile", None).await;
+        let said = refused(exchange(&w.provider, &other, request(&code, None)).await);
+        assert!(said.contains("another app"), "{said}");
+
+        let code = w.code(&app, &w.member, "profile", None).await;
+        let mut elsewhere = request(&code, None);
+        elsewhere.redirect_uri = Some("https://app.test/other".into());
+        let said = refused(exchange(&w.provider, &app, elsewhere).await);
+        assert!(said.contains("redirect_uri differs"), "{said}");
+
+        let code = w.code(&app, &w.member, "profile", None).await;
+        w.clock.advance(crate::provider::CODE_TTL);
+        let said = refused(exchange(&w.provider, &app, request(&code, None)).await);
+        assert!(said.contains("expired"), "{said}");
+
+        let said = refused(exchange(&w.provider, &app, request("no-such-code", None)).await);
+        assert!(said.contains("invalid"), "{said}");
+    }
+}

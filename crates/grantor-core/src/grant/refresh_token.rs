@@ -115,3 +115,93 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
     };
     provider.issue_user_tokens(client, grant, &allowed).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{REDIRECT_URI, World, ok, scopes};
+    use crate::token::TokenResponse;
+
+    fn request(token: &TokenResponse, scope: Option<&str>) -> Request {
+        Request {
+            refresh_token: token.refresh_token.clone().unwrap_or_default(),
+            scope: scope.map(scopes),
+            resources: Vec::new(),
+        }
+    }
+
+    fn refused<T: std::fmt::Debug>(result: Result<T, OAuthError>) -> String {
+        match result {
+            Err(e) => {
+                assert_eq!(e.code, crate::ErrorCode::InvalidGrant, "{e:?}");
+                e.description
+            }
+            Ok(v) => panic!("expected invalid_grant, got {v:?}"),
+        }
+    }
+
+    /// The tokens of a fresh authorization of `app` by the member, for `granted`.
+    async fn signed_in(w: &World, app: &Client, granted: &str) -> TokenResponse {
+        let code = w.code(app, &w.member, granted, None).await;
+        let req = crate::grant::authorization_code::Request {
+            code,
+            redirect_uri: Some(REDIRECT_URI.into()),
+            code_verifier: None,
+        };
+        ok(crate::grant::authorization_code::exchange(&w.provider, app, req).await)
+    }
+
+    #[tokio::test]
+    async fn each_refresh_rotates_and_a_replayed_token_revokes_the_family() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile", "email"]).await;
+        let first = signed_in(&w, &app, "profile email").await;
+        let second = ok(exchange(&w.provider, &app, request(&first, None)).await);
+        assert_ne!(second.refresh_token, first.refresh_token);
+        assert_eq!(second.scope, "email profile");
+        let third = ok(exchange(&w.provider, &app, request(&second, None)).await);
+
+        let replay = refused(exchange(&w.provider, &app, request(&first, None)).await);
+        assert!(replay.contains("already used"), "{replay}");
+        // The newest token, never used, is gone with its family.
+        let newest = refused(exchange(&w.provider, &app, request(&third, None)).await);
+        assert!(newest.contains("revoked"), "{newest}");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_may_narrow_the_scope_but_never_widen_it() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile", "email"]).await;
+        let first = signed_in(&w, &app, "profile").await;
+        let wider = exchange(&w.provider, &app, request(&first, Some("profile email"))).await;
+        assert_eq!(
+            wider.map_err(|e| e.code).err(),
+            Some(crate::ErrorCode::InvalidScope)
+        );
+        // A refused widening burns nothing: the token still works, narrowed.
+        let narrowed = ok(exchange(&w.provider, &app, request(&first, Some("profile"))).await);
+        assert_eq!(narrowed.scope, "profile");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_is_refused_for_another_app_after_expiry_or_after_leaving() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile"]).await;
+        let other = w.web_app(&["profile"]).await;
+        let tokens = signed_in(&w, &app, "profile").await;
+        let said = refused(exchange(&w.provider, &other, request(&tokens, None)).await);
+        assert!(said.contains("another app"), "{said}");
+
+        w.clock.advance(w.provider.settings.refresh_token_ttl);
+        let said = refused(exchange(&w.provider, &app, request(&tokens, None)).await);
+        assert!(said.contains("expired"), "{said}");
+
+        let tokens = signed_in(&w, &app, "profile").await;
+        let owner = World::signed_in(&w.owner);
+        ok(w.manager
+            .remove_member(&owner, &w.org.name, &w.member.email)
+            .await);
+        let said = refused(exchange(&w.provider, &app, request(&tokens, None)).await);
+        assert!(said.contains("no longer belongs"), "{said}");
+    }
+}

@@ -15,6 +15,8 @@ mod idempotency;
 mod invitations;
 mod keys;
 mod members;
+#[cfg(test)]
+pub(crate) mod memory;
 mod organizations;
 mod registry;
 mod resource_servers;
