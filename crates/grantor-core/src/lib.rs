@@ -6,10 +6,8 @@
 
 pub mod authorize;
 pub mod client_auth;
-pub mod clock;
 pub mod error;
 pub mod grant;
-pub mod jose;
 pub mod keyring;
 pub mod login;
 pub mod manage;
@@ -23,7 +21,10 @@ pub mod provider;
 pub mod scope;
 pub mod secret;
 pub mod store;
-pub mod token;
+
+// Token formats, JOSE and the clock live in `grantor-token`, which resource servers use
+// without this crate; they keep their paths here.
+pub use grantor_token::{clock, jose, token};
 
 #[cfg(test)]
 mod testing;

@@ -1,7 +1,7 @@
 //! Grantor's signing keys as this resource server knows them: fetched on first use, refreshed
 //! when old, and refetched (at most once per interval) when a token names an unknown key.
 
-use grantor_core::jose::{JwkSet, VerifyingKey};
+use grantor_token::jose::{JwkSet, VerifyingKey};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;

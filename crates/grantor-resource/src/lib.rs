@@ -35,6 +35,6 @@ mod validator;
 
 pub use caller::{Caller, CallerKind};
 pub use error::TokenError;
-pub use grantor_core::jose::Alg;
+pub use grantor_token::jose::Alg;
 pub use guard::{RequireScope, RequireToken, require_scope};
 pub use validator::{Config, IntrospectionConfig, Validator};

@@ -3,9 +3,10 @@
 use crate::caller::{Caller, CallerKind};
 use crate::error::TokenError;
 use crate::jwks::JwksCache;
-use grantor_core::jose::{self, Alg, JoseError, JwkSet};
-use grantor_core::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection};
-use grantor_core::{Clock, SystemClock, secret};
+use aws_lc_rs::digest;
+use grantor_token::jose::{self, Alg, JoseError, JwkSet};
+use grantor_token::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection};
+use grantor_token::{Clock, SystemClock};
 use lru::LruCache;
 use serde::Deserialize;
 use std::num::NonZeroUsize;
@@ -86,6 +87,13 @@ struct Metadata {
 /// An introspection answer and when it was received.
 type CachedAnswer = (Instant, Result<Caller, TokenError>);
 
+/// A token's key in the introspection cache: its SHA-256, so the cache holds no bearer token.
+fn cache_key(token: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
 /// Introspection answers remembered; past this, the least recently used is forgotten.
 const MAX_CACHED: NonZeroUsize = NonZeroUsize::MIN.saturating_add(9_999);
 
@@ -95,7 +103,7 @@ pub struct Validator {
     http: reqwest::Client,
     metadata: OnceCell<Metadata>,
     jwks: JwksCache,
-    introspected: Mutex<LruCache<String, CachedAnswer>>,
+    introspected: Mutex<LruCache<Vec<u8>, CachedAnswer>>,
     clock: Arc<dyn Clock>,
     /// Keys given up front: never fetched, never refreshed.
     pinned: bool,
@@ -278,7 +286,7 @@ impl Validator {
         token: &str,
         cfg: &IntrospectionConfig,
     ) -> Result<Caller, TokenError> {
-        let key = secret::hash(token);
+        let key = cache_key(token);
         // A remembered answer is reused for `cache_ttl`, but a token it accepted never past
         // its own expiry.
         if let Ok(mut cache) = self.introspected.lock()

@@ -14,7 +14,7 @@
 mod common;
 
 use common::{AUDIENCE, ISSUER, KEYS, Key, claims, forge, forge_hmac, now, validate};
-use grantor_core::token::{AccessTokenClaims, Audience};
+use grantor_token::token::{AccessTokenClaims, Audience};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
 use proptest::prelude::*;

@@ -9,8 +9,8 @@
 mod common;
 
 use common::{KEYS, Key, b64, claims, forge, forge_hmac, validate, validate_with};
-use grantor_core::jose::{Alg, JwkSet};
 use grantor_resource::{Config, TokenError, Validator};
+use grantor_token::jose::{Alg, JwkSet};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -222,7 +222,7 @@ proptest! {
         alg in prop::sample::select(vec!["ES256", "RS256", "none", ""]),
         fields in prop::collection::vec(proptest::option::of("[A-Za-z0-9_-]{0,90}"), 4),
     ) {
-        let jwk = grantor_core::jose::Jwk {
+        let jwk = grantor_token::jose::Jwk {
             kty: kty.into(),
             kid: KEYS.es.kid().into(),
             alg: alg.into(),

@@ -4,10 +4,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use grantor_core::jose::{Alg, JwkSet, SigningKey};
-use grantor_core::token::{AccessTokenClaims, Audience};
-use grantor_core::{Clock, SystemClock};
 use grantor_resource::{Caller, Config, TokenError, Validator};
+use grantor_token::jose::{Alg, JwkSet, SigningKey};
+use grantor_token::token::{AccessTokenClaims, Audience};
+use grantor_token::{Clock, SystemClock};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use std::sync::LazyLock;
 

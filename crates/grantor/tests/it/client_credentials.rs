@@ -2,6 +2,7 @@
 //! credentials; a resource server can verify them; introspection and revocation.
 
 use crate::both_backends;
+use crate::support::oauth_http::OAuthHttp;
 use crate::support::{Backend, Seed, TRADING, TestServer, server_app};
 use grantor_core::model::{Caller, ScopeDefinition};
 use jsonwebtoken::jwk::JwkSet;
@@ -75,7 +76,7 @@ async fn oauth2_client_gets_a_token_that_verifies_against_jwks(backend: Backend)
         let client = oauth2_client(&srv, seed.client_id(), seed.secret(), auth);
         let token = client
             .exchange_client_credentials()
-            .request_async(&srv.http)
+            .request_async(&OAuthHttp(&srv.http))
             .await
             .unwrap();
         assert_eq!(*token.token_type(), BasicTokenType::Bearer);
@@ -107,7 +108,7 @@ async fn requested_scopes_narrow_the_token_and_ungranted_ones_are_named(backend:
     let token = client
         .exchange_client_credentials()
         .add_scope(Scope::new("trades:read".into()))
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await
         .unwrap();
     let claims = verify(&srv, token.access_token().secret(), TRADING).await;
@@ -117,7 +118,7 @@ async fn requested_scopes_narrow_the_token_and_ungranted_ones_are_named(backend:
         .exchange_client_credentials()
         .add_scope(Scope::new("trades:read".into()))
         .add_scope(Scope::new("admin:everything".into()))
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await
         .unwrap_err();
     let RequestTokenError::ServerResponse(err) = err else {

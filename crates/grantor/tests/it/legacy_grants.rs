@@ -4,6 +4,7 @@
 use crate::both_backends;
 use crate::sign_in::*;
 use crate::support::browser::redirect_params;
+use crate::support::oauth_http::OAuthHttp;
 use crate::support::{Backend, PASSWORD, TestServer, WEB_REDIRECT, user_app};
 use grantor_core::model::{AppType, Caller, LegacyGrant};
 use oauth2::basic::BasicClient;
@@ -30,7 +31,7 @@ async fn oauth2_client_uses_the_password_grant_and_refresh_rotation(backend: Bac
     let token = client
         .exchange_password(&username, &password)
         .add_scope(oauth2::Scope::new("trades:read".into()))
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await
         .expect("password grant succeeds");
     assert_eq!(token.scopes().unwrap()[0].as_str(), "trades:read");
@@ -40,7 +41,7 @@ async fn oauth2_client_uses_the_password_grant_and_refresh_rotation(backend: Bac
         .clone();
     let refreshed = client
         .exchange_refresh_token(&refresh)
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await
         .expect("refresh succeeds");
     assert_ne!(
@@ -51,7 +52,7 @@ async fn oauth2_client_uses_the_password_grant_and_refresh_rotation(backend: Bac
     let wrong = ResourceOwnerPassword::new("not the password".into());
     let err = client
         .exchange_password(&username, &wrong)
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await
         .unwrap_err();
     let oauth2::RequestTokenError::ServerResponse(err) = err else {

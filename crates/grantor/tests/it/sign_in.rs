@@ -3,6 +3,7 @@
 
 use crate::both_backends;
 use crate::support::browser::redirect_params;
+use crate::support::oauth_http::OAuthHttp;
 use crate::support::{
     Backend, NATIVE_REDIRECT, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT, user_app,
 };
@@ -94,7 +95,7 @@ async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backe
     let redirect = loopback(43210);
     let metadata = CoreProviderMetadata::discover_async(
         IssuerUrl::new(srv.issuer.clone()).unwrap(),
-        &srv.http,
+        &OAuthHttp(&srv.http),
     )
     .await
     .unwrap();
@@ -136,7 +137,7 @@ async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backe
         .exchange_code(AuthorizationCode::new(params["code"].clone()))
         .unwrap()
         .set_pkce_verifier(verifier)
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await
         .expect("code exchange succeeds");
     let id_token = token.id_token().expect("an ID token for scope openid");
@@ -169,7 +170,7 @@ async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backe
     let refreshed = client
         .exchange_refresh_token(&first_refresh)
         .unwrap()
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await
         .expect("refresh succeeds");
     let second_refresh = refreshed.refresh_token().expect("a rotated refresh token");
@@ -178,7 +179,7 @@ async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backe
     let again = client
         .exchange_refresh_token(second_refresh)
         .unwrap()
-        .request_async(&srv.http)
+        .request_async(&OAuthHttp(&srv.http))
         .await;
     assert!(again.is_ok(), "the rotated token works once");
 }

@@ -2,6 +2,7 @@
 //! command-line client, reached three ways: a server app, a web app, a native app.
 
 use crate::support::browser::{Browser, redirect_params};
+use crate::support::oauth_http::OAuthHttp;
 use crate::support::process::{self, Process};
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
@@ -77,7 +78,7 @@ async fn the_trading_api_is_reached_by_a_server_app_a_web_app_and_a_native_app()
         .set_token_uri(TokenUrl::new(format!("{}/oauth2/token", demo.issuer)).unwrap());
     let token = bot
         .exchange_client_credentials()
-        .request_async(&http)
+        .request_async(&OAuthHttp(&http))
         .await
         .unwrap();
     let placed = http
@@ -91,7 +92,7 @@ async fn the_trading_api_is_reached_by_a_server_app_a_web_app_and_a_native_app()
     let read_only = bot
         .exchange_client_credentials()
         .add_scope(Scope::new("trades:read".into()))
-        .request_async(&http)
+        .request_async(&OAuthHttp(&http))
         .await
         .unwrap();
     let refused = http

@@ -2,6 +2,7 @@
 
 pub mod browser;
 pub mod db;
+pub mod oauth_http;
 pub mod process;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
