@@ -58,11 +58,7 @@ impl World {
     pub async fn new() -> Self {
         let store = MemoryStore::default();
         let clock = Arc::new(ManualClock::new(1_800_000_000));
-        let manager = Manager {
-            store: store.clone(),
-            clock: clock.clone(),
-            issuer: ISSUER.into(),
-        };
+        let manager = Manager::new(store.clone(), clock.clone(), ISSUER);
         let kek = ok(KeyEncryptionKey::parse(&ok(
             KeyEncryptionKey::generate_encoded(),
         )));

@@ -11,7 +11,7 @@ mod oauth;
 mod once;
 mod ops;
 mod serve;
-pub mod web;
+mod web;
 
 pub use config::Config;
 pub use metrics::Metrics;
@@ -44,21 +44,24 @@ impl std::ops::Deref for AppState {
 
 /// What [`AppState`] shares.
 pub struct Shared {
-    pub provider: Arc<Provider<Store>>,
+    pub(crate) provider: Arc<Provider<Store>>,
+    /// Public for the demo's seeding and for tests that set the stage through `Manager`.
     pub manager: Arc<Manager<Store>>,
+    /// Public for tests that read or arrange what only storage shows.
     pub store: Store,
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Public with `rotation` for tests that rotate keys as the background task would.
     pub kek: Arc<KeyEncryptionKey>,
-    pub discovery: Arc<oauth::discovery::Documents>,
+    pub(crate) discovery: Arc<oauth::discovery::Documents>,
     /// Signs CSRF tokens; the same on every node (derived from the key-encryption key).
-    pub csrf_key: Arc<aws_lc_rs::hmac::Key>,
+    pub(crate) csrf_key: Arc<aws_lc_rs::hmac::Key>,
     /// Cookies are `Secure` unless the issuer is plain-http loopback.
-    pub secure_cookies: bool,
+    pub(crate) secure_cookies: bool,
     pub rotation: RotationPolicy,
     /// Load balancers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    pub(crate) trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Seconds audit events are kept, if not for ever.
-    pub audit_retention: Option<i64>,
+    pub(crate) audit_retention: Option<i64>,
 }
 
 /// Why the server could not start; the message says what to do.
@@ -155,11 +158,11 @@ impl Application {
             verified: Default::default(),
             passwords: grantor_core::password::PasswordChecker::for_this_machine(),
         });
-        let manager = Arc::new(Manager {
-            store: store.clone(),
+        let manager = Arc::new(Manager::new(
+            store.clone(),
             clock,
-            issuer: provider.settings.issuer.clone(),
-        });
+            provider.settings.issuer.clone(),
+        ));
         let csrf_key = Arc::new(kek.derive_mac_key("grantor csrf v1"));
         let secure_cookies = !config::is_loopback_http(&provider.settings.issuer);
         let state = AppState(Arc::new(Shared {

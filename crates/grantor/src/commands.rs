@@ -133,7 +133,8 @@ pub async fn serve(app: Application) -> Result<(), String> {
     app.run(stop).await.map_err(|e| e.to_string())
 }
 
-async fn manager(config: &Config) -> Result<Manager<Store>, String> {
+/// The database, migrated: what the CLI's commands work on.
+async fn open_store(config: &Config) -> Result<Store, String> {
     let store = Store::connect(&config.database_url)
         .await
         .map_err(|e| format!("cannot open database: {e}"))?;
@@ -141,11 +142,16 @@ async fn manager(config: &Config) -> Result<Manager<Store>, String> {
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
-    Ok(Manager {
+    Ok(store)
+}
+
+async fn manager(config: &Config) -> Result<Manager<Store>, String> {
+    let store = open_store(config).await?;
+    Ok(Manager::new(
         store,
-        clock: Arc::new(SystemClock),
-        issuer: config.cli_issuer(),
-    })
+        Arc::new(SystemClock),
+        config.cli_issuer(),
+    ))
 }
 
 fn read_password() -> Result<String, String> {
@@ -334,7 +340,7 @@ async fn api_token_command(config: &Config, cmd: ApiTokenCommand) -> Result<(), 
 }
 
 async fn keys_command(config: &Config, cmd: KeysCommand) -> Result<(), String> {
-    let m = manager(config).await?;
+    let store = open_store(config).await?;
     match cmd {
         KeysCommand::Rotate { overlap } => {
             let listen = config
@@ -345,14 +351,14 @@ async fn keys_command(config: &Config, cmd: KeysCommand) -> Result<(), String> {
                 .key_encryption_key(listen)
                 .map_err(|e| e.to_string())?;
             let overlap = overlap.unwrap_or(config.key_rotation_overlap);
-            let kids = keyring::rotate(&m.store, &kek, &SystemClock, overlap)
+            let kids = keyring::rotate(&store, &kek, &SystemClock, overlap)
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("New keys are published now and start signing in {overlap} seconds.");
             print(&json!({"kids": kids, "activate_at": SystemClock.now() + overlap.max(0)}))
         }
         KeysCommand::List => {
-            let keys = m.store.keys().await.map_err(|e| e.to_string())?;
+            let keys = store.keys().await.map_err(|e| e.to_string())?;
             let view: Vec<_> = keys
                 .iter()
                 .map(|k| json!({"kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "created_at": k.created_at, "activate_at": k.activate_at, "remove_at": k.remove_at}))

@@ -29,10 +29,20 @@ pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
 
 pub struct Manager<S> {
-    pub store: S,
-    pub clock: Arc<dyn Clock>,
+    store: S,
+    clock: Arc<dyn Clock>,
     /// The issuer: its own URLs are no organization's resource server.
-    pub issuer: String,
+    issuer: String,
+}
+
+impl<S> Manager<S> {
+    pub fn new(store: S, clock: Arc<dyn Clock>, issuer: impl Into<String>) -> Self {
+        Self {
+            store,
+            clock,
+            issuer: issuer.into(),
+        }
+    }
 }
 
 /// Refuses control characters (newlines, tabs, NUL) in `value`, the field `field`: names and

@@ -2,14 +2,14 @@
 //! protocol endpoints; every form carries a CSRF token; nothing needs JavaScript.
 
 mod account;
-pub mod consent;
+pub(crate) mod consent;
 mod console;
-pub mod csrf;
+pub(crate) mod csrf;
 mod invitation;
 mod login;
 mod logout;
-pub mod pages;
-pub mod session;
+pub(crate) mod pages;
+pub(crate) mod session;
 
 use crate::AppState;
 use askama::Template;

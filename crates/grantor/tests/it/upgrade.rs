@@ -36,11 +36,11 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
         .unwrap();
 
     // Configuration, written through the code paths whose tables did not change since.
-    let manager = grantor_core::manage::Manager {
-        store: store.clone(),
-        clock: Arc::new(SystemClock),
-        issuer: "http://127.0.0.1:8080".into(),
-    };
+    let manager = grantor_core::manage::Manager::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        "http://127.0.0.1:8080",
+    );
     let op = Caller::operator();
     let org = manager.create_organization(&op, "acme").await.unwrap();
     manager
