@@ -1,4 +1,5 @@
-//! The pools, and the only place that knows which backend is in use.
+//! The pools: which backend is in use, and how each is connected and tuned (with `migrate`,
+//! the only code that branches on the backend).
 
 use crate::cache::Cache;
 use crate::changes::Change;
