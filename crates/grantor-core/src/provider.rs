@@ -12,7 +12,9 @@ use crate::oidc;
 use crate::password::PasswordChecker;
 use crate::scope::ScopeSet;
 use crate::secret;
-use crate::store::{Client, GrantRecord, GrantStore, RefreshRecord, Registry, Storage, UserStore};
+use crate::store::{
+    Client, GrantRecord, GrantStore, RefreshRecord, Registry, Storage, ThrottleStore, UserStore,
+};
 use crate::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection, TokenResponse};
 use crate::{Clock, OAuthError};
 use lru::LruCache;
@@ -347,6 +349,21 @@ impl<S: Storage> Provider<S> {
             OAuthError::new(ErrorCode::InvalidToken, "the token's user no longer exists")
         })?;
         Ok(oidc::user_claims(&user, &scopes, Some(&claims.org_id)))
+    }
+}
+
+impl<S: UserStore + ThrottleStore> Provider<S> {
+    /// Checks a person's email and password, throttled per account and per address: the
+    /// sign-in page and the password grant both ask here.
+    pub async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        address: std::net::IpAddr,
+    ) -> Result<crate::model::User, crate::login::LoginError> {
+        let now = self.clock.now();
+        crate::login::authenticate(&self.store, &self.passwords, email, password, address, now)
+            .await
     }
 }
 

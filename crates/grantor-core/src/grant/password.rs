@@ -2,7 +2,7 @@
 //! throttled like the login page.
 
 use super::{parse_scope, require_subset};
-use crate::login::{self, LoginError};
+use crate::login::LoginError;
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
@@ -46,15 +46,9 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore + Throt
     peer: IpAddr,
 ) -> Result<TokenResponse, OAuthError> {
     let now = provider.clock.now();
-    let signed_in = login::authenticate(
-        &provider.store,
-        &provider.passwords,
-        &req.username,
-        &req.password,
-        peer,
-        now,
-    )
-    .await;
+    let signed_in = provider
+        .check_password(&req.username, &req.password, peer)
+        .await;
     let user = match signed_in {
         Ok(user) => user,
         Err(LoginError::Invalid) => {

@@ -142,16 +142,10 @@ pub async fn submit(
         )
         .await;
     }
-    let now = state.provider.clock.now();
-    let checked = login::authenticate(
-        &state.store,
-        &state.provider.passwords,
-        &email,
-        password,
-        address,
-        now,
-    )
-    .await;
+    let checked = state
+        .provider
+        .check_password(&email, password, address)
+        .await;
     let (status, message, retry_after) = match checked {
         Ok(user) => return signed_in(&state, &headers, &user.id, &return_to).await,
         Err(LoginError::Invalid) => (
@@ -210,11 +204,7 @@ async fn signed_in(
     user_id: &str,
     return_to: &str,
 ) -> Response {
-    // A fresh session id at every sign-in: no session fixation.
-    if let Some(old) = session::current(state, headers).await {
-        let _ = grantor_core::store::SessionStore::delete_session(&state.store, &old.id_hash).await;
-    }
-    match session::start(state, user_id).await {
+    match session::renew(state, headers, user_id).await {
         Ok(cookie) => {
             let mut response = see_other(return_to);
             response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -108,3 +108,16 @@ pub async fn start(
         .await?;
     Ok(set_cookie(state, Cookie::Session, &id, ttl))
 }
+
+/// Starts a new session for `user_id` who just signed in, ending the browser's current one
+/// first: a fresh id at every sign-in, so no session fixation.
+pub async fn renew(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+) -> Result<HeaderValue, grantor_core::OAuthError> {
+    if let Some(old) = current(state, headers).await {
+        end(state, &old).await;
+    }
+    start(state, user_id).await
+}
