@@ -8,7 +8,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::params::InputError;
-use grantor_core::{ErrorCode, FieldError, OAuthError, ServiceError};
+use grantor_core::{ErrorCode, OAuthError, ServiceError};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -168,7 +168,7 @@ impl IntoResponse for AuthorizeReply {
 pub struct Problem {
     status: StatusCode,
     detail: String,
-    errors: Vec<FieldError>,
+    errors: Vec<grantor_core::FieldError>,
 }
 
 /// A problem as sent (RFC 9457), and as the OpenAPI document describes it.
@@ -182,6 +182,22 @@ pub struct ProblemBody {
     /// Each invalid field and why, on a 422 that has them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+}
+
+/// One invalid field of a request, named as the request names it.
+#[derive(Serialize, ToSchema)]
+pub struct FieldError {
+    field: String,
+    message: String,
+}
+
+impl From<grantor_core::FieldError> for FieldError {
+    fn from(e: grantor_core::FieldError) -> Self {
+        Self {
+            field: e.field,
+            message: e.message,
+        }
+    }
 }
 
 /// The problems any management API call may answer, for the OpenAPI document.
@@ -308,7 +324,7 @@ impl IntoResponse for Problem {
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
             detail: self.detail,
-            errors: self.errors,
+            errors: self.errors.into_iter().map(FieldError::from).collect(),
         };
         let rehearsed = self.status == StatusCode::OK;
         let mut response = (self.status, Json(body)).into_response();

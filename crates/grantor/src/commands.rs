@@ -6,10 +6,11 @@ use crate::cli::{
     AppCommand, Cli, Command, ConfigArgs, MemberCommand, OrgCommand, ResourceCommand, UserCommand,
 };
 use grantor_core::keyring;
-use grantor_core::manage::{AppView, Manager, NewApiToken, NewApp};
+use grantor_core::manage::{Manager, NewApiToken, NewApp};
 use grantor_core::model::{Caller, ScopeDefinition};
 use grantor_core::store::{KeyStore, Window};
 use grantor_core::{Clock, ServiceError, SystemClock};
+use grantor_server::api::wire::AppView;
 use grantor_server::{Application, Config};
 use grantor_store::Store;
 use serde::Serialize;
@@ -424,9 +425,7 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
         }
         AppCommand::Show { client_id } => {
             let (app, grants) = m.app(&op, None, &client_id).await.map_err(service)?;
-            let mut view = AppView::new(&app);
-            view.organizations = Some(grants);
-            print(&view)
+            print(&AppView::with_organizations(&app, grants))
         }
     }
 }
