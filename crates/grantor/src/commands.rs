@@ -381,15 +381,12 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
                 .iter()
                 .map(|g| g.parse())
                 .collect::<Result<Vec<_>, _>>()?;
-            let new = NewApp {
-                app_type: app_type.parse()?,
-                name,
-                redirect_uris,
-                post_logout_redirect_uris,
-                scopes,
-                legacy_grants,
-                access_token_ttl,
-            };
+            let new = NewApp::new(app_type.parse()?, name)
+                .redirect_uris(redirect_uris)
+                .post_logout_redirect_uris(post_logout_redirect_uris)
+                .scopes(scopes)
+                .legacy_grants(legacy_grants)
+                .access_token_ttl(access_token_ttl);
             let created = m.create_app(&op, &org, new).await.map_err(service)?;
             if created.client_secret.is_some() {
                 eprintln!("Store the client_secret now: it is shown only once.");

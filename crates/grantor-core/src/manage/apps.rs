@@ -9,16 +9,64 @@ use crate::{FieldError, ServiceError, secret};
 use serde_json::json;
 use std::collections::HashMap;
 
-/// What it takes to register an app.
+/// What it takes to register an app: built by [`NewApp::new`] and its setters, the one way
+/// the API, the console and the CLI describe an app; [`Manager::create_app`] checks it.
 #[derive(Debug, Clone)]
 pub struct NewApp {
-    pub app_type: AppType,
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub scopes: Vec<String>,
-    pub legacy_grants: Vec<LegacyGrant>,
-    pub access_token_ttl: Option<i64>,
+    app_type: AppType,
+    name: String,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    legacy_grants: Vec<LegacyGrant>,
+    access_token_ttl: Option<i64>,
+}
+
+impl NewApp {
+    /// An app of this type and name, with no redirect URIs, scopes or legacy grants, and the
+    /// installation's access token lifetime.
+    pub fn new(app_type: AppType, name: impl Into<String>) -> Self {
+        Self {
+            app_type,
+            name: name.into(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            legacy_grants: Vec::new(),
+            access_token_ttl: None,
+        }
+    }
+
+    pub fn redirect_uris<S: Into<String>>(mut self, uris: impl IntoIterator<Item = S>) -> Self {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn post_logout_redirect_uris<S: Into<String>>(
+        mut self,
+        uris: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.post_logout_redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The scopes the app may ask for.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The legacy grants the app opts into (none by default).
+    pub fn legacy_grants(mut self, grants: impl IntoIterator<Item = LegacyGrant>) -> Self {
+        self.legacy_grants = grants.into_iter().collect();
+        self
+    }
+
+    /// Access token lifetime in seconds; `None` (or zero) keeps the installation's default.
+    pub fn access_token_ttl(mut self, seconds: Option<i64>) -> Self {
+        self.access_token_ttl = seconds;
+        self
+    }
 }
 
 /// What may change about an app after it was registered; `None` keeps the current value.

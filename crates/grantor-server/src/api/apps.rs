@@ -76,15 +76,12 @@ pub async fn create(
     Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<NewAppBody>,
 ) -> Result<(StatusCode, Json<AppView>), Problem> {
-    let new = NewApp {
-        app_type: body.app_type.into(),
-        name: body.name,
-        redirect_uris: body.redirect_uris,
-        post_logout_redirect_uris: body.post_logout_redirect_uris,
-        scopes: body.scopes,
-        legacy_grants: wire::all(body.legacy_grants),
-        access_token_ttl: body.access_token_ttl,
-    };
+    let new = NewApp::new(body.app_type.into(), body.name)
+        .redirect_uris(body.redirect_uris)
+        .post_logout_redirect_uris(body.post_logout_redirect_uris)
+        .scopes(body.scopes)
+        .legacy_grants(wire::all(body.legacy_grants))
+        .access_token_ttl(body.access_token_ttl);
     let created = state.manager.create_app(&actor, &org, new).await?;
     Ok((StatusCode::CREATED, Json(AppView::with_secret(&created))))
 }

@@ -319,15 +319,10 @@ async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Re
         }
         Err(r) => return r,
     };
-    let new = NewApp {
-        app_type,
-        name: draft.name.clone(),
-        redirect_uris: draft.redirect_uris.clone(),
-        post_logout_redirect_uris: Vec::new(),
-        scopes: draft.scopes.clone(),
-        legacy_grants: draft.legacy_grants(),
-        access_token_ttl: None,
-    };
+    let new = NewApp::new(app_type, draft.name.clone())
+        .redirect_uris(draft.redirect_uris.clone())
+        .scopes(draft.scopes.clone())
+        .legacy_grants(draft.legacy_grants());
     match state
         .manager
         .create_app(&c.caller, &c.nav.org_id, new)
