@@ -2,9 +2,10 @@
 //! another's by its app ID) get tokens here, or members sign in to another organization's
 //! web or native app, with the scopes chosen; and takes that back.
 
-use super::LIST_MAX;
 use super::app_parts::type_label;
-use super::{Console, ConsoleForm, Nav, form_message};
+use super::forms::form_message;
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
@@ -59,7 +60,7 @@ async fn added_page(
                 client_id: g.client_id.clone(),
                 name: name.clone(),
                 scopes: g.scopes.to_string(),
-                added: super::when(g.created_at),
+                added: when(g.created_at),
             })
             .collect();
         let own_server_apps = own

@@ -1,10 +1,9 @@
 //! The signed-in member's own API tokens in this organization: make one (shown once), see
 //! when each was last used, revoke.
 
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_refusals, new_once, release,
-    when,
-};
+use super::forms::{FormErrors, Once, claim, done, form_refusals, new_once, release};
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::when;
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;

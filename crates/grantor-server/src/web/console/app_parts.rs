@@ -1,7 +1,9 @@
 //! What the app pages and the *Create App* wizard share: the scopes an app may be given,
-//! the page that shows a secret once, and how the console names app types.
+//! the page that shows a secret once, how the console names app types, and which form field
+//! a refusal of an app's setting belongs beside.
 
-use super::{Console, Nav, when};
+use super::frame::{Console, Nav};
+use super::view::when;
 use crate::AppState;
 use crate::error::PageError;
 use crate::web::COPY_SCRIPT;
@@ -93,5 +95,17 @@ impl SecretPage {
             grace_until: grace_until.map(when),
             copy_script: COPY_SCRIPT,
         }
+    }
+}
+
+/// The form field of an app's setting, by the name `Manager` gives it.
+pub fn app_field(name: &str) -> &'static str {
+    match name {
+        "name" => "name",
+        "redirect_uris" | "post_logout_redirect_uris" => "redirect_uris",
+        "scopes" => "scopes",
+        "legacy_grants" => "legacy_grants",
+        "access_token_ttl" => "access_token_ttl",
+        _ => "",
     }
 }

@@ -1,13 +1,10 @@
 //! OAuth Apps: the list, an app's detail and settings, deleting it and regenerating its
 //! secret. Creating one is the wizard's (`wizard.rs`).
 
-use super::LIST_MAX;
-use super::Once;
-use super::app_parts::{ScopeOption, SecretPage, scope_options, type_label};
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, app_field, claim, done, form_refusals, lines, new_once,
-    release, when,
-};
+use super::app_parts::{ScopeOption, SecretPage, app_field, scope_options, type_label};
+use super::forms::{FormErrors, Once, claim, done, form_refusals, lines, new_once, release};
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;

@@ -2,8 +2,8 @@
 //! time. The next page starts before the last event shown (its time and id), so events
 //! written meanwhile do not shift what comes next.
 
-use super::LIST_MAX;
-use super::{Console, Nav, when};
+use super::frame::{Console, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;

@@ -2,11 +2,11 @@
 //! a single-use link that expires, shown once for the owner to pass on; the public page it
 //! opens is `web/invitation.rs`.
 
-use super::LIST_MAX;
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_message, form_refusals,
-    named_as, new_once, release, when,
+use super::forms::{
+    FormErrors, Once, claim, done, form_message, form_refusals, named_as, new_once, release,
 };
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;

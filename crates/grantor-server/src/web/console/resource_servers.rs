@@ -1,7 +1,8 @@
 //! Resource servers: the organization's APIs (identifier, name) and their scopes with the
 //! descriptions people see on the approval page.
 
-use super::{Console, ConsoleForm, FormErrors, Nav, form_refusals, lines};
+use super::forms::{FormErrors, form_refusals, lines};
+use super::frame::{Console, ConsoleForm, Nav};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;

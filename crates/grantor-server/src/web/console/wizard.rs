@@ -2,11 +2,9 @@
 //! review). What was entered travels between steps in hidden fields and is checked again by
 //! `Manager` at the end; the final form is one-time, so sending it twice makes one app.
 
-use super::app_parts::{ScopeOption, SecretPage, scope_options, type_label};
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_refusals, lines, new_once,
-    release,
-};
+use super::app_parts::{ScopeOption, SecretPage, app_field, scope_options, type_label};
+use super::forms::{FormErrors, Once, claim, done, form_refusals, lines, new_once, release};
+use super::frame::{Console, ConsoleForm, Nav};
 use crate::AppState;
 use crate::error::PageError;
 use crate::web::{render, see_other};
@@ -341,7 +339,7 @@ async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Re
         }
         Err(e) => {
             release(state, &c, &key).await;
-            let refused = match form_refusals(e, super::app_field) {
+            let refused = match form_refusals(e, app_field) {
                 Ok(refused) => refused,
                 Err(r) => return r.into_response(),
             };
