@@ -348,8 +348,12 @@ impl IntoResponse for Problem {
 /// title, the message says what to do. Every HTML error page is rendered here.
 #[derive(Debug)]
 pub enum PageError {
+    /// Nobody is signed in: to the sign-in page, and back to `return_to` after.
+    SignIn { return_to: String },
     /// The form's CSRF token is missing or does not fit this browser: reload and retry.
     FormExpired(&'static str),
+    /// The query or form was refused before it was read (too large, malformed).
+    Refused(InputError),
     /// The request cannot be served as sent.
     BadRequest {
         title: &'static str,
@@ -368,7 +372,13 @@ pub enum PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, message) = match self {
+            Self::SignIn { return_to } => {
+                let back: String =
+                    url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+                return crate::web::see_other(&format!("/login?return_to={back}"));
+            }
             Self::FormExpired(message) => (StatusCode::FORBIDDEN, "Form expired", message),
+            Self::Refused(e) => return refused_page(e),
             Self::BadRequest { title, message } => (StatusCode::BAD_REQUEST, title, message),
             Self::Unavailable { message, detail } => {
                 tracing::error!(%detail, "a page could not be served");
@@ -398,6 +408,13 @@ impl IntoResponse for PageError {
             }
         };
         crate::web::pages::error_page(status, title, message)
+    }
+}
+
+/// `?` on `Manager`'s answer in a console handler: the refusal's own page.
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        Self::Console(e)
     }
 }
 

@@ -8,7 +8,6 @@ use crate::AppState;
 use crate::error::PageError;
 use crate::web::COPY_SCRIPT;
 use askama::Template;
-use axum::response::{IntoResponse, Response};
 use grantor_core::model::{App, AppType};
 use grantor_core::scope::{self, OIDC_SCOPES};
 
@@ -36,12 +35,11 @@ pub async fn scope_options(
     c: &Console,
     app_type: AppType,
     chosen: &[String],
-) -> Result<Vec<ScopeOption>, Response> {
+) -> Result<Vec<ScopeOption>, PageError> {
     let servers = state
         .manager
         .resource_servers(&c.caller, &c.nav.org_id)
-        .await
-        .map_err(|e| PageError::Console(e).into_response())?;
+        .await?;
     let option = |name: &str, description: &str, api: &str| ScopeOption {
         name: name.into(),
         description: description.into(),

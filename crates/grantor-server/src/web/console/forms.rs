@@ -6,7 +6,6 @@ use super::frame::Console;
 use crate::AppState;
 use crate::error::{PageError, sentence};
 use crate::once::{Claim, OnceKey};
-use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::params::Params;
 use grantor_core::secret;
@@ -105,21 +104,20 @@ pub enum Once {
 
 /// Claims a one-time form's key, so a double-submitted form (two clicks, a reload, the back
 /// button) makes one app, one secret, one token or one invitation, not two.
-pub async fn claim(state: &AppState, console: &Console, form: &Params) -> Result<Once, Response> {
+pub async fn claim(state: &AppState, console: &Console, form: &Params) -> Result<Once, PageError> {
     let Some(key) = form
         .get("once")
         .filter(|k| k.starts_with("once_") && k.len() <= 64)
     else {
         return Err(PageError::FormExpired(
             "This form is incomplete. Reload the page and try again.",
-        )
-        .into_response());
+        ));
     };
     let caller = console.once_caller();
     let claimed = OnceKey::new(state, "console", &caller, key)
         .claim("console")
         .await
-        .map_err(|e| PageError::Console(e.into()).into_response())?;
+        .map_err(|e| PageError::Console(e.into()))?;
     Ok(match claimed {
         Claim::First => Once::First(key.to_string()),
         Claim::InProgress { .. } => Once::Busy,

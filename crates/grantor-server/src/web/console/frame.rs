@@ -10,7 +10,7 @@ use crate::web::{csrf, see_other, session};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::ServiceError;
 use grantor_core::model::{Caller, Role};
 use grantor_core::params::Params;
@@ -86,20 +86,17 @@ impl Console {
         source: IpAddr,
         org: &str,
         section: &'static str,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, PageError> {
         let Some(current) = session::current(state, headers).await else {
-            let back: String = url::form_urlencoded::byte_serialize(
-                format!("/console/orgs/{org}/{section}").as_bytes(),
-            )
-            .collect();
-            return Err(see_other(&format!("/login?return_to={back}")));
+            return Err(PageError::SignIn {
+                return_to: format!("/console/orgs/{org}/{section}"),
+            });
         };
         let caller = Caller::new(current.actor(), Some(source));
         let (user, here, others) = state
             .manager
             .console_frame(&caller, org, ORG_SWITCHER_MAX)
-            .await
-            .map_err(|e| PageError::Console(e).into_response())?;
+            .await?;
         let nav = Nav {
             org_id: here.org_id.clone(),
             org_name: here.org_name.clone(),
@@ -145,11 +142,10 @@ fn section_of(path: &str) -> Option<&'static str> {
 /// A console page's request: the organization and section come from its path
 /// (`/console/orgs/{org}/{section}/...`); rejected as [`Console::open`] would.
 impl FromRequestParts<AppState> for Console {
-    type Rejection = Response;
+    type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let not_found =
-            || PageError::Console(ServiceError::NotFound("page".into())).into_response();
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let not_found = || PageError::Console(ServiceError::NotFound("page".into()));
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| not_found())?;
@@ -168,9 +164,9 @@ pub struct ConsoleForm {
 }
 
 impl FromRequest<AppState> for ConsoleForm {
-    type Rejection = Response;
+    type Rejection = PageError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
         let (mut parts, body) = request.into_parts();
         let console = Console::from_request_parts(&mut parts, state).await?;
         let PageForm(form) =
@@ -178,8 +174,7 @@ impl FromRequest<AppState> for ConsoleForm {
         if !csrf::verify(&state.csrf_key, &console.session, form.get("csrf")) {
             return Err(PageError::FormExpired(
                 "This form is no longer valid (it may be from an earlier session). Go back, reload the page and try again.",
-            )
-            .into_response());
+            ));
         }
         Ok(Self { console, form })
     }
@@ -190,22 +185,24 @@ pub async fn home(
     State(state): State<AppState>,
     ClientAddress(source): ClientAddress,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, PageError> {
     let Some(current) = session::current(&state, &headers).await else {
-        return see_other("/login?return_to=%2Fconsole");
+        return Err(PageError::SignIn {
+            return_to: "/console".into(),
+        });
     };
     let caller = Caller::new(current.actor(), Some(source));
-    match state.manager.organizations(&caller, Window::first(1)).await {
-        Ok(orgs) => match orgs.first() {
-            Some(org) => see_other(&format!("/console/orgs/{}/apps", org.id)),
-            None => PageError::Console(ServiceError::NotFound(
-                "you belong to no organization yet: ask an owner for an invitation; the organization"
-                    .into(),
-            ))
-            .into_response(),
-        },
-        Err(e) => PageError::Console(e).into_response(),
-    }
+    let orgs = state
+        .manager
+        .organizations(&caller, Window::first(1))
+        .await?;
+    let org = orgs.first().ok_or_else(|| {
+        ServiceError::NotFound(
+            "you belong to no organization yet: ask an owner for an invitation; the organization"
+                .into(),
+        )
+    })?;
+    Ok(see_other(&format!("/console/orgs/{}/apps", org.id)))
 }
 
 pub async fn org_home(Path(org): Path<String>) -> Response {
