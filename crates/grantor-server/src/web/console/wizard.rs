@@ -196,12 +196,11 @@ async fn show(
 pub async fn start(State(state): State<AppState>, c: Console) -> Result<Response, PageError> {
     // Said at once rather than after five steps; `Manager` refuses the last one anyway.
     if !c.nav.can.manage_apps {
-        return Err(PageError::Console(grantor_core::ServiceError::Forbidden(
-            format!(
-                "creating apps needs the developer or owner role; you are a {}",
-                c.nav.role
-            ),
-        )));
+        return Err(grantor_core::ServiceError::Forbidden(format!(
+            "creating apps needs the developer or owner role; you are a {}",
+            c.nav.role
+        ))
+        .into());
     }
     let draft = Draft::read(&Params::default());
     show(&state, c, Step::Type, draft, FormErrors::default()).await
