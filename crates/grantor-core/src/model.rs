@@ -2,11 +2,11 @@
 //! and audit events.
 
 use crate::scope::ScopeSet;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Organization {
     pub id: String,
     pub name: String,
@@ -26,9 +26,7 @@ pub struct User {
     pub disabled_at: Option<i64>,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Member,
@@ -66,7 +64,7 @@ impl fmt::Display for Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Membership {
     pub org_id: String,
     pub org_name: String,
@@ -75,15 +73,14 @@ pub struct Membership {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScopeDefinition {
     pub name: String,
     pub description: String,
 }
 
 /// An API protected by Grantor's tokens, identified by its audience URI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResourceServer {
     pub id: String,
     pub org_id: String,
@@ -93,7 +90,7 @@ pub struct ResourceServer {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppType {
     /// Server-to-server: confidential, client credentials.
@@ -161,8 +158,7 @@ impl GrantType {
 }
 
 /// A legacy grant an app may opt into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegacyGrant {
     Password,
     Implicit,
@@ -241,12 +237,11 @@ impl App {
 }
 
 /// An owner's decision that an app may get tokens in their organization, with these scopes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrgAccessGrant {
     pub org_id: String,
     pub org_name: String,
     pub client_id: String,
-    #[schema(value_type = Vec<String>)]
     pub scopes: ScopeSet,
     pub created_at: i64,
 }
@@ -260,13 +255,12 @@ impl Serialize for ScopeSet {
 /// A long-lived credential a user made for scripts that must act as themselves in one
 /// organization; exchanged at the token endpoint for short access tokens. Only its hash is
 /// kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiToken {
     pub id: String,
     pub user_id: String,
     pub org_id: String,
     pub name: String,
-    #[schema(value_type = Vec<String>)]
     pub scopes: ScopeSet,
     #[serde(skip)]
     pub token_hash: String,
@@ -374,7 +368,7 @@ impl std::ops::Deref for Caller {
 
 /// An append-only record of a change to configuration data; written in the same transaction
 /// as the change. Never holds a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     pub id: String,
     pub at: i64,
@@ -386,6 +380,5 @@ pub struct AuditEvent {
     pub outcome: String,
     /// What the change was, as a JSON object of named values: never free text that a
     /// name could forge a line of.
-    #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }

@@ -41,17 +41,11 @@ pub fn scopes(text: &str) -> ScopeSet {
 pub fn new_app(app_type: AppType, name: &str, scopes: &[&str]) -> NewApp {
     let redirect_uris = match app_type {
         AppType::Server => Vec::new(),
-        _ => vec![REDIRECT_URI.to_string()],
+        _ => vec![REDIRECT_URI],
     };
-    NewApp {
-        app_type,
-        name: name.into(),
-        redirect_uris,
-        post_logout_redirect_uris: Vec::new(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        legacy_grants: Vec::new(),
-        access_token_ttl: None,
-    }
+    NewApp::new(app_type, name)
+        .redirect_uris(redirect_uris)
+        .scopes(scopes.iter().copied())
 }
 
 impl World {

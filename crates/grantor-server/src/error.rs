@@ -8,7 +8,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::params::InputError;
-use grantor_core::{ErrorCode, FieldError, OAuthError, ServiceError};
+use grantor_core::{ErrorCode, OAuthError, ServiceError};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -168,7 +168,7 @@ impl IntoResponse for AuthorizeReply {
 pub struct Problem {
     status: StatusCode,
     detail: String,
-    errors: Vec<FieldError>,
+    errors: Vec<grantor_core::FieldError>,
 }
 
 /// A problem as sent (RFC 9457), and as the OpenAPI document describes it.
@@ -182,6 +182,22 @@ pub struct ProblemBody {
     /// Each invalid field and why, on a 422 that has them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<FieldError>,
+}
+
+/// One invalid field of a request, named as the request names it.
+#[derive(Serialize, ToSchema)]
+pub struct FieldError {
+    field: String,
+    message: String,
+}
+
+impl From<grantor_core::FieldError> for FieldError {
+    fn from(e: grantor_core::FieldError) -> Self {
+        Self {
+            field: e.field,
+            message: e.message,
+        }
+    }
 }
 
 /// The problems any management API call may answer, for the OpenAPI document.
@@ -308,7 +324,7 @@ impl IntoResponse for Problem {
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
             detail: self.detail,
-            errors: self.errors,
+            errors: self.errors.into_iter().map(FieldError::from).collect(),
         };
         let rehearsed = self.status == StatusCode::OK;
         let mut response = (self.status, Json(body)).into_response();
@@ -332,8 +348,12 @@ impl IntoResponse for Problem {
 /// title, the message says what to do. Every HTML error page is rendered here.
 #[derive(Debug)]
 pub enum PageError {
+    /// Nobody is signed in: to the sign-in page, and back to `return_to` after.
+    SignIn { return_to: String },
     /// The form's CSRF token is missing or does not fit this browser: reload and retry.
     FormExpired(&'static str),
+    /// The query or form was refused before it was read (too large, malformed).
+    Refused(InputError),
     /// The request cannot be served as sent.
     BadRequest {
         title: &'static str,
@@ -352,7 +372,13 @@ pub enum PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, message) = match self {
+            Self::SignIn { return_to } => {
+                let back: String =
+                    url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+                return crate::web::see_other(&format!("/login?return_to={back}"));
+            }
             Self::FormExpired(message) => (StatusCode::FORBIDDEN, "Form expired", message),
+            Self::Refused(e) => return refused_page(e),
             Self::BadRequest { title, message } => (StatusCode::BAD_REQUEST, title, message),
             Self::Unavailable { message, detail } => {
                 tracing::error!(%detail, "a page could not be served");
@@ -382,6 +408,13 @@ impl IntoResponse for PageError {
             }
         };
         crate::web::pages::error_page(status, title, message)
+    }
+}
+
+/// `?` on `Manager`'s answer in a console handler: the refusal's own page.
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        Self::Console(e)
     }
 }
 

@@ -2,7 +2,7 @@
 //! number of parameters before any other work (see `grantor_core::params`). Refusals answer
 //! in the format of the endpoint: RFC 6749 JSON for protocol endpoints, a page for pages.
 
-use crate::error::{Problem, refused_json, refused_page};
+use crate::error::{PageError, Problem, refused_json, refused_page};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -111,13 +111,15 @@ impl<S: Send + Sync> FromRequest<S> for AuthorizeParams {
 pub struct PageForm(pub Params);
 
 impl<S: Send + Sync> FromRequest<S> for PageForm {
-    type Rejection = Response;
+    type Rejection = PageError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let body = read_body(req, MAX_FORM_BYTES).await.map_err(refused_page)?;
+        let body = read_body(req, MAX_FORM_BYTES)
+            .await
+            .map_err(PageError::Refused)?;
         Params::parse_lenient(&body, MAX_FORM_BYTES)
             .map(Self)
-            .map_err(refused_page)
+            .map_err(PageError::Refused)
     }
 }
 
@@ -204,11 +206,11 @@ pub async fn refuse_nul_in_path(request: Request, next: axum::middleware::Next) 
 pub struct PageQuery(pub Params);
 
 impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
-    type Rejection = Response;
+    type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Params::parse_lenient(query_bytes(parts), MAX_QUERY_BYTES)
             .map(Self)
-            .map_err(refused_page)
+            .map_err(PageError::Refused)
     }
 }

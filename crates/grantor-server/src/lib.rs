@@ -1,7 +1,7 @@
 //! Grantor's HTTP server as a library: [`Application::build`] binds (port 0 works, for tests),
 //! [`router`] wires the endpoints. Handlers are thin: they parse, call the core, respond.
 
-mod api;
+pub mod api;
 mod client_address;
 pub mod config;
 pub mod error;

@@ -6,10 +6,11 @@ use crate::cli::{
     AppCommand, Cli, Command, ConfigArgs, MemberCommand, OrgCommand, ResourceCommand, UserCommand,
 };
 use grantor_core::keyring;
-use grantor_core::manage::{AppView, Manager, NewApiToken, NewApp};
+use grantor_core::manage::{Manager, NewApiToken, NewApp};
 use grantor_core::model::{Caller, ScopeDefinition};
 use grantor_core::store::{KeyStore, Window};
 use grantor_core::{Clock, ServiceError, SystemClock};
+use grantor_server::api::wire::AppView;
 use grantor_server::{Application, Config};
 use grantor_store::Store;
 use serde::Serialize;
@@ -386,15 +387,12 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
                 .iter()
                 .map(|g| g.parse())
                 .collect::<Result<Vec<_>, _>>()?;
-            let new = NewApp {
-                app_type: app_type.parse()?,
-                name,
-                redirect_uris,
-                post_logout_redirect_uris,
-                scopes,
-                legacy_grants,
-                access_token_ttl,
-            };
+            let new = NewApp::new(app_type.parse()?, name)
+                .redirect_uris(redirect_uris)
+                .post_logout_redirect_uris(post_logout_redirect_uris)
+                .scopes(scopes)
+                .legacy_grants(legacy_grants)
+                .access_token_ttl(access_token_ttl);
             let created = m.create_app(&op, &org, new).await.map_err(service)?;
             if created.client_secret.is_some() {
                 eprintln!("Store the client_secret now: it is shown only once.");
@@ -430,9 +428,7 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
         }
         AppCommand::Show { client_id } => {
             let (app, grants) = m.app(&op, None, &client_id).await.map_err(service)?;
-            let mut view = AppView::new(&app);
-            view.organizations = Some(grants);
-            print(&view)
+            print(&AppView::with_organizations(&app, grants))
         }
     }
 }

@@ -12,26 +12,19 @@ const OWNER: &str = "owner@demo.example";
 const TRADING: &str = "https://trading.example.com";
 
 fn app(app_type: AppType, name: &str, redirect_uris: &[&str]) -> NewApp {
-    NewApp {
-        app_type,
-        name: name.into(),
-        redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
-        post_logout_redirect_uris: Vec::new(),
-        scopes: [
-            "trades:read",
-            "trades:write",
-            "openid",
-            "profile",
-            "email",
-            "offline_access",
-        ]
-        .into_iter()
-        .filter(|s| app_type != AppType::Server || s.starts_with("trades:"))
-        .map(String::from)
-        .collect(),
-        legacy_grants: Vec::new(),
-        access_token_ttl: None,
-    }
+    let scopes = [
+        "trades:read",
+        "trades:write",
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+    ]
+    .into_iter()
+    .filter(|s| app_type != AppType::Server || s.starts_with("trades:"));
+    NewApp::new(app_type, name)
+        .redirect_uris(redirect_uris.iter().copied())
+        .scopes(scopes)
 }
 
 struct Seeded {

@@ -4,27 +4,74 @@ use super::Governed;
 use super::{Manager, invalid};
 use crate::model::{App, AppType, Caller, LegacyGrant, OrgAccessGrant};
 use crate::policy::{self, Action};
-use crate::scope::{self, ScopeSet};
+use crate::scope;
 use crate::store::{AddedAppStore, AppStore, ResourceServerStore, Window};
 use crate::{FieldError, ServiceError, secret};
 use serde_json::json;
 use std::collections::HashMap;
 
-/// What it takes to register an app.
+/// What it takes to register an app: built by [`NewApp::new`] and its setters, the one way
+/// the API, the console and the CLI describe an app; [`Manager::create_app`] checks it.
 #[derive(Debug, Clone)]
 pub struct NewApp {
-    pub app_type: AppType,
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub scopes: Vec<String>,
-    pub legacy_grants: Vec<LegacyGrant>,
-    pub access_token_ttl: Option<i64>,
+    app_type: AppType,
+    name: String,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    scopes: Vec<String>,
+    legacy_grants: Vec<LegacyGrant>,
+    access_token_ttl: Option<i64>,
+}
+
+impl NewApp {
+    /// An app of this type and name, with no redirect URIs, scopes or legacy grants, and the
+    /// installation's access token lifetime.
+    pub fn new(app_type: AppType, name: impl Into<String>) -> Self {
+        Self {
+            app_type,
+            name: name.into(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            legacy_grants: Vec::new(),
+            access_token_ttl: None,
+        }
+    }
+
+    pub fn redirect_uris<S: Into<String>>(mut self, uris: impl IntoIterator<Item = S>) -> Self {
+        self.redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn post_logout_redirect_uris<S: Into<String>>(
+        mut self,
+        uris: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.post_logout_redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The scopes the app may ask for.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The legacy grants the app opts into (none by default).
+    pub fn legacy_grants(mut self, grants: impl IntoIterator<Item = LegacyGrant>) -> Self {
+        self.legacy_grants = grants.into_iter().collect();
+        self
+    }
+
+    /// Access token lifetime in seconds; `None` (or zero) keeps the installation's default.
+    pub fn access_token_ttl(mut self, seconds: Option<i64>) -> Self {
+        self.access_token_ttl = seconds;
+        self
+    }
 }
 
 /// What may change about an app after it was registered; `None` keeps the current value.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct AppChanges {
     pub name: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
@@ -71,76 +118,6 @@ pub fn validate_redirect_uri(app_type: AppType, uri: &str) -> Result<(), Service
         Err(invalid(format!(
             "redirect URI {uri:?} is not allowed: use https, http on a loopback address, or (native apps) a private-use scheme such as com.example.app:/callback"
         )))
-    }
-}
-
-/// How an app is shown by the CLI and the management API. Legacy grants are listed apart so
-/// nobody mistakes them for recommended ones.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct AppView {
-    pub client_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
-    #[serde(rename = "type")]
-    pub app_type: AppType,
-    pub name: String,
-    pub org_id: String,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    #[schema(value_type = Vec<String>)]
-    pub scopes: ScopeSet,
-    pub grant_types: Vec<&'static str>,
-    pub legacy_grant_types: Vec<&'static str>,
-    pub token_endpoint_auth_method: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_token_ttl: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_secret_valid_until: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organizations: Option<Vec<OrgAccessGrant>>,
-    pub created_at: i64,
-}
-
-impl AppView {
-    pub fn new(app: &App) -> Self {
-        let grants = app.grant_types();
-        Self {
-            client_id: app.client_id.clone(),
-            client_secret: None,
-            app_type: app.app_type,
-            name: app.name.clone(),
-            org_id: app.org_id.clone(),
-            redirect_uris: app.redirect_uris.clone(),
-            post_logout_redirect_uris: app.post_logout_redirect_uris.clone(),
-            scopes: app.scopes.clone(),
-            grant_types: grants
-                .iter()
-                .filter(|g| !g.is_legacy())
-                .map(|g| g.as_str())
-                .collect(),
-            legacy_grant_types: grants
-                .iter()
-                .filter(|g| g.is_legacy())
-                .map(|g| g.as_str())
-                .collect(),
-            token_endpoint_auth_method: if app.app_type.is_confidential() {
-                "client_secret_basic"
-            } else {
-                "none"
-            },
-            access_token_ttl: (app.access_token_ttl > 0).then_some(app.access_token_ttl),
-            previous_secret_valid_until: None,
-            organizations: None,
-            created_at: app.created_at,
-        }
-    }
-
-    pub fn with_secret(created: &AppWithSecret) -> Self {
-        Self {
-            client_secret: created.client_secret.clone(),
-            previous_secret_valid_until: created.previous_secret_valid_until,
-            ..Self::new(&created.app)
-        }
     }
 }
 

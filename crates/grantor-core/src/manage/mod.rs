@@ -24,7 +24,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub use api_tokens::{API_TOKEN_DEFAULT_TTL, API_TOKEN_MAX_TTL, NewApiToken};
-pub use apps::{AppChanges, AppView, AppWithSecret, NewApp, validate_redirect_uri};
+pub use apps::{AppChanges, AppWithSecret, NewApp, validate_redirect_uri};
 pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
 

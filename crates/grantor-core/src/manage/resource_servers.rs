@@ -10,8 +10,7 @@ use crate::{FieldErrors, ServiceError, secret};
 use serde_json::json;
 
 /// What may change about a resource server; `None` keeps the current value.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct ResourceServerChanges {
     pub name: Option<String>,
     pub scopes: Option<Vec<ScopeDefinition>>,

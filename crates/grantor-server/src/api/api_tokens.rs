@@ -1,5 +1,6 @@
 //! The caller's own API tokens.
 
+use super::wire::{self, ApiToken};
 use super::{ApiCaller, IdempotencyKey, ListQuery, Page, paginate};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -10,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use grantor_core::ServiceError;
 use grantor_core::manage::NewApiToken;
-use grantor_core::model::{Actor, ApiToken};
+use grantor_core::model::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -47,7 +48,7 @@ pub async fn list(
 ) -> Result<Json<Page<ApiToken>>, Problem> {
     let (user, _) = me(&actor)?;
     let tokens = state.manager.api_tokens(&actor, user).await?;
-    Ok(Json(paginate(tokens, &page)))
+    Ok(Json(paginate(wire::all(tokens), &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -103,6 +104,7 @@ pub async fn create(
         .manager
         .create_api_token(&actor, &org, user, new)
         .await?;
+    let token = token.into();
     Ok((StatusCode::CREATED, Json(CreatedToken { token, secret })))
 }
 

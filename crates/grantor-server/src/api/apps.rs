@@ -1,5 +1,6 @@
 //! An organization's apps, their secrets, and the apps it added.
 
+use super::wire::{self, AppChanges, AppType, AppView, LegacyGrant, OrgAccessGrant};
 use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -8,8 +9,7 @@ use crate::input::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use grantor_core::manage::{AppChanges, AppView, NewApp};
-use grantor_core::model::{AppType, LegacyGrant, OrgAccessGrant};
+use grantor_core::manage::NewApp;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -76,15 +76,12 @@ pub async fn create(
     Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<NewAppBody>,
 ) -> Result<(StatusCode, Json<AppView>), Problem> {
-    let new = NewApp {
-        app_type: body.app_type,
-        name: body.name,
-        redirect_uris: body.redirect_uris,
-        post_logout_redirect_uris: body.post_logout_redirect_uris,
-        scopes: body.scopes,
-        legacy_grants: body.legacy_grants,
-        access_token_ttl: body.access_token_ttl,
-    };
+    let new = NewApp::new(body.app_type.into(), body.name)
+        .redirect_uris(body.redirect_uris)
+        .post_logout_redirect_uris(body.post_logout_redirect_uris)
+        .scopes(body.scopes)
+        .legacy_grants(wire::all(body.legacy_grants))
+        .access_token_ttl(body.access_token_ttl);
     let created = state.manager.create_app(&actor, &org, new).await?;
     Ok((StatusCode::CREATED, Json(AppView::with_secret(&created))))
 }
@@ -102,9 +99,7 @@ pub async fn show(
     Path(AppPath { org, app }): Path<AppPath>,
 ) -> Result<Json<AppView>, Problem> {
     let (app, grants) = state.manager.app(&actor, Some(&org), &app).await?;
-    let mut view = AppView::new(&app);
-    view.organizations = Some(grants);
-    Ok(Json(view))
+    Ok(Json(AppView::with_organizations(&app, grants)))
 }
 
 #[utoipa::path(
@@ -123,7 +118,7 @@ pub async fn update(
 ) -> Result<Json<AppView>, Problem> {
     let app = state
         .manager
-        .update_app(&actor, Some(&org), &app, changes)
+        .update_app(&actor, Some(&org), &app, changes.into())
         .await?;
     Ok(Json(AppView::new(&app)))
 }
@@ -191,7 +186,7 @@ pub async fn added(
         .manager
         .added_apps(&actor, &org, page.window())
         .await?;
-    Ok(Json(self::page(grants, &page)))
+    Ok(Json(self::page(wire::all(grants), &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -219,7 +214,7 @@ pub async fn add_to_organization(
         .manager
         .add_app_to_organization(&actor, &body.client_id, &org, body.scopes)
         .await?;
-    Ok((StatusCode::CREATED, Json(grant)))
+    Ok((StatusCode::CREATED, Json(grant.into())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -247,7 +242,7 @@ pub async fn change_added(
         .manager
         .add_app_to_organization(&actor, &app, &org, body.scopes)
         .await?;
-    Ok(Json(grant))
+    Ok(Json(grant.into()))
 }
 
 #[utoipa::path(

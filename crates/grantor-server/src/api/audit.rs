@@ -1,6 +1,7 @@
 //! The organization's audit log: newest first, filtered by actor, action, target and time,
 //! paginated by an opaque cursor (the last event's place in the log).
 
+use super::wire::{self, AuditEvent};
 use super::{ApiCaller, OrgPath, Page, cursor_param, limit_param, number_param};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -11,7 +12,6 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::FieldErrors;
-use grantor_core::model::AuditEvent;
 use grantor_core::params::{MAX_QUERY_BYTES, Params};
 use grantor_core::store::{AuditPosition, AuditQuery};
 use utoipa::IntoParams;
@@ -116,5 +116,8 @@ pub async fn list(
         Some(last) if more => Some(URL_SAFE_NO_PAD.encode(AuditPosition::of(last).encode())),
         _ => None,
     };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page {
+        items: wire::all(items),
+        next_cursor,
+    }))
 }

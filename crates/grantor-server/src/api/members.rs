@@ -1,5 +1,6 @@
 //! Members of an organization and their roles.
 
+use super::wire::{self, Membership, Role};
 use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -8,7 +9,6 @@ use crate::input::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use grantor_core::model::{Membership, Role};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -36,7 +36,7 @@ pub async fn list(
     page: ListQuery,
 ) -> Result<Json<Page<Membership>>, Problem> {
     let members = state.manager.members(&actor, &org, page.window()).await?;
-    Ok(Json(self::page(members, &page)))
+    Ok(Json(self::page(wire::all(members), &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -67,7 +67,7 @@ pub async fn add(
         .manager
         .add_member(&actor, &org, &body.user, &body.role)
         .await?;
-    Ok((StatusCode::CREATED, Json(member)))
+    Ok((StatusCode::CREATED, Json(member.into())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -95,7 +95,7 @@ pub async fn set_role(
         .manager
         .set_member_role(&actor, &org, &user, &body.role)
         .await?;
-    Ok(Json(member))
+    Ok(Json(member.into()))
 }
 
 #[utoipa::path(

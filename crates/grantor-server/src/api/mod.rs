@@ -7,11 +7,12 @@ mod api_tokens;
 mod apps;
 mod audit;
 mod idempotency;
-
-pub use idempotency::IdempotencyKey;
 mod members;
 mod orgs;
 mod users;
+pub mod wire;
+
+pub use idempotency::IdempotencyKey;
 
 use crate::AppState;
 use crate::error::Problem;

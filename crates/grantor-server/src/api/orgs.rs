@@ -1,5 +1,6 @@
 //! Organizations and their resource servers.
 
+use super::wire::{self, Organization, ResourceServer, ResourceServerChanges, ScopeDefinition};
 use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page, paginate};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -8,8 +9,6 @@ use crate::input::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use grantor_core::manage::ResourceServerChanges;
-use grantor_core::model::{Organization, ResourceServer, ScopeDefinition};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -36,7 +35,7 @@ pub async fn list(
     page: ListQuery,
 ) -> Result<Json<Page<Organization>>, Problem> {
     let orgs = state.manager.organizations(&actor, page.window()).await?;
-    Ok(Json(self::page(orgs, &page)))
+    Ok(Json(self::page(wire::all(orgs), &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -62,7 +61,7 @@ pub async fn create(
         .manager
         .create_organization(&actor, &body.name)
         .await?;
-    Ok((StatusCode::CREATED, Json(org)))
+    Ok((StatusCode::CREATED, Json(org.into())))
 }
 
 #[utoipa::path(
@@ -78,7 +77,11 @@ pub async fn show(
     Path(OrgPath { org }): Path<OrgPath>,
 ) -> Result<Json<Organization>, Problem> {
     Ok(Json(
-        state.manager.visible_organization(&actor, &org).await?,
+        state
+            .manager
+            .visible_organization(&actor, &org)
+            .await?
+            .into(),
     ))
 }
 
@@ -96,7 +99,7 @@ pub async fn resource_servers(
     page: ListQuery,
 ) -> Result<Json<Page<ResourceServer>>, Problem> {
     let servers = state.manager.resource_servers(&actor, &org).await?;
-    Ok(Json(paginate(servers, &page)))
+    Ok(Json(paginate(wire::all(servers), &page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -123,9 +126,15 @@ pub async fn create_resource_server(
 ) -> Result<(StatusCode, Json<ResourceServer>), Problem> {
     let rs = state
         .manager
-        .create_resource_server(&actor, &org, &body.identifier, &body.name, body.scopes)
+        .create_resource_server(
+            &actor,
+            &org,
+            &body.identifier,
+            &body.name,
+            wire::all(body.scopes),
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(rs)))
+    Ok((StatusCode::CREATED, Json(rs.into())))
 }
 
 #[utoipa::path(
@@ -141,7 +150,11 @@ pub async fn show_resource_server(
     Path(ResourceServerPath { org, id }): Path<ResourceServerPath>,
 ) -> Result<Json<ResourceServer>, Problem> {
     Ok(Json(
-        state.manager.resource_server(&actor, &org, &id).await?,
+        state
+            .manager
+            .resource_server(&actor, &org, &id)
+            .await?
+            .into(),
     ))
 }
 
@@ -161,9 +174,9 @@ pub async fn update_resource_server(
 ) -> Result<Json<ResourceServer>, Problem> {
     let rs = state
         .manager
-        .update_resource_server(&actor, &org, &id, changes)
+        .update_resource_server(&actor, &org, &id, changes.into())
         .await?;
-    Ok(Json(rs))
+    Ok(Json(rs.into()))
 }
 
 #[utoipa::path(

@@ -2,7 +2,7 @@
 //! the organization with a new account or by signing in to theirs. Public: the link is the
 //! credential, until it is used or expires.
 
-use super::console::{FormErrors, form_refusals, named_as};
+use super::console::forms::{FormErrors, form_refusals, named_as};
 use super::{csrf, login, render, see_other, session};
 use crate::AppState;
 use crate::client_address::ClientAddress;

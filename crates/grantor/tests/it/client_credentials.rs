@@ -551,9 +551,9 @@ async fn discovery_documents_name_absolute_endpoints(backend: Backend) {
 async fn other_app_types_cannot_use_client_credentials(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    let mut web = server_app("site", &["trades:read"]);
-    web.app_type = grantor_core::model::AppType::Web;
-    web.redirect_uris = vec!["https://site.example.com/cb".into()];
+    let web = grantor_core::manage::NewApp::new(grantor_core::model::AppType::Web, "site")
+        .redirect_uris(["https://site.example.com/cb"])
+        .scopes(["trades:read"]);
     let web = srv
         .state
         .manager

@@ -203,8 +203,8 @@ async fn introspection_answers_are_never_reused_past_the_tokens_expiry(backend: 
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
     let m = &srv.state.manager;
-    let mut short = crate::support::server_app("short-lived", &["trades:read"]);
-    short.access_token_ttl = Some(60);
+    let short =
+        crate::support::server_app("short-lived", &["trades:read"]).access_token_ttl(Some(60));
     let short = m
         .create_app(
             &grantor_core::model::Caller::operator(),

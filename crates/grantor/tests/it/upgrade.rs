@@ -69,8 +69,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
         )
         .await
         .unwrap();
-    let mut web = user_app(AppType::Web, "portal", WEB_REDIRECT, &[]);
-    web.scopes = vec!["openid".into(), "trades:read".into()];
+    let web = user_app(AppType::Web, "portal", WEB_REDIRECT, &[]).scopes(["openid", "trades:read"]);
     let web = manager.create_app(&op, "acme", web).await.unwrap();
     let kek = KeyEncryptionKey::parse(TEST_KEK).unwrap();
     keyring::ensure_active_keys(&store, &kek, &SystemClock)

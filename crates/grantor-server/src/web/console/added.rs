@@ -2,9 +2,10 @@
 //! another's by its app ID) get tokens here, or members sign in to another organization's
 //! web or native app, with the scopes chosen; and takes that back.
 
-use super::LIST_MAX;
 use super::app_parts::type_label;
-use super::{Console, ConsoleForm, Nav, form_message};
+use super::forms::form_message;
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
@@ -12,7 +13,7 @@ use crate::web::{render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::ServiceError;
 use grantor_core::model::{App, AppType};
 use grantor_core::params::Params;
@@ -43,44 +44,36 @@ async fn added_page(
     app_id: String,
     error: Option<String>,
     notice: Option<&'static str>,
-) -> Response {
-    let listed = async {
-        let grants = state
-            .manager
-            .added_apps_named(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
-            .await?;
-        let own = state
-            .manager
-            .apps(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
-            .await?;
-        let rows: Vec<AddedRow> = grants
-            .iter()
-            .map(|(g, name)| AddedRow {
-                client_id: g.client_id.clone(),
-                name: name.clone(),
-                scopes: g.scopes.to_string(),
-                added: super::when(g.created_at),
-            })
-            .collect();
-        let own_server_apps = own
-            .into_iter()
-            .filter(|a| a.app_type == AppType::Server)
-            .filter(|a| !grants.iter().any(|(g, _)| g.client_id == a.client_id))
-            .map(|a| (a.client_id, a.name))
-            .collect();
-        Ok::<_, ServiceError>((rows, own_server_apps))
-    }
-    .await;
-    let (added, own_server_apps) = match listed {
-        Ok(found) => found,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+) -> Result<Response, PageError> {
+    let grants = state
+        .manager
+        .added_apps_named(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+        .await?;
+    let own = state
+        .manager
+        .apps(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
+        .await?;
+    let added: Vec<AddedRow> = grants
+        .iter()
+        .map(|(g, name)| AddedRow {
+            client_id: g.client_id.clone(),
+            name: name.clone(),
+            scopes: g.scopes.to_string(),
+            added: when(g.created_at),
+        })
+        .collect();
+    let own_server_apps = own
+        .into_iter()
+        .filter(|a| a.app_type == AppType::Server)
+        .filter(|a| !grants.iter().any(|(g, _)| g.client_id == a.client_id))
+        .map(|a| (a.client_id, a.name))
+        .collect();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    render(
+    Ok(render(
         status,
         &AddedPage {
             nav: c.nav,
@@ -90,14 +83,14 @@ async fn added_page(
             error,
             notice,
         },
-    )
+    ))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     c: Console,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice = match query.get("done") {
         Some("added") => {
             Some("The app was added. It can get tokens here with the scopes you chose.")
@@ -130,7 +123,7 @@ async fn add_page(
     client_id: &str,
     chosen: Option<Vec<String>>,
     error: Option<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     let app = match state
         .manager
         .app_to_add(&c.caller, &c.nav.org_id, client_id)
@@ -141,20 +134,16 @@ async fn add_page(
             let message = crate::error::sentence(&e.to_string());
             return added_page(state, c, client_id.into(), Some(message), None).await;
         }
-        Err(e) => return PageError::Console(e).into_response(),
+        Err(e) => return Err(e.into()),
     };
     // Already added: start from what was granted; else from everything the app asks for.
-    let granted = match state
+    let granted = state
         .manager
         .added_apps(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
-        .await
-    {
-        Ok(grants) => grants
-            .into_iter()
-            .find(|g| g.client_id == app.client_id)
-            .map(|g| g.scopes),
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?
+        .into_iter()
+        .find(|g| g.client_id == app.client_id)
+        .map(|g| g.scopes);
     let scopes = app
         .scopes
         .iter()
@@ -172,7 +161,7 @@ async fn add_page(
     } else {
         StatusCode::OK
     };
-    render(
+    Ok(render(
         status,
         &AddAppPage {
             type_label: type_label(app.app_type),
@@ -182,7 +171,7 @@ async fn add_page(
             scopes,
             error,
         },
-    )
+    ))
 }
 
 /// Step one of adding: the app, by ID (from the list or typed in); shows its scopes.
@@ -190,7 +179,7 @@ pub async fn choose(
     State(state): State<AppState>,
     c: Console,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let client_id = query.get("app").unwrap_or_default().trim().to_string();
     add_page(&state, c, &client_id, None, None).await
 }
@@ -202,7 +191,7 @@ fn chosen_scopes(form: &Params) -> Vec<String> {
 pub async fn add(
     State(state): State<AppState>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let client_id = form.get("client_id").unwrap_or_default().to_string();
     let scopes = chosen_scopes(&form);
     // Adding again only sets the scopes: sending the form twice changes nothing twice.
@@ -211,11 +200,11 @@ pub async fn add(
         .add_app_to_organization(&c.caller, &client_id, &c.nav.org_id, scopes.clone())
         .await
     {
-        Ok(_) => see_other(&format!("{}/added-apps?done=added", c.base())),
-        Err(e) => match form_message(e) {
-            Ok(message) => add_page(&state, c, &client_id, Some(scopes), Some(message)).await,
-            Err(r) => r.into_response(),
-        },
+        Ok(_) => Ok(see_other(&format!("{}/added-apps?done=added", c.base()))),
+        Err(e) => {
+            let message = form_message(e)?;
+            add_page(&state, c, &client_id, Some(scopes), Some(message)).await
+        }
     }
 }
 
@@ -226,7 +215,7 @@ pub async fn remove(
         console: c,
         form: _,
     }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     match state
         .manager
         .remove_app_from_organization(&c.caller, &client_id, &c.nav.org_id)
@@ -234,8 +223,8 @@ pub async fn remove(
     {
         // Removed before (a second click): the outcome the person wanted.
         Ok(()) | Err(ServiceError::NotFound(_)) => {
-            see_other(&format!("{}/added-apps?done=removed", c.base()))
+            Ok(see_other(&format!("{}/added-apps?done=removed", c.base())))
         }
-        Err(e) => PageError::Console(e).into_response(),
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,10 +1,9 @@
 //! The signed-in member's own API tokens in this organization: make one (shown once), see
 //! when each was last used, revoke.
 
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_refusals, new_once, release,
-    when,
-};
+use super::forms::{FormErrors, Once, claim, done, form_refusals, new_once, release};
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::when;
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
@@ -12,7 +11,7 @@ use crate::web::{COPY_SCRIPT, render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::ServiceError;
 use grantor_core::manage::NewApiToken;
 use grantor_core::policy;
@@ -74,20 +73,12 @@ async fn tokens_page(
     errors: FormErrors,
     new_token: Option<String>,
     notice: Option<&'static str>,
-) -> Response {
-    let loaded = async {
-        let tokens = state.manager.api_tokens(&c.caller, &c.user_id).await?;
-        let servers = state
-            .manager
-            .resource_servers(&c.caller, &c.nav.org_id)
-            .await?;
-        Ok::<_, ServiceError>((tokens, servers))
-    }
-    .await;
-    let (tokens, servers) = match loaded {
-        Ok(found) => found,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+) -> Result<Response, PageError> {
+    let tokens = state.manager.api_tokens(&c.caller, &c.user_id).await?;
+    let servers = state
+        .manager
+        .resource_servers(&c.caller, &c.nav.org_id)
+        .await?;
     let now = state.provider.clock.now();
     let rows = tokens
         .into_iter()
@@ -135,7 +126,7 @@ async fn tokens_page(
     } else {
         StatusCode::OK
     };
-    render(
+    Ok(render(
         status,
         &TokensPage {
             nav: c.nav,
@@ -152,7 +143,7 @@ async fn tokens_page(
                 .map(|(days, label)| (*days, *label, *days == entered.expiry_days))
                 .collect(),
         },
-    )
+    ))
 }
 
 /// The form field of an API token's setting, by the name `Manager` gives it.
@@ -177,7 +168,7 @@ pub async fn list(
     State(state): State<AppState>,
     c: Console,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice = match query.get("done") {
         Some("revoked") => Some("The token was revoked: it can no longer be exchanged."),
         Some("again") => Some(
@@ -191,7 +182,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let entered = Entered {
         name: form.get("name").unwrap_or_default().trim().to_string(),
         scopes: form.all("scope").map(str::to_string).collect(),
@@ -206,12 +197,11 @@ pub async fn create(
         errors.add("expiry_days", "Choose when the token expires.");
         return tokens_page(&state, c, entered, errors, None, None).await;
     };
-    let key = match claim(&state, &c, &form).await {
-        Ok(Once::First(key)) => key,
-        Ok(Once::Done(_) | Once::Busy) => {
-            return see_other(&format!("{}/api-tokens?done=again", c.base()));
+    let key = match claim(&state, &c, &form).await? {
+        Once::First(key) => key,
+        Once::Done(_) | Once::Busy => {
+            return Ok(see_other(&format!("{}/api-tokens?done=again", c.base())));
         }
-        Err(r) => return r,
     };
     let new = NewApiToken {
         name: entered.name.clone(),
@@ -237,10 +227,8 @@ pub async fn create(
         }
         Err(e) => {
             release(&state, &c, &key).await;
-            match form_refusals(e, form_field) {
-                Ok(errors) => tokens_page(&state, c, entered, errors, None, None).await,
-                Err(r) => r.into_response(),
-            }
+            let errors = form_refusals(e, form_field)?;
+            tokens_page(&state, c, entered, errors, None, None).await
         }
     }
 }
@@ -252,12 +240,12 @@ pub async fn revoke(
         console: c,
         form: _,
     }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     match state.manager.revoke_api_token(&c.caller, &id).await {
         // Revoked before (a second click): the outcome the member wanted.
         Ok(()) | Err(ServiceError::NotFound(_)) => {
-            see_other(&format!("{}/api-tokens?done=revoked", c.base()))
+            Ok(see_other(&format!("{}/api-tokens?done=revoked", c.base())))
         }
-        Err(e) => PageError::Console(e).into_response(),
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,12 +1,13 @@
 //! What the app pages and the *Create App* wizard share: the scopes an app may be given,
-//! the page that shows a secret once, and how the console names app types.
+//! the page that shows a secret once, how the console names app types, and which form field
+//! a refusal of an app's setting belongs beside.
 
-use super::{Console, Nav, when};
+use super::frame::{Console, Nav};
+use super::view::when;
 use crate::AppState;
 use crate::error::PageError;
 use crate::web::COPY_SCRIPT;
 use askama::Template;
-use axum::response::{IntoResponse, Response};
 use grantor_core::model::{App, AppType};
 use grantor_core::scope::{self, OIDC_SCOPES};
 
@@ -34,12 +35,11 @@ pub async fn scope_options(
     c: &Console,
     app_type: AppType,
     chosen: &[String],
-) -> Result<Vec<ScopeOption>, Response> {
+) -> Result<Vec<ScopeOption>, PageError> {
     let servers = state
         .manager
         .resource_servers(&c.caller, &c.nav.org_id)
-        .await
-        .map_err(|e| PageError::Console(e).into_response())?;
+        .await?;
     let option = |name: &str, description: &str, api: &str| ScopeOption {
         name: name.into(),
         description: description.into(),
@@ -93,5 +93,17 @@ impl SecretPage {
             grace_until: grace_until.map(when),
             copy_script: COPY_SCRIPT,
         }
+    }
+}
+
+/// The form field of an app's setting, by the name `Manager` gives it.
+pub fn app_field(name: &str) -> &'static str {
+    match name {
+        "name" => "name",
+        "redirect_uris" | "post_logout_redirect_uris" => "redirect_uris",
+        "scopes" => "scopes",
+        "legacy_grants" => "legacy_grants",
+        "access_token_ttl" => "access_token_ttl",
+        _ => "",
     }
 }

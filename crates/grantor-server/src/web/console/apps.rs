@@ -1,13 +1,10 @@
 //! OAuth Apps: the list, an app's detail and settings, deleting it and regenerating its
 //! secret. Creating one is the wizard's (`wizard.rs`).
 
-use super::LIST_MAX;
-use super::Once;
-use super::app_parts::{ScopeOption, SecretPage, scope_options, type_label};
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, app_field, claim, done, form_refusals, lines, new_once,
-    release, when,
-};
+use super::app_parts::{ScopeOption, SecretPage, app_field, scope_options, type_label};
+use super::forms::{FormErrors, Once, claim, done, form_refusals, lines, new_once, release};
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
@@ -15,7 +12,7 @@ use crate::web::{render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::manage::AppChanges;
 use grantor_core::model::{App, AppType, OrgAccessGrant};
 use grantor_core::store::Window;
@@ -52,15 +49,11 @@ pub async fn list(
     State(state): State<AppState>,
     c: Console,
     PageQuery(query): PageQuery,
-) -> Response {
-    let apps = match state
+) -> Result<Response, PageError> {
+    let apps = state
         .manager
         .apps_with_grants(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
-        .await
-    {
-        Ok(apps) => apps,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let mut rows = Vec::with_capacity(apps.len());
     for (app, grants) in apps {
         let added_to = grants
@@ -76,14 +69,14 @@ pub async fn list(
             added_to,
         });
     }
-    render(
+    Ok(render(
         StatusCode::OK,
         &AppsPage {
             nav: c.nav,
             apps: rows,
             notice: notice(&query),
         },
-    )
+    ))
 }
 
 /// An app's settings as the form holds them: from the app, or as just submitted.
@@ -145,26 +138,19 @@ async fn app_page(
     form: Option<AppForm>,
     errors: FormErrors,
     notice: Option<&'static str>,
-) -> Response {
-    let (app, grants) = match state
+) -> Result<Response, PageError> {
+    let (app, grants) = state
         .manager
         .app(&c.caller, Some(&c.nav.org_id), client_id)
-        .await
-    {
-        Ok(found) => found,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let form = form.unwrap_or_else(|| AppForm::of(&app));
-    let scope_options = match scope_options(state, &c, app.app_type, &form.scopes).await {
-        Ok(options) => options,
-        Err(r) => return r,
-    };
+    let scope_options = scope_options(state, &c, app.app_type, &form.scopes).await?;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    render(
+    Ok(render(
         status,
         &AppPage {
             type_label: type_label(app.app_type),
@@ -178,7 +164,7 @@ async fn app_page(
             errors,
             notice,
         },
-    )
+    ))
 }
 
 pub async fn show(
@@ -186,7 +172,7 @@ pub async fn show(
     c: Console,
     Path((_, app)): Path<(String, String)>,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     app_page(&state, c, &app, None, FormErrors::default(), notice(&query)).await
 }
 
@@ -194,15 +180,11 @@ pub async fn update(
     State(state): State<AppState>,
     Path((_, client_id)): Path<(String, String)>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
-    let (app, _) = match state
+) -> Result<Response, PageError> {
+    let (app, _) = state
         .manager
         .app(&c.caller, Some(&c.nav.org_id), &client_id)
-        .await
-    {
-        Ok(found) => found,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let submitted = AppForm::submitted(&form);
     let ttl = if submitted.access_token_ttl.is_empty() {
         Ok(0)
@@ -230,15 +212,18 @@ pub async fn update(
         .update_app(&c.caller, Some(&c.nav.org_id), &client_id, changes)
         .await
     {
-        Ok(_) => see_other(&format!("{}/apps/{client_id}?done=saved", c.base())),
-        // The settings form has no legacy grants (they cannot change): those go on top.
-        Err(e) => match form_refusals(e, |f| match app_field(f) {
-            "legacy_grants" => "",
-            field => field,
-        }) {
-            Ok(refused) => app_page(&state, c, &client_id, Some(submitted), refused, None).await,
-            Err(r) => r.into_response(),
-        },
+        Ok(_) => Ok(see_other(&format!(
+            "{}/apps/{client_id}?done=saved",
+            c.base()
+        ))),
+        Err(e) => {
+            // The settings form has no legacy grants (they cannot change): those go on top.
+            let refused = form_refusals(e, |f| match app_field(f) {
+                "legacy_grants" => "",
+                field => field,
+            })?;
+            app_page(&state, c, &client_id, Some(submitted), refused, None).await
+        }
     }
 }
 
@@ -256,15 +241,16 @@ pub struct ConfirmPage {
     pub once: String,
 }
 
-async fn confirm(state: &AppState, c: Console, client_id: &str, regenerate: bool) -> Response {
-    let (app, _) = match state
+async fn confirm(
+    state: &AppState,
+    c: Console,
+    client_id: &str,
+    regenerate: bool,
+) -> Result<Response, PageError> {
+    let (app, _) = state
         .manager
         .app(&c.caller, Some(&c.nav.org_id), client_id)
-        .await
-    {
-        Ok(found) => found,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let back = format!("{}/apps/{client_id}", c.base());
     let page = if regenerate {
         ConfirmPage {
@@ -295,14 +281,14 @@ async fn confirm(state: &AppState, c: Console, client_id: &str, regenerate: bool
             nav: c.nav,
         }
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 pub async fn confirm_delete(
     State(state): State<AppState>,
     c: Console,
     Path((_, app)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, PageError> {
     confirm(&state, c, &app, false).await
 }
 
@@ -310,7 +296,7 @@ pub async fn confirm_regenerate(
     State(state): State<AppState>,
     c: Console,
     Path((_, app)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, PageError> {
     confirm(&state, c, &app, true).await
 }
 
@@ -321,39 +307,35 @@ pub async fn delete(
         console: c,
         form: _,
     }: ConsoleForm,
-) -> Response {
-    let deleted = state
+) -> Result<Response, PageError> {
+    state
         .manager
         .delete_app(&c.caller, Some(&c.nav.org_id), &client_id)
-        .await;
-    match deleted {
-        Ok(()) => see_other(&format!("{}/apps?done=deleted", c.base())),
-        Err(e) => PageError::Console(e).into_response(),
-    }
+        .await?;
+    Ok(see_other(&format!("{}/apps?done=deleted", c.base())))
 }
 
 pub async fn regenerate(
     State(state): State<AppState>,
     Path((_, client_id)): Path<(String, String)>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let grace: i64 = form
         .get("grace_seconds")
         .and_then(|g| g.parse().ok())
         .unwrap_or(0);
-    if let Err(e) = state
+    state
         .manager
         .app(&c.caller, Some(&c.nav.org_id), &client_id)
-        .await
-    {
-        return PageError::Console(e).into_response();
-    }
-    let key = match claim(&state, &c, &form).await {
-        Ok(Once::First(key)) => key,
-        Ok(Once::Done(_) | Once::Busy) => {
-            return see_other(&format!("{}/apps/{client_id}?done=again", c.base()));
+        .await?;
+    let key = match claim(&state, &c, &form).await? {
+        Once::First(key) => key,
+        Once::Done(_) | Once::Busy => {
+            return Ok(see_other(&format!(
+                "{}/apps/{client_id}?done=again",
+                c.base()
+            )));
         }
-        Err(r) => return r,
     };
     match state
         .manager
@@ -369,11 +351,11 @@ pub async fn regenerate(
                 new.client_secret,
                 new.previous_secret_valid_until,
             );
-            render(StatusCode::OK, &page)
+            Ok(render(StatusCode::OK, &page))
         }
         Err(e) => {
             release(&state, &c, &key).await;
-            PageError::Console(e).into_response()
+            Err(e.into())
         }
     }
 }

@@ -2,8 +2,8 @@
 //! time. The next page starts before the last event shown (its time and id), so events
 //! written meanwhile do not shift what comes next.
 
-use super::LIST_MAX;
-use super::{Console, Nav, when};
+use super::frame::{Console, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
@@ -11,7 +11,7 @@ use crate::web::render;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::store::{AuditPosition, AuditQuery, Window};
 
 const PAGE_SIZE: usize = 25;
@@ -60,16 +60,12 @@ pub async fn list(
     State(state): State<AppState>,
     c: Console,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     // Members by the name the log gives them, so people read emails, not ids.
-    let members = match state
+    let members = state
         .manager
         .members(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
-        .await
-    {
-        Ok(members) => members,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let email_of = |actor: &str| {
         members
             .iter()
@@ -102,14 +98,10 @@ pub async fn list(
         // One more than shown, to learn whether there is a next page.
         limit: PAGE_SIZE as i64 + 1,
     };
-    let mut events = match state
+    let mut events = state
         .manager
         .audit_events(&c.caller, &c.nav.org_id, &wanted)
-        .await
-    {
-        Ok(events) => events,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let more = events.len() > PAGE_SIZE;
     events.truncate(PAGE_SIZE);
     let next = match events.last() {
@@ -150,7 +142,7 @@ pub async fn list(
         later,
         nav: c.nav,
     };
-    render(StatusCode::OK, &page)
+    Ok(render(StatusCode::OK, &page))
 }
 
 /// An event's details as the page shows them: `name: value` pairs, strings unquoted.

@@ -2,11 +2,11 @@
 //! a single-use link that expires, shown once for the owner to pass on; the public page it
 //! opens is `web/invitation.rs`.
 
-use super::LIST_MAX;
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_message, form_refusals,
-    named_as, new_once, release, when,
+use super::forms::{
+    FormErrors, Once, claim, done, form_message, form_refusals, named_as, new_once, release,
 };
+use super::frame::{Console, ConsoleForm, Nav};
+use super::view::{LIST_MAX, when};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
@@ -14,7 +14,7 @@ use crate::web::{COPY_SCRIPT, render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::ServiceError;
 use grantor_core::model::{Invitation, Membership, Role};
 use grantor_core::store::Window;
@@ -70,21 +70,14 @@ impl Shown {
     }
 }
 
-async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
-    let members = match state
+async fn members_page(state: &AppState, c: Console, shown: Shown) -> Result<Response, PageError> {
+    let members = state
         .manager
         .members(&c.caller, &c.nav.org_id, Window::first(LIST_MAX))
-        .await
-    {
-        Ok(members) => members,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     // Only owners see invitations; others are not asked, so nothing is refused and audited.
     let invitations: Vec<Invitation> = if c.nav.can.manage_members {
-        match state.manager.invitations(&c.caller, &c.nav.org_id).await {
-            Ok(found) => found,
-            Err(e) => return PageError::Console(e).into_response(),
-        }
+        state.manager.invitations(&c.caller, &c.nav.org_id).await?
     } else {
         Vec::new()
     };
@@ -96,7 +89,7 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
     } else {
         StatusCode::OK
     };
-    render(
+    Ok(render(
         status,
         &MembersPage {
             nav: c.nav,
@@ -121,14 +114,14 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Response {
             notice: shown.notice,
             copy_script: COPY_SCRIPT,
         },
-    )
+    ))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     c: Console,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice = match query.get("done") {
         Some("role") => Some("The role was changed."),
         Some("removed") => Some("The member was removed from the organization."),
@@ -144,15 +137,14 @@ pub async fn list(
 pub async fn invite(
     State(state): State<AppState>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let email = form.get("email").unwrap_or_default().trim().to_string();
     let role = form.get("role").unwrap_or_default();
-    let key = match claim(&state, &c, &form).await {
-        Ok(Once::First(key)) => key,
-        Ok(Once::Done(_) | Once::Busy) => {
-            return see_other(&format!("{}/members?done=again", c.base()));
+    let key = match claim(&state, &c, &form).await? {
+        Once::First(key) => key,
+        Once::Done(_) | Once::Busy => {
+            return Ok(see_other(&format!("{}/members?done=again", c.base())));
         }
-        Err(r) => return r,
     };
     match state
         .manager
@@ -170,48 +162,42 @@ pub async fn invite(
         }
         Err(e) => {
             release(&state, &c, &key).await;
-            match form_refusals(e, named_as(&["email", "role"])) {
-                Ok(errors) => {
-                    let shown = Shown {
-                        email,
-                        role: role.parse().unwrap_or(Role::Member),
-                        errors,
-                        ..Shown::plain(None)
-                    };
-                    members_page(&state, c, shown).await
-                }
-                Err(r) => r.into_response(),
-            }
+            let shown = Shown {
+                email,
+                role: role.parse().unwrap_or(Role::Member),
+                errors: form_refusals(e, named_as(&["email", "role"]))?,
+                ..Shown::plain(None)
+            };
+            members_page(&state, c, shown).await
         }
     }
 }
 
 /// A change to the list that was refused: why, above the list.
-async fn list_refused(state: &AppState, c: Console, e: ServiceError) -> Response {
-    match form_message(e) {
-        Ok(message) => {
-            let shown = Shown {
-                list_error: Some(message),
-                ..Shown::plain(None)
-            };
-            members_page(state, c, shown).await
-        }
-        Err(r) => r.into_response(),
-    }
+async fn list_refused(
+    state: &AppState,
+    c: Console,
+    e: ServiceError,
+) -> Result<Response, PageError> {
+    let shown = Shown {
+        list_error: Some(form_message(e)?),
+        ..Shown::plain(None)
+    };
+    members_page(state, c, shown).await
 }
 
 pub async fn set_role(
     State(state): State<AppState>,
     Path((_, user)): Path<(String, String)>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let role = form.get("role").unwrap_or_default();
     match state
         .manager
         .set_member_role(&c.caller, &c.nav.org_id, &user, role)
         .await
     {
-        Ok(_) => see_other(&format!("{}/members?done=role", c.base())),
+        Ok(_) => Ok(see_other(&format!("{}/members?done=role", c.base()))),
         Err(e) => list_refused(&state, c, e).await,
     }
 }
@@ -223,13 +209,13 @@ pub async fn remove(
         console: c,
         form: _,
     }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     match state
         .manager
         .remove_member(&c.caller, &c.nav.org_id, &user)
         .await
     {
-        Ok(()) => see_other(&format!("{}/members?done=removed", c.base())),
+        Ok(()) => Ok(see_other(&format!("{}/members?done=removed", c.base()))),
         Err(e) => list_refused(&state, c, e).await,
     }
 }
@@ -241,15 +227,15 @@ pub async fn withdraw(
         console: c,
         form: _,
     }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     match state
         .manager
         .withdraw_invitation(&c.caller, &c.nav.org_id, &id)
         .await
     {
         Ok(()) | Err(ServiceError::NotFound(_)) => {
-            see_other(&format!("{}/members?done=withdrawn", c.base()))
+            Ok(see_other(&format!("{}/members?done=withdrawn", c.base())))
         }
-        Err(e) => PageError::Console(e).into_response(),
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,7 +1,8 @@
 //! Resource servers: the organization's APIs (identifier, name) and their scopes with the
 //! descriptions people see on the approval page.
 
-use super::{Console, ConsoleForm, FormErrors, Nav, form_refusals, lines};
+use super::forms::{FormErrors, form_refusals, lines};
+use super::frame::{Console, ConsoleForm, Nav};
 use crate::AppState;
 use crate::error::PageError;
 use crate::input::PageQuery;
@@ -9,7 +10,7 @@ use crate::web::{render, see_other};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::manage::ResourceServerChanges;
 use grantor_core::model::{ResourceServer, ScopeDefinition};
 
@@ -78,21 +79,17 @@ async fn servers_page(
     form: ServerForm,
     errors: FormErrors,
     notice: Option<&'static str>,
-) -> Response {
-    let servers = match state
+) -> Result<Response, PageError> {
+    let servers = state
         .manager
         .resource_servers(&c.caller, &c.nav.org_id)
-        .await
-    {
-        Ok(servers) => servers,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    render(
+    Ok(render(
         status,
         &ServersPage {
             nav: c.nav,
@@ -109,7 +106,7 @@ async fn servers_page(
             errors,
             notice,
         },
-    )
+    ))
 }
 
 fn submitted(form: &grantor_core::params::Params) -> ServerForm {
@@ -124,7 +121,7 @@ pub async fn list(
     State(state): State<AppState>,
     c: Console,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice =
         (query.get("done") == Some("created")).then_some("The resource server was created.");
     let empty = ServerForm {
@@ -138,7 +135,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let entered = submitted(&form);
     let scopes = parse_scopes(&entered.scopes);
     // A second submission finds the identifier taken and changes nothing.
@@ -153,11 +150,14 @@ pub async fn create(
         )
         .await
     {
-        Ok(_) => see_other(&format!("{}/resource-servers?done=created", c.base())),
-        Err(e) => match form_refusals(e, form_field) {
-            Ok(errors) => servers_page(&state, c, entered, errors, None).await,
-            Err(r) => r.into_response(),
-        },
+        Ok(_) => Ok(see_other(&format!(
+            "{}/resource-servers?done=created",
+            c.base()
+        ))),
+        Err(e) => {
+            let errors = form_refusals(e, form_field)?;
+            servers_page(&state, c, entered, errors, None).await
+        }
     }
 }
 
@@ -178,15 +178,11 @@ async fn server_page(
     form: Option<ServerForm>,
     errors: FormErrors,
     notice: Option<&'static str>,
-) -> Response {
-    let server = match state
+) -> Result<Response, PageError> {
+    let server = state
         .manager
         .resource_server(&c.caller, &c.nav.org_id, id)
-        .await
-    {
-        Ok(rs) => rs,
-        Err(e) => return PageError::Console(e).into_response(),
-    };
+        .await?;
     let form = form.unwrap_or_else(|| ServerForm {
         identifier: server.identifier.clone(),
         name: server.name.clone(),
@@ -197,7 +193,7 @@ async fn server_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    render(
+    Ok(render(
         status,
         &ServerPage {
             nav: c.nav,
@@ -206,7 +202,7 @@ async fn server_page(
             errors,
             notice,
         },
-    )
+    ))
 }
 
 pub async fn show(
@@ -214,7 +210,7 @@ pub async fn show(
     c: Console,
     Path((_, id)): Path<(String, String)>,
     PageQuery(query): PageQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let notice = (query.get("done") == Some("saved")).then_some("Your changes were saved.");
     server_page(&state, c, &id, None, FormErrors::default(), notice).await
 }
@@ -223,7 +219,7 @@ pub async fn update(
     State(state): State<AppState>,
     Path((_, id)): Path<(String, String)>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let entered = submitted(&form);
     let scopes = parse_scopes(&entered.scopes);
     let changes = ResourceServerChanges {
@@ -235,15 +231,18 @@ pub async fn update(
         .update_resource_server(&c.caller, &c.nav.org_id, &id, changes)
         .await
     {
-        Ok(_) => see_other(&format!("{}/resource-servers/{id}?done=saved", c.base())),
-        // The identifier cannot change here, so this form has no field for it.
-        Err(e) => match form_refusals(e, |f| match form_field(f) {
-            "identifier" => "",
-            field => field,
-        }) {
-            Ok(errors) => server_page(&state, c, &id, Some(entered), errors, None).await,
-            Err(r) => r.into_response(),
-        },
+        Ok(_) => Ok(see_other(&format!(
+            "{}/resource-servers/{id}?done=saved",
+            c.base()
+        ))),
+        Err(e) => {
+            // The identifier cannot change here, so this form has no field for it.
+            let errors = form_refusals(e, |f| match form_field(f) {
+                "identifier" => "",
+                field => field,
+            })?;
+            server_page(&state, c, &id, Some(entered), errors, None).await
+        }
     }
 }
 

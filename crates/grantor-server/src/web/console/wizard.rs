@@ -2,18 +2,16 @@
 //! review). What was entered travels between steps in hidden fields and is checked again by
 //! `Manager` at the end; the final form is one-time, so sending it twice makes one app.
 
-use super::app_parts::{ScopeOption, SecretPage, scope_options, type_label};
-use super::{
-    Console, ConsoleForm, FormErrors, Nav, Once, claim, done, form_refusals, lines, new_once,
-    release,
-};
+use super::app_parts::{ScopeOption, SecretPage, app_field, scope_options, type_label};
+use super::forms::{FormErrors, Once, claim, done, form_refusals, lines, new_once, release};
+use super::frame::{Console, ConsoleForm, Nav};
 use crate::AppState;
 use crate::error::PageError;
 use crate::web::{render, see_other};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use grantor_core::manage::{NewApp, validate_redirect_uri};
 use grantor_core::model::{AppType, LegacyGrant};
 use grantor_core::params::Params;
@@ -168,20 +166,11 @@ async fn show(
     step: Step,
     draft: Draft,
     errors: FormErrors,
-) -> Response {
+) -> Result<Response, PageError> {
     let path = Step::path(draft.app_type);
     let scope_options = if step == Step::Scopes {
-        match scope_options(
-            state,
-            &c,
-            draft.app_type.unwrap_or(AppType::Web),
-            &draft.scopes,
-        )
-        .await
-        {
-            Ok(options) => options,
-            Err(r) => return r,
-        }
+        let app_type = draft.app_type.unwrap_or(AppType::Web);
+        scope_options(state, &c, app_type, &draft.scopes).await?
     } else {
         Vec::new()
     };
@@ -190,7 +179,7 @@ async fn show(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    render(
+    Ok(render(
         status,
         &WizardPage {
             nav: c.nav,
@@ -201,17 +190,17 @@ async fn show(
             scope_options,
             errors,
         },
-    )
+    ))
 }
 
-pub async fn start(State(state): State<AppState>, c: Console) -> Response {
+pub async fn start(State(state): State<AppState>, c: Console) -> Result<Response, PageError> {
     // Said at once rather than after five steps; `Manager` refuses the last one anyway.
     if !c.nav.can.manage_apps {
-        return PageError::Console(grantor_core::ServiceError::Forbidden(format!(
+        return Err(grantor_core::ServiceError::Forbidden(format!(
             "creating apps needs the developer or owner role; you are a {}",
             c.nav.role
-        )))
-        .into_response();
+        ))
+        .into());
     }
     let draft = Draft::read(&Params::default());
     show(&state, c, Step::Type, draft, FormErrors::default()).await
@@ -276,7 +265,7 @@ fn check(step: Step, draft: &Draft, offered: &[ScopeOption]) -> FormErrors {
 pub async fn step(
     State(state): State<AppState>,
     ConsoleForm { console: c, form }: ConsoleForm,
-) -> Response {
+) -> Result<Response, PageError> {
     let at = Step::parse(form.get("step"));
     let draft = Draft::read(&form);
     match form.get("go") {
@@ -287,10 +276,7 @@ pub async fn step(
         Some("create") => create(&state, c, draft, &form).await,
         _ => {
             let offered = if at == Step::Scopes {
-                match scope_options(&state, &c, draft.app_type.unwrap_or(AppType::Web), &[]).await {
-                    Ok(options) => options,
-                    Err(r) => return r,
-                }
+                scope_options(&state, &c, draft.app_type.unwrap_or(AppType::Web), &[]).await?
             } else {
                 Vec::new()
             };
@@ -305,29 +291,31 @@ pub async fn step(
     }
 }
 
-async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Response {
+async fn create(
+    state: &AppState,
+    c: Console,
+    draft: Draft,
+    form: &Params,
+) -> Result<Response, PageError> {
     let Some(app_type) = draft.app_type else {
         return show(state, c, Step::Type, draft, FormErrors::default()).await;
     };
-    let key = match claim(state, &c, form).await {
-        Ok(Once::First(key)) => key,
-        Ok(Once::Done(client_id)) if !client_id.is_empty() => {
-            return see_other(&format!("{}/apps/{client_id}?done=again", c.base()));
+    let key = match claim(state, &c, form).await? {
+        Once::First(key) => key,
+        Once::Done(client_id) if !client_id.is_empty() => {
+            return Ok(see_other(&format!(
+                "{}/apps/{client_id}?done=again",
+                c.base()
+            )));
         }
-        Ok(Once::Done(_) | Once::Busy) => {
-            return see_other(&format!("{}/apps?done=again", c.base()));
+        Once::Done(_) | Once::Busy => {
+            return Ok(see_other(&format!("{}/apps?done=again", c.base())));
         }
-        Err(r) => return r,
     };
-    let new = NewApp {
-        app_type,
-        name: draft.name.clone(),
-        redirect_uris: draft.redirect_uris.clone(),
-        post_logout_redirect_uris: Vec::new(),
-        scopes: draft.scopes.clone(),
-        legacy_grants: draft.legacy_grants(),
-        access_token_ttl: None,
-    };
+    let new = NewApp::new(app_type, draft.name.clone())
+        .redirect_uris(draft.redirect_uris.clone())
+        .scopes(draft.scopes.clone())
+        .legacy_grants(draft.legacy_grants());
     match state
         .manager
         .create_app(&c.caller, &c.nav.org_id, new)
@@ -342,14 +330,11 @@ async fn create(state: &AppState, c: Console, draft: Draft, form: &Params) -> Re
                 created.client_secret,
                 None,
             );
-            render(StatusCode::CREATED, &page)
+            Ok(render(StatusCode::CREATED, &page))
         }
         Err(e) => {
             release(state, &c, &key).await;
-            let refused = match form_refusals(e, super::app_field) {
-                Ok(refused) => refused,
-                Err(r) => return r.into_response(),
-            };
+            let refused = form_refusals(e, app_field)?;
             // Back to the first step with a refused answer, each reason beside its field.
             let mut errors = FormErrors::default();
             let mut first = Step::Review;

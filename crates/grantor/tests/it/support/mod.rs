@@ -119,30 +119,15 @@ impl SignInSeed {
 }
 
 pub fn user_app(app_type: AppType, name: &str, redirect: &str, legacy: &[LegacyGrant]) -> NewApp {
-    NewApp {
-        app_type,
-        name: name.into(),
-        redirect_uris: vec![redirect.into()],
-        post_logout_redirect_uris: vec!["https://app.example.com/signed-out".into()],
-        scopes: ["openid", "profile", "email", "trades:read", "trades:write"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        legacy_grants: legacy.to_vec(),
-        access_token_ttl: None,
-    }
+    NewApp::new(app_type, name)
+        .redirect_uris([redirect])
+        .post_logout_redirect_uris(["https://app.example.com/signed-out"])
+        .scopes(["openid", "profile", "email", "trades:read", "trades:write"])
+        .legacy_grants(legacy.iter().copied())
 }
 
 pub fn server_app(name: &str, scopes: &[&str]) -> NewApp {
-    NewApp {
-        app_type: AppType::Server,
-        name: name.into(),
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        legacy_grants: vec![],
-        access_token_ttl: None,
-    }
+    NewApp::new(AppType::Server, name).scopes(scopes.iter().copied())
 }
 
 impl TestServer {
