@@ -1,7 +1,7 @@
 //! The signing keys in memory: parsed once, swapped whole when the stored set changes.
 
 use crate::jose::{Alg, Jwk, JwkSet, KeyEncryptionKey, SigningKey, VerifyingKey};
-use crate::model::AuditEvent;
+use crate::model::{AuditAction, AuditEvent, AuditOutcome};
 use crate::store::{KeyState, KeyStore, StoredKey};
 use crate::{Clock, CryptoError, StoreError};
 use std::fmt;
@@ -103,7 +103,7 @@ impl KeyRing {
 
 fn key_audit(
     clock: &dyn Clock,
-    action: &str,
+    action: AuditAction,
     kid: &str,
     details: serde_json::Value,
 ) -> Result<AuditEvent, KeyError> {
@@ -111,11 +111,11 @@ fn key_audit(
         id: crate::secret::ordered_id("aud_", clock.now())?,
         at: clock.now(),
         actor: "system".into(),
-        action: action.into(),
+        action,
         target: format!("key:{kid}"),
         org_id: None,
         source: None,
-        outcome: "success".into(),
+        outcome: AuditOutcome::Success,
         details,
     })
 }
@@ -153,7 +153,7 @@ impl SealedKey {
     ) -> Result<String, KeyError> {
         let audit = key_audit(
             clock,
-            "key.create",
+            AuditAction::KeyCreate,
             &self.kid,
             serde_json::json!({"alg": self.alg.as_str(), "state": state.as_str()}),
         )?;
@@ -338,7 +338,12 @@ pub async fn advance<S: KeyStore>(
                     &new.kid,
                     KeyState::Active,
                     None,
-                    &key_audit(clock, "key.activate", &new.kid, serde_json::json!({}))?,
+                    &key_audit(
+                        clock,
+                        AuditAction::KeyActivate,
+                        &new.kid,
+                        serde_json::json!({}),
+                    )?,
                 )
                 .await?;
             for old in keys
@@ -347,7 +352,7 @@ pub async fn advance<S: KeyStore>(
             {
                 let audit = key_audit(
                     clock,
-                    "key.retire",
+                    AuditAction::KeyRetire,
                     &old.kid,
                     serde_json::json!({"remove_at": now + policy.retire_after}),
                 )?;
@@ -369,7 +374,12 @@ pub async fn advance<S: KeyStore>(
         store
             .delete_key(
                 &gone.kid,
-                &key_audit(clock, "key.remove", &gone.kid, serde_json::json!({}))?,
+                &key_audit(
+                    clock,
+                    AuditAction::KeyRemove,
+                    &gone.kid,
+                    serde_json::json!({}),
+                )?,
             )
             .await?;
     }

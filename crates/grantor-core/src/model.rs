@@ -373,12 +373,152 @@ pub struct AuditEvent {
     pub id: String,
     pub at: i64,
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     pub target: String,
     pub org_id: Option<String>,
     pub source: Option<String>,
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     /// What the change was, as a JSON object of named values: never free text that a
     /// name could forge a line of.
     pub details: serde_json::Value,
+}
+
+/// What an audit event records: one kind of change, or an attempt the policy refused (named
+/// by the policy's action). Stored and shown by name, as `app.create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    OrganizationCreate,
+    UserCreate,
+    UserDisable,
+    UserEnable,
+    MemberPut,
+    MemberRemove,
+    MemberInvite,
+    MemberWithdrawInvitation,
+    MemberAcceptInvitation,
+    ResourceServerCreate,
+    ResourceServerUpdate,
+    ResourceServerDelete,
+    AppCreate,
+    AppUpdate,
+    AppDelete,
+    AppRegenerateSecret,
+    AppAddToOrganization,
+    AppRemoveFromOrganization,
+    ApiTokenCreate,
+    ApiTokenRevoke,
+    KeyCreate,
+    KeyActivate,
+    KeyRetire,
+    KeyRemove,
+    /// An attempt refused by the policy (its outcome is [`AuditOutcome::Refused`]).
+    Attempt(crate::policy::Action),
+}
+
+impl AuditAction {
+    const CHANGES: [Self; 24] = [
+        Self::OrganizationCreate,
+        Self::UserCreate,
+        Self::UserDisable,
+        Self::UserEnable,
+        Self::MemberPut,
+        Self::MemberRemove,
+        Self::MemberInvite,
+        Self::MemberWithdrawInvitation,
+        Self::MemberAcceptInvitation,
+        Self::ResourceServerCreate,
+        Self::ResourceServerUpdate,
+        Self::ResourceServerDelete,
+        Self::AppCreate,
+        Self::AppUpdate,
+        Self::AppDelete,
+        Self::AppRegenerateSecret,
+        Self::AppAddToOrganization,
+        Self::AppRemoveFromOrganization,
+        Self::ApiTokenCreate,
+        Self::ApiTokenRevoke,
+        Self::KeyCreate,
+        Self::KeyActivate,
+        Self::KeyRetire,
+        Self::KeyRemove,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrganizationCreate => "organization.create",
+            Self::UserCreate => "user.create",
+            Self::UserDisable => "user.disable",
+            Self::UserEnable => "user.enable",
+            Self::MemberPut => "member.put",
+            Self::MemberRemove => "member.remove",
+            Self::MemberInvite => "member.invite",
+            Self::MemberWithdrawInvitation => "member.withdraw_invitation",
+            Self::MemberAcceptInvitation => "member.accept_invitation",
+            Self::ResourceServerCreate => "resource_server.create",
+            Self::ResourceServerUpdate => "resource_server.update",
+            Self::ResourceServerDelete => "resource_server.delete",
+            Self::AppCreate => "app.create",
+            Self::AppUpdate => "app.update",
+            Self::AppDelete => "app.delete",
+            Self::AppRegenerateSecret => "app.regenerate_secret",
+            Self::AppAddToOrganization => "app.add_to_organization",
+            Self::AppRemoveFromOrganization => "app.remove_from_organization",
+            Self::ApiTokenCreate => "api_token.create",
+            Self::ApiTokenRevoke => "api_token.revoke",
+            Self::KeyCreate => "key.create",
+            Self::KeyActivate => "key.activate",
+            Self::KeyRetire => "key.retire",
+            Self::KeyRemove => "key.remove",
+            Self::Attempt(action) => action.name(),
+        }
+    }
+
+    /// The action with this name, as stored.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::CHANGES
+            .into_iter()
+            .find(|a| a.as_str() == name)
+            .or_else(|| crate::policy::Action::named(name).map(Self::Attempt))
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AuditAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Whether what an audit event records was done or refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOutcome {
+    Success,
+    Refused,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Refused => "refused",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Success, Self::Refused]
+            .into_iter()
+            .find(|o| o.as_str() == name)
+    }
+}
+
+impl fmt::Display for AuditOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -26,6 +26,26 @@ pub enum Action {
 }
 
 impl Action {
+    const ALL: [Self; 12] = [
+        Self::CreateOrganization,
+        Self::ManageUsers,
+        Self::ViewOrganization,
+        Self::ViewMembers,
+        Self::ManageMembers,
+        Self::ManageResourceServers,
+        Self::ManageApps,
+        Self::RegenerateAppSecret,
+        Self::AddAppToOrganization,
+        Self::GrantManagementScopes,
+        Self::ManageOwnApiTokens,
+        Self::ViewAudit,
+    ];
+
+    /// The action whose [`Self::name`] this is.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
     /// The least role in the organization that may do this.
     fn required_role(self) -> Option<Role> {
         match self {

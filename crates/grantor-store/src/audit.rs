@@ -2,9 +2,9 @@
 //! than the retention period, when one is set.
 
 use crate::pool::{Store, backend_error};
-use crate::rows::get;
+use crate::rows::{self, get};
 use grantor_core::StoreError;
-use grantor_core::model::AuditEvent;
+use grantor_core::model::{AuditAction, AuditEvent, AuditOutcome};
 use grantor_core::store::{AuditLog, AuditQuery, StoreResult};
 
 impl AuditLog for Store {
@@ -46,11 +46,11 @@ impl AuditLog for Store {
                     id: get(r, "id")?,
                     at: get(r, "at")?,
                     actor: get(r, "actor")?,
-                    action: get(r, "action")?,
+                    action: rows::named(r, "action", AuditAction::parse)?,
                     target: get(r, "target")?,
                     org_id: get(r, "org_id")?,
                     source: get(r, "source")?,
-                    outcome: get(r, "outcome")?,
+                    outcome: rows::named(r, "outcome", AuditOutcome::parse)?,
                     // Events written before details were structured kept free text.
                     details: serde_json::from_str(&details)
                         .unwrap_or_else(|_| serde_json::json!({ "text": details })),

@@ -173,11 +173,11 @@ impl Store {
         .bind(&audit.id)
         .bind(audit.at)
         .bind(&audit.actor)
-        .bind(&audit.action)
+        .bind(audit.action.as_str())
         .bind(&audit.target)
         .bind(&audit.org_id)
         .bind(&audit.source)
-        .bind(&audit.outcome)
+        .bind(audit.outcome.as_str())
         .bind(audit.details.to_string())
         .execute(&mut **tx)
         .await

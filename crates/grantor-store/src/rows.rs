@@ -67,6 +67,16 @@ pub(crate) fn membership(row: &AnyRow) -> Result<Membership, StoreError> {
     })
 }
 
+/// A stored audit action or outcome, by name.
+pub(crate) fn named<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let text: String = get(row, column)?;
+    parse(&text).ok_or_else(|| corrupt(column, &text))
+}
+
 /// A stored role name.
 pub(crate) fn role(name: &str) -> Result<Role, StoreError> {
     name.parse().map_err(|_| corrupt("role", name))

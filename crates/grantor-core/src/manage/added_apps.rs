@@ -2,7 +2,7 @@
 
 use super::Governed;
 use super::Manager;
-use crate::model::{App, Caller, OrgAccessGrant};
+use crate::model::{App, AuditAction, Caller, OrgAccessGrant};
 use crate::policy::{self, Action};
 use crate::scope::ScopeSet;
 use crate::store::{AddedAppStore, AppStore, Window};
@@ -64,7 +64,7 @@ impl<S: Governed + AppStore + AddedAppStore> Manager<S> {
         };
         let audit = self.audit(
             actor,
-            "app.add_to_organization",
+            AuditAction::AppAddToOrganization,
             &app.client_id,
             Some(&org.id),
             json!({"scopes": grant.scopes}),
@@ -86,7 +86,7 @@ impl<S: Governed + AppStore + AddedAppStore> Manager<S> {
             .await?;
         let audit = self.audit(
             actor,
-            "app.remove_from_organization",
+            AuditAction::AppRemoveFromOrganization,
             client_id,
             Some(&org.id),
             json!({}),

@@ -2,7 +2,7 @@
 
 use super::Governed;
 use super::{Manager, refuse_control_characters};
-use crate::model::{ApiToken, Caller, Role};
+use crate::model::{ApiToken, AuditAction, Caller, Role};
 use crate::policy::{self, Action};
 use crate::scope::{self, ScopeSet};
 use crate::store::{ApiTokenStore, OrgResources, Registry, UserStore};
@@ -121,7 +121,7 @@ impl<S: Governed + UserStore + Registry + ApiTokenStore> Manager<S> {
         };
         let audit = self.audit(
             actor,
-            "api_token.create",
+            AuditAction::ApiTokenCreate,
             &token.id,
             Some(&org.id),
             json!({"user": user.id, "name": token.name, "scopes": token.scopes}),
@@ -158,7 +158,7 @@ impl<S: Governed + UserStore + Registry + ApiTokenStore> Manager<S> {
         }
         let audit = self.audit(
             actor,
-            "api_token.revoke",
+            AuditAction::ApiTokenRevoke,
             &token.id,
             Some(&token.org_id),
             json!({}),

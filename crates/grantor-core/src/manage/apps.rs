@@ -2,7 +2,7 @@
 
 use super::Governed;
 use super::{Manager, invalid};
-use crate::model::{App, AppType, Caller, LegacyGrant, OrgAccessGrant};
+use crate::model::{App, AppType, AuditAction, Caller, LegacyGrant, OrgAccessGrant};
 use crate::policy::{self, Action};
 use crate::scope;
 use crate::store::{AddedAppStore, AppStore, ResourceServerStore, Window};
@@ -238,7 +238,7 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
         self.check_app(&app).await?;
         let audit = self.audit(
             actor,
-            "app.create",
+            AuditAction::AppCreate,
             &app.client_id,
             Some(&org.id),
             json!({"type": app.app_type.as_str(), "name": app.name}),
@@ -282,7 +282,7 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
         self.check_app(&app).await?;
         let audit = self.audit(
             actor,
-            "app.update",
+            AuditAction::AppUpdate,
             &app.client_id,
             Some(&app.org_id),
             json!({"name": app.name, "scopes": app.scopes}),
@@ -357,7 +357,7 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             .await?;
         let audit = self.audit(
             actor,
-            "app.delete",
+            AuditAction::AppDelete,
             &app.client_id,
             Some(&app.org_id),
             json!({"name": app.name}),
@@ -393,7 +393,7 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
         let previous = (grace_seconds > 0).then_some(old_hash);
         let audit = self.audit(
             actor,
-            "app.regenerate_secret",
+            AuditAction::AppRegenerateSecret,
             &app.client_id,
             Some(&app.org_id),
             json!({"grace_seconds": grace_seconds}),

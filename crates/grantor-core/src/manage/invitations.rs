@@ -3,7 +3,7 @@
 use super::Governed;
 use super::members::member_fields;
 use super::{Manager, invalid};
-use crate::model::{Actor, Caller, Invitation};
+use crate::model::{Actor, AuditAction, Caller, Invitation};
 use crate::policy::{self, Action};
 use crate::store::{InvitationStore, Registry, UserStore};
 use crate::{ServiceError, secret};
@@ -66,7 +66,7 @@ impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
         };
         let audit = self.audit(
             actor,
-            "member.invite",
+            AuditAction::MemberInvite,
             &invitation.id,
             Some(&org.id),
             json!({"email": invitation.email, "role": role.as_str()}),
@@ -95,7 +95,7 @@ impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let audit = self.audit(
             actor,
-            "member.withdraw_invitation",
+            AuditAction::MemberWithdrawInvitation,
             id,
             Some(&org.id),
             json!({}),
@@ -226,7 +226,7 @@ impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
         };
         let audit = self.audit(
             &caller,
-            "member.accept_invitation",
+            AuditAction::MemberAcceptInvitation,
             &invitation.id,
             Some(&invitation.org_id),
             json!({"role": invitation.role.as_str(), "new_user": new_user.is_some()}),

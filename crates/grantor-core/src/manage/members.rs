@@ -3,7 +3,7 @@
 use super::Governed;
 use super::users::normalize_email;
 use super::{Manager, invalid};
-use crate::model::{Caller, Membership, Organization, Role};
+use crate::model::{AuditAction, Caller, Membership, Organization, Role};
 use crate::policy::Action;
 use crate::store::{MembershipChange, UserStore, Window};
 use crate::{FieldErrors, ServiceError};
@@ -66,7 +66,7 @@ impl<S: Governed + UserStore> Manager<S> {
     ) -> Result<Membership, ServiceError> {
         let audit = self.audit(
             actor,
-            "member.put",
+            AuditAction::MemberPut,
             &user_id,
             Some(&org.id),
             json!({"role": role.as_str()}),
@@ -124,7 +124,7 @@ impl<S: Governed + UserStore> Manager<S> {
         let member = self.member(&org.id, user).await?;
         let audit = self.audit(
             actor,
-            "member.remove",
+            AuditAction::MemberRemove,
             &member.user_id,
             Some(&member.org_id),
             json!({}),

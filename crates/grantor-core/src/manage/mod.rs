@@ -13,7 +13,8 @@ mod resource_servers;
 mod users;
 
 use crate::model::{
-    Actor, App, AuditEvent, Caller, Membership, Organization, Role, TokenLimits, User,
+    Actor, App, AuditAction, AuditEvent, AuditOutcome, Caller, Membership, Organization, Role,
+    TokenLimits, User,
 };
 use crate::policy::{self, Action};
 use crate::scope::ScopeSet;
@@ -73,7 +74,7 @@ impl<S: Governed> Manager<S> {
     pub(super) fn audit(
         &self,
         actor: &Caller,
-        action: &str,
+        action: AuditAction,
         target: &str,
         org_id: Option<&str>,
         details: serde_json::Value,
@@ -87,7 +88,7 @@ impl<S: Governed> Manager<S> {
     fn event(
         &self,
         actor: &Caller,
-        action: &str,
+        action: AuditAction,
         target: &str,
         org_id: Option<&str>,
         details: serde_json::Value,
@@ -96,11 +97,11 @@ impl<S: Governed> Manager<S> {
             id: secret::ordered_id("aud_", self.clock.now())?,
             at: self.clock.now(),
             actor: actor.audit_name(),
-            action: action.into(),
+            action,
             target: target.into(),
             org_id: org_id.map(str::to_string),
             source: actor.source.clone(),
-            outcome: "success".into(),
+            outcome: AuditOutcome::Success,
             details,
         })
     }
@@ -168,12 +169,12 @@ impl<S: Governed> Manager<S> {
             // A refusal changes nothing, but the organization's owners should see it.
             let mut event = self.event(
                 actor,
-                action.name(),
+                AuditAction::Attempt(action),
                 org_id,
                 Some(org_id),
                 json!({"refused": why}),
             )?;
-            event.outcome = "refused".into();
+            event.outcome = AuditOutcome::Refused;
             self.store.append_audit_event(&event).await?;
         }
         checked

@@ -2,7 +2,7 @@
 
 use super::Governed;
 use super::{Manager, refuse_control_characters};
-use crate::model::{Actor, Caller, Organization};
+use crate::model::{Actor, AuditAction, Caller, Organization};
 use crate::policy::{self, Action};
 use crate::store::Window;
 use crate::{FieldErrors, ServiceError, secret};
@@ -38,7 +38,7 @@ impl<S: Governed> Manager<S> {
         };
         let audit = self.audit(
             actor,
-            "organization.create",
+            AuditAction::OrganizationCreate,
             &org.id,
             Some(&org.id),
             json!({"name": org.name}),

@@ -2,7 +2,7 @@
 
 use super::Governed;
 use super::{Manager, refuse_control_characters};
-use crate::model::{Caller, ResourceServer, ScopeDefinition};
+use crate::model::{AuditAction, Caller, ResourceServer, ScopeDefinition};
 use crate::policy::{self, Action};
 use crate::scope;
 use crate::store::ResourceServerStore;
@@ -123,7 +123,7 @@ impl<S: Governed + ResourceServerStore> Manager<S> {
         self.check_resource_server(&rs)?;
         let audit = self.audit(
             actor,
-            "resource_server.create",
+            AuditAction::ResourceServerCreate,
             &rs.id,
             Some(&org.id),
             describe_resource_server(&rs),
@@ -171,7 +171,7 @@ impl<S: Governed + ResourceServerStore> Manager<S> {
         self.check_resource_server(&rs)?;
         let audit = self.audit(
             actor,
-            "resource_server.update",
+            AuditAction::ResourceServerUpdate,
             &rs.id,
             Some(&rs.org_id),
             describe_resource_server(&rs),
@@ -191,7 +191,7 @@ impl<S: Governed + ResourceServerStore> Manager<S> {
             .await?;
         let audit = self.audit(
             actor,
-            "resource_server.delete",
+            AuditAction::ResourceServerDelete,
             &rs.id,
             Some(&rs.org_id),
             describe_resource_server(&rs),

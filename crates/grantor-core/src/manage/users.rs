@@ -2,7 +2,7 @@
 
 use super::Governed;
 use super::{Manager, refuse_control_characters};
-use crate::model::{Actor, Caller, Membership, Organization, User};
+use crate::model::{Actor, AuditAction, Caller, Membership, Organization, User};
 use crate::policy::{self, Action};
 use crate::store::{ConsentStore, ConsentView, GrantStore, UserStore, Window};
 use crate::{FieldErrors, ServiceError, password, secret};
@@ -80,7 +80,7 @@ impl<S: Governed + UserStore + ConsentStore + GrantStore> Manager<S> {
         let user = self.new_user(email, password, name, platform_admin)?;
         let audit = self.audit(
             actor,
-            "user.create",
+            AuditAction::UserCreate,
             &user.id,
             None,
             json!({"email": user.email, "platform_admin": platform_admin}),
@@ -105,9 +105,9 @@ impl<S: Governed + UserStore + ConsentStore + GrantStore> Manager<S> {
             .ok_or_else(|| ServiceError::NotFound(format!("user {email:?}")))?;
         user.disabled_at = disabled.then(|| self.clock.now());
         let action = if disabled {
-            "user.disable"
+            AuditAction::UserDisable
         } else {
-            "user.enable"
+            AuditAction::UserEnable
         };
         let audit = self.audit(actor, action, &user.id, None, json!({"email": user.email}))?;
         self.store

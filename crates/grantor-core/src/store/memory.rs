@@ -546,7 +546,7 @@ impl AuditLog for MemoryStore {
         let matches = |e: &&AuditEvent| {
             e.org_id.as_deref() == Some(org_id)
                 && query.actor.as_ref().is_none_or(|a| *a == e.actor)
-                && query.action.as_ref().is_none_or(|a| *a == e.action)
+                && query.action.as_ref().is_none_or(|a| a == e.action.as_str())
                 && query.target.as_ref().is_none_or(|a| *a == e.target)
                 && query.since.is_none_or(|s| e.at >= s)
                 && query.until.is_none_or(|u| e.at <= u)

@@ -363,11 +363,11 @@ impl From<model::AuditEvent> for AuditEvent {
             id: e.id,
             at: e.at,
             actor: e.actor,
-            action: e.action,
+            action: e.action.to_string(),
             target: e.target,
             org_id: e.org_id,
             source: e.source,
-            outcome: e.outcome,
+            outcome: e.outcome.to_string(),
             details: e.details,
         }
     }

@@ -466,11 +466,11 @@ async fn legacy_app_with_management_scope(srv: &TestServer, org_id: &str) -> App
         id: grantor_core::secret::new_id("aud_").unwrap(),
         at: 0,
         actor: "test".into(),
-        action: "app.create".into(),
+        action: grantor_core::model::AuditAction::AppCreate,
         target: app.client_id.clone(),
         org_id: Some(org_id.into()),
         source: None,
-        outcome: "success".into(),
+        outcome: grantor_core::model::AuditOutcome::Success,
         details: serde_json::json!({}),
     };
     srv.state.store.create_app(&app, &audit).await.unwrap();

@@ -111,11 +111,11 @@ async fn the_issuers_own_urls_are_no_resource_server(backend: Backend) {
         id: "aud_legacy".into(),
         at: 0,
         actor: "cli".into(),
-        action: "resource_server.create".into(),
+        action: grantor_core::model::AuditAction::ResourceServerCreate,
         target: "rs_legacy".into(),
         org_id: Some(beta.org.id.clone()),
         source: None,
-        outcome: "success".into(),
+        outcome: grantor_core::model::AuditOutcome::Success,
         details: json!({}),
     };
     srv.state

@@ -128,9 +128,9 @@ pub async fn list(
                 at: when(e.at),
                 actor_email: email_of(&e.actor),
                 actor: e.actor,
-                action: e.action,
+                action: e.action.to_string(),
                 target: e.target,
-                outcome: e.outcome,
+                outcome: e.outcome.to_string(),
                 source: e.source.unwrap_or_default(),
                 details: details_text(&e.details),
             })
