@@ -193,7 +193,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
         .await;
     assert_eq!(status, 200, "{token}");
     let signed_with = kid(token["access_token"].as_str().unwrap());
-    assert!(old_kids.iter().any(|k| *k == signed_with), "{signed_with}");
+    assert!(old_kids.contains(&signed_with), "{signed_with}");
 
     // The user signs in with the password set before.
     let mut session = srv.http_session();
