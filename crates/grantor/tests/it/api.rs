@@ -68,7 +68,7 @@ use Who::*;
 
 /// Who may do what: the status each action answers each caller. Rows run in order, and some
 /// act on what earlier ones made (an app, an API token) or changed (a role).
-const ROLE_MATRIX: [(Who, Action, u16); 27] = [
+const ROLE_MATRIX: &[(Who, Action, u16)] = &[
     // Organizations: each sees its own; the platform admin all; creating one is theirs.
     (Owner, ListOrgs, 200),
     (Admin, ListOrgs, 200),

@@ -6,7 +6,7 @@
 //! browser is a failure. SQLite only: what is under test here is the pages, not the storage.
 
 use crate::support::chrome::{Chrome, DESKTOP, describe};
-use crate::support::oauth::verify_claims;
+use crate::support::oauth::{authorize_url, enc, verify_claims};
 use crate::support::{self, Backend, TRADING, TestServer};
 use fantoccini::Locator;
 use fantoccini::key::Key;
@@ -75,14 +75,10 @@ impl Flow {
     }
 
     fn authorize_url(&self, state: &str) -> String {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", &self.redirect)
-            .append_pair("scope", "openid trades:read trades:write")
-            .append_pair("state", state)
-            .finish();
-        self.srv.url(&format!("/oauth2/authorize?{query}"))
+        let scope = enc("openid trades:read trades:write");
+        let more = format!("scope={scope}&state={}", enc(state));
+        self.srv
+            .url(&authorize_url(&self.client_id, &self.redirect, &more))
     }
 
     /// The parameters the app received, checking `state` and `iss` on the way.

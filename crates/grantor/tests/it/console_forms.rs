@@ -4,6 +4,7 @@
 
 use crate::console::*;
 use crate::support::http_session::{HttpSession, Page};
+use crate::support::oauth::enc;
 use crate::support::{self, Backend, PASSWORD, TestServer};
 use grantor_core::model::{Caller, Role};
 use grantor_core::store::{Directory, Window};
@@ -11,8 +12,7 @@ use grantor_core::store::{Directory, Window};
 /// Signs in over plain HTTP and returns the console page it lands on.
 async fn sign_in(srv: &TestServer, email: &str, path: &str) -> (HttpSession, Page) {
     let mut b = srv.http_session();
-    let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
-    let page = b.get(&format!("/login?return_to={back}")).await;
+    let page = b.get(&format!("/login?return_to={}", enc(path))).await;
     let page = b.sign_in(&page, email, PASSWORD).await;
     assert_eq!(page.status, 200, "{}", page.body);
     (b, page)

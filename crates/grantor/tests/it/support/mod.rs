@@ -1,4 +1,12 @@
-//! Test support: a real Grantor on an ephemeral port, with typed helpers.
+//! Test support: a real Grantor on an ephemeral port ([`TestServer`]), seeded through its
+//! `Manager`, and the clients the tests speak to it with:
+//!
+//! - [`oauth`]: the protocol endpoints as a client calls them, and the code flow;
+//! - [`api`]: the management API, one typed method per operation;
+//! - [`http_session`]: one user's cookies and forms over plain HTTP;
+//! - [`chrome`]: a real browser (headless Chromium over WebDriver);
+//! - [`resource_server`]: an API behind `grantor-resource`'s layer;
+//! - [`process`] and [`cli`]: real `grantor` processes; [`db`]: a fresh database per test.
 
 pub mod api;
 pub mod chrome;
@@ -10,8 +18,7 @@ pub mod resource_server;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
 use grantor_core::model::{AppType, Caller, LegacyGrant, Organization, Role, ScopeDefinition};
-use grantor_core::store::Directory;
-use grantor_core::store::Registry;
+use grantor_core::store::{Directory, Registry};
 use grantor_core::{Clock, SystemClock};
 use grantor_server::{AppState, Application, Config};
 use serde_json::Value;
@@ -242,26 +249,15 @@ impl TestServer {
     /// Creates an organization with its Trading API ([`Self::trading_api`]) and a server app
     /// added to it with both trading scopes.
     pub async fn seed(&self, org_name: &str) -> Seed {
-        let m = &self.state.manager;
-        let op = Caller::operator();
-        let org = m.create_organization(&op, org_name).await.unwrap();
-        self.trading_api(&org).await;
-        let app = m
-            .create_app(
-                &op,
-                &org.id,
-                server_app("bot", &["trades:read", "trades:write"]),
-            )
+        let org = self
+            .state
+            .manager
+            .create_organization(&Caller::operator(), org_name)
             .await
             .unwrap();
-        m.add_app_to_organization(
-            &op,
-            &app.app.client_id,
-            &org.id,
-            vec!["trades:read".into(), "trades:write".into()],
-        )
-        .await
-        .unwrap();
+        self.trading_api(&org).await;
+        let bot = server_app("bot", &["trades:read", "trades:write"]);
+        let app = self.added_app(&org.id, bot).await;
         Seed { org, app }
     }
 
