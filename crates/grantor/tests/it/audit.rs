@@ -74,7 +74,8 @@ async fn owners_read_the_audit_log_filtered_and_paginated(backend: Backend) {
 }
 
 /// Moves the clock a minute on (a node purges at most once a minute of its clock) and waits
-/// until the server has purged at the new time: a session that expired before it is gone.
+/// until the server has begun a purge at the new time: its first step deletes expired
+/// sessions, so a session that expired just before is gone.
 async fn purge_passes(srv: &TestServer, clock: &ManualClock, user_id: &str) {
     let expired = SessionRecord {
         id_hash: grantor_core::secret::new_id("purge-marker-").unwrap(),
