@@ -2,13 +2,13 @@
 //! platform admin, a member of another organization, and tokens that must be refused.
 
 use crate::both_backends;
-use crate::support::{Backend, PASSWORD, TestServer, WEB_REDIRECT};
+use crate::support::api::{Api, OWNER_SCOPES, PLATFORM_ADMIN, Reply};
+use crate::support::{Backend, TestServer, WEB_REDIRECT, cli};
 use grantor_core::clock::ManualClock;
-use grantor_core::manage::NewApiToken;
-use grantor_core::model::{Caller, Role};
+use grantor_core::model::Role;
 use grantor_core::{Clock, SystemClock};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 both_backends!(
@@ -19,86 +19,141 @@ both_backends!(
     a_retried_create_with_an_idempotency_key_makes_one_app,
 );
 
-/// An access token for the management API acting as `email` in `org`: an API token with
-/// the scopes the user's role allows, exchanged.
-pub(crate) async fn user_token(
-    srv: &TestServer,
-    org: &str,
-    email: &str,
-    scopes: &[&str],
-) -> String {
-    let (_, secret) = srv
-        .state
-        .manager
-        .create_api_token(
-            &Caller::operator(),
-            org,
-            email,
-            NewApiToken {
-                name: "test".into(),
-                scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                expires_in: None,
-            },
-        )
-        .await
-        .unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            None,
-            &[
-                (
-                    "grant_type",
-                    "urn:ietf:params:oauth:grant-type:token-exchange",
-                ),
-                ("subject_token", &secret),
-                (
-                    "subject_token_type",
-                    "urn:grantor:params:oauth:token-type:api-token",
-                ),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
+/// Who calls: a member of acme with a role, or someone from beta, another organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Owner,
+    Developer,
+    Member,
+    /// An owner of beta.
+    Stranger,
+    /// A platform admin, a member of beta.
+    Admin,
 }
 
-/// Calls the API; returns status, content type and body.
-pub(crate) async fn call(
-    srv: &TestServer,
-    token: Option<&str>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, String, Value) {
-    let mut req = srv.http.request(method, srv.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (
-        status,
-        content_type,
-        resp.json().await.unwrap_or(Value::Null),
-    )
+/// A management action on acme (or, for organizations and API tokens, the caller's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    ListOrgs,
+    CreateOrg,
+    ReadAcme,
+    ListApps,
+    ListMembers,
+    /// Reads acme's web app.
+    ReadWebApp,
+    /// Creates the web app "Reports", which later rows read, regenerate and rename.
+    CreateApp,
+    /// Creates an app no one may: no name, a bad redirect URI.
+    CreateInvalidApp,
+    ReadApp,
+    RegenerateSecret,
+    RenameApp,
+    /// Adds beta's server app to acme.
+    AddBetasApp,
+    /// The first page (of one) of acme's added apps.
+    ListAddedApps,
+    RemoveOwner,
+    /// Makes the developer a member.
+    DemoteDeveloper,
+    RemoveDeveloper,
+    /// Creates an API token of the caller's own, which later rows list and delete.
+    CreateApiToken,
+    ListApiTokens,
+    /// Deletes the API token the member created.
+    DeleteMembersApiToken,
 }
 
-pub(crate) const OWNER_SCOPES: [&str; 5] = [
-    "grantor:apps",
-    "grantor:members",
-    "grantor:resources",
-    "grantor:audit",
-    "grantor:api-tokens",
+use Action::*;
+use Who::*;
+
+/// Who may do what: the status each action answers each caller. Rows run in order, and some
+/// act on what earlier ones made (an app, an API token) or changed (a role).
+const ROLE_MATRIX: &[(Who, Action, u16)] = &[
+    // Organizations: each sees its own; the platform admin all; creating one is theirs.
+    (Owner, ListOrgs, 200),
+    (Admin, ListOrgs, 200),
+    (Owner, CreateOrg, 403),
+    (Admin, CreateOrg, 201),
+    // Another organization's members never learn that acme's things exist; the platform
+    // admin reaches every organization.
+    (Stranger, ReadAcme, 404),
+    (Stranger, ListApps, 404),
+    (Stranger, ListMembers, 404),
+    (Stranger, ReadWebApp, 404),
+    (Admin, ListApps, 200),
+    // Apps: members read, developers write, owners regenerate secrets and add apps.
+    (Member, ListApps, 200),
+    (Member, CreateApp, 403),
+    (Developer, CreateApp, 201),
+    (Member, ReadApp, 200),
+    (Developer, CreateInvalidApp, 422),
+    (Developer, RegenerateSecret, 403),
+    (Owner, RegenerateSecret, 200),
+    (Developer, RenameApp, 200),
+    (Developer, AddBetasApp, 403),
+    (Owner, AddBetasApp, 201),
+    (Member, ListAddedApps, 200),
+    // Members: owners manage them.
+    (Developer, RemoveOwner, 403),
+    (Owner, DemoteDeveloper, 200),
+    (Owner, RemoveDeveloper, 204),
+    // API tokens: a member manages their own; someone else's is not found.
+    (Member, CreateApiToken, 201),
+    (Member, ListApiTokens, 200),
+    (Owner, DeleteMembersApiToken, 404),
+    (Member, DeleteMembersApiToken, 204),
 ];
+
+/// What earlier rows made, for later ones to act on.
+#[derive(Default)]
+struct Made {
+    app: String,
+    first_secret: String,
+    api_token: String,
+}
+
+async fn act(api: &Api<'_>, action: Action, web_app: &str, betas_app: &str, made: &Made) -> Reply {
+    let reports = json!({
+        "type": "web", "name": "Reports", "redirect_uris": [WEB_REDIRECT],
+        "scopes": ["openid", "trades:read"]
+    });
+    match action {
+        ListOrgs => api.orgs().await,
+        CreateOrg => api.create_org(json!({"name": "gamma"})).await,
+        ReadAcme => api.org("acme").await,
+        ListApps => api.apps("acme").await,
+        ListMembers => api.members("acme").await,
+        ReadWebApp => api.app("acme", web_app).await,
+        CreateApp => api.create_app("acme", reports).await,
+        CreateInvalidApp => {
+            let invalid = json!({"type": "web", "name": "", "redirect_uris": ["ftp://x"]});
+            api.create_app("acme", invalid).await
+        }
+        ReadApp => api.app("acme", &made.app).await,
+        RegenerateSecret => api.regenerate_secret("acme", &made.app, None).await,
+        RenameApp => {
+            let rename = json!({"name": "Reports 2"});
+            api.update_app("acme", &made.app, rename).await
+        }
+        AddBetasApp => {
+            let addition = json!({"client_id": betas_app, "scopes": ["trades:read"]});
+            api.add_app("acme", addition).await
+        }
+        ListAddedApps => api.added_apps("acme", "limit=1").await,
+        RemoveOwner => api.remove_member("acme", "owner@acme.example").await,
+        DemoteDeveloper => {
+            let role = json!({"role": "member"});
+            api.update_member("acme", "dev@acme.example", role).await
+        }
+        RemoveDeveloper => api.remove_member("acme", "dev@acme.example").await,
+        CreateApiToken => {
+            let token = json!({"name": "cron", "scopes": ["trades:read"]});
+            api.create_api_token(token).await
+        }
+        ListApiTokens => api.api_tokens().await,
+        DeleteMembersApiToken => api.revoke_api_token(&made.api_token).await,
+    }
+}
 
 async fn each_caller_reaches_what_its_role_and_scopes_allow(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
@@ -109,272 +164,97 @@ async fn each_caller_reaches_what_its_role_and_scopes_allow(backend: Backend) {
     let beta = srv.seed("beta").await;
     srv.member(&beta.org.id, "bob@beta.example", Role::Owner)
         .await;
-    create_platform_admin(&srv).await;
-    srv.member(&beta.org.id, "root@ops.example", Role::Member)
+    srv.platform_admin().await;
+    srv.member(&beta.org.id, PLATFORM_ADMIN, Role::Member).await;
+
+    let owner = srv
+        .api_as("acme", "owner@acme.example", &OWNER_SCOPES)
         .await;
+    let developer = ["grantor:apps", "grantor:resources", "grantor:api-tokens"];
+    let developer = srv.api_as("acme", "dev@acme.example", &developer).await;
+    let member = ["grantor:apps", "grantor:api-tokens", "trades:read"];
+    let member = srv.api_as("acme", &seed.email, &member).await;
+    let stranger = srv.api_as("beta", "bob@beta.example", &OWNER_SCOPES).await;
+    let admin = ["grantor:orgs", "grantor:apps", "grantor:api-tokens"];
+    let admin = srv.api_as("beta", PLATFORM_ADMIN, &admin).await;
 
-    let owner = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
-    let developer = user_token(
-        &srv,
-        "acme",
-        "dev@acme.example",
-        &["grantor:apps", "grantor:resources", "grantor:api-tokens"],
-    )
-    .await;
-    let member = user_token(
-        &srv,
-        "acme",
-        &seed.email,
-        &["grantor:apps", "grantor:api-tokens", "trades:read"],
-    )
-    .await;
-    let stranger = user_token(&srv, "beta", "bob@beta.example", &OWNER_SCOPES).await;
-    let admin = user_token(
-        &srv,
-        "beta",
-        "root@ops.example",
-        &["grantor:orgs", "grantor:apps", "grantor:api-tokens"],
-    )
-    .await;
-
-    // Organizations: each sees its own; the platform admin all; creating one is theirs.
-    let (status, _, body) = call(&srv, Some(&owner), Method::GET, "/api/v1/orgs", None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["items"].as_array().unwrap().len(), 1);
-    assert_eq!(body["items"][0]["name"], "acme");
-    let (_, _, body) = call(&srv, Some(&admin), Method::GET, "/api/v1/orgs", None).await;
-    assert_eq!(body["items"].as_array().unwrap().len(), 2);
-    let new_org = Some(json!({"name": "gamma"}));
-    let (status, content_type, body) = call(
-        &srv,
-        Some(&owner),
-        Method::POST,
-        "/api/v1/orgs",
-        new_org.clone(),
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(content_type, "application/problem+json");
-    assert_eq!(body["status"], 403);
-    assert!(
-        body["detail"].as_str().unwrap().contains("grantor:orgs"),
-        "{body}"
-    );
-    let (status, _, body) = call(&srv, Some(&admin), Method::POST, "/api/v1/orgs", new_org).await;
-    assert_eq!(status, 201, "{body}");
-
-    // Another organization's members never learn that acme's things exist.
-    for path in [
-        "/api/v1/orgs/acme".to_string(),
-        "/api/v1/orgs/acme/apps".to_string(),
-        "/api/v1/orgs/acme/members".to_string(),
-        format!("/api/v1/orgs/acme/apps/{}", seed.web.app.client_id),
-    ] {
-        let (status, _, body) = call(&srv, Some(&stranger), Method::GET, &path, None).await;
-        assert_eq!(status, 404, "{path}: {body}");
+    let mut made = Made::default();
+    for (row, &(who, action, expected)) in ROLE_MATRIX.iter().enumerate() {
+        let api = match who {
+            Owner => &owner,
+            Developer => &developer,
+            Member => &member,
+            Stranger => &stranger,
+            Admin => &admin,
+        };
+        let web_app = &seed.web.app.client_id;
+        let reply = act(api, action, web_app, beta.client_id(), &made).await;
+        let what = format!("row {row}, {who:?} {action:?}");
+        assert_eq!(reply.status, expected, "{what}: {}", reply.body);
+        let body = &reply.body;
+        // What the answer says, beyond its status.
+        match (who, action) {
+            (Owner, ListOrgs) => {
+                assert_eq!(reply.count(), 1, "{what}: {body}");
+                assert_eq!(body["items"][0]["name"], "acme", "{what}");
+            }
+            (Admin, ListOrgs) => assert_eq!(reply.count(), 2, "{what}: {body}"),
+            (Owner, CreateOrg) => {
+                assert_eq!(reply.content_type, "application/problem+json", "{what}");
+                assert_eq!(body["status"], 403, "{what}");
+                let detail = body["detail"].as_str().unwrap();
+                assert!(detail.contains("grantor:orgs"), "{what}: {body}");
+            }
+            (Member, ListApps) => assert!(reply.count() >= 3, "{what}: {body}"),
+            (Member, CreateApp) => {
+                let detail = body["detail"].as_str().unwrap();
+                assert!(detail.contains("developer"), "{what}: {body}");
+            }
+            (Developer, CreateApp) => {
+                made.app = body["client_id"].as_str().unwrap().to_string();
+                made.first_secret = body["client_secret"].as_str().unwrap().to_string();
+            }
+            (Member, ReadApp) => {
+                assert!(
+                    body.get("client_secret").is_none(),
+                    "a secret is shown once"
+                );
+            }
+            (Owner, RegenerateSecret) => {
+                assert_ne!(body["client_secret"], made.first_secret.as_str());
+                let old = Some((made.app.as_str(), made.first_secret.as_str()));
+                let (status, _, _) = srv
+                    .post_form("/oauth2/introspect", old, &[("token", "x")])
+                    .await;
+                assert_eq!(status, 401, "the old secret stopped working");
+            }
+            (Developer, RenameApp) => assert_eq!(body["name"], "Reports 2", "{what}"),
+            (Member, ListAddedApps) => {
+                assert_eq!(reply.count(), 1, "{what}: {body}");
+                let cursor = body["next_cursor"].as_str().expect("a second page");
+                let page = format!("limit=1&cursor={cursor}");
+                let next = member.added_apps("acme", &page).await.body;
+                assert_ne!(next["items"][0], body["items"][0]);
+            }
+            (Owner, DemoteDeveloper) => assert_eq!(body["role"], "member", "{what}"),
+            (Member, CreateApiToken) => {
+                assert!(body["secret"].as_str().unwrap().starts_with("gr_api_"));
+                made.api_token = body["id"].as_str().unwrap().to_string();
+            }
+            (Member, ListApiTokens) => {
+                let listed = body.to_string();
+                assert!(listed.contains(&made.api_token) && !listed.contains("gr_api_"));
+            }
+            _ => {}
+        }
     }
-    let (status, _, _) = call(
-        &srv,
-        Some(&admin),
-        Method::GET,
-        "/api/v1/orgs/acme/apps",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "the platform admin reaches every organization");
-
-    // Apps: members read, developers write, owners regenerate secrets and add apps.
-    let (status, _, body) = call(
-        &srv,
-        Some(&member),
-        Method::GET,
-        "/api/v1/orgs/acme/apps",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert!(body["items"].as_array().unwrap().len() >= 3);
-    let web_app = Some(json!({
-        "type": "web", "name": "Reports", "redirect_uris": [WEB_REDIRECT],
-        "scopes": ["openid", "trades:read"]
-    }));
-    let (status, _, body) = call(
-        &srv,
-        Some(&member),
-        Method::POST,
-        "/api/v1/orgs/acme/apps",
-        web_app.clone(),
-    )
-    .await;
-    assert_eq!(status, 403);
-    assert!(
-        body["detail"].as_str().unwrap().contains("developer"),
-        "{body}"
-    );
-    let (status, _, created) = call(
-        &srv,
-        Some(&developer),
-        Method::POST,
-        "/api/v1/orgs/acme/apps",
-        web_app,
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let client_id = created["client_id"].as_str().unwrap().to_string();
-    let first_secret = created["client_secret"].as_str().unwrap().to_string();
-    let (status, _, shown) = call(
-        &srv,
-        Some(&member),
-        Method::GET,
-        &format!("/api/v1/orgs/acme/apps/{client_id}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert!(
-        shown.get("client_secret").is_none(),
-        "a secret is shown once"
-    );
-    let (status, _, body) = call(
-        &srv,
-        Some(&developer),
-        Method::POST,
-        "/api/v1/orgs/acme/apps",
-        Some(json!({"type": "web", "name": "", "redirect_uris": ["ftp://x"]})),
-    )
-    .await;
-    assert_eq!(status, 422, "{body}");
-    let secret_path = format!("/api/v1/orgs/acme/apps/{client_id}/secret");
-    let (status, _, _) = call(&srv, Some(&developer), Method::POST, &secret_path, None).await;
-    assert_eq!(status, 403);
-    let (status, _, body) = call(&srv, Some(&owner), Method::POST, &secret_path, None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_ne!(body["client_secret"], first_secret.as_str());
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/introspect",
-            Some((&client_id, &first_secret)),
-            &[("token", "x")],
-        )
-        .await;
-    assert_eq!(status, 401, "the old secret stopped working");
-    let (status, _, body) = call(
-        &srv,
-        Some(&developer),
-        Method::PATCH,
-        &format!("/api/v1/orgs/acme/apps/{client_id}"),
-        Some(json!({"name": "Reports 2"})),
-    )
-    .await;
-    assert_eq!((status, body["name"].as_str()), (200, Some("Reports 2")));
-
-    // Adding apps to the organization: owners only.
-    let addition = Some(json!({"client_id": beta.client_id(), "scopes": ["trades:read"]}));
-    let (status, _, _) = call(
-        &srv,
-        Some(&developer),
-        Method::POST,
-        "/api/v1/orgs/acme/added-apps",
-        addition.clone(),
-    )
-    .await;
-    assert_eq!(status, 403);
-    let (status, _, body) = call(
-        &srv,
-        Some(&owner),
-        Method::POST,
-        "/api/v1/orgs/acme/added-apps",
-        addition,
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, _, body) = call(
-        &srv,
-        Some(&member),
-        Method::GET,
-        "/api/v1/orgs/acme/added-apps?limit=1",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(body["items"].as_array().unwrap().len(), 1);
-    let cursor = body["next_cursor"]
-        .as_str()
-        .expect("a second page")
-        .to_string();
-    let (_, _, next) = call(
-        &srv,
-        Some(&member),
-        Method::GET,
-        &format!("/api/v1/orgs/acme/added-apps?limit=1&cursor={cursor}"),
-        None,
-    )
-    .await;
-    assert_ne!(next["items"][0], body["items"][0]);
-
-    // Members: owners manage them.
-    let (status, _, _) = call(
-        &srv,
-        Some(&developer),
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/owner@acme.example",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403);
-    let (status, _, body) = call(
-        &srv,
-        Some(&owner),
-        Method::PATCH,
-        "/api/v1/orgs/acme/members/dev@acme.example",
-        Some(json!({"role": "member"})),
-    )
-    .await;
-    assert_eq!((status, body["role"].as_str()), (200, Some("member")));
-    let (status, _, _) = call(
-        &srv,
-        Some(&owner),
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/dev@acme.example",
-        None,
-    )
-    .await;
-    assert_eq!(status, 204);
-
-    // API tokens: a member manages their own.
-    let (status, _, body) = call(
-        &srv,
-        Some(&member),
-        Method::POST,
-        "/api/v1/me/api-tokens",
-        Some(json!({"name": "cron", "scopes": ["trades:read"]})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    assert!(body["secret"].as_str().unwrap().starts_with("gr_api_"));
-    let id = body["id"].as_str().unwrap().to_string();
-    let (status, _, listed) = call(
-        &srv,
-        Some(&member),
-        Method::GET,
-        "/api/v1/me/api-tokens",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert!(listed.to_string().contains(&id) && !listed.to_string().contains("gr_api_"));
-    let path = format!("/api/v1/me/api-tokens/{id}");
-    let (status, _, _) = call(&srv, Some(&owner), Method::DELETE, &path, None).await;
-    assert_eq!(status, 404, "someone else's token is not found");
-    let (status, _, _) = call(&srv, Some(&member), Method::DELETE, &path, None).await;
-    assert_eq!(status, 204);
 }
 
 async fn admin_clients_manage_their_own_organization_only(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let acme = srv.seed("acme").await;
     let beta = srv.seed("beta").await;
-    let (ok, created, stderr) = crate::support::cli(
+    let (ok, created, stderr) = cli(
         &srv.db.url,
         &[
             "app",
@@ -396,7 +276,7 @@ async fn admin_clients_manage_their_own_organization_only(backend: Backend) {
     assert!(ok, "{stderr}");
     let id = created["client_id"].as_str().unwrap();
     let secret = created["client_secret"].as_str().unwrap();
-    let (ok, _, stderr) = crate::support::cli(
+    let (ok, _, stderr) = cli(
         &srv.db.url,
         &[
             "app",
@@ -412,51 +292,22 @@ async fn admin_clients_manage_their_own_organization_only(backend: Backend) {
     )
     .await;
     assert!(ok, "{stderr}");
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((id, secret)),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let token = body["access_token"].as_str().unwrap().to_string();
-    let (status, _, body) = call(
-        &srv,
-        Some(&token),
-        Method::POST,
-        "/api/v1/orgs/acme/apps",
-        Some(json!({"type": "web", "name": "Portal", "redirect_uris": [WEB_REDIRECT]})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, _, _) = call(
-        &srv,
-        Some(&token),
-        Method::GET,
-        "/api/v1/orgs/beta/apps",
-        None,
-    )
-    .await;
-    assert_eq!(status, 404, "another organization is out of sight");
-    let (status, _, body) = call(
-        &srv,
-        Some(&token),
-        Method::GET,
-        "/api/v1/orgs/acme/members",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403, "grantor:members was not granted: {body}");
-    let (status, _, _) = call(
-        &srv,
-        Some(&token),
-        Method::GET,
-        "/api/v1/me/api-tokens",
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    let token = srv.oauth().access_token(id, secret, &[]).await;
+    let client = srv.api(&token);
+    let portal = json!({"type": "web", "name": "Portal", "redirect_uris": [WEB_REDIRECT]});
+    client.create_app("acme", portal).await.expect(201);
+    assert_eq!(
+        client.apps("beta").await.status,
+        404,
+        "another organization is out of sight"
+    );
+    let reply = client.members("acme").await;
+    assert_eq!(
+        reply.status, 403,
+        "grantor:members was not granted: {}",
+        reply.body
+    );
+    assert_eq!(client.api_tokens().await.status, 404);
     let _ = (acme, beta);
 }
 
@@ -467,21 +318,11 @@ async fn bad_tokens_get_401_with_a_bearer_challenge(backend: Backend) {
     srv.member(&seed.seed.org.id, "owner@acme.example", Role::Owner)
         .await;
     // A token meant for another API (the Trading API's audience).
-    let (_, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((seed.seed.client_id(), seed.seed.secret())),
-            &[("grant_type", "client_credentials")],
-        )
+    let trading = srv.token_for(&seed.seed, &[]).await;
+    let expiring = srv
+        .user_token("acme", "owner@acme.example", &OWNER_SCOPES)
         .await;
-    let trading = body["access_token"].as_str().unwrap().to_string();
-    let expiring = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
-    assert_eq!(
-        call(&srv, Some(&expiring), Method::GET, "/api/v1/orgs", None)
-            .await
-            .0,
-        200
-    );
+    assert_eq!(srv.api(&expiring).orgs().await.status, 200);
     clock.advance(3600);
     for token in [
         None,
@@ -515,94 +356,45 @@ async fn developers_manage_resource_servers(backend: Backend) {
     let beta = srv.seed("beta").await;
     srv.member(&beta.org.id, "bob@beta.example", Role::Owner)
         .await;
-    let developer = user_token(
-        &srv,
-        "acme",
-        "dev@acme.example",
-        &["grantor:apps", "grantor:resources"],
-    )
-    .await;
-    let member = user_token(&srv, "acme", &seed.email, &["grantor:apps"]).await;
-    let stranger = user_token(&srv, "beta", "bob@beta.example", &OWNER_SCOPES).await;
+    let developer = ["grantor:apps", "grantor:resources"];
+    let developer = srv.api_as("acme", "dev@acme.example", &developer).await;
+    let member = srv.api_as("acme", &seed.email, &["grantor:apps"]).await;
+    let stranger = srv.api_as("beta", "bob@beta.example", &OWNER_SCOPES).await;
 
-    let (status, _, rs) = call(
-        &srv,
-        Some(&developer),
-        Method::POST,
-        "/api/v1/orgs/acme/resource-servers",
-        Some(
-            json!({"identifier": "https://ledger.example.com", "name": "Ledger",
-                    "scopes": [{"name": "ledger:read", "description": "Read the ledger"}]}),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201, "{rs}");
+    let ledger = json!({"identifier": "https://ledger.example.com", "name": "Ledger",
+                        "scopes": [{"name": "ledger:read", "description": "Read the ledger"}]});
+    let rs = developer
+        .create_resource_server("acme", ledger)
+        .await
+        .expect(201);
     let path = format!(
         "/api/v1/orgs/acme/resource-servers/{}",
         rs["id"].as_str().unwrap()
     );
-    let (status, _, shown) = call(&srv, Some(&member), Method::GET, &path, None).await;
-    assert_eq!((status, shown["name"].as_str()), (200, Some("Ledger")));
-    let (status, _, _) = call(&srv, Some(&stranger), Method::GET, &path, None).await;
-    assert_eq!(status, 404);
-    let change = Some(json!({"name": "General ledger", "scopes": [
+    let shown = member.get(&path).await.expect(200);
+    assert_eq!(shown["name"], "Ledger");
+    assert_eq!(stranger.get(&path).await.status, 404);
+    let change = json!({"name": "General ledger", "scopes": [
         {"name": "ledger:read", "description": "Read"},
-        {"name": "ledger:write", "description": "Post entries"}]}));
-    let (status, _, _) = call(&srv, Some(&member), Method::PATCH, &path, change.clone()).await;
-    assert_eq!(status, 403);
-    let (status, _, changed) = call(&srv, Some(&developer), Method::PATCH, &path, change).await;
-    assert_eq!(status, 200, "{changed}");
+        {"name": "ledger:write", "description": "Post entries"}]});
+    assert_eq!(member.patch(&path, change.clone()).await.status, 403);
+    let changed = developer.patch(&path, change).await.expect(200);
     assert_eq!(changed["scopes"].as_array().unwrap().len(), 2);
     // Scope names are unique within a resource server only: another API may have its own
     // trades:read, but one API may not list a name twice.
-    let (status, _, body) = call(
-        &srv,
-        Some(&developer),
-        Method::PATCH,
-        &path,
-        Some(json!({"scopes": [{"name": "trades:read", "description": "ours"}]})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, _, body) = call(
-        &srv,
-        Some(&developer),
-        Method::PATCH,
-        &path,
-        Some(json!({"scopes": [{"name": "a:b", "description": ""}, {"name": "a:b", "description": ""}]})),
-    )
-    .await;
+    let ours = json!({"scopes": [{"name": "trades:read", "description": "ours"}]});
+    developer.patch(&path, ours).await.expect(200);
+    let twice =
+        json!({"scopes": [{"name": "a:b", "description": ""}, {"name": "a:b", "description": ""}]});
+    let reply = developer.patch(&path, twice).await;
     assert_eq!(
-        (status, body["errors"][0]["field"].as_str()),
+        (reply.status, reply.body["errors"][0]["field"].as_str()),
         (422, Some("scopes[1].name")),
-        "{body}"
+        "{}",
+        reply.body
     );
-    let (status, _, _) = call(&srv, Some(&developer), Method::DELETE, &path, None).await;
-    assert_eq!(status, 204);
-    let (status, _, _) = call(&srv, Some(&developer), Method::GET, &path, None).await;
-    assert_eq!(status, 404);
-}
-
-/// POSTs a JSON body with an `Idempotency-Key`; returns status, whether it was a replay, body.
-pub(crate) async fn post_once(
-    srv: &TestServer,
-    token: &str,
-    path: &str,
-    key: &str,
-    body: &Value,
-) -> (u16, bool, Value) {
-    let resp = srv
-        .http
-        .post(srv.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let replayed = resp.headers().contains_key("idempotent-replayed");
-    (status, replayed, resp.json().await.unwrap_or(Value::Null))
+    assert_eq!(developer.delete(&path).await.status, 204);
+    assert_eq!(developer.get(&path).await.status, 404);
 }
 
 async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend) {
@@ -610,21 +402,16 @@ async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend
     let seed = srv.seed_sign_in("acme").await;
     srv.member(&seed.seed.org.id, "dev@acme.example", Role::Developer)
         .await;
-    let developer = user_token(&srv, "acme", "dev@acme.example", &["grantor:apps"]).await;
+    let developer = srv
+        .api_as("acme", "dev@acme.example", &["grantor:apps"])
+        .await;
     let apps = "/api/v1/orgs/acme/apps";
-    let count = || async {
-        call(&srv, Some(&developer), Method::GET, apps, None)
-            .await
-            .2["items"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
+    let count = || async { developer.apps("acme").await.count() };
     let before = count().await;
     let app = json!({"type": "server", "name": "Nightly", "scopes": ["trades:read"]});
-    let (status, replayed, first) = post_once(&srv, &developer, apps, "create-nightly", &app).await;
+    let (status, replayed, first) = developer.post_once(apps, "create-nightly", &app).await;
     assert_eq!((status, replayed), (201, false), "{first}");
-    let (status, replayed, again) = post_once(&srv, &developer, apps, "create-nightly", &app).await;
+    let (status, replayed, again) = developer.post_once(apps, "create-nightly", &app).await;
     assert_eq!((status, replayed), (201, true));
     assert_eq!(
         again, first,
@@ -633,15 +420,15 @@ async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend
     assert_eq!(count().await, before + 1, "one app");
 
     let other = json!({"type": "server", "name": "Other"});
-    let (status, _, body) = post_once(&srv, &developer, apps, "create-nightly", &other).await;
+    let (status, _, body) = developer.post_once(apps, "create-nightly", &other).await;
     assert_eq!(status, 422, "a key belongs to one request: {body}");
 
     // A refused request leaves its key free for the corrected retry.
     let bad = json!({"type": "server", "name": ""});
-    let (status, _, _) = post_once(&srv, &developer, apps, "create-weekly", &bad).await;
+    let (status, _, _) = developer.post_once(apps, "create-weekly", &bad).await;
     assert_eq!(status, 422);
     let good = json!({"type": "server", "name": "Weekly"});
-    let (status, replayed, _) = post_once(&srv, &developer, apps, "create-weekly", &good).await;
+    let (status, replayed, _) = developer.post_once(apps, "create-weekly", &good).await;
     assert_eq!((status, replayed), (201, false));
     assert_eq!(count().await, before + 2);
 }
@@ -680,8 +467,8 @@ const OPERATIONS: [(&str, &str); 27] = [
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let srv = TestServer::spawn(Backend::Sqlite).await;
-    let (status, _, doc) = call(&srv, None, Method::GET, "/api/v1/openapi.json", None).await;
-    assert_eq!(status, 200);
+    let anonymous = srv.api_anonymous();
+    let doc = anonymous.get("/api/v1/openapi.json").await.expect(200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
 
     let mut documented = Vec::new();
@@ -722,23 +509,8 @@ async fn the_openapi_document_describes_every_route() {
             .replace("{user}", "someone")
             .replace("{id}", "x");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let (status, content_type, _) = call(&srv, None, method.clone(), &concrete, None).await;
-        assert_eq!(status, 401, "{method} {concrete}");
-        assert_eq!(content_type, "application/problem+json");
+        let reply = anonymous.call(method.clone(), &concrete, None).await;
+        assert_eq!(reply.status, 401, "{method} {concrete}");
+        assert_eq!(reply.content_type, "application/problem+json");
     }
-}
-
-/// A platform admin, root@ops.example, who belongs to no organization yet.
-pub(crate) async fn create_platform_admin(srv: &TestServer) {
-    srv.state
-        .manager
-        .create_user(
-            &Caller::operator(),
-            "root@ops.example",
-            Some(PASSWORD),
-            None,
-            true,
-        )
-        .await
-        .unwrap();
 }

@@ -3,9 +3,10 @@
 //! their user left the organization.
 
 use crate::both_backends;
-use crate::sign_in::{code_flow_raw, decode_payload, refresh};
-use crate::support::eventually;
-use crate::support::{Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli};
+use crate::support::oauth::{self, TOKEN_EXCHANGE, decode_payload};
+use crate::support::{
+    Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli, eventually,
+};
 use grantor_core::clock::ManualClock;
 use grantor_core::manage::NewApiToken;
 use grantor_core::model::{Caller, Role};
@@ -24,31 +25,11 @@ both_backends!(
     a_flush_of_last_uses_cut_off_midway_loses_none,
 );
 
-const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const API_TOKEN: &str = "urn:grantor:params:oauth:token-type:api-token";
-
 /// `email`'s API tokens as the CLI lists them.
 async fn listed_tokens(srv: &TestServer, email: &str) -> Value {
     let (ok, listed, err) = cli(&srv.db.url, &["api-token", "list", "--user", email], None).await;
     assert!(ok, "{err}");
     listed
-}
-
-/// Exchanges an API token, as a script would: a form post, no client authentication.
-async fn exchange(srv: &TestServer, token: &str, scope: Option<&str>) -> (u16, Value) {
-    let mut form = vec![
-        ("grant_type", EXCHANGE),
-        ("subject_token", token),
-        ("subject_token_type", API_TOKEN),
-    ];
-    form.extend(scope.map(|s| ("scope", s)));
-    let resp = reqwest::Client::new()
-        .post(srv.url("/oauth2/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
 /// `grantor api-token create` for the seed's member; returns the CLI's answer.
@@ -80,7 +61,7 @@ async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: B
     let ninety_days = SystemClock.now() + 90 * 24 * 3600;
     assert!((created["expires_at"].as_i64().unwrap() - ninety_days).abs() < 60);
 
-    let (status, body) = exchange(&srv, token, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(token, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["issued_token_type"],
@@ -125,12 +106,18 @@ async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: B
     assert!(!listed[0].to_string().contains(token));
 
     // A scope the token does not carry is refused; so is a made-up token.
-    let (status, body) = exchange(&srv, token, Some("trades:write")).await;
+    let (status, body) = srv
+        .oauth()
+        .exchange_api_token(token, Some("trades:write"))
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_scope"))
     );
-    let (status, body) = exchange(&srv, "gr_api_not-a-real-token", None).await;
+    let (status, body) = srv
+        .oauth()
+        .exchange_api_token("gr_api_not-a-real-token", None)
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -141,7 +128,7 @@ async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: B
         discovery["grant_types_supported"]
             .as_array()
             .unwrap()
-            .contains(&EXCHANGE.into())
+            .contains(&TOKEN_EXCHANGE.into())
     );
     let oauth = srv
         .get_json("/.well-known/oauth-authorization-server")
@@ -150,19 +137,9 @@ async fn an_api_token_is_exchanged_for_an_access_token_an_api_accepts(backend: B
         oauth["grant_types_supported"]
             .as_array()
             .unwrap()
-            .contains(&EXCHANGE.into())
+            .contains(&TOKEN_EXCHANGE.into())
     );
     assert_eq!(oauth["grantor_management_api"], srv.url("/api/v1"));
-}
-
-async fn introspect(srv: &TestServer, seed: &SignInSeed, token: &str) -> Value {
-    srv.post_form(
-        "/oauth2/introspect",
-        Some((seed.seed.client_id(), seed.seed.secret())),
-        &[("token", token)],
-    )
-    .await
-    .2
 }
 
 async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
@@ -173,10 +150,13 @@ async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
     // Revoked: refused, and what it already issued stops passing introspection.
     let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
     let token = created["token"].as_str().unwrap();
-    let (status, body) = exchange(&srv, token, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(token, None).await;
     assert_eq!(status, 200, "{body}");
     let access = body["access_token"].as_str().unwrap().to_string();
-    assert_eq!(introspect(&srv, &seed, &access).await["active"], true);
+    assert_eq!(
+        srv.oauth().introspect(seed.seed.basic(), &access).await["active"],
+        true
+    );
     let (ok, _, stderr) = cli(
         &srv.db.url,
         &["api-token", "revoke", created["id"].as_str().unwrap()],
@@ -184,7 +164,7 @@ async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
     )
     .await;
     assert!(ok, "{stderr}");
-    let (status, body) = exchange(&srv, token, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(token, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -199,7 +179,7 @@ async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
     eventually(
         "the revocation reaches the server",
         Duration::from_secs(1),
-        || async { introspect(&srv, &seed, &access).await["active"] == false },
+        || async { srv.oauth().introspect(seed.seed.basic(), &access).await["active"] == false },
     )
     .await;
 
@@ -219,9 +199,9 @@ async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
         )
         .await
         .unwrap();
-    assert_eq!(exchange(&srv, &secret, None).await.0, 200);
+    assert_eq!(srv.oauth().exchange_api_token(&secret, None).await.0, 200);
     clock.advance(61);
-    let (status, body) = exchange(&srv, &secret, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(&secret, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -237,7 +217,7 @@ async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
     // Its user left the organization.
     let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
     let token = created["token"].as_str().unwrap();
-    assert_eq!(exchange(&srv, token, None).await.0, 200);
+    assert_eq!(srv.oauth().exchange_api_token(token, None).await.0, 200);
     let (ok, _, stderr) = cli(
         &srv.db.url,
         &["member", "remove", "--org", "acme", "--user", &seed.email],
@@ -245,7 +225,7 @@ async fn revoked_expired_or_orphaned_api_tokens_are_refused(backend: Backend) {
     )
     .await;
     assert!(ok, "{stderr}");
-    let (status, body) = exchange(&srv, token, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(token, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -292,7 +272,7 @@ async fn api_token_scopes_follow_the_role(backend: Backend) {
     )
     .await;
     let token = created["token"].as_str().unwrap();
-    let (status, body) = exchange(&srv, token, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(token, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["scope"],
@@ -307,7 +287,7 @@ async fn api_token_scopes_follow_the_role(backend: Backend) {
         .await;
     srv.member(&seed.seed.org.id, &seed.email, Role::Member)
         .await;
-    let (status, body) = exchange(&srv, token, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(token, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "grantor:api-tokens trades:read");
 }
@@ -325,47 +305,21 @@ async fn a_deleted_app_stops_working_everywhere(backend: Backend) {
         )
         .await
         .unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((seed.seed.client_id(), seed.seed.secret())),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-    assert_eq!(status, 200);
-    let access = body["access_token"].as_str().unwrap().to_string();
+    let access = srv.token_for(&seed.seed, &[]).await;
     let (ok, _, stderr) = cli(&srv.db.url, &["app", "delete", seed.seed.client_id()], None).await;
     assert!(ok, "{stderr}");
     // The server notices within its poll interval.
-    let started = std::time::Instant::now();
-    loop {
-        let (status, _, _) = srv
-            .post_form(
-                "/oauth2/token",
-                Some((seed.seed.client_id(), seed.seed.secret())),
-                &[("grant_type", "client_credentials")],
-            )
-            .await;
-        if status == 401 {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 2,
-            "the deleted app still gets tokens"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (id, secret) = (seed.seed.client_id(), seed.seed.secret());
+    eventually(
+        "the deleted app no longer gets tokens",
+        Duration::from_secs(2),
+        || async { srv.oauth().client_credentials(id, secret, &[]).await.0 == 401 },
+    )
+    .await;
     let answer = srv
-        .post_form(
-            "/oauth2/introspect",
-            Some((
-                &gateway.app.client_id,
-                gateway.client_secret.as_deref().unwrap(),
-            )),
-            &[("token", &access)],
-        )
-        .await
-        .2;
+        .oauth()
+        .introspect(oauth::basic(&gateway), &access)
+        .await;
     assert_eq!(answer["active"], false, "its tokens die with it");
     let (ok, _, stderr) = cli(&srv.db.url, &["app", "show", seed.seed.client_id()], None).await;
     assert!(!ok && stderr.contains("not found"), "{stderr}");
@@ -374,19 +328,19 @@ async fn a_deleted_app_stops_working_everywhere(backend: Backend) {
 async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let signed_in = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read",
-        false,
-    )
-    .await;
+    let signed_in = srv
+        .code_flow(
+            &seed.email,
+            &seed.web,
+            WEB_REDIRECT,
+            "openid trades:read",
+            false,
+        )
+        .await;
     let refresh_token = signed_in["refresh_token"].as_str().unwrap().to_string();
     let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
     let api_token = created["token"].as_str().unwrap();
-    assert_eq!(exchange(&srv, api_token, None).await.0, 200);
+    assert_eq!(srv.oauth().exchange_api_token(api_token, None).await.0, 200);
 
     let (ok, user, stderr) = cli(
         &srv.db.url,
@@ -398,7 +352,7 @@ async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
     assert!(user["disabled_at"].is_i64(), "{user}");
 
     // The API token, the refresh token and the password are all refused.
-    let (status, body) = exchange(&srv, api_token, None).await;
+    let (status, body) = srv.oauth().exchange_api_token(api_token, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -410,20 +364,23 @@ async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
             .contains("disabled"),
         "{body}"
     );
-    let (status, _, body) = refresh(&srv, seed.web_basic(), &refresh_token, None).await;
+    let (status, body) = srv
+        .oauth()
+        .refresh(seed.web_basic(), &refresh_token, None)
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
         "{body}"
     );
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    let page = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    let page = session.sign_in(&page, &seed.email, PASSWORD).await;
     assert_eq!(page.status, 403, "{}", page.body);
     assert!(page.body.contains("This account is disabled"));
     // A wrong password learns nothing about the account.
-    let page = browser.get("/login").await;
-    let page = browser.sign_in(&page, &seed.email, "wrong-password").await;
+    let page = session.get("/login").await;
+    let page = session.sign_in(&page, &seed.email, "wrong-password").await;
     assert_eq!(page.status, 401);
     assert!(!page.body.contains("disabled"));
 
@@ -436,10 +393,15 @@ async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
     )
     .await;
     assert!(ok, "{stderr}");
-    assert_eq!(exchange(&srv, api_token, None).await.0, 200);
-    let (status, _, _) = refresh(&srv, seed.web_basic(), &refresh_token, None).await;
+    assert_eq!(srv.oauth().exchange_api_token(api_token, None).await.0, 200);
+    let (status, _) = srv
+        .oauth()
+        .refresh(seed.web_basic(), &refresh_token, None)
+        .await;
     assert_eq!(status, 400);
-    let signed_in = code_flow_raw(&srv, &seed, &seed.web, WEB_REDIRECT, "openid", false).await;
+    let signed_in = srv
+        .code_flow(&seed.email, &seed.web, WEB_REDIRECT, "openid", false)
+        .await;
     assert!(signed_in["access_token"].is_string(), "{signed_in}");
 }
 

@@ -2,12 +2,11 @@
 //! problem format: app, resource server, member, API token and organization bodies, and list
 //! parameters.
 
-use crate::api::*;
 use crate::both_backends;
+use crate::support::api::{OWNER_SCOPES, PLATFORM_ADMIN};
 use crate::support::{Backend, TestServer};
 use grantor_core::model::Role;
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 both_backends!(
     an_invalid_app_is_refused_with_every_invalid_field,
@@ -19,52 +18,26 @@ async fn an_invalid_app_is_refused_with_every_invalid_field(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let acme = srv.seed_sign_in("acme").await.seed.org.id;
     srv.member(&acme, "owner@acme.example", Role::Owner).await;
-    let owner = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
-    let (status, content_type, problem) = call(
-        &srv,
-        Some(&owner),
-        Method::POST,
-        "/api/v1/orgs/acme/apps",
-        Some(json!({
-            "type": "web",
-            "name": "",
-            "redirect_uris": ["http://portal.example.com/callback"],
-            "scopes": ["no:such-scope"],
-            "access_token_ttl": 5,
-        })),
-    )
-    .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(content_type, "application/problem+json");
-    let mut fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    fields.sort();
+    let owner = srv
+        .api_as("acme", "owner@acme.example", &OWNER_SCOPES)
+        .await;
+    let invalid = json!({
+        "type": "web",
+        "name": "",
+        "redirect_uris": ["http://portal.example.com/callback"],
+        "scopes": ["no:such-scope"],
+        "access_token_ttl": 5,
+    });
+    let problem = owner.create_app("acme", invalid).await;
     assert_eq!(
-        fields,
+        problem.refused_fields(),
         ["access_token_ttl", "name", "redirect_uris", "scopes"],
-        "{problem}"
-    );
-    assert!(
-        problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| !e["message"].as_str().unwrap().is_empty())
+        "{}",
+        problem.body
     );
     // Nothing was made.
-    let (_, _, apps) = call(
-        &srv,
-        Some(&owner),
-        Method::GET,
-        "/api/v1/orgs/acme/apps",
-        None,
-    )
-    .await;
-    assert_eq!(apps["items"].as_array().unwrap().len(), 3, "{apps}");
+    let apps = owner.apps("acme").await;
+    assert_eq!(apps.count(), 3, "{}", apps.body);
 }
 
 async fn every_kind_of_body_is_refused_with_every_invalid_field(backend: Backend) {
@@ -72,22 +45,18 @@ async fn every_kind_of_body_is_refused_with_every_invalid_field(backend: Backend
     let seed = srv.seed_sign_in("acme").await;
     let acme = seed.seed.org.id.clone();
     srv.member(&acme, "owner@acme.example", Role::Owner).await;
-    let owner = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
-    create_platform_admin(&srv).await;
-    srv.member(&acme, "root@ops.example", Role::Member).await;
-    let admin = user_token(&srv, "acme", "root@ops.example", &["grantor:orgs"]).await;
-    let post = Method::POST;
-    let patch = Method::PATCH;
+    let owner = srv
+        .api_as("acme", "owner@acme.example", &OWNER_SCOPES)
+        .await;
+    srv.platform_admin().await;
+    srv.member(&acme, PLATFORM_ADMIN, Role::Member).await;
+    let admin = srv.api_as("acme", PLATFORM_ADMIN, &["grantor:orgs"]).await;
 
     // Organizations have one field.
-    let org = Some(json!({"name": "org_1"}));
-    assert_eq!(
-        refused_fields(&srv, &admin, post.clone(), "/api/v1/orgs", org).await,
-        ["name"]
-    );
+    let org = json!({"name": "org_1"});
+    assert_eq!(admin.create_org(org).await.refused_fields(), ["name"]);
 
     // Resource servers: the identifier, the name, and each scope's name and description.
-    let servers = "/api/v1/orgs/acme/resource-servers";
     let body = json!({
         "identifier": "not a uri",
         "name": "",
@@ -99,7 +68,10 @@ async fn every_kind_of_body_is_refused_with_every_invalid_field(backend: Backend
         ],
     });
     assert_eq!(
-        refused_fields(&srv, &owner, post.clone(), servers, Some(body)).await,
+        owner
+            .create_resource_server("acme", body)
+            .await
+            .refused_fields(),
         [
             "identifier",
             "name",
@@ -112,110 +84,75 @@ async fn every_kind_of_body_is_refused_with_every_invalid_field(backend: Backend
     let body = json!({"identifier": "https://ledger.example.com", "name": "Ledger",
         "scopes": [{"name": 7, "description": "Not a string"}]});
     assert_eq!(
-        refused_fields(&srv, &owner, post.clone(), servers, Some(body)).await,
+        owner
+            .create_resource_server("acme", body)
+            .await
+            .refused_fields(),
         ["scopes[0].name"],
         "a value of the wrong type is named too"
     );
-    let (_, _, listed) = call(&srv, Some(&owner), Method::GET, servers, None).await;
+    let listed = owner.resource_servers("acme").await.body;
     let listed = listed["items"].as_array().unwrap();
     assert_eq!(listed.len(), 1, "nothing was made: {listed:?}");
-    let server = format!("{servers}/{}", listed[0]["id"].as_str().unwrap());
+    let server = format!(
+        "/api/v1/orgs/acme/resource-servers/{}",
+        listed[0]["id"].as_str().unwrap()
+    );
+    let change = json!({"name": " ", "scopes": []});
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            patch.clone(),
-            &server,
-            Some(json!({"name": " ", "scopes": []})),
-        )
-        .await,
+        owner.patch(&server, change).await.refused_fields(),
         ["name", "scopes"]
     );
 
     // Members: the email and the role, together.
-    let members = "/api/v1/orgs/acme/members";
+    let member = json!({"user": "not an email", "role": "boss"});
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            post.clone(),
-            members,
-            Some(json!({"user": "not an email", "role": "boss"})),
-        )
-        .await,
+        owner.add_member("acme", member).await.refused_fields(),
         ["role", "user"]
     );
-    let ann = format!("{members}/{}", seed.email);
+    let role = json!({"role": "chief"});
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            patch.clone(),
-            &ann,
-            Some(json!({"role": "chief"}))
-        )
-        .await,
+        owner
+            .update_member("acme", &seed.email, role)
+            .await
+            .refused_fields(),
         ["role"]
     );
 
     // Added apps: the app ID and the scopes.
-    let added = "/api/v1/orgs/acme/added-apps";
+    let addition = json!({"client_id": "app_nope", "scopes": []});
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            post.clone(),
-            added,
-            Some(json!({"client_id": "app_nope", "scopes": []})),
-        )
-        .await,
+        owner.add_app("acme", addition).await.refused_fields(),
         ["client_id", "scopes"]
     );
-    let bot = format!("{added}/{}", seed.seed.client_id());
+    let bot = format!("/api/v1/orgs/acme/added-apps/{}", seed.seed.client_id());
+    let scopes = json!({"scopes": ["openid"]});
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            patch.clone(),
-            &bot,
-            Some(json!({"scopes": ["openid"]})),
-        )
-        .await,
+        owner.patch(&bot, scopes).await.refused_fields(),
         ["scopes"],
         "the bot does not ask for openid"
     );
 
     // API tokens: the name, the scopes and the lifetime.
-    let tokens = "/api/v1/me/api-tokens";
     let body = json!({"name": "", "scopes": ["grantor:orgs", "no:such"], "expires_in": 5});
     assert_eq!(
-        refused_fields(&srv, &owner, post.clone(), tokens, Some(body)).await,
+        owner.create_api_token(body).await.refused_fields(),
         ["expires_in", "name", "scopes"]
     );
 
     // Apps after registration, and their secrets.
-    let web = format!("/api/v1/orgs/acme/apps/{}", seed.web.app.client_id);
+    let web = &seed.web.app.client_id;
+    let change = json!({"name": "", "redirect_uris": ["ftp://x"], "access_token_ttl": 5});
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            patch.clone(),
-            &web,
-            Some(json!({"name": "", "redirect_uris": ["ftp://x"], "access_token_ttl": 5})),
-        )
-        .await,
+        owner.update_app("acme", web, change).await.refused_fields(),
         ["access_token_ttl", "name", "redirect_uris"]
     );
-    let secret = format!("/api/v1/orgs/acme/apps/{}/secret", seed.seed.client_id());
+    let grace = Some(json!({"grace_seconds": 90_000}));
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            post.clone(),
-            &secret,
-            Some(json!({"grace_seconds": 90_000})),
-        )
-        .await,
+        owner
+            .regenerate_secret("acme", seed.seed.client_id(), grace)
+            .await
+            .refused_fields(),
         ["grace_seconds"]
     );
 }
@@ -224,65 +161,26 @@ async fn lists_and_the_audit_log_name_every_invalid_parameter(backend: Backend) 
     let srv = TestServer::spawn(backend).await;
     let acme = srv.seed_sign_in("acme").await.seed.org.id;
     srv.member(&acme, "owner@acme.example", Role::Owner).await;
-    let owner = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
-    let get = Method::GET;
+    let owner = srv
+        .api_as("acme", "owner@acme.example", &OWNER_SCOPES)
+        .await;
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            get.clone(),
-            "/api/v1/orgs/acme/audit-events?since=yesterday&limit=0&cursor=%25%25",
-            None,
-        )
-        .await,
+        owner
+            .audit_events("acme", "since=yesterday&limit=0&cursor=%25%25")
+            .await
+            .refused_fields(),
         ["cursor", "limit", "since"]
     );
     assert_eq!(
-        refused_fields(
-            &srv,
-            &owner,
-            get.clone(),
-            "/api/v1/orgs/acme/members?limit=many&cursor=zz",
-            None,
-        )
-        .await,
+        owner
+            .get("/api/v1/orgs/acme/members?limit=many&cursor=zz")
+            .await
+            .refused_fields(),
         ["cursor", "limit"]
     );
-    let (status, _, page) = call(
-        &srv,
-        Some(&owner),
-        get,
-        "/api/v1/orgs/acme/members?limit=1",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{page}");
+    let page = owner
+        .get("/api/v1/orgs/acme/members?limit=1")
+        .await
+        .expect(200);
     assert!(page["next_cursor"].is_string(), "{page}");
-}
-
-/// Calls the API expecting a 422 problem; returns the fields it names, sorted, each with a
-/// reason.
-async fn refused_fields(
-    srv: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Vec<String> {
-    let (status, content_type, problem) = call(srv, Some(token), method, path, body).await;
-    assert_eq!(status, 422, "{path}: {problem}");
-    assert_eq!(content_type, "application/problem+json");
-    let errors = problem["errors"].as_array().cloned().unwrap_or_default();
-    assert!(
-        errors
-            .iter()
-            .all(|e| !e["message"].as_str().unwrap_or_default().is_empty()),
-        "{problem}"
-    );
-    let mut fields: Vec<String> = errors
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect();
-    fields.sort();
-    fields
 }

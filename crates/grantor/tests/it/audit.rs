@@ -1,16 +1,16 @@
 //! The audit log through the management API: owners read it filtered and paged, and events
 //! past the retention period are deleted.
 
-use crate::api::*;
 use crate::both_backends;
-use crate::support::{Backend, TestServer};
+use crate::support::api::OWNER_SCOPES;
+use crate::support::{Backend, TestServer, eventually};
 use grantor_core::clock::ManualClock;
 use grantor_core::model::Role;
-use grantor_core::store::{AuditLog, AuditQuery};
+use grantor_core::store::{AuditLog, AuditQuery, SessionRecord, SessionStore, UserStore};
 use grantor_core::{Clock, SystemClock};
-use reqwest::Method;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Duration;
 
 both_backends!(
     owners_read_the_audit_log_filtered_and_paginated,
@@ -23,18 +23,14 @@ async fn owners_read_the_audit_log_filtered_and_paginated(backend: Backend) {
     let acme = seed.seed.org.id.clone();
     srv.member(&acme, "owner@acme.example", Role::Owner).await;
     srv.member(&acme, "dev@acme.example", Role::Developer).await;
-    let owner = user_token(&srv, "acme", "owner@acme.example", &OWNER_SCOPES).await;
-    let developer = user_token(&srv, "acme", "dev@acme.example", &["grantor:apps"]).await;
+    let owner = srv
+        .api_as("acme", "owner@acme.example", &OWNER_SCOPES)
+        .await;
+    let developer = srv
+        .api_as("acme", "dev@acme.example", &["grantor:apps"])
+        .await;
 
-    let (status, _, all) = call(
-        &srv,
-        Some(&owner),
-        Method::GET,
-        "/api/v1/orgs/acme/audit-events",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{all}");
+    let all = owner.audit_events("acme", "").await.expect(200);
     let events = all["items"].as_array().unwrap();
     let times: Vec<i64> = events.iter().map(|e| e["at"].as_i64().unwrap()).collect();
     assert!(
@@ -44,57 +40,25 @@ async fn owners_read_the_audit_log_filtered_and_paginated(backend: Backend) {
     assert!(events.iter().all(|e| e["org_id"] == acme.as_str()));
     assert!(!all.to_string().contains("gr_sec_"), "no secret in the log");
 
-    let (_, _, created) = call(
-        &srv,
-        Some(&owner),
-        Method::GET,
-        "/api/v1/orgs/acme/audit-events?action=app.create",
-        None,
-    )
-    .await;
+    let created = owner.audit_events("acme", "action=app.create").await.body;
     let created = created["items"].as_array().unwrap().clone();
     assert_eq!(created.len(), 3, "the server, web and native apps");
     assert!(created.iter().all(|e| e["action"] == "app.create"));
 
     // Page by page, the same events as all at once.
-    let mut seen = Vec::new();
-    let mut path = "/api/v1/orgs/acme/audit-events?limit=2".to_string();
-    loop {
-        let (status, _, page) = call(&srv, Some(&owner), Method::GET, &path, None).await;
-        assert_eq!(status, 200, "{page}");
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["id"].clone()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => path = format!("/api/v1/orgs/acme/audit-events?limit=2&cursor={c}"),
-            None => break,
-        }
-    }
+    let seen: Vec<Value> = owner
+        .all("/api/v1/orgs/acme/audit-events", 2)
+        .await
+        .into_iter()
+        .map(|e| e["id"].clone())
+        .collect();
     let ids: Vec<Value> = events.iter().map(|e| e["id"].clone()).collect();
     assert_eq!(seen, ids);
 
-    let (status, _, body) = call(
-        &srv,
-        Some(&developer),
-        Method::GET,
-        "/api/v1/orgs/acme/audit-events",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
+    let reply = developer.audit_events("acme", "").await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
     // The refusal is on record, with who tried.
-    let (_, _, refused) = call(
-        &srv,
-        Some(&owner),
-        Method::GET,
-        "/api/v1/orgs/acme/audit-events?action=audit.view",
-        None,
-    )
-    .await;
+    let refused = owner.audit_events("acme", "action=audit.view").await.body;
     let refused = &refused["items"][0];
     assert_eq!(refused["outcome"], "refused", "{refused}");
     assert!(refused["actor"].as_str().unwrap().starts_with("user:"));
@@ -103,15 +67,29 @@ async fn owners_read_the_audit_log_filtered_and_paginated(backend: Backend) {
         created.iter().all(|e| e["source"].is_null()),
         "the CLI operator has no address"
     );
-    let (status, _, _) = call(
-        &srv,
-        Some(&owner),
-        Method::GET,
-        "/api/v1/orgs/acme/audit-events?cursor=%25%25",
-        None,
-    )
-    .await;
-    assert_eq!(status, 422);
+    assert_eq!(
+        owner.audit_events("acme", "cursor=%25%25").await.status,
+        422
+    );
+}
+
+/// Moves the clock a minute on (a node purges at most once a minute of its clock) and waits
+/// until the server has begun a purge at the new time: its first step deletes expired
+/// sessions, so a session that expired just before is gone.
+async fn purge_passes(srv: &TestServer, clock: &ManualClock, user_id: &str) {
+    let expired = SessionRecord {
+        id_hash: grantor_core::secret::new_id("purge-marker-").unwrap(),
+        user_id: user_id.into(),
+        auth_time: clock.now(),
+        expires_at: clock.now(),
+    };
+    srv.state.store.create_session(&expired).await.unwrap();
+    clock.advance(60);
+    let gone = || async {
+        let left = srv.state.store.session(&expired.id_hash).await.unwrap();
+        left.is_none()
+    };
+    eventually("a purge passes", Duration::from_secs(5), gone).await;
 }
 
 async fn audit_events_past_the_retention_period_are_deleted(backend: Backend) {
@@ -120,6 +98,8 @@ async fn audit_events_past_the_retention_period_are_deleted(backend: Backend) {
     let srv = TestServer::spawn_with(backend, clock.clone(), |c| c.audit_retention_days = 30).await;
     let seed = srv.seed_sign_in("acme").await;
     let acme = seed.seed.org.id.clone();
+    let user = srv.state.store.user_by_email(&seed.email).await.unwrap();
+    let user = user.unwrap().id;
     let start = clock.now();
     let times = async || -> Vec<i64> {
         let everything = AuditQuery {
@@ -133,22 +113,23 @@ async fn audit_events_past_the_retention_period_are_deleted(backend: Backend) {
     assert!(seeded > 0);
 
     // Twenty days on: one more event, and a purge (every node purges once a minute) that
-    // keeps everything, all of it younger than thirty days.
+    // keeps everything, all of it younger than thirty days. Purges run one after another,
+    // so once a second one has begun the first is over, audit events included.
     clock.advance(20 * DAY);
     srv.member(&acme, "owner@acme.example", Role::Owner).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    purge_passes(&srv, &clock, &user).await;
+    purge_passes(&srv, &clock, &user).await;
     assert_eq!(times().await.len(), seeded + 1);
 
     // Thirty-five days on: what was recorded at the start goes, the later event stays.
     clock.advance(15 * DAY);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let left = loop {
-        let left = times().await;
-        if left.len() < seeded + 1 || std::time::Instant::now() > deadline {
-            break left;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    eventually(
+        "events past the retention period are deleted",
+        Duration::from_secs(5),
+        || async { times().await.len() < seeded + 1 },
+    )
+    .await;
+    let left = times().await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0] >= start + 20 * DAY, "{left:?}");
 }

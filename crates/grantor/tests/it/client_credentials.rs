@@ -2,11 +2,11 @@
 //! credentials; a resource server can verify them; introspection and revocation.
 
 use crate::both_backends;
+use crate::support::oauth::{self, verify_claims};
 use crate::support::oauth_http::OAuthHttp;
 use crate::support::{Backend, Seed, TRADING, TestServer, server_app};
 use grantor_core::model::{Caller, ScopeDefinition};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenType};
 use oauth2::{
     AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
@@ -38,35 +38,12 @@ fn oauth2_client(srv: &TestServer, id: &str, secret: &str, auth: AuthType) -> To
         .set_auth_type(auth)
 }
 
-/// Verifies an access token the way a resource server would: signature against the JWKS,
-/// `typ`, issuer, audience and expiry.
+/// Verifies an access token the way a resource server would ([`verify_claims`]); it is
+/// signed with ES256.
 async fn verify(srv: &TestServer, token: &str, audience: &str) -> Value {
-    let jwks: JwkSet = serde_json::from_value(srv.get_json("/oauth2/jwks").await).unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, Algorithm::ES256);
-    let jwk = jwks
-        .find(header.kid.as_deref().unwrap())
-        .expect("token's kid is in the JWKS");
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.set_audience(&[audience]);
-    validation.set_issuer(&[&srv.issuer]);
-    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-        .expect("token verifies")
-        .claims
-}
-
-async fn cc_token(srv: &TestServer, seed: &Seed, extra: &[(&str, &str)]) -> (u16, Value) {
-    let mut form = vec![("grant_type", "client_credentials")];
-    form.extend_from_slice(extra);
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((seed.client_id(), seed.secret())),
-            &form,
-        )
-        .await;
-    (status, body)
+    verify_claims(srv, token, audience).await
 }
 
 async fn oauth2_client_gets_a_token_that_verifies_against_jwks(backend: Backend) {
@@ -161,12 +138,9 @@ async fn bad_client_credentials_get_401_with_a_challenge(backend: Backend) {
     }
     // A secret for one app does not authenticate another.
     let other = srv.seed("globex").await;
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((other.client_id(), seed.secret())),
-            &[("grant_type", "client_credentials")],
-        )
+    let (status, _) = srv
+        .oauth()
+        .client_credentials(other.client_id(), seed.secret(), &[])
         .await;
     assert_eq!(status, 401);
 }
@@ -184,13 +158,10 @@ async fn an_app_not_yet_added_to_the_organization_is_told_so(backend: Backend) {
         )
         .await
         .unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((
-                &fresh.app.client_id,
-                fresh.client_secret.as_deref().unwrap(),
-            )),
+    let (status, body) = srv
+        .oauth()
+        .token(
+            oauth::basic(&fresh),
             &[("grant_type", "client_credentials")],
         )
         .await;
@@ -208,44 +179,26 @@ async fn an_app_not_yet_added_to_the_organization_is_told_so(backend: Backend) {
 async fn unsupported_grants_and_malformed_bodies_get_oauth_errors(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    let basic = Some((seed.client_id(), seed.secret()));
-    let (status, _, body) = srv
-        .post_form("/oauth2/token", basic, &[("grant_type", "magic")])
-        .await;
+    let basic = seed.basic();
+    let (status, body) = srv.oauth().token(basic, &[("grant_type", "magic")]).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("unsupported_grant_type"))
     );
-    let (status, _, body) = srv
-        .post_form("/oauth2/token", basic, &[("scope", "trades:read")])
+    let (status, body) = srv.oauth().token(basic, &[("scope", "trades:read")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, body) = srv
+        .client_credentials(&seed, &[("grant_type", "client_credentials")])
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_request"))
     );
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "client_credentials"),
-                ("grant_type", "client_credentials"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "bad\"scope"),
-            ],
-        )
+    let (status, body) = srv
+        .client_credentials(&seed, &[("scope", "bad\"scope")])
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -306,7 +259,7 @@ async fn unsupported_grants_and_malformed_bodies_get_oauth_errors(backend: Backe
 async fn a_regenerated_secret_replaces_the_old_one_at_once(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    assert_eq!(cc_token(&srv, &seed, &[]).await.0, 200);
+    assert_eq!(srv.client_credentials(&seed, &[]).await.0, 200);
     let regenerated = srv
         .state
         .manager
@@ -316,16 +269,13 @@ async fn a_regenerated_secret_replaces_the_old_one_at_once(backend: Backend) {
     let new_secret = regenerated.client_secret.unwrap();
     assert_ne!(new_secret, seed.secret());
     assert_eq!(
-        cc_token(&srv, &seed, &[]).await.0,
+        srv.client_credentials(&seed, &[]).await.0,
         401,
         "old secret must be refused at once"
     );
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((seed.client_id(), &new_secret)),
-            &[("grant_type", "client_credentials")],
-        )
+    let (status, _) = srv
+        .oauth()
+        .client_credentials(seed.client_id(), &new_secret, &[])
         .await;
     assert_eq!(status, 200);
 }
@@ -333,9 +283,9 @@ async fn a_regenerated_secret_replaces_the_old_one_at_once(backend: Backend) {
 async fn a_revoked_token_introspects_as_inactive(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    let (_, body) = cc_token(&srv, &seed, &[]).await;
-    let token = body["access_token"].as_str().unwrap();
-    let creds = Some((seed.client_id(), seed.secret()));
+    let token = &srv.token_for(&seed, &[]).await;
+    let oauth = srv.oauth();
+    let creds = seed.basic();
     let (status, _, info) = srv
         .post_form("/oauth2/introspect", creds, &[("token", token)])
         .await;
@@ -347,24 +297,11 @@ async fn a_revoked_token_introspects_as_inactive(backend: Backend) {
 
     // Another app cannot revoke it, and garbage revokes nothing but still answers 200.
     let other = srv.seed("globex").await;
-    let other_creds = Some((other.client_id(), other.secret()));
-    let (status, _, _) = srv
-        .post_form("/oauth2/revoke", other_creds, &[("token", token)])
-        .await;
-    assert_eq!(status, 200);
-    let (_, _, info) = srv
-        .post_form("/oauth2/introspect", creds, &[("token", token)])
-        .await;
-    assert_eq!(info["active"], true);
-    let (status, _, _) = srv
-        .post_form("/oauth2/revoke", creds, &[("token", "not-a-token")])
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(oauth.revoke(other.basic(), token).await, 200);
+    assert_eq!(oauth.introspect(creds, token).await["active"], true);
+    assert_eq!(oauth.revoke(creds, "not-a-token").await, 200);
 
-    let (status, _, _) = srv
-        .post_form("/oauth2/revoke", creds, &[("token", token)])
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(oauth.revoke(creds, token).await, 200);
     let (status, _, info) = srv
         .post_form("/oauth2/introspect", creds, &[("token", token)])
         .await;
@@ -399,7 +336,7 @@ async fn the_organization_parameter_picks_among_several(backend: Backend) {
         )
         .await
         .unwrap();
-    let (status, body) = cc_token(&srv, &seed, &[]).await;
+    let (status, body) = srv.client_credentials(&seed, &[]).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_request")),
@@ -412,7 +349,9 @@ async fn the_organization_parameter_picks_among_several(backend: Backend) {
             .contains("organization")
     );
 
-    let (status, body) = cc_token(&srv, &seed, &[("organization", "globex")]).await;
+    let (status, body) = srv
+        .client_credentials(&seed, &[("organization", "globex")])
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["scope"], "trades:read",
@@ -426,20 +365,24 @@ async fn the_organization_parameter_picks_among_several(backend: Backend) {
     .await;
     assert_eq!(claims["org_id"], other_org.id.as_str());
 
-    let (status, body) = cc_token(
-        &srv,
-        &seed,
-        &[("organization", "globex"), ("scope", "trades:write")],
-    )
-    .await;
+    let (status, body) = srv
+        .client_credentials(
+            &seed,
+            &[("organization", "globex"), ("scope", "trades:write")],
+        )
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_scope"))
     );
-    let (status, body) = cc_token(&srv, &seed, &[("organization", &seed.org.id)]).await;
+    let (status, body) = srv
+        .client_credentials(&seed, &[("organization", &seed.org.id)])
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["scope"], "trades:read trades:write");
-    let (status, _) = cc_token(&srv, &seed, &[("organization", "initech")]).await;
+    let (status, _) = srv
+        .client_credentials(&seed, &[("organization", "initech")])
+        .await;
     assert_eq!(status, 400);
 }
 
@@ -460,25 +403,12 @@ async fn the_resource_parameter_narrows_the_audience(backend: Backend) {
     )
     .await
     .unwrap();
-    let app = m
-        .create_app(
-            &op,
-            "acme",
-            server_app("both", &["trades:read", "reports:read"]),
-        )
-        .await
-        .unwrap();
-    m.add_app_to_organization(
-        &op,
-        &app.app.client_id,
-        "acme",
-        vec!["trades:read".into(), "reports:read".into()],
-    )
-    .await
-    .unwrap();
+    let app = srv
+        .added_app("acme", server_app("both", &["trades:read", "reports:read"]))
+        .await;
     let seed = Seed { org: seed.org, app };
 
-    let (_, body) = cc_token(&srv, &seed, &[]).await;
+    let (_, body) = srv.client_credentials(&seed, &[]).await;
     let claims = verify(&srv, body["access_token"].as_str().unwrap(), TRADING).await;
     let mut aud: Vec<&str> = claims["aud"]
         .as_array()
@@ -489,7 +419,9 @@ async fn the_resource_parameter_narrows_the_audience(backend: Backend) {
     aud.sort();
     assert_eq!(aud, ["https://reports.example.com", TRADING]);
 
-    let (status, body) = cc_token(&srv, &seed, &[("resource", TRADING)]).await;
+    let (status, body) = srv
+        .client_credentials(&seed, &[("resource", TRADING)])
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["scope"], "trades:read");
     let claims = verify(&srv, body["access_token"].as_str().unwrap(), TRADING).await;
@@ -500,7 +432,7 @@ async fn the_resource_parameter_narrows_the_audience(backend: Backend) {
         "not a uri",
         "https://trading.example.com#frag",
     ] {
-        let (status, body) = cc_token(&srv, &seed, &[("resource", bad)]).await;
+        let (status, body) = srv.client_credentials(&seed, &[("resource", bad)]).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_target")),
@@ -560,12 +492,9 @@ async fn other_app_types_cannot_use_client_credentials(backend: Backend) {
         .create_app(&Caller::operator(), &seed.org.id, web)
         .await
         .unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((&web.app.client_id, web.client_secret.as_deref().unwrap())),
-            &[("grant_type", "client_credentials")],
-        )
+    let (status, body) = srv
+        .oauth()
+        .token(oauth::basic(&web), &[("grant_type", "client_credentials")])
         .await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -2,25 +2,17 @@
 //! once, adding apps, invitations, API tokens; and the helpers the other console tests share
 //! (`console_a11y.rs`: accessibility; `console_forms.rs`: plain HTTP on both databases).
 
-use crate::browser::{Chrome, DESKTOP, WAIT};
+use crate::support::chrome::{Chrome, DESKTOP};
 use crate::support::{Backend, PASSWORD, Seed, TestServer};
 use fantoccini::Locator;
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use grantor_core::model::{AppType, Caller, Role};
 use grantor_core::store::{AppStore, Window};
-use serde_json::Value;
-use std::time::{Duration, Instant};
 
 /// The phone width the console must work at.
 pub(crate) const PHONE: (u32, u32) = (360, 780);
-pub(crate) const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-pub(crate) const API_TOKEN: &str = "urn:grantor:params:oauth:token-type:api-token";
 /// "Skip to content" as [`describe`] names the focused element.
 pub(crate) const SKIP_LINK: &str = "a \"Skip to content\"";
-
-/// axe-core 4.14.1 from npm (MPL-2.0, licence header kept in the file), injected into pages.
-pub(crate) const AXE: &str = include_str!("vendor/axe.min.js");
 
 /// An organization `acme` (Trading API, a server app `bot` added to it) and its owner.
 pub(crate) async fn acme(srv: &TestServer) -> (Seed, String) {
@@ -42,23 +34,6 @@ pub(crate) fn console_path(seed: &Seed, rest: &str) -> String {
     format!("/console/orgs/{}{rest}", seed.org.id)
 }
 
-/// A client_credentials request with Basic authentication; `organization` when given.
-pub(crate) async fn client_credentials(
-    srv: &TestServer,
-    client_id: &str,
-    secret: &str,
-    organization: Option<&str>,
-) -> (u16, Value) {
-    let mut form = vec![("grant_type", "client_credentials")];
-    if let Some(org) = organization {
-        form.push(("organization", org));
-    }
-    let (status, _, body) = srv
-        .post_form("/oauth2/token", Some((client_id, secret)), &form)
-        .await;
-    (status, body)
-}
-
 /// What the wizard is told: the kind of app (as its radio button reads), name, redirect URI
 /// (none for server apps) and scopes.
 pub(crate) struct WizardAnswers<'a> {
@@ -78,58 +53,11 @@ impl Chrome {
         self.expect_heading("OAuth Apps").await;
     }
 
-    pub(crate) async fn click_link(&self, text: &str) {
-        let xpath = format!("//a[normalize-space(.)='{text}']");
-        self.wait_for(Locator::XPath(&xpath))
-            .await
-            .click()
-            .await
-            .unwrap();
-    }
-
-    pub(crate) async fn click_button(&self, text: &str) {
-        self.button(text).await.click().await.unwrap();
-    }
-
-    pub(crate) async fn text_of(&self, id: &str) -> String {
-        self.wait_for(Locator::Id(id)).await.text().await.unwrap()
-    }
-
     /// Waits for the wizard's step `n`.
     pub(crate) async fn wizard_step(&self, n: usize) {
         let xpath =
             format!("//p[@class='step-count' and starts-with(normalize-space(.), 'Step {n} of')]");
         self.wait_for(Locator::XPath(&xpath)).await;
-    }
-
-    pub(crate) async fn source(&self) -> String {
-        self.client.source().await.unwrap()
-    }
-
-    /// Runs axe-core on the page; returns the serious and critical violations, described.
-    pub(crate) async fn axe(&self) -> Vec<String> {
-        let loaded = self.script("return typeof window.axe === 'object';").await;
-        if loaded != Value::Bool(true) {
-            self.client
-                .execute(&format!("{AXE}\nreturn true;"), vec![])
-                .await
-                .unwrap();
-        }
-        let found = self
-            .client
-            .execute_async(
-                "const done = arguments[arguments.length - 1];
-                 axe.run(document, { resultTypes: ['violations'] }).then(r => done(
-                   r.violations
-                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
-                     .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' +
-                          v.nodes.map(n => n.target.join(' ')).join(', '))
-                 ), e => done(['axe failed: ' + e]));",
-                vec![],
-            )
-            .await
-            .unwrap();
-        serde_json::from_value(found).unwrap()
     }
 
     /// Checks the page now showing at desktop and phone width: its heading, no sideways
@@ -157,81 +85,6 @@ impl Chrome {
         self.resize(DESKTOP).await;
     }
 
-    /// Asserts no table is laid out as a grid and nothing scrolls sideways inside itself: on
-    /// a phone, list tables stack into label/value rows and long values wrap.
-    pub(crate) async fn assert_stacked(&self, page: &str) {
-        let found = self
-            .script(
-                "const grids = [...document.querySelectorAll('table')]
-                   .filter(t => getComputedStyle(t).display === 'table')
-                   .map(t => 'a table laid out as a grid: ' + t.querySelector('th, td').textContent);
-                 const scrolling = [...document.querySelectorAll('body *')]
-                   .filter(e => !e.matches('input, textarea, select'))
-                   .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
-                   .filter(e => e.scrollWidth > e.clientWidth)
-                   .map(e => e.tagName.toLowerCase() + '.' + e.className + ' scrolls sideways: ' +
-                             e.scrollWidth + 'px in ' + e.clientWidth + 'px');
-                 return grids.concat(scrolling);",
-            )
-            .await;
-        let found: Vec<String> = serde_json::from_value(found).unwrap();
-        assert!(found.is_empty(), "{page}:\n{}", found.join("\n"));
-    }
-
-    /// Presses Tab (Shift-Tab when `back`) until `target`, as [`describe`] names it, has the
-    /// focus; fails, saying what had it on the way, when the keyboard cannot get there.
-    pub(crate) async fn tab_to(&self, target: &str, back: bool) {
-        let mut passed = Vec::new();
-        for _ in 0..40 {
-            if back {
-                let keys = KeyActions::new("keyboard".into())
-                    .then(KeyAction::Down {
-                        value: Key::Shift.into(),
-                    })
-                    .then(KeyAction::Down {
-                        value: Key::Tab.into(),
-                    })
-                    .then(KeyAction::Up {
-                        value: Key::Tab.into(),
-                    })
-                    .then(KeyAction::Up {
-                        value: Key::Shift.into(),
-                    });
-                self.client.perform_actions(keys).await.unwrap();
-            } else {
-                self.press(Key::Tab).await;
-            }
-            let focused = self.focused().await;
-            if focused == target {
-                return;
-            }
-            passed.push(focused.chars().take(60).collect::<String>());
-            if passed.len() > 2 && passed[passed.len() - 1] == passed[0] {
-                break;
-            }
-        }
-        panic!(
-            "the keyboard never reaches {target}; {} went through {passed:?}",
-            if back { "Shift-Tab" } else { "Tab" }
-        );
-    }
-
-    /// Waits until `target`, as [`describe`] names it, has the focus.
-    pub(crate) async fn expect_focus(&self, target: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let focused = self.focused().await;
-            if focused == target {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{focused} has the focus, expected {target}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     /// From the top of a fresh page: the first Tab reaches "Skip to content", and Enter on it
     /// puts the focus on the page's `<main>`, past the header.
     pub(crate) async fn skip_to_content(&self) {
@@ -239,18 +92,6 @@ impl Chrome {
         assert_eq!(self.focused().await, SKIP_LINK, "the first Tab");
         self.press(Key::Enter).await;
         self.expect_focus("main#content").await;
-    }
-
-    /// Types into whatever has the focus.
-    pub(crate) async fn type_here(&self, text: &str) {
-        let focused = self.client.active_element().await.unwrap();
-        focused.send_keys(text).await.unwrap();
-    }
-
-    /// Whether the focused checkbox or radio button is checked.
-    pub(crate) async fn focused_is_checked(&self) -> bool {
-        let focused = self.client.active_element().await.unwrap();
-        focused.is_selected().await.unwrap()
     }
 
     /// Goes through *Create App*; returns the app ID and the secret shown (if any), leaving
@@ -422,7 +263,10 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
         }
         if app.app_type == AppType::Server {
             let secret = secret.unwrap();
-            let (status, body) = client_credentials(&srv, &client_id, &secret, None).await;
+            let (status, body) = srv
+                .oauth()
+                .client_credentials(&client_id, &secret, &[])
+                .await;
             assert_ne!(status, 200, "not added yet: {body}");
             chrome
                 .goto(&srv.url(&console_path(&seed, "/added-apps")))
@@ -433,7 +277,10 @@ async fn the_wizard_creates_each_kind_of_app_and_shows_the_secret_once() {
             chrome
                 .wait_for(Locator::XPath("//p[contains(., 'The app was added')]"))
                 .await;
-            let (status, body) = client_credentials(&srv, &client_id, &secret, None).await;
+            let (status, body) = srv
+                .oauth()
+                .client_credentials(&client_id, &secret, &[])
+                .await;
             assert_eq!(status, 200, "{body}");
             assert_eq!(body["scope"], "trades:read");
         }
@@ -448,7 +295,7 @@ async fn regenerating_a_secret_replaces_it_at_the_token_endpoint() {
     };
     let srv = TestServer::spawn(Backend::Sqlite).await;
     let (seed, owner) = acme(&srv).await;
-    let (status, _) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
+    let (status, _) = srv.client_credentials(&seed, &[]).await;
     assert_eq!(status, 200);
     chrome.console_sign_in(&srv, &owner).await;
     chrome.click_link("bot").await;
@@ -459,9 +306,12 @@ async fn regenerating_a_secret_replaces_it_at_the_token_endpoint() {
     chrome.expect_heading("New app secret").await;
     let new_secret = chrome.text_of("app-secret").await;
     assert_ne!(new_secret, seed.secret());
-    let (status, body) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
+    let (status, body) = srv.client_credentials(&seed, &[]).await;
     assert_eq!(status, 401, "the old secret is refused: {body}");
-    let (status, body) = client_credentials(&srv, seed.client_id(), &new_secret, None).await;
+    let (status, body) = srv
+        .oauth()
+        .client_credentials(seed.client_id(), &new_secret, &[])
+        .await;
     assert_eq!(status, 200, "the new secret works: {body}");
 
     // Again, keeping the previous secret for an hour: both work meanwhile.
@@ -478,7 +328,10 @@ async fn regenerating_a_secret_replaces_it_at_the_token_endpoint() {
     let newer = chrome.text_of("app-secret").await;
     assert!(chrome.source().await.contains("keeps working until"));
     for secret in [&new_secret, &newer] {
-        let (status, body) = client_credentials(&srv, seed.client_id(), secret, None).await;
+        let (status, body) = srv
+            .oauth()
+            .client_credentials(seed.client_id(), secret, &[])
+            .await;
         assert_eq!(status, 200, "{body}");
     }
 }
@@ -495,8 +348,9 @@ async fn an_owner_adds_another_organizations_app_by_its_id() {
     let globex = srv.seed("globex").await;
     let gary = "gary@globex.example";
     srv.member(&globex.org.id, gary, Role::Owner).await;
-    let (status, _) =
-        client_credentials(&srv, acme.client_id(), acme.secret(), Some(&globex.org.id)).await;
+    let (status, _) = srv
+        .client_credentials(&acme, &[("organization", &globex.org.id)])
+        .await;
     assert_ne!(status, 200, "not added to globex yet");
 
     chrome.console_sign_in(&srv, gary).await;
@@ -521,8 +375,9 @@ async fn an_owner_adds_another_organizations_app_by_its_id() {
     chrome
         .wait_for(Locator::XPath("//p[contains(., 'The app was added')]"))
         .await;
-    let (status, body) =
-        client_credentials(&srv, acme.client_id(), acme.secret(), Some(&globex.org.id)).await;
+    let (status, body) = srv
+        .client_credentials(&acme, &[("organization", &globex.org.id)])
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "trades:read");
 }
@@ -634,17 +489,7 @@ async fn an_api_token_made_in_the_console_is_exchanged() {
     chrome.click_button("Create token").await;
     let token = chrome.text_of("new-token").await;
     assert!(token.starts_with("gr_api_"), "{token}");
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            None,
-            &[
-                ("grant_type", TOKEN_EXCHANGE),
-                ("subject_token", &token),
-                ("subject_token_type", API_TOKEN),
-            ],
-        )
-        .await;
+    let (status, body) = srv.oauth().exchange_api_token(&token, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "trades:read");
     // Revoked in the console, it is exchanged no more.
@@ -655,17 +500,7 @@ async fn an_api_token_made_in_the_console_is_exchanged() {
     chrome
         .wait_for(Locator::XPath("//p[contains(., 'The token was revoked')]"))
         .await;
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/token",
-            None,
-            &[
-                ("grant_type", TOKEN_EXCHANGE),
-                ("subject_token", &token),
-                ("subject_token_type", API_TOKEN),
-            ],
-        )
-        .await;
+    let (status, _) = srv.oauth().exchange_api_token(&token, None).await;
     assert_eq!(status, 400);
 }
 

@@ -1,8 +1,8 @@
 //! The console's accessibility in headless Chromium: axe-core on every page at desktop and
 //! phone width (with screenshots), the skip link, and the wizard with the keyboard alone.
 
-use crate::browser::{Chrome, DESKTOP, describe};
 use crate::console::*;
+use crate::support::chrome::{Chrome, DESKTOP, describe};
 use crate::support::{self, Backend, PASSWORD, TestServer};
 use fantoccini::Locator;
 use fantoccini::key::Key;

@@ -3,16 +3,16 @@
 //! single-use invitations, the only owner, the audit log's pages).
 
 use crate::console::*;
-use crate::support::browser::{Browser, Page};
+use crate::support::http_session::{HttpSession, Page};
+use crate::support::oauth::enc;
 use crate::support::{self, Backend, PASSWORD, TestServer};
 use grantor_core::model::{Caller, Role};
 use grantor_core::store::{AppStore, MemberStore, ResourceServerStore, UserStore, Window};
 
 /// Signs in over plain HTTP and returns the console page it lands on.
-async fn sign_in(srv: &TestServer, email: &str, path: &str) -> (Browser, Page) {
-    let mut b = srv.browser();
-    let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
-    let page = b.get(&format!("/login?return_to={back}")).await;
+async fn sign_in(srv: &TestServer, email: &str, path: &str) -> (HttpSession, Page) {
+    let mut b = srv.http_session();
+    let page = b.get(&format!("/login?return_to={}", enc(path))).await;
     let page = b.sign_in(&page, email, PASSWORD).await;
     assert_eq!(page.status, 200, "{}", page.body);
     (b, page)
@@ -46,7 +46,7 @@ fn refused_beside(page: &Page, ids: &[&str]) {
 }
 
 /// Opens a form's page and sends the form with that page's one-time key and `fields`.
-async fn send_once(b: &mut Browser, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
+async fn send_once(b: &mut HttpSession, path: &str, csrf: &str, fields: &[(&str, &str)]) -> Page {
     let once = b.get(path).await.field("once").unwrap();
     let mut form = vec![("csrf", csrf), ("once", once.as_str())];
     form.extend_from_slice(fields);
@@ -270,7 +270,7 @@ async fn roles_see_and_reach_only_what_they_may(backend: Backend) {
         "beyond the role: refused beside the form"
     );
     // Nothing changed: the old secret works, no app was made.
-    let (status, _) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
+    let (status, _) = srv.client_credentials(&seed, &[]).await;
     assert_eq!(status, 200);
     let apps = srv
         .state
@@ -315,7 +315,7 @@ async fn invitations_are_single_use(backend: Backend) {
     let end = start + page.body[start..].find('<').unwrap();
     let path = page.body[start..end].to_string();
 
-    let mut neo = srv.browser();
+    let mut neo = srv.http_session();
     let join = neo.get(&path).await;
     assert_eq!(join.status, 200, "{}", join.body);
     let csrf = join.field("csrf").unwrap();
@@ -533,7 +533,7 @@ async fn deleting_an_app_and_removing_access(backend: Backend) {
     assert!(listed.body.contains("The app was deleted.") && !listed.body.contains("doomed"));
     assert_eq!(o.get(&doomed_path).await.status, 404);
 
-    let (status, _) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
+    let (status, _) = srv.client_credentials(&seed, &[]).await;
     assert_eq!(status, 200);
     let removed = o
         .post(
@@ -542,7 +542,7 @@ async fn deleting_an_app_and_removing_access(backend: Backend) {
         )
         .await;
     assert_eq!(removed.status, 303);
-    let (status, body) = client_credentials(&srv, seed.client_id(), seed.secret(), None).await;
+    let (status, body) = srv.client_credentials(&seed, &[]).await;
     assert_ne!(status, 200, "no longer added: {body}");
 }
 

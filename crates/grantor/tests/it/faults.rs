@@ -6,7 +6,8 @@
 //! without stopping the machine's PostgreSQL.
 
 use crate::support::db::{self, TestDatabase};
-use crate::support::{Backend, TestServer, cli};
+use crate::support::oauth::{API_TOKEN_TYPE, OAuth, TOKEN_EXCHANGE, authorize_url, code_in};
+use crate::support::{Backend, TestServer, cli, eventually};
 use grantor_core::SystemClock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -202,15 +203,9 @@ impl BehindProxy {
 
     fn exchange(&self) -> reqwest::RequestBuilder {
         self.srv.http.post(self.srv.url("/oauth2/token")).form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
+            ("grant_type", TOKEN_EXCHANGE),
             ("subject_token", self.api_token.as_str()),
-            (
-                "subject_token_type",
-                "urn:grantor:params:oauth:token-type:api-token",
-            ),
+            ("subject_token_type", API_TOKEN_TYPE),
         ])
     }
 
@@ -245,20 +240,14 @@ impl BehindProxy {
     /// Once the database is back: ready, and serving what needs it, within 10 s.
     async fn recovers(&self, outage: &str) {
         let back = Instant::now();
-        loop {
+        let recovered = || async {
             let ready = status_and_time(self.srv.http.get(self.srv.url("/readyz")))
                 .await
                 .0
                 == 200;
-            if ready && status_and_time(self.exchange()).await.0 == 200 {
-                break;
-            }
-            assert!(
-                back.elapsed() < Duration::from_secs(10),
-                "no recovery after 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            ready && status_and_time(self.exchange()).await.0 == 200
+        };
+        eventually("the node recovers", Duration::from_secs(10), recovered).await;
         println!(
             "{outage}: recovered {} ms after the database returned",
             back.elapsed().as_millis()
@@ -322,49 +311,6 @@ async fn connections_a_partition_left_dead_are_replaced() {
 
 crate::both_backends!(codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after);
 
-/// The web app at the token endpoint of a node.
-#[derive(Clone)]
-struct WebClient {
-    http: reqwest::Client,
-    id: String,
-    secret: String,
-}
-
-impl WebClient {
-    /// Status (0 when the node did not answer) and body.
-    async fn token(&self, base: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-        let request = self
-            .http
-            .post(format!("{base}/oauth2/token"))
-            .basic_auth(&self.id, Some(&self.secret))
-            .form(form);
-        match request.send().await {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                (status, answer.json().await.unwrap_or_default())
-            }
-            Err(_) => (0, serde_json::Value::Null),
-        }
-    }
-
-    async fn exchange(&self, base: &str, code: String) -> (u16, serde_json::Value) {
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", crate::support::WEB_REDIRECT),
-        ];
-        self.token(base, &form).await
-    }
-
-    async fn refresh(&self, base: &str, refresh_token: String) -> (u16, serde_json::Value) {
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.as_str()),
-        ];
-        self.token(base, &form).await
-    }
-}
-
 /// What clients got from the node before it died.
 #[derive(Default)]
 struct Received {
@@ -375,9 +321,10 @@ struct Received {
 }
 
 async fn codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after(backend: Backend) {
-    use crate::multinode::{node, seed_server_app};
-    use crate::support::browser::{Browser, redirect_params};
-    use crate::support::{PASSWORD, WEB_REDIRECT};
+    use crate::support::http_session::HttpSession;
+    use crate::support::oauth::redirect_params;
+    use crate::support::process::node;
+    use crate::support::{PASSWORD, WEB_REDIRECT, seed_server_app};
 
     let db = TestDatabase::create(backend).await;
     let url = db.url.as_str();
@@ -428,32 +375,29 @@ async fn codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after
     )
     .await;
     let web_id = web["client_id"].as_str().unwrap().to_string();
-    let redirect: String = url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect();
-    let authorize = format!(
-        "/oauth2/authorize?response_type=code&client_id={web_id}&redirect_uri={redirect}&scope=openid+api%3Aread&state=s"
-    );
-    let client = WebClient {
-        http: reqwest::Client::new(),
-        id: web["client_id"].as_str().unwrap().to_string(),
-        secret: web["client_secret"].as_str().unwrap().to_string(),
-    };
+    let web_secret = web["client_secret"].as_str().unwrap().to_string();
+    let authorize = authorize_url(&web_id, WEB_REDIRECT, "scope=openid+api%3Aread&state=s");
+    let http = reqwest::Client::new();
 
     for round in 0..2 {
         let (mut doomed, base) = node(url);
         // Sign in and approve once; later authorizations need no page.
-        let mut browser = Browser::new(&base);
-        let page = browser.get(&authorize).await;
-        let page = browser.follow(page).await;
-        let page = browser.sign_in(&page, "ann@acme.example", PASSWORD).await;
+        let mut session = HttpSession::new(&base);
+        let page = session.get(&authorize).await;
+        let page = session.follow(page).await;
+        let page = session.sign_in(&page, "ann@acme.example", PASSWORD).await;
         let back = if page.body.contains("action=\"/consent\"") {
-            browser
+            session
                 .decide(&page, true, &["openid", "api:read"], None)
                 .await
         } else {
             page
         };
-        let code = redirect_params(back.location.as_deref().unwrap())["code"].clone();
-        let (status, tokens) = client.exchange(&base, code).await;
+        let code = code_in(back.location.as_deref().unwrap());
+        let web_basic = Some((web_id.as_str(), web_secret.as_str()));
+        let (status, tokens) = OAuth::at(&http, &base)
+            .exchange_code(web_basic, &code, WEB_REDIRECT)
+            .await;
         assert_eq!(status, 200, "{tokens}");
 
         // Under load: one client rotating its refresh token, another collecting codes.
@@ -465,12 +409,16 @@ async fn codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after
         // code load, so the last refresh token received was committed and not yet used.
         let stop = Arc::new(AtomicBool::new(false));
         let rotating = {
-            let (received, base, client, stop) =
-                (received.clone(), base.clone(), client.clone(), stop.clone());
+            let (received, base, http, stop) =
+                (received.clone(), base.clone(), http.clone(), stop.clone());
+            let (id, secret) = (web_id.clone(), web_secret.clone());
             tokio::spawn(async move {
+                let web_basic = Some((id.as_str(), secret.as_str()));
                 while !stop.load(Ordering::SeqCst) {
                     let current = received.lock().await.refresh_token.clone();
-                    let (status, body) = client.refresh(&base, current).await;
+                    let (status, body) = OAuth::at(&http, &base)
+                        .refresh(web_basic, &current, None)
+                        .await;
                     let next = body["refresh_token"].as_str().map(str::to_string);
                     assert_eq!(status, 200, "{body}");
                     let mut r = received.lock().await;
@@ -482,7 +430,7 @@ async fn codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after
         let mut load = JoinSet::new();
         {
             let (received, base) = (received.clone(), base.clone());
-            let cookie = browser.cookie_header();
+            let cookie = session.cookie_header();
             let authorize = format!("{base}{authorize}&prompt=none");
             let http = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -521,15 +469,19 @@ async fn codes_and_refresh_tokens_received_before_a_kill_work_exactly_once_after
             r.codes.len(),
             r.rotations
         );
+        let survivor = OAuth::at(&http, &base);
+        let web_basic = Some((web_id.as_str(), web_secret.as_str()));
         for code in &r.codes {
-            let (status, body) = client.exchange(&base, code.clone()).await;
+            let (status, body) = survivor.exchange_code(web_basic, code, WEB_REDIRECT).await;
             assert_eq!(status, 200, "a code received before the kill: {body}");
         }
-        let (status, _) = client.exchange(&base, r.codes[0].clone()).await;
+        let (status, _) = survivor
+            .exchange_code(web_basic, &r.codes[0], WEB_REDIRECT)
+            .await;
         assert_eq!(status, 400, "a code works once");
-        let (status, body) = client.refresh(&base, r.refresh_token.clone()).await;
+        let (status, body) = survivor.refresh(web_basic, &r.refresh_token, None).await;
         assert_eq!(status, 200, "the refresh token received last: {body}");
-        let (status, _) = client.refresh(&base, r.refresh_token.clone()).await;
+        let (status, _) = survivor.refresh(web_basic, &r.refresh_token, None).await;
         assert_eq!(status, 400, "a refresh token works once");
     }
     if backend == Backend::Sqlite {

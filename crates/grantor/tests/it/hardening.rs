@@ -2,10 +2,9 @@
 //! the review read and passes since the fix.
 
 use crate::both_backends;
-use crate::sign_in::{enc, password_app};
-use crate::support::{
-    Backend, PASSWORD, SignInSeed, TRADING, TestServer, WEB_REDIRECT, cli, server_app,
-};
+use crate::support::http_session::HttpSession;
+use crate::support::oauth::{authorize_url, enc};
+use crate::support::{Backend, PASSWORD, TRADING, TestServer, WEB_REDIRECT, cli, server_app};
 use grantor_core::clock::ManualClock;
 use grantor_core::model::{Actor, App, AppType, AuditEvent, Caller, Role};
 use grantor_core::scope::ScopeSet;
@@ -22,8 +21,6 @@ both_backends!(
     the_approval_form_rechecks_max_age,
 );
 
-pub(crate) const SIGNED_OUT: &str = "https://app.example.com/signed-out";
-
 /// POSTs a raw urlencoded body; returns status, headers and body text.
 async fn post_raw(
     srv: &TestServer,
@@ -36,20 +33,6 @@ async fn post_raw(
         .post(srv.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    let resp = req.send().await.unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    (status, headers, resp.text().await.unwrap())
-}
-
-pub(crate) async fn get_raw(
-    srv: &TestServer,
-    path: &str,
-    cookie: Option<&str>,
-) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut req = srv.http.get(srv.url(path));
     if let Some(c) = cookie {
         req = req.header("cookie", c);
     }
@@ -111,17 +94,19 @@ async fn oversized_and_overfull_input_is_refused_before_any_work(backend: Backen
     assert!(body.contains("more than 100 parameters"), "{body}");
     let (status, _, _) = post_raw(&srv, "/oauth2/authorize", params(20_000), None).await;
     assert_eq!(status, 413);
-    let (status, _, body) = get_raw(&srv, &format!("/oauth2/authorize?{overfull}"), None).await;
+    let (status, _, body) = srv
+        .get_raw(&format!("/oauth2/authorize?{overfull}"), None)
+        .await;
     assert_eq!(status, 400);
     assert!(body.contains("more than 100 parameters"));
     let long_query = format!("/oauth2/authorize?client_id={}", "a".repeat(17 * 1024));
-    assert_eq!(get_raw(&srv, &long_query, None).await.0, 413);
+    assert_eq!(srv.get_raw(&long_query, None).await.0, 413);
 
     // Pages answer with pages, signed in or not.
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    browser.sign_in(&page, &seed.email, PASSWORD).await;
-    let cookie = browser.cookie_header();
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    session.sign_in(&page, &seed.email, PASSWORD).await;
+    let cookie = session.cookie_header();
     for path in ["/login", "/consent", "/logout", "/account/approvals/revoke"] {
         let (status, headers, body) = post_raw(&srv, path, overfull.clone(), Some(&cookie)).await;
         assert_eq!(status, 400, "{path}");
@@ -136,10 +121,10 @@ async fn oversized_and_overfull_input_is_refused_before_any_work(backend: Backen
         assert_eq!(status, 413, "{path}");
     }
     for path in ["/login", "/logout"] {
-        let (status, _, _) = get_raw(&srv, &format!("{path}?{overfull}"), None).await;
+        let (status, _, _) = srv.get_raw(&format!("{path}?{overfull}"), None).await;
         assert_eq!(status, 400, "{path}");
         let query = format!("{path}?return_to={}", "x".repeat(17 * 1024));
-        assert_eq!(get_raw(&srv, &query, None).await.0, 413, "{path}");
+        assert_eq!(srv.get_raw(&query, None).await.0, 413, "{path}");
     }
 }
 
@@ -165,10 +150,10 @@ fn assert_security_headers(what: &str, headers: &reqwest::header::HeaderMap) {
 async fn every_html_page_carries_the_security_headers(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    browser.sign_in(&page, &seed.email, PASSWORD).await;
-    let cookie = browser.cookie_header();
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    session.sign_in(&page, &seed.email, PASSWORD).await;
+    let cookie = session.cookie_header();
     let consent_url = seed.web_authorize_url("scope=openid+trades%3Aread&state=s");
     let gets: Vec<(&str, String, Option<&str>, u16)> = vec![
         ("sign-in page", "/login".into(), None, 200),
@@ -198,7 +183,7 @@ async fn every_html_page_carries_the_security_headers(backend: Backend) {
         ),
     ];
     for (what, path, cookie, expected) in gets {
-        let (status, headers, body) = get_raw(&srv, &path, cookie).await;
+        let (status, headers, body) = srv.get_raw(&path, cookie).await;
         assert_eq!(status, expected, "{what}: {body}");
         assert_security_headers(what, &headers);
     }
@@ -222,64 +207,33 @@ async fn every_html_page_carries_the_security_headers(backend: Backend) {
     assert_security_headers("expired approval form", &headers);
 }
 
-/// Fails a password-grant sign-in for `username` as seen from `address` (through the trusted
-/// proxy); returns status and body.
-pub(crate) async fn password_attempt(
-    srv: &TestServer,
-    app: &grantor_core::manage::AppWithSecret,
-    address: &str,
-    username: &str,
-    password: &str,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let resp = srv
-        .http
-        .post(srv.url("/oauth2/token"))
-        .basic_auth(&app.app.client_id, app.client_secret.as_deref())
-        .header("x-forwarded-for", address)
-        .form(&[
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    (status, headers, resp.json().await.unwrap_or(Value::Null))
-}
-
-pub(crate) async fn spawn_behind_proxy(backend: Backend) -> (TestServer, SignInSeed) {
-    let srv = TestServer::spawn_with(backend, Arc::new(SystemClock), |c| {
-        c.trusted_proxies = vec!["127.0.0.1".into()];
-    })
-    .await;
-    let seed = srv.seed_sign_in("acme").await;
-    (srv, seed)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlong_credentials_are_refused_before_any_work() {
-    let (srv, seed) = spawn_behind_proxy(Backend::Sqlite).await;
-    let app = password_app(&srv, &seed).await;
+    let (srv, seed) = TestServer::spawn_behind_proxy(Backend::Sqlite).await;
+    let app = srv.password_app(&seed).await;
     let long_email = format!("{}@acme.example", "a".repeat(250));
     let long_password = "p".repeat(1025);
     for _ in 0..5 {
-        let (status, _, body) =
-            password_attempt(&srv, &app, "198.51.100.9", &long_email, PASSWORD).await;
+        let (status, _, body) = srv
+            .oauth()
+            .password_from(&app, "198.51.100.9", &long_email, PASSWORD)
+            .await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_request"))
         );
-        let (status, _, body) =
-            password_attempt(&srv, &app, "198.51.100.9", &seed.email, &long_password).await;
+        let (status, _, body) = srv
+            .oauth()
+            .password_from(&app, "198.51.100.9", &seed.email, &long_password)
+            .await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_request"))
         );
     }
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    let answer = browser
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    let answer = session
         .post(
             "/login",
             &[
@@ -292,34 +246,33 @@ async fn overlong_credentials_are_refused_before_any_work() {
     assert_eq!(answer.status, 400);
     assert!(answer.body.contains("longer than any account"));
     // None of them counted as a failure.
-    let (status, _, _) = password_attempt(&srv, &app, "198.51.100.9", &seed.email, PASSWORD).await;
+    let (status, _, _) = srv
+        .oauth()
+        .password_from(&app, "198.51.100.9", &seed.email, PASSWORD)
+        .await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_flood_is_shed_with_503_while_tokens_are_issued() {
-    let (srv, seed) = spawn_behind_proxy(Backend::Sqlite).await;
-    let app = Arc::new(password_app(&srv, &seed).await);
+    let (srv, seed) = TestServer::spawn_behind_proxy(Backend::Sqlite).await;
+    let app = Arc::new(srv.password_app(&seed).await);
     let srv = Arc::new(srv);
     let flood: Vec<_> = (0..120)
         .map(|i| {
             let (srv, app) = (srv.clone(), app.clone());
             tokio::spawn(async move {
                 let address = format!("198.51.{}.{}", i / 200, i % 200 + 1);
-                password_attempt(&srv, &app, &address, &format!("x{i}@x.example"), "guess").await
+                let guess = format!("x{i}@x.example");
+                srv.oauth()
+                    .password_from(&app, &address, &guess, "guess")
+                    .await
             })
         })
         .collect();
     // Token issuance goes on meanwhile: argon2 runs off the async workers.
     for _ in 0..20 {
-        let (status, _, body) = srv
-            .post_form(
-                "/oauth2/token",
-                Some((seed.seed.client_id(), seed.seed.secret())),
-                &[("grant_type", "client_credentials")],
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
+        srv.token_for(&seed.seed, &[]).await;
     }
     let mut shed = 0;
     for attempt in flood {
@@ -365,13 +318,7 @@ async fn malformed_client_ids_are_refused_and_unknown_ones_are_bounded() {
         "app_".into(),
         "../etc".into(),
     ] {
-        let (status, _, body) = srv
-            .post_form(
-                "/oauth2/token",
-                Some((&id, "secret")),
-                &[("grant_type", "client_credentials")],
-            )
-            .await;
+        let (status, body) = srv.oauth().client_credentials(&id, "secret", &[]).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (401, Some("invalid_client"))
@@ -390,13 +337,7 @@ async fn malformed_client_ids_are_refused_and_unknown_ones_are_bounded() {
         tasks.spawn(async move {
             for i in 0..(limit + 200) / 16 + 1 {
                 let id = format!("app_{:032x}", batch * 1_000_000 + i);
-                let (status, _, _) = srv
-                    .post_form(
-                        "/oauth2/token",
-                        Some((&id, "s")),
-                        &[("grant_type", "client_credentials")],
-                    )
-                    .await;
+                let (status, _) = srv.oauth().client_credentials(&id, "s", &[]).await;
                 assert_eq!(status, 401);
             }
         });
@@ -407,40 +348,6 @@ async fn malformed_client_ids_are_refused_and_unknown_ones_are_bounded() {
         cached > 0 && cached <= limit,
         "{cached} unknown IDs remembered (at most {limit})"
     );
-}
-
-/// A user signs in to the web app through the code flow, approving `scope`; returns the
-/// token response.
-pub(crate) async fn sign_in_to_web_app(
-    srv: &TestServer,
-    seed: &SignInSeed,
-    email: &str,
-    scope: &str,
-) -> Value {
-    let mut browser = srv.browser();
-    let scopes: Vec<&str> = scope.split(' ').collect();
-    let location = browser
-        .authorize(
-            &seed.web_authorize_url(&format!("scope={}&state=s", enc(scope))),
-            email,
-            PASSWORD,
-            &scopes,
-        )
-        .await;
-    let code = crate::support::browser::redirect_params(&location)["code"].clone();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            seed.web_basic(),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", WEB_REDIRECT),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 /// A web app holding a management scope, as could be made before the rule existed (straight
@@ -576,15 +483,14 @@ async fn management_scopes_never_reach_users_apps(backend: Backend) {
     // A users' app that holds one anyway never passes it on: not on the approval page, not
     // through the password grant, not in an organization that added the app.
     let legacy = legacy_app_with_management_scope(&srv, org).await;
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    browser.sign_in(&page, &seed.email, PASSWORD).await;
-    let answer = browser
-        .get(&format!(
-            "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=s",
-            legacy.client_id,
-            enc(WEB_REDIRECT),
-            enc("openid grantor:apps")
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    session.sign_in(&page, &seed.email, PASSWORD).await;
+    let answer = session
+        .get(&authorize_url(
+            &legacy.client_id,
+            WEB_REDIRECT,
+            &format!("scope={}&state=s", enc("openid grantor:apps")),
         ))
         .await;
     let location = answer
@@ -606,16 +512,13 @@ async fn management_scopes_never_reach_users_apps(backend: Backend) {
     .await
     .unwrap();
     for (user, org) in [(seed.email.as_str(), "acme"), ("bob@beta.example", "beta")] {
-        let (status, _, body) = srv
-            .post_form(
-                "/oauth2/token",
+        let (status, body) = srv
+            .oauth()
+            .password(
                 Some((&legacy.client_id, "gr_sec_old")),
-                &[
-                    ("grant_type", "password"),
-                    ("username", user),
-                    ("password", PASSWORD),
-                    ("organization", org),
-                ],
+                user,
+                PASSWORD,
+                &[("organization", org)],
             )
             .await;
         assert_eq!(status, 200, "{body}");
@@ -627,15 +530,7 @@ async fn introspection_answers_only_the_tokens_app_or_the_audience_owner(backend
     let srv = TestServer::spawn(backend).await;
     let acme = srv.seed("acme").await;
     let beta = srv.seed("beta").await;
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((acme.client_id(), acme.secret())),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-    assert_eq!(status, 200);
-    let token = body["access_token"].as_str().unwrap();
+    let token = &srv.token_for(&acme, &[]).await;
     // Another app of the organization that owns the Trading API (its resource server).
     let gateway = srv
         .state
@@ -649,15 +544,7 @@ async fn introspection_answers_only_the_tokens_app_or_the_audience_owner(backend
         .unwrap();
     let introspect = |id: String, secret: String| {
         let srv = &srv;
-        async move {
-            srv.post_form(
-                "/oauth2/introspect",
-                Some((&id, &secret)),
-                &[("token", token)],
-            )
-            .await
-            .2
-        }
+        async move { srv.oauth().introspect(Some((&id, &secret)), token).await }
     };
     let own = introspect(acme.client_id().into(), acme.secret().into()).await;
     assert_eq!(own["active"], true);
@@ -676,11 +563,11 @@ async fn the_approval_form_rechecks_max_age(backend: Backend) {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let srv = TestServer::spawn_with(backend, clock.clone(), |_| {}).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let url = seed.web_authorize_url("scope=openid+trades%3Aread&state=s&max_age=60");
-    let page = browser.get(&url).await;
-    let page = browser.follow(page).await;
-    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let page = session.get(&url).await;
+    let page = session.follow(page).await;
+    let consent = session.sign_in(&page, &seed.email, PASSWORD).await;
     assert!(
         consent.body.contains("action=\"/consent\""),
         "{}",
@@ -688,7 +575,7 @@ async fn the_approval_form_rechecks_max_age(backend: Backend) {
     );
     // The page stays open longer than max_age allows.
     clock.advance(120);
-    let answer = browser
+    let answer = session
         .decide(&consent, true, &["openid", "trades:read"], None)
         .await;
     let location = answer.location.unwrap();
@@ -696,16 +583,12 @@ async fn the_approval_form_rechecks_max_age(backend: Backend) {
         location.starts_with("/login?return_to="),
         "sign in again, no code: {location}"
     );
-    let page = browser.get(&location).await;
-    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
-    let answer = browser
+    let page = session.get(&location).await;
+    let consent = session.sign_in(&page, &seed.email, PASSWORD).await;
+    let answer = session
         .decide(&consent, true, &["openid", "trades:read"], None)
         .await;
     assert!(answer.location.unwrap().starts_with(WEB_REDIRECT));
-}
-
-pub(crate) fn algs(keys: &[(String, String)]) -> Vec<&str> {
-    keys.iter().map(|(alg, _)| alg.as_str()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -724,11 +607,11 @@ async fn cookies_carry_the_host_prefix_under_an_https_issuer() {
         "{set}"
     );
     assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
-    let mut browser = crate::support::browser::Browser::new(&base);
-    let page = browser.get("/login").await;
-    browser.sign_in(&page, &seed.email, PASSWORD).await;
-    assert!(browser.has_cookie("__Host-grantor_session"));
-    assert_eq!(browser.get("/account").await.status, 200);
+    let mut session = HttpSession::new(&base);
+    let page = session.get("/login").await;
+    session.sign_in(&page, &seed.email, PASSWORD).await;
+    assert!(session.has_cookie("__Host-grantor_session"));
+    assert_eq!(session.get("/account").await.status, 200);
 }
 
 #[tokio::test]

@@ -2,12 +2,12 @@
 //! each probe sent again and its answer checked. No organization, and no one inside it with a
 //! smaller role, reaches past their share.
 
-use crate::api::{call, create_platform_admin, post_once, user_token};
 use crate::both_backends;
+use crate::support::api::{Api, PLATFORM_ADMIN};
+use crate::support::oauth::{self, decode_payload};
 use crate::support::{Backend, PASSWORD, TestServer, server_app};
 use grantor_core::model::{Caller, Role, ScopeDefinition};
 use grantor_core::store::{AuditLog, AuditQuery, ResourceServerStore, UserStore, Window};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 both_backends!(
@@ -26,47 +26,29 @@ both_backends!(
     audit_events_of_one_second_list_in_the_order_written,
 );
 
-/// An access token from a server app's client credentials, and the token response.
+/// A server app's token response from its client credentials, which must be issued.
 async fn app_token(srv: &TestServer, id: &str, secret: &str, extra: &[(&str, &str)]) -> Value {
-    let mut form = vec![("grant_type", "client_credentials")];
-    form.extend_from_slice(extra);
-    let (status, _, body) = srv
-        .post_form("/oauth2/token", Some((id, secret)), &form)
-        .await;
+    let (status, body) = srv.oauth().client_credentials(id, secret, extra).await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
-/// Acme seeded for sign-in, its member made an owner, and a management token of theirs with
+/// Acme seeded for sign-in, its member made an owner, and the management API as them with
 /// `scopes`.
-async fn acme_owner(srv: &TestServer, scopes: &[&str]) -> (crate::support::SignInSeed, String) {
+async fn acme_owner<'a>(
+    srv: &'a TestServer,
+    scopes: &[&str],
+) -> (crate::support::SignInSeed, Api<'a>) {
     let seed = srv.seed_sign_in("acme").await;
     srv.member(&seed.seed.org.id, &seed.email, Role::Owner)
         .await;
-    let token = user_token(srv, "acme", &seed.email, scopes).await;
-    (seed, token)
+    let owner = srv.api_as("acme", &seed.email, scopes).await;
+    (seed, owner)
 }
 
-/// A server app of `org` holding `scopes`, added to it by the operator with `granted`.
-async fn added_server_app(
-    srv: &TestServer,
-    org: &str,
-    scopes: &[&str],
-    granted: &[&str],
-) -> (String, String) {
-    let m = &srv.state.manager;
-    let app = m
-        .create_app(&Caller::operator(), org, server_app("robot", scopes))
-        .await
-        .unwrap();
-    m.add_app_to_organization(
-        &Caller::operator(),
-        &app.app.client_id,
-        org,
-        granted.iter().map(|s| s.to_string()).collect(),
-    )
-    .await
-    .unwrap();
+/// A server app of `org` holding `scopes`, added to it by the operator with all of them.
+async fn added_server_app(srv: &TestServer, org: &str, scopes: &[&str]) -> (String, String) {
+    let app = srv.added_app(org, server_app("robot", scopes)).await;
     (app.app.client_id, app.client_secret.unwrap())
 }
 
@@ -75,24 +57,20 @@ async fn the_issuers_own_urls_are_no_resource_server(backend: Backend) {
     let seed = srv.seed_sign_in("acme").await;
     srv.member(&seed.seed.org.id, "dev@acme.example", Role::Developer)
         .await;
-    let developer = user_token(&srv, "acme", "dev@acme.example", &["grantor:resources"]).await;
-    for identifier in [srv.url("/api/v1"), srv.issuer.clone(), srv.url("/oauth2")] {
-        let (status, _, body) = call(
-            &srv,
-            Some(&developer),
-            Method::POST,
-            "/api/v1/orgs/acme/resource-servers",
-            Some(json!({"identifier": identifier, "name": "Mine",
-                        "scopes": [{"name": "mine:read", "description": ""}]})),
-        )
+    let developer = srv
+        .api_as("acme", "dev@acme.example", &["grantor:resources"])
         .await;
+    for identifier in [srv.url("/api/v1"), srv.issuer.clone(), srv.url("/oauth2")] {
+        let mine = json!({"identifier": identifier, "name": "Mine",
+                          "scopes": [{"name": "mine:read", "description": ""}]});
+        let reply = developer.create_resource_server("acme", mine).await;
         assert_eq!(
-            (status, body["errors"][0]["field"].as_str()),
+            (reply.status, reply.body["errors"][0]["field"].as_str()),
             (422, Some("identifier")),
-            "{identifier}: {body}"
+            "{identifier}: {}",
+            reply.body
         );
     }
-
     // A resource server that took the management API's identifier before this was refused
     // (written to the store directly, as an old installation may hold it).
     let beta = srv.seed("beta").await;
@@ -134,40 +112,26 @@ async fn the_issuers_own_urls_are_no_resource_server(backend: Backend) {
         )
         .await
         .unwrap();
-    let acme_admin = user_token(&srv, "acme", &seed.email, &["grantor:apps"]).await;
+    let acme_admin = srv.user_token("acme", &seed.email, &["grantor:apps"]).await;
     let (status, _, info) = srv
         .post_form(
             "/oauth2/introspect",
-            Some((&spy.app.client_id, spy.client_secret.as_deref().unwrap())),
+            oauth::basic(&spy),
             &[("token", &acme_admin)],
         )
         .await;
     assert_eq!((status, &info), (200, &json!({"active": false})));
     // A token with the legacy scope carries neither it nor the management audience, and the
     // API refuses a token without a grantor:* scope whatever its audience.
-    let (id, secret) =
-        added_server_app(&srv, &beta.org.id, &["legacy:read"], &["legacy:read"]).await;
+    let (id, secret) = added_server_app(&srv, &beta.org.id, &["legacy:read"]).await;
     let token = app_token(&srv, &id, &secret, &[]).await;
     assert_eq!(token["scope"], "", "{token}");
-    let (status, _, body) = call(
-        &srv,
-        token["access_token"].as_str(),
-        Method::GET,
-        "/api/v1/orgs",
-        None,
-    )
-    .await;
-    assert!(status == 401 || status == 403, "{status} {body}");
-    let resource_only = user_token(&srv, "acme", &seed.email, &["trades:read"]).await;
-    let (status, _, body) = call(
-        &srv,
-        Some(&resource_only),
-        Method::GET,
-        "/api/v1/orgs",
-        None,
-    )
-    .await;
-    assert!(status == 401 || status == 403, "{status} {body}");
+    let legacy_token = token["access_token"].as_str().unwrap();
+    let reply = srv.api(legacy_token).orgs().await;
+    assert!(reply.status == 401 || reply.status == 403, "{reply:?}");
+    let resource_only = srv.api_as("acme", &seed.email, &["trades:read"]).await;
+    let reply = resource_only.orgs().await;
+    assert!(reply.status == 401 || reply.status == 403, "{reply:?}");
 }
 
 async fn api_tokens_are_managed_with_their_scope_in_their_organization(backend: Backend) {
@@ -175,28 +139,16 @@ async fn api_tokens_are_managed_with_their_scope_in_their_organization(backend: 
     let seed = srv.seed_sign_in("acme").await;
     let beta = srv.seed("beta").await;
     srv.member(&beta.org.id, &seed.email, Role::Member).await;
-    let in_beta = user_token(&srv, "beta", &seed.email, &["grantor:api-tokens"]).await;
-    let apps_only = user_token(&srv, "acme", &seed.email, &["grantor:apps"]).await;
-    let in_acme = user_token(&srv, "acme", &seed.email, &["grantor:api-tokens"]).await;
+    let in_beta = srv
+        .api_as("beta", &seed.email, &["grantor:api-tokens"])
+        .await;
+    let apps_only = srv.api_as("acme", &seed.email, &["grantor:apps"]).await;
+    let in_acme = srv
+        .api_as("acme", &seed.email, &["grantor:api-tokens"])
+        .await;
 
-    let (status, _, _) = call(
-        &srv,
-        Some(&apps_only),
-        Method::GET,
-        "/api/v1/me/api-tokens",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403);
-    let (status, _, listed) = call(
-        &srv,
-        Some(&in_acme),
-        Method::GET,
-        "/api/v1/me/api-tokens",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{listed}");
+    assert_eq!(apps_only.api_tokens().await.status, 403);
+    let listed = in_acme.api_tokens().await.expect(200);
     let items = listed["items"].as_array().unwrap();
     assert!(!items.is_empty());
     assert!(
@@ -205,22 +157,19 @@ async fn api_tokens_are_managed_with_their_scope_in_their_organization(backend: 
             .all(|t| t["org_id"] == seed.seed.org.id.as_str()),
         "only acme's: {listed}"
     );
-    let (_, _, theirs) = call(
-        &srv,
-        Some(&in_beta),
-        Method::GET,
-        "/api/v1/me/api-tokens",
-        None,
-    )
-    .await;
-    let beta_token = theirs["items"][0]["id"].as_str().unwrap().to_string();
-    let path = format!("/api/v1/me/api-tokens/{beta_token}");
-    let (status, _, _) = call(&srv, Some(&apps_only), Method::DELETE, &path, None).await;
-    assert_eq!(status, 403);
-    let (status, _, _) = call(&srv, Some(&in_acme), Method::DELETE, &path, None).await;
-    assert_eq!(status, 404, "beta's token is not reachable from acme");
-    let (status, _, _) = call(&srv, Some(&in_beta), Method::GET, "/api/v1/orgs", None).await;
-    assert_eq!(status, 200, "the beta token still works");
+    let theirs = in_beta.api_tokens().await.body;
+    let beta_token = theirs["items"][0]["id"].as_str().unwrap();
+    assert_eq!(apps_only.revoke_api_token(beta_token).await.status, 403);
+    assert_eq!(
+        in_acme.revoke_api_token(beta_token).await.status,
+        404,
+        "beta's token is not reachable from acme"
+    );
+    assert_eq!(
+        in_beta.orgs().await.status,
+        200,
+        "the beta token still works"
+    );
 }
 
 async fn an_api_token_is_minted_within_the_calling_tokens_scopes(backend: Backend) {
@@ -228,31 +177,20 @@ async fn an_api_token_is_minted_within_the_calling_tokens_scopes(backend: Backen
     let seed = srv.seed_sign_in("acme").await;
     srv.member(&seed.seed.org.id, "dev@acme.example", Role::Developer)
         .await;
-    let narrow = user_token(&srv, "acme", "dev@acme.example", &["grantor:api-tokens"]).await;
+    let narrow = srv
+        .api_as("acme", "dev@acme.example", &["grantor:api-tokens"])
+        .await;
     for scopes in [
         json!(["grantor:apps"]),
         json!(["grantor:resources"]),
         json!(["trades:read"]),
     ] {
-        let (status, _, body) = call(
-            &srv,
-            Some(&narrow),
-            Method::POST,
-            "/api/v1/me/api-tokens",
-            Some(json!({"name": "wider", "scopes": scopes, "expires_in": 31536000})),
-        )
-        .await;
-        assert_eq!(status, 403, "{scopes}: {body}");
+        let wider = json!({"name": "wider", "scopes": scopes, "expires_in": 31536000});
+        let reply = narrow.create_api_token(wider).await;
+        assert_eq!(reply.status, 403, "{scopes}: {}", reply.body);
     }
-    let (status, _, body) = call(
-        &srv,
-        Some(&narrow),
-        Method::POST,
-        "/api/v1/me/api-tokens",
-        Some(json!({"name": "same", "scopes": ["grantor:api-tokens"]})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    let same = json!({"name": "same", "scopes": ["grantor:api-tokens"]});
+    narrow.create_api_token(same).await.expect(201);
 }
 
 async fn an_admin_client_cannot_take_hold_of_apps_above_its_scopes(backend: Backend) {
@@ -260,15 +198,9 @@ async fn an_admin_client_cannot_take_hold_of_apps_above_its_scopes(backend: Back
     let acme = srv.seed("acme").await;
     let beta = srv.seed("beta").await;
     let acme_id = acme.org.id.as_str();
-    let (apps_id, apps_secret) =
-        added_server_app(&srv, acme_id, &["grantor:apps"], &["grantor:apps"]).await;
-    let (members_id, _) = added_server_app(
-        &srv,
-        acme_id,
-        &["grantor:members", "grantor:audit"],
-        &["grantor:members", "grantor:audit"],
-    )
-    .await;
+    let (apps_id, apps_secret) = added_server_app(&srv, acme_id, &["grantor:apps"]).await;
+    let (members_id, _) =
+        added_server_app(&srv, acme_id, &["grantor:members", "grantor:audit"]).await;
     // An app of acme that beta added with grantor:members.
     let m = &srv.state.manager;
     let shared = m
@@ -288,39 +220,23 @@ async fn an_admin_client_cannot_take_hold_of_apps_above_its_scopes(backend: Back
     .await
     .unwrap();
     let admin = app_token(&srv, &apps_id, &apps_secret, &[]).await;
-    let admin = admin["access_token"].as_str().unwrap();
+    let admin = srv.api(admin["access_token"].as_str().unwrap());
     for target in [&members_id, &shared.app.client_id] {
-        let (status, _, body) = call(
-            &srv,
-            Some(admin),
-            Method::POST,
-            &format!("/api/v1/orgs/acme/apps/{target}/secret"),
-            Some(json!({})),
-        )
-        .await;
-        assert_eq!(status, 403, "{body}");
-        assert!(body.get("client_secret").is_none());
+        let reply = admin
+            .regenerate_secret("acme", target, Some(json!({})))
+            .await;
+        assert_eq!(reply.status, 403, "{}", reply.body);
+        assert!(reply.body.get("client_secret").is_none());
     }
     // Nor may it add an app to its organization with more than it holds.
-    let (status, _, body) = call(
-        &srv,
-        Some(admin),
-        Method::POST,
-        "/api/v1/orgs/acme/added-apps",
-        Some(json!({"client_id": acme.client_id(), "scopes": ["trades:write"]})),
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
+    let more = json!({"client_id": acme.client_id(), "scopes": ["trades:write"]});
+    let reply = admin.add_app("acme", more).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
     // Its own secret, within its own scopes, it may regenerate.
-    let (status, _, body) = call(
-        &srv,
-        Some(admin),
-        Method::POST,
-        &format!("/api/v1/orgs/acme/apps/{apps_id}/secret"),
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    admin
+        .regenerate_secret("acme", &apps_id, Some(json!({})))
+        .await
+        .expect(200);
 }
 
 async fn the_only_owner_stays_an_owner_even_under_concurrent_changes(backend: Backend) {
@@ -328,19 +244,14 @@ async fn the_only_owner_stays_an_owner_even_under_concurrent_changes(backend: Ba
     let seed = srv.seed_sign_in("acme").await;
     let org = seed.seed.org.id.clone();
     srv.member(&org, "owner@acme.example", Role::Owner).await;
-    let owner = user_token(&srv, "acme", "owner@acme.example", &["grantor:members"]).await;
+    let owner = srv
+        .api_as("acme", "owner@acme.example", &["grantor:members"])
+        .await;
     // Re-adding the only owner with another role is the same demotion as PATCH.
     srv.member(&org, &seed.email, Role::Member).await;
-    let (status, _, body) = call(
-        &srv,
-        Some(&owner),
-        Method::POST,
-        "/api/v1/orgs/acme/members",
-        Some(json!({"user": "owner@acme.example", "role": "member"})),
-    )
-    .await;
-    assert_eq!(status, 422, "{body}");
-
+    let demotion = json!({"user": "owner@acme.example", "role": "member"});
+    let reply = owner.add_member("acme", demotion).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
     // Two owners demoting each other at once: one of them stays an owner, every time.
     let m = &srv.state.manager;
     let op = Caller::operator();
@@ -368,18 +279,22 @@ async fn a_replayed_answer_reaches_only_a_caller_who_may_ask_now(backend: Backen
     let seed = srv.seed_sign_in("acme").await;
     let org = seed.seed.org.id.clone();
     srv.member(&org, "dev@acme.example", Role::Developer).await;
-    let developer = user_token(&srv, "acme", "dev@acme.example", &["grantor:apps"]).await;
+    let developer = srv
+        .api_as("acme", "dev@acme.example", &["grantor:apps"])
+        .await;
     let app = json!({"type": "server", "name": "nightly", "scopes": ["trades:read"]});
     let apps = "/api/v1/orgs/acme/apps";
-    let (status, replayed, first) = post_once(&srv, &developer, apps, "k1", &app).await;
+    let (status, replayed, first) = developer.post_once(apps, "k1", &app).await;
     assert_eq!((status, replayed), (201, false), "{first}");
     // The same user through a token without grantor:apps: refused, and no secret.
-    let narrow = user_token(&srv, "acme", "dev@acme.example", &["grantor:api-tokens"]).await;
-    let (status, replayed, body) = post_once(&srv, &narrow, apps, "k1", &app).await;
+    let narrow = srv
+        .api_as("acme", "dev@acme.example", &["grantor:api-tokens"])
+        .await;
+    let (status, replayed, body) = narrow.post_once(apps, "k1", &app).await;
     assert_eq!((status, replayed), (403, false), "{body}");
     assert!(body.get("client_secret").is_none());
     // With the right token, the first answer comes back.
-    let (status, replayed, again) = post_once(&srv, &developer, apps, "k1", &app).await;
+    let (status, replayed, again) = developer.post_once(apps, "k1", &app).await;
     assert_eq!((status, replayed), (201, true));
     assert_eq!(again["client_secret"], first["client_secret"]);
     // Not once the user has left the organization.
@@ -388,7 +303,7 @@ async fn a_replayed_answer_reaches_only_a_caller_who_may_ask_now(backend: Backen
         .remove_member(&Caller::operator(), &org, "dev@acme.example")
         .await
         .unwrap();
-    let (status, _, body) = post_once(&srv, &developer, apps, "k1", &app).await;
+    let (status, _, body) = developer.post_once(apps, "k1", &app).await;
     assert_eq!(status, 404, "{body}");
     assert!(body.get("client_secret").is_none());
 }
@@ -417,24 +332,17 @@ async fn an_organizations_apis_reach_tokens_only_in_its_context(backend: Backend
         .unwrap();
     }
     // Acme's app, added by acme, gets acme's orders API, never beta's.
-    let (id, secret) =
-        added_server_app(&srv, &acme.org.id, &["orders:read"], &["orders:read"]).await;
+    let (id, secret) = added_server_app(&srv, &acme.org.id, &["orders:read"]).await;
     let token = app_token(&srv, &id, &secret, &[]).await;
     assert_eq!(token["scope"], "orders:read");
-    let claims = crate::sign_in::decode_payload(token["access_token"].as_str().unwrap());
+    let claims = decode_payload(token["access_token"].as_str().unwrap());
     assert_eq!(claims["aud"], "https://orders.acme.example", "{claims}");
-    let refused = srv
-        .post_form(
-            "/oauth2/token",
-            Some((&id, &secret)),
-            &[
-                ("grant_type", "client_credentials"),
-                ("resource", "https://orders.beta.example"),
-            ],
-        )
+    let (status, body) = srv
+        .oauth()
+        .client_credentials(&id, &secret, &[("resource", "https://orders.beta.example")])
         .await;
     assert_eq!(
-        (refused.0, refused.2["error"].as_str()),
+        (status, body["error"].as_str()),
         (400, Some("invalid_target"))
     );
     // Added by beta's owner, the same app acts in beta with beta's API.
@@ -447,7 +355,7 @@ async fn an_organizations_apis_reach_tokens_only_in_its_context(backend: Backend
     .await
     .unwrap();
     let token = app_token(&srv, &id, &secret, &[("organization", "beta")]).await;
-    let claims = crate::sign_in::decode_payload(token["access_token"].as_str().unwrap());
+    let claims = decode_payload(token["access_token"].as_str().unwrap());
     assert_eq!(
         (claims["aud"].as_str(), claims["org_id"].as_str()),
         (
@@ -468,15 +376,9 @@ async fn an_organizations_apis_reach_tokens_only_in_its_context(backend: Backend
     )
     .await
     .unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((&id, &secret)),
-            &[
-                ("grant_type", "client_credentials"),
-                ("organization", "acme"),
-            ],
-        )
+    let (status, body) = srv
+        .oauth()
+        .client_credentials(&id, &secret, &[("organization", "acme")])
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -493,7 +395,7 @@ async fn an_organizations_apis_reach_tokens_only_in_its_context(backend: Backend
         ],
     )
     .await;
-    let claims = crate::sign_in::decode_payload(token["access_token"].as_str().unwrap());
+    let claims = decode_payload(token["access_token"].as_str().unwrap());
     assert_eq!(claims["aud"], "https://orders-eu.acme.example");
     // An API token carries only its own organization's API scopes.
     let member = srv.seed_sign_in("gamma").await;
@@ -522,60 +424,41 @@ async fn names_refuse_control_characters_and_audit_details_are_structured(backen
         &["grantor:apps", "grantor:resources", "grantor:audit"],
     )
     .await;
-    let apps = "/api/v1/orgs/acme/apps";
     for (name, field) in [
         ("two\nlines", "name"),
         ("nul\u{0}here", "name"),
         ("tab\there", "name"),
     ] {
-        let (status, _, body) = call(
-            &srv,
-            Some(&owner),
-            Method::POST,
-            apps,
-            Some(json!({"type": "server", "name": name, "scopes": ["trades:read"]})),
-        )
-        .await;
+        let app = json!({"type": "server", "name": name, "scopes": ["trades:read"]});
+        let reply = owner.create_app("acme", app).await;
         assert_eq!(
-            (status, body["errors"][0]["field"].as_str()),
+            (reply.status, reply.body["errors"][0]["field"].as_str()),
             (422, Some(field)),
-            "{name:?}: {body}"
+            "{name:?}: {}",
+            reply.body
         );
     }
-    let (status, _, body) = call(
-        &srv,
-        Some(&owner),
-        Method::POST,
-        "/api/v1/orgs/acme/resource-servers",
-        Some(
-            json!({"identifier": "https://api.example.com/a b", "name": "A",
-                    "scopes": [{"name": "a:b", "description": ""}]}),
-        ),
-    )
-    .await;
+    let spaced = json!({"identifier": "https://api.example.com/a b", "name": "A",
+                        "scopes": [{"name": "a:b", "description": ""}]});
+    let reply = owner.create_resource_server("acme", spaced).await;
     assert_eq!(
-        (status, body["errors"][0]["field"].as_str()),
+        (reply.status, reply.body["errors"][0]["field"].as_str()),
         (422, Some("identifier")),
-        "{body}"
+        "{}",
+        reply.body
     );
     // NUL in a path or a query is refused before any lookup, never a 5xx.
     for path in [
         "/api/v1/orgs/ac%00me/apps",
         "/api/v1/orgs/acme/audit-events?actor=a%00b",
     ] {
-        let (status, _, body) = call(&srv, Some(&owner), Method::GET, path, None).await;
-        assert_eq!(status, 400, "{path}: {body}");
+        let reply = owner.get(path).await;
+        assert_eq!(reply.status, 400, "{path}: {}", reply.body);
     }
     // An app name that looks like more details stays one value.
-    let (status, _, _) = call(
-        &srv,
-        Some(&owner),
-        Method::POST,
-        apps,
-        Some(json!({"type": "server", "name": "x scopes=grantor:members", "scopes": ["trades:read"]})),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let app =
+        json!({"type": "server", "name": "x scopes=grantor:members", "scopes": ["trades:read"]});
+    assert_eq!(owner.create_app("acme", app).await.status, 201);
     let events = srv
         .state
         .store
@@ -599,20 +482,16 @@ async fn unknown_and_foreign_organizations_look_the_same(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
     srv.seed("beta").await;
-    let token = user_token(&srv, "acme", &seed.email, &["grantor:api-tokens"]).await;
+    let acme = srv
+        .api_as("acme", &seed.email, &["grantor:api-tokens"])
+        .await;
     let mut answers = Vec::new();
     for org in ["beta", "no-such-org"] {
-        let (status, _, body) = call(
-            &srv,
-            Some(&token),
-            Method::POST,
-            "/api/v1/me/api-tokens",
-            Some(json!({"org": org, "name": "x", "scopes": ["grantor:api-tokens"]})),
-        )
-        .await;
+        let token = json!({"org": org, "name": "x", "scopes": ["grantor:api-tokens"]});
+        let reply = acme.create_api_token(token).await;
         answers.push((
-            status,
-            body["detail"]
+            reply.status,
+            reply.body["detail"]
                 .as_str()
                 .unwrap_or_default()
                 .replace(org, "ORG"),
@@ -678,30 +557,13 @@ async fn an_apps_token_lifetime_returns_to_the_default(backend: Backend) {
     let seed = srv.seed_sign_in("acme").await;
     srv.member(&seed.seed.org.id, &seed.email, Role::Developer)
         .await;
-    let token = user_token(&srv, "acme", &seed.email, &["grantor:apps"]).await;
-    let path = format!("/api/v1/orgs/acme/apps/{}", seed.seed.client_id());
-    let (status, _, body) = call(
-        &srv,
-        Some(&token),
-        Method::PATCH,
-        &path,
-        Some(json!({"access_token_ttl": 120})),
-    )
-    .await;
-    assert_eq!(
-        (status, body["access_token_ttl"].as_i64()),
-        (200, Some(120)),
-        "{body}"
-    );
-    let (status, _, body) = call(
-        &srv,
-        Some(&token),
-        Method::PATCH,
-        &path,
-        Some(json!({"access_token_ttl": 0})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let developer = srv.api_as("acme", &seed.email, &["grantor:apps"]).await;
+    let bot = seed.seed.client_id();
+    let ttl = json!({"access_token_ttl": 120});
+    let body = developer.update_app("acme", bot, ttl).await.expect(200);
+    assert_eq!(body["access_token_ttl"], 120, "{body}");
+    let ttl = json!({"access_token_ttl": 0});
+    let body = developer.update_app("acme", bot, ttl).await.expect(200);
     assert!(
         body.get("access_token_ttl").is_none(),
         "back to the default: {body}"
@@ -713,40 +575,35 @@ async fn an_apps_token_lifetime_returns_to_the_default(backend: Backend) {
 async fn idempotency_and_list_answers_carry_their_own_status(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    create_platform_admin(&srv).await;
-    srv.member(&seed.seed.org.id, "root@ops.example", Role::Member)
+    srv.platform_admin().await;
+    srv.member(&seed.seed.org.id, PLATFORM_ADMIN, Role::Member)
         .await;
-    let admin = user_token(
-        &srv,
-        "acme",
-        "root@ops.example",
-        &["grantor:orgs", "grantor:apps"],
-    )
-    .await;
+    let admin = srv
+        .api_as("acme", PLATFORM_ADMIN, &["grantor:orgs", "grantor:apps"])
+        .await;
     // A method the path does not serve is 405, Idempotency-Key or not.
     let resp = srv
         .http
         .delete(srv.url("/api/v1/orgs"))
-        .bearer_auth(&admin)
+        .bearer_auth(admin.token())
         .header("idempotency-key", "")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 405);
     // An empty limit is not a number.
-    let (status, _, body) =
-        call(&srv, Some(&admin), Method::GET, "/api/v1/orgs?limit=", None).await;
+    let reply = admin.get("/api/v1/orgs?limit=").await;
     assert_eq!(
-        (status, body["errors"][0]["field"].as_str()),
+        (reply.status, reply.body["errors"][0]["field"].as_str()),
         (422, Some("limit")),
-        "{body}"
+        "{}",
+        reply.body
     );
     // A key reused for another request: the body's status is the answer's.
-    let (status, _, _) =
-        post_once(&srv, &admin, "/api/v1/orgs", "k", &json!({"name": "one"})).await;
+    let orgs = "/api/v1/orgs";
+    let (status, _, _) = admin.post_once(orgs, "k", &json!({"name": "one"})).await;
     assert_eq!(status, 201);
-    let (status, _, body) =
-        post_once(&srv, &admin, "/api/v1/orgs", "k", &json!({"name": "two"})).await;
+    let (status, _, body) = admin.post_once(orgs, "k", &json!({"name": "two"})).await;
     assert_eq!(
         (status, body["status"].as_u64()),
         (422, Some(422)),
@@ -770,15 +627,10 @@ async fn audit_events_of_one_second_list_in_the_order_written(backend: Backend) 
             .unwrap();
         made.push(app.app.client_id);
     }
-    let (status, _, body) = call(
-        &srv,
-        Some(&owner),
-        Method::GET,
-        "/api/v1/orgs/acme/audit-events?action=app.create&limit=12",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let body = owner
+        .audit_events("acme", "action=app.create&limit=12")
+        .await
+        .expect(200);
     let listed: Vec<&str> = body["items"]
         .as_array()
         .unwrap()

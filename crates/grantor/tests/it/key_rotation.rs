@@ -3,8 +3,8 @@
 //! rotation runs by itself, and nodes rotating at once make one next key.
 
 use crate::both_backends;
-use crate::hardening::algs;
-use crate::resource::*;
+use crate::support::oauth::{jwks_kids, kid};
+use crate::support::resource_server::{serve, status_and_challenge};
 use crate::support::{Backend, TRADING, TestServer, config, eventually};
 use grantor_core::clock::ManualClock;
 use grantor_core::keyring;
@@ -14,7 +14,7 @@ use grantor_resource::{Config, Validator};
 use grantor_server::Application;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 both_backends!(
     nodes_rotating_at_once_create_one_next_key,
@@ -57,36 +57,49 @@ async fn nodes_rotating_at_once_create_one_next_key(backend: Backend) {
     tokio::spawn(node.run(std::future::pending()));
     clock.advance(policy.overlap.max(INTERVAL) + 1);
     // RSA key generation can take seconds on a busy machine, so wait for both new keys.
-    let started = Instant::now();
-    let mut next = next_keys(&srv).await;
-    while next.len() < 2 || next.iter().any(|k| waiting.contains(k)) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "keys rotate: {next:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        next = next_keys(&srv).await;
-    }
-    // Give the slower node its turn to (not) add a duplicate.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("keys rotate", Duration::from_secs(30), || async {
+        let next = next_keys(&srv).await;
+        next.len() >= 2 && !next.iter().any(|k| waiting.contains(k))
+    })
+    .await;
+    let next = next_keys(&srv).await;
+    // The second node has had its turn to (not) add a duplicate once it publishes the new
+    // keys: in one poll it applies the transitions due, then reloads the keys it publishes.
+    let second_jwks = || async {
+        let jwks: Value = srv
+            .http
+            .get(format!("{issuer}/oauth2/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        jwks
+    };
+    eventually(
+        "the second node publishes the new keys",
+        Duration::from_secs(30),
+        || async {
+            let published = second_jwks().await["keys"].to_string();
+            next.iter().all(|(_, kid)| published.contains(kid.as_str()))
+        },
+    )
+    .await;
     let next = next_keys(&srv).await;
     assert_eq!(
         algs(&next),
         ["ES256", "RS256"],
         "one next key per algorithm"
     );
-    let jwks: Value = srv
-        .http
-        .get(format!("{issuer}/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = second_jwks().await;
     let published = jwks["keys"].as_array().unwrap().len();
     // Two retired, two active, two next.
     assert_eq!(published, 6, "{jwks}");
+}
+
+fn algs(keys: &[(String, String)]) -> Vec<&str> {
+    keys.iter().map(|(alg, _)| alg.as_str()).collect()
 }
 
 /// The signing keys waiting to sign: `(alg, kid)`, sorted.
@@ -114,7 +127,7 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
     // Keys refetched at every unknown kid and whenever older than one second.
     let config =
         Config::new(&srv.issuer, TRADING).with_jwks_refresh(Duration::from_secs(1), Duration::ZERO);
-    let base = api(Validator::with_clock(config, clock.clone())).await;
+    let base = serve(Validator::with_clock(config, clock.clone())).await;
     let http = reqwest::Client::new();
     let orders = format!("{base}/orders");
     let accepted = |t: String| {
@@ -127,7 +140,7 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
         }
     };
 
-    let before = token(&srv, &seed, None).await;
+    let before = srv.token_for(&seed, &[]).await;
     let old_kid = kid(&before);
     assert!(accepted(before.clone()).await);
 
@@ -140,7 +153,7 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
         || async { jwks_kids(&srv).await.contains(&new_kids[0]) },
     )
     .await;
-    let during = token(&srv, &seed, None).await;
+    let during = srv.token_for(&seed, &[]).await;
     assert_eq!(
         kid(&during),
         old_kid,
@@ -149,10 +162,10 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
 
     clock.advance(61);
     eventually("the new key signs", Duration::from_secs(2), || async {
-        kid(&token(&srv, &seed, None).await) == new_kids[0]
+        kid(&srv.token_for(&seed, &[]).await) == new_kids[0]
     })
     .await;
-    let after = token(&srv, &seed, None).await;
+    let after = srv.token_for(&seed, &[]).await;
     for t in [&before, &during, &after] {
         assert!(
             accepted(t.clone()).await,
@@ -171,7 +184,13 @@ async fn tokens_signed_before_during_and_after_a_rotation_verify_without_restart
         || async { !jwks_kids(&srv).await.contains(&old_kid) },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The resource server refetches keys older than a second (of real time).
+    eventually(
+        "the resource server drops the removed key",
+        Duration::from_secs(5),
+        || async { !accepted(before.clone()).await },
+    )
+    .await;
     let (status, challenge, _) = status_and_challenge(&http, &orders, Some(&before), false).await;
     assert_eq!(status, 401, "a token signed with a removed key is refused");
     assert!(challenge.contains("invalid_token"));
@@ -189,7 +208,7 @@ async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
     })
     .await;
     let seed = srv.seed("acme").await;
-    let first = kid(&token(&srv, &seed, None).await);
+    let first = kid(&srv.token_for(&seed, &[]).await);
     let published = jwks_kids(&srv).await.len();
     clock.advance(1001);
     eventually(
@@ -199,7 +218,7 @@ async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
     )
     .await;
     assert_eq!(
-        kid(&token(&srv, &seed, None).await),
+        kid(&srv.token_for(&seed, &[]).await),
         first,
         "not signing before the overlap ends"
     );
@@ -207,7 +226,7 @@ async fn scheduled_rotation_publishes_a_key_then_signs_with_it() {
     eventually(
         "the scheduled key signs",
         Duration::from_secs(2),
-        || async { kid(&token(&srv, &seed, None).await) != first },
+        || async { kid(&srv.token_for(&seed, &[]).await) != first },
     )
     .await;
 }

@@ -2,8 +2,7 @@
 //! then usable through a real client library.
 
 use crate::both_backends;
-use crate::sign_in::*;
-use crate::support::browser::redirect_params;
+use crate::support::oauth::{decode_payload, enc, redirect_params};
 use crate::support::oauth_http::OAuthHttp;
 use crate::support::{Backend, PASSWORD, TestServer, WEB_REDIRECT, user_app};
 use grantor_core::model::{AppType, Caller, LegacyGrant};
@@ -19,7 +18,7 @@ both_backends!(
 async fn oauth2_client_uses_the_password_grant_and_refresh_rotation(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let app = password_app(&srv, &seed).await;
+    let app = srv.password_app(&seed).await;
     let client = BasicClient::new(oauth2::ClientId::new(app.app.client_id.clone()))
         .set_client_secret(oauth2::ClientSecret::new(
             app.client_secret.clone().unwrap(),
@@ -67,14 +66,14 @@ async fn oauth2_client_uses_the_password_grant_and_refresh_rotation(backend: Bac
 async fn implicit_and_password_grants_only_when_enabled(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let url = |id: &str| {
         format!(
             "/oauth2/authorize?response_type=token&client_id={id}&redirect_uri={}&scope=trades:read&state=i",
             enc(WEB_REDIRECT)
         )
     };
-    let page = browser.get(&url(&seed.web.app.client_id)).await;
+    let page = session.get(&url(&seed.web.app.client_id)).await;
     let location = page.location.unwrap();
     assert!(location.contains('#'), "implicit errors go in the fragment");
     assert_eq!(redirect_params(&location)["error"], "unauthorized_client");
@@ -94,7 +93,7 @@ async fn implicit_and_password_grants_only_when_enabled(backend: Backend) {
         )
         .await
         .unwrap();
-    let location = browser
+    let location = session
         .authorize(
             &url(&implicit.app.client_id),
             &seed.email,
@@ -117,19 +116,9 @@ async fn implicit_and_password_grants_only_when_enabled(backend: Backend) {
         crate::support::TRADING
     );
 
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((
-                &seed.web.app.client_id,
-                seed.web.client_secret.as_deref().unwrap(),
-            )),
-            &[
-                ("grant_type", "password"),
-                ("username", &seed.email),
-                ("password", PASSWORD),
-            ],
-        )
+    let (status, body) = srv
+        .oauth()
+        .password(seed.web_basic(), &seed.email, PASSWORD, &[])
         .await;
     assert_eq!(
         (status, body["error"].as_str()),

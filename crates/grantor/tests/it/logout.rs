@@ -1,8 +1,7 @@
 //! Signing out (RP-initiated logout): only to addresses registered for the app it names.
 
 use crate::both_backends;
-use crate::hardening::{SIGNED_OUT, get_raw};
-use crate::sign_in::{code_flow_raw, enc};
+use crate::support::oauth::enc;
 use crate::support::*;
 
 both_backends!(
@@ -13,11 +12,13 @@ both_backends!(
 async fn rp_initiated_logout_returns_only_to_registered_addresses(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let tokens = code_flow_raw(&srv, &seed, &seed.web, WEB_REDIRECT, "openid", false).await;
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    browser.sign_in(&page, &seed.email, PASSWORD).await;
-    let bad = browser
+    let tokens = srv
+        .code_flow(&seed.email, &seed.web, WEB_REDIRECT, "openid", false)
+        .await;
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    session.sign_in(&page, &seed.email, PASSWORD).await;
+    let bad = session
         .get(&format!(
             "/logout?client_id={}&post_logout_redirect_uri={}",
             seed.web.app.client_id,
@@ -25,16 +26,16 @@ async fn rp_initiated_logout_returns_only_to_registered_addresses(backend: Backe
         ))
         .await;
     assert_eq!(bad.status, 400);
-    let page = browser
+    let page = session
         .get(&format!(
             "/logout?id_token_hint={}&post_logout_redirect_uri={}&state=bye",
             tokens["id_token"].as_str().unwrap(),
-            enc("https://app.example.com/signed-out")
+            enc(SIGNED_OUT)
         ))
         .await;
     assert_eq!(page.status, 200);
     let csrf = page.field("csrf").unwrap();
-    let answer = browser
+    let answer = session
         .post(
             "/logout",
             &[
@@ -52,8 +53,8 @@ async fn rp_initiated_logout_returns_only_to_registered_addresses(backend: Backe
         answer.location.as_deref(),
         Some("https://app.example.com/signed-out?state=bye")
     );
-    assert!(!browser.has_cookie("grantor_session"));
-    let account = browser.get("/account").await;
+    assert!(!session.has_cookie("grantor_session"));
+    let account = session.get("/account").await;
     assert!(account.location.unwrap().starts_with("/login"));
     let discovery = srv.get_json("/.well-known/openid-configuration").await;
     assert_eq!(discovery["end_session_endpoint"], srv.url("/logout"));
@@ -113,7 +114,7 @@ async fn logout_returns_only_to_addresses_registered_for_the_named_app(backend: 
         format!("{SIGNED_OUT}?state=s+1"),
         "an address registered for the named app is honoured with or without a session"
     );
-    let (status, _, body) = get_raw(&srv, "/logout", None).await;
+    let (status, _, body) = srv.get_raw("/logout", None).await;
     assert_eq!(status, 200);
     assert!(body.contains("You are signed out"));
 }

@@ -122,19 +122,8 @@ async fn a_loopback_install_generates_its_key_and_stops_gracefully() {
 async fn health_readiness_and_metrics_report_what_happened() {
     let srv = TestServer::spawn(Backend::Sqlite).await;
     let seed = srv.seed("acme").await;
-    let basic = Some((seed.client_id(), seed.secret()));
-    srv.post_form(
-        "/oauth2/token",
-        basic,
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    srv.post_form(
-        "/oauth2/token",
-        basic,
-        &[("grant_type", "client_credentials"), ("scope", "nope")],
-    )
-    .await;
+    srv.client_credentials(&seed, &[]).await;
+    srv.client_credentials(&seed, &[("scope", "nope")]).await;
     for path in ["/healthz", "/readyz"] {
         assert_eq!(
             srv.http.get(srv.url(path)).send().await.unwrap().status(),

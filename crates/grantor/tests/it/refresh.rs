@@ -2,8 +2,7 @@
 //! widening, bound to their app, and following an app's narrowed access.
 
 use crate::both_backends;
-use crate::hardening::sign_in_to_web_app;
-use crate::sign_in::*;
+use crate::support::oauth;
 use crate::support::{Backend, TestServer, WEB_REDIRECT, user_app};
 use grantor_core::manage::AppChanges;
 use grantor_core::model::{AppType, Caller, Role};
@@ -17,52 +16,31 @@ both_backends!(
 async fn reusing_a_rotated_refresh_token_revokes_the_family(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let tokens = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read",
-        false,
-    )
-    .await;
+    let tokens = srv
+        .code_flow(
+            &seed.email,
+            &seed.web,
+            WEB_REDIRECT,
+            "openid trades:read",
+            false,
+        )
+        .await;
     let basic = seed.web_basic();
     let first = tokens["refresh_token"].as_str().unwrap();
     assert!(first.starts_with("gr_rt_"));
-    let (status, _, rotated) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", first)],
-        )
-        .await;
+    let (status, rotated) = srv.oauth().refresh(basic, first, None).await;
     assert_eq!(status, 200);
     let second = rotated["refresh_token"].as_str().unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", first)],
-        )
-        .await;
+    let (status, body) = srv.oauth().refresh(basic, first, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", second)],
-        )
-        .await;
+    let (status, _) = srv.oauth().refresh(basic, second, None).await;
     assert_eq!(status, 400, "the newest token of the family is revoked too");
-    let (_, _, info) = srv
-        .post_form(
-            "/oauth2/introspect",
-            basic,
-            &[("token", rotated["access_token"].as_str().unwrap())],
-        )
+    let info = srv
+        .oauth()
+        .introspect(basic, rotated["access_token"].as_str().unwrap())
         .await;
     assert_eq!(info["active"], false);
 }
@@ -70,15 +48,15 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family(backend: Backend) {
 async fn refresh_can_narrow_but_not_widen_and_is_bound_to_its_app(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let tokens = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read",
-        false,
-    )
-    .await;
+    let tokens = srv
+        .code_flow(
+            &seed.email,
+            &seed.web,
+            WEB_REDIRECT,
+            "openid trades:read",
+            false,
+        )
+        .await;
     let basic = seed.web_basic();
     let rt = tokens["refresh_token"].as_str().unwrap();
     let other = srv
@@ -91,38 +69,26 @@ async fn refresh_can_narrow_but_not_widen_and_is_bound_to_its_app(backend: Backe
         )
         .await
         .unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((
-                &other.app.client_id,
-                other.client_secret.as_deref().unwrap(),
-            )),
-            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
-        )
-        .await;
+    let (status, body) = srv.oauth().refresh(oauth::basic(&other), rt, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let (status, _, body) = refresh(&srv, basic, rt, Some("trades:read trades:write")).await;
+    let (status, body) = srv
+        .oauth()
+        .refresh(basic, rt, Some("trades:read trades:write"))
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_scope"))
     );
-    let (status, _, body) = refresh(&srv, basic, rt, Some("trades:read")).await;
+    let (status, body) = srv.oauth().refresh(basic, rt, Some("trades:read")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "trades:read");
     // The narrowed refresh still carries the original grant: a later refresh may get it all back.
-    let (_, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", body["refresh_token"].as_str().unwrap()),
-            ],
-        )
+    let (_, body) = srv
+        .oauth()
+        .refresh(basic, body["refresh_token"].as_str().unwrap(), None)
         .await;
     assert_eq!(body["scope"], "openid trades:read");
 }
@@ -135,15 +101,15 @@ async fn refresh_follows_narrowed_access(backend: Backend) {
     let web = seed.web.app.client_id.clone();
 
     // The app's own scopes shrink.
-    let tokens = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid trades:read trades:write",
-        false,
-    )
-    .await;
+    let tokens = srv
+        .code_flow(
+            &seed.email,
+            &seed.web,
+            WEB_REDIRECT,
+            "openid trades:read trades:write",
+            false,
+        )
+        .await;
     assert_eq!(tokens["scope"], "openid trades:read trades:write");
     m.update_app(
         &op,
@@ -156,23 +122,25 @@ async fn refresh_follows_narrowed_access(backend: Backend) {
     )
     .await
     .unwrap();
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        tokens["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
+    let (status, body) = srv
+        .oauth()
+        .refresh(
+            seed.web_basic(),
+            tokens["refresh_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "openid trades:read");
     // Asking for the removed scope again does not bring it back.
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        body["refresh_token"].as_str().unwrap(),
-        Some("trades:write"),
-    )
-    .await;
+    let (status, body) = srv
+        .oauth()
+        .refresh(
+            seed.web_basic(),
+            body["refresh_token"].as_str().unwrap(),
+            Some("trades:write"),
+        )
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_scope"))
@@ -205,36 +173,40 @@ async fn refresh_follows_narrowed_access(backend: Backend) {
     )
     .await
     .unwrap();
-    let tokens = sign_in_to_web_app(
-        &srv,
-        &seed,
-        "bob@beta.example",
-        "openid trades:read trades:write",
-    )
-    .await;
+    let tokens = srv
+        .code_flow(
+            "bob@beta.example",
+            &seed.web,
+            WEB_REDIRECT,
+            "openid trades:read trades:write",
+            false,
+        )
+        .await;
     assert_eq!(tokens["scope"], "openid trades:read trades:write");
     m.add_app_to_organization(&op, &web, &beta.id, vec!["trades:read".into()])
         .await
         .unwrap();
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        tokens["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
+    let (status, body) = srv
+        .oauth()
+        .refresh(
+            seed.web_basic(),
+            tokens["refresh_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "openid trades:read");
     m.remove_app_from_organization(&op, &web, &beta.id)
         .await
         .unwrap();
-    let (status, _, body) = refresh(
-        &srv,
-        seed.web_basic(),
-        body["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
+    let (status, body) = srv
+        .oauth()
+        .refresh(
+            seed.web_basic(),
+            body["refresh_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))

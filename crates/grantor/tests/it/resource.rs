@@ -2,12 +2,11 @@
 //! signing-key rotation seen from a resource server that never restarts.
 
 use crate::both_backends;
-use crate::support::{Backend, Seed, TRADING, TestServer};
-use axum::Router;
-use axum::routing::{get, post};
+use crate::support::resource_server::{serve, status_and_challenge};
+use crate::support::{Backend, Seed, TRADING, TestServer, server_app};
 use grantor_core::clock::ManualClock;
 use grantor_core::model::ScopeDefinition;
-use grantor_resource::{Caller, CallerKind, Config, RequireToken, Validator, require_scope};
+use grantor_resource::{CallerKind, Config, Validator};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,75 +16,14 @@ both_backends!(
     introspection_answers_are_never_reused_past_the_tokens_expiry,
 );
 
-/// A little API behind the layer, on port 0; returns its base URL.
-pub(crate) async fn api(validator: Validator) -> String {
-    async fn whoami(caller: Caller) -> String {
-        format!(
-            "{:?} {} {} {}",
-            caller.kind,
-            caller.subject,
-            caller.org_id,
-            caller.scopes.join(",")
-        )
-    }
-    let app = Router::new()
-        .route("/orders", get(whoami).layer(require_scope("trades:read")))
-        .route(
-            "/orders/new",
-            post(whoami).layer(require_scope("trades:write")),
-        )
-        .layer(RequireToken::new(validator));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
-}
-
-pub(crate) async fn token(srv: &TestServer, seed: &Seed, scope: Option<&str>) -> String {
-    let mut form = vec![("grant_type", "client_credentials")];
-    if let Some(s) = scope {
-        form.push(("scope", s));
-    }
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((seed.client_id(), seed.secret())),
-            &form,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
-}
-
-pub(crate) async fn status_and_challenge(
-    http: &reqwest::Client,
-    url: &str,
-    bearer: Option<&str>,
-    post: bool,
-) -> (u16, String, String) {
-    let req = if post { http.post(url) } else { http.get(url) };
-    let req = match bearer {
-        Some(t) => req.bearer_auth(t),
-        None => req,
-    };
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let challenge = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, challenge, resp.text().await.unwrap())
-}
-
 async fn the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    let base = api(Validator::new(Config::new(&srv.issuer, TRADING))).await;
+    let base = serve(Validator::new(Config::new(&srv.issuer, TRADING))).await;
     let http = reqwest::Client::new();
     let orders = format!("{base}/orders");
 
-    let read = token(&srv, &seed, Some("trades:read")).await;
+    let read = srv.token_for(&seed, &[("scope", "trades:read")]).await;
     let (status, _, body) = status_and_challenge(&http, &orders, Some(&read), false).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -130,30 +68,13 @@ async fn the_layer_admits_valid_tokens_and_answers_rfc_6750_otherwise(backend: B
         .await
         .unwrap();
     let app = srv
-        .state
-        .manager
-        .create_app(
-            &grantor_core::model::Caller::operator(),
-            "acme",
-            crate::support::server_app("reports", &["reports:read"]),
-        )
-        .await
-        .unwrap();
-    srv.state
-        .manager
-        .add_app_to_organization(
-            &grantor_core::model::Caller::operator(),
-            &app.app.client_id,
-            "acme",
-            vec!["reports:read".into()],
-        )
-        .await
-        .unwrap();
+        .added_app("acme", server_app("reports", &["reports:read"]))
+        .await;
     let other = Seed {
         org: seed.org.clone(),
         app,
     };
-    let foreign = token(&srv, &other, None).await;
+    let foreign = srv.token_for(&other, &[]).await;
     let (status, challenge, _) = status_and_challenge(&http, &orders, Some(&foreign), false).await;
     assert_eq!(status, 401);
     assert!(
@@ -176,23 +97,16 @@ async fn introspection_mode_sees_a_revocation_at_once(backend: Backend) {
         seed.secret(),
         Duration::ZERO,
     );
-    let base = api(Validator::new(config)).await;
+    let base = serve(Validator::new(config)).await;
     let http = reqwest::Client::new();
-    let t = token(&srv, &seed, None).await;
+    let t = srv.token_for(&seed, &[]).await;
     assert_eq!(
         status_and_challenge(&http, &format!("{base}/orders"), Some(&t), false)
             .await
             .0,
         200
     );
-    let (status, _, _) = srv
-        .post_form(
-            "/oauth2/revoke",
-            Some((seed.client_id(), seed.secret())),
-            &[("token", &t)],
-        )
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(srv.oauth().revoke(seed.basic(), &t).await, 200);
     let (status, challenge, _) =
         status_and_challenge(&http, &format!("{base}/orders"), Some(&t), false).await;
     assert_eq!(status, 401);
@@ -202,30 +116,13 @@ async fn introspection_mode_sees_a_revocation_at_once(backend: Backend) {
 async fn introspection_answers_are_never_reused_past_the_tokens_expiry(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    let m = &srv.state.manager;
-    let short =
-        crate::support::server_app("short-lived", &["trades:read"]).access_token_ttl(Some(60));
-    let short = m
-        .create_app(
-            &grantor_core::model::Caller::operator(),
-            &seed.org.id,
-            short,
-        )
-        .await
-        .unwrap();
-    m.add_app_to_organization(
-        &grantor_core::model::Caller::operator(),
-        &short.app.client_id,
-        &seed.org.id,
-        vec!["trades:read".into()],
-    )
-    .await
-    .unwrap();
+    let short = server_app("short-lived", &["trades:read"]).access_token_ttl(Some(60));
+    let short = srv.added_app(&seed.org.id, short).await;
     let short_seed = Seed {
         org: seed.org.clone(),
         app: short,
     };
-    let t = token(&srv, &short_seed, None).await;
+    let t = srv.token_for(&short_seed, &[]).await;
     // Answers may be reused for an hour, but not past the token's own expiry.
     let config = Config::new(&srv.issuer, TRADING).with_introspection(
         seed.client_id(),
@@ -235,7 +132,7 @@ async fn introspection_answers_are_never_reused_past_the_tokens_expiry(backend: 
     let clock = Arc::new(ManualClock::new(grantor_core::Clock::now(
         &grantor_core::SystemClock,
     )));
-    let base = api(Validator::with_clock(config, clock.clone())).await;
+    let base = serve(Validator::with_clock(config, clock.clone())).await;
     let http = reqwest::Client::new();
     let orders = format!("{base}/orders");
     assert_eq!(
@@ -250,19 +147,6 @@ async fn introspection_answers_are_never_reused_past_the_tokens_expiry(backend: 
     assert!(challenge.contains("expired"), "{challenge}");
 }
 
-pub(crate) fn kid(token: &str) -> String {
-    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
-}
-
-pub(crate) async fn jwks_kids(srv: &TestServer) -> Vec<String> {
-    srv.get_json("/oauth2/jwks").await["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_and_not_before_allow_for_a_little_clock_skew() {
     let srv = TestServer::spawn(Backend::Sqlite).await;
@@ -270,13 +154,13 @@ async fn expiry_and_not_before_allow_for_a_little_clock_skew() {
     let now = grantor_core::Clock::now(&grantor_core::SystemClock);
     // The resource server's clock, moved by hand; tokens live 900 s; the leeway is 30 s.
     let clock = Arc::new(ManualClock::new(now));
-    let base = api(Validator::with_clock(
+    let base = serve(Validator::with_clock(
         Config::new(&srv.issuer, TRADING),
         clock.clone(),
     ))
     .await;
     let http = reqwest::Client::new();
-    let t = token(&srv, &seed, None).await;
+    let t = srv.token_for(&seed, &[]).await;
     let status = |clock_now: i64| {
         clock.advance(clock_now - grantor_core::Clock::now(clock.as_ref()));
         let (http, url, t) = (http.clone(), format!("{base}/orders"), t.clone());

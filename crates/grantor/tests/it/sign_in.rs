@@ -2,13 +2,11 @@
 //! way they must refuse, over raw HTTP.
 
 use crate::both_backends;
-use crate::support::browser::redirect_params;
+use crate::support::oauth::{self, Pkce, code_in, decode_payload, enc, redirect_params};
 use crate::support::oauth_http::OAuthHttp;
-use crate::support::{
-    Backend, NATIVE_REDIRECT, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT, user_app,
-};
+use crate::support::{Backend, NATIVE_REDIRECT, PASSWORD, TestServer, WEB_REDIRECT, user_app};
 use grantor_core::clock::ManualClock;
-use grantor_core::model::{AppType, Caller, LegacyGrant, Role};
+use grantor_core::model::{AppType, Caller, Role};
 use grantor_core::{Clock, SystemClock};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -33,60 +31,6 @@ both_backends!(
 
 fn loopback(port: u16) -> String {
     NATIVE_REDIRECT.replace("127.0.0.1", &format!("127.0.0.1:{port}"))
-}
-
-/// Runs the code flow for the seed's user (nonce `n1`, state `s1`); returns the token
-/// response as JSON.
-pub async fn code_flow_raw(
-    srv: &TestServer,
-    seed: &SignInSeed,
-    app: &grantor_core::manage::AppWithSecret,
-    redirect: &str,
-    scope: &str,
-    pkce: bool,
-) -> Value {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut url = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=s1&nonce=n1",
-        app.app.client_id,
-        enc(redirect),
-        enc(scope)
-    );
-    if pkce {
-        url.push_str(&format!(
-            "&code_challenge={}&code_challenge_method=S256",
-            challenge.as_str()
-        ));
-    }
-    let mut browser = srv.browser();
-    let scopes: Vec<&str> = scope.split(' ').collect();
-    let location = browser
-        .authorize(&url, &seed.email, PASSWORD, &scopes)
-        .await;
-    let params = redirect_params(&location);
-    let code = params.get("code").expect("a code").clone();
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", redirect),
-    ];
-    if pkce {
-        form.push(("code_verifier", verifier.secret()));
-    }
-    let basic = app
-        .client_secret
-        .as_deref()
-        .map(|s| (app.app.client_id.as_str(), s));
-    if basic.is_none() {
-        form.push(("client_id", &app.app.client_id));
-    }
-    let (status, _, body) = srv.post_form("/oauth2/token", basic, &form).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-pub fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backend) {
@@ -116,8 +60,8 @@ async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backe
         .add_scope(Scope::new("trades:read".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let mut browser = srv.browser();
-    let location = browser
+    let mut session = srv.http_session();
+    let location = session
         .authorize(
             auth_url.as_str(),
             &seed.email,
@@ -187,15 +131,15 @@ async fn openid_client_signs_in_with_code_and_pkce_then_refreshes(backend: Backe
 async fn a_confidential_web_app_gets_an_id_token_bound_to_its_access_token(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let body = code_flow_raw(
-        &srv,
-        &seed,
-        &seed.web,
-        WEB_REDIRECT,
-        "openid email trades:read",
-        false,
-    )
-    .await;
+    let body = srv
+        .code_flow(
+            &seed.email,
+            &seed.web,
+            WEB_REDIRECT,
+            "openid email trades:read",
+            false,
+        )
+        .await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "email openid trades:read");
     let id_token = body["id_token"].as_str().unwrap();
@@ -211,111 +155,33 @@ async fn a_confidential_web_app_gets_an_id_token_bound_to_its_access_token(backe
     assert_eq!(access["aud"], crate::support::TRADING);
 }
 
-/// Uses a refresh token, optionally narrowing the scope.
-pub async fn refresh(
-    srv: &TestServer,
-    basic: Option<(&str, &str)>,
-    refresh_token: &str,
-    scope: Option<&str>,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-    ];
-    form.extend(scope.map(|s| ("scope", s)));
-    srv.post_form("/oauth2/token", basic, &form).await
-}
-
-/// Swaps a code for tokens as the test web app (redirect [`WEB_REDIRECT`]).
-pub(crate) async fn exchange_code(
-    srv: &TestServer,
-    basic: Option<(&str, &str)>,
-    code: &str,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    srv.post_form(
-        "/oauth2/token",
-        basic,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", WEB_REDIRECT),
-        ],
-    )
-    .await
-}
-
-pub fn decode_payload(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-pub async fn password_app(
-    srv: &TestServer,
-    seed: &SignInSeed,
-) -> grantor_core::manage::AppWithSecret {
-    srv.state
-        .manager
-        .create_app(
-            &Caller::operator(),
-            &seed.seed.org.id,
-            user_app(
-                AppType::Web,
-                "Legacy",
-                WEB_REDIRECT,
-                &[LegacyGrant::Password],
-            ),
-        )
-        .await
-        .unwrap()
-}
-
 async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let url = seed.web_authorize_url("scope=openid+trades:read&state=x");
-    let location = browser
+    let location = session
         .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
         .await;
-    let code = redirect_params(&location)["code"].clone();
+    let code = code_in(&location);
     let basic = seed.web_basic();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", WEB_REDIRECT),
-    ];
-    let (status, _, first) = srv.post_form("/oauth2/token", basic, &form).await;
+    let (status, first) = srv.oauth().exchange_code(basic, &code, WEB_REDIRECT).await;
     assert_eq!(status, 200);
-    let (status, _, replay) = srv.post_form("/oauth2/token", basic, &form).await;
+    let (status, replay) = srv.oauth().exchange_code(basic, &code, WEB_REDIRECT).await;
     assert_eq!(
         (status, replay["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let (_, _, info) = srv
-        .post_form(
-            "/oauth2/introspect",
-            basic,
-            &[("token", first["access_token"].as_str().unwrap())],
-        )
+    let info = srv
+        .oauth()
+        .introspect(basic, first["access_token"].as_str().unwrap())
         .await;
     assert_eq!(
         info["active"], false,
         "the first exchange's access token is revoked"
     );
     let rt = first["refresh_token"].as_str().unwrap();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
-        )
-        .await;
+    let (status, body) = srv.oauth().refresh(basic, rt, None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -323,8 +189,8 @@ async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
     );
 
     // A code is bound to its app and its redirect URI.
-    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
-    let code = redirect_params(&location)["code"].clone();
+    let location = session.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = code_in(&location);
     let other = srv
         .state
         .manager
@@ -335,37 +201,19 @@ async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
         )
         .await
         .unwrap();
-    let other_basic = Some((
-        other.app.client_id.as_str(),
-        other.client_secret.as_deref().unwrap(),
-    ));
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            other_basic,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", WEB_REDIRECT),
-            ],
-        )
+    let (status, body) = srv
+        .oauth()
+        .exchange_code(oauth::basic(&other), &code, WEB_REDIRECT)
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
-    let code = redirect_params(&location)["code"].clone();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            basic,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", "https://app.example.com/other"),
-            ],
-        )
+    let location = session.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = code_in(&location);
+    let (status, body) = srv
+        .oauth()
+        .exchange_code(basic, &code, "https://app.example.com/other")
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -376,65 +224,46 @@ async fn a_replayed_code_revokes_what_it_issued(backend: Backend) {
 async fn pkce_is_checked_and_required_for_native_apps(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let native = &seed.native.app.client_id;
     let redirect = loopback(5000);
+    let url = |more: &str| oauth::authorize_url(native, &redirect, more);
     // No code_challenge: the error goes back to the app, with state and iss.
-    let page = browser.get(&format!("/oauth2/authorize?response_type=code&client_id={native}&redirect_uri={}&scope=openid&state=abc", enc(&redirect))).await;
+    let page = session.get(&url("scope=openid&state=abc")).await;
     let params = redirect_params(page.location.as_deref().unwrap());
     assert_eq!(params["error"], "invalid_request");
     assert!(params["error_description"].contains("PKCE"));
     assert_eq!(params["state"], "abc");
     assert_eq!(params["iss"], srv.issuer);
     // plain is refused.
-    let page = browser
-        .get(&format!("/oauth2/authorize?response_type=code&client_id={native}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=plain", enc(&redirect), "a".repeat(43)))
-        .await;
+    let plain = format!(
+        "scope=openid&code_challenge={}&code_challenge_method=plain",
+        "a".repeat(43)
+    );
+    let page = session.get(&url(&plain)).await;
     let params = redirect_params(page.location.as_deref().unwrap());
     assert_eq!(params["error"], "invalid_request");
     assert!(!params.contains_key("state"), "no state sent, none echoed");
 
     // A wrong verifier fails; the right one (on a fresh code) works.
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let url = format!(
-        "/oauth2/authorize?response_type=code&client_id={native}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
-        enc(&redirect),
-        challenge.as_str()
-    );
-    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
-    let code = redirect_params(&location)["code"].clone();
+    let pkce = Pkce::s256();
+    let url = url(&format!("scope=openid&{}", pkce.query()));
+    let location = session.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = code_in(&location);
     let wrong = "x".repeat(50);
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", native),
-                ("code", &code),
-                ("redirect_uri", &redirect),
-                ("code_verifier", &wrong),
-            ],
-        )
+    let (status, body) = srv
+        .oauth()
+        .exchange_code_public(native, &code, &redirect, &wrong)
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let location = browser.authorize(&url, &seed.email, PASSWORD, &[]).await;
-    let code = redirect_params(&location)["code"].clone();
-    let (status, _, body) = srv
-        .post_form(
-            "/oauth2/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", native),
-                ("code", &code),
-                ("redirect_uri", &redirect),
-                ("code_verifier", verifier.secret()),
-            ],
-        )
+    let location = session.authorize(&url, &seed.email, PASSWORD, &[]).await;
+    let code = code_in(&location);
+    let (status, body) = srv
+        .oauth()
+        .exchange_code_public(native, &code, &redirect, &pkce.verifier)
         .await;
     assert_eq!(status, 200, "{body}");
 }
@@ -442,33 +271,27 @@ async fn pkce_is_checked_and_required_for_native_apps(backend: Backend) {
 async fn bad_client_or_redirect_uri_shows_a_page_and_never_redirects(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let web = &seed.web.app.client_id;
     for url in [
-        format!(
-            "/oauth2/authorize?response_type=code&client_id={web}&redirect_uri={}&scope=openid",
-            enc("https://evil.example/cb")
-        ),
-        format!(
-            "/oauth2/authorize?response_type=code&client_id={web}&redirect_uri={}&scope=openid",
-            enc("https://app.example.com/callback/../x")
-        ),
+        oauth::authorize_url(web, "https://evil.example/cb", "scope=openid"),
+        oauth::authorize_url(web, "https://app.example.com/callback/../x", "scope=openid"),
         "/oauth2/authorize?response_type=code&client_id=app_nope&scope=openid".to_string(),
         "/oauth2/authorize?response_type=code&scope=openid".to_string(),
         format!("/oauth2/authorize?client_id={web}&client_id={web}"),
-        format!(
-            "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid",
-            seed.native.app.client_id,
-            enc("http://localhost:9/callback")
+        oauth::authorize_url(
+            &seed.native.app.client_id,
+            "http://localhost:9/callback",
+            "scope=openid",
         ),
     ] {
-        let page = browser.get(&url).await;
+        let page = session.get(&url).await;
         assert_eq!(page.status, 400, "{url}");
         assert!(page.location.is_none(), "{url} must not redirect");
         assert!(page.body.contains("<h1>"), "an HTML error page");
     }
     // Errors after the redirect URI is known go back to the app.
-    let page = browser
+    let page = session
         .get(&format!(
             "/oauth2/authorize?response_type=magic&client_id={web}&redirect_uri={}&state=q",
             enc(WEB_REDIRECT)
@@ -476,12 +299,7 @@ async fn bad_client_or_redirect_uri_shows_a_page_and_never_redirects(backend: Ba
         .await;
     let params = redirect_params(page.location.as_deref().unwrap());
     assert_eq!(params["error"], "unsupported_response_type");
-    let page = browser
-        .get(&format!(
-            "/oauth2/authorize?response_type=code&client_id={web}&redirect_uri={}&scope=admin",
-            enc(WEB_REDIRECT)
-        ))
-        .await;
+    let page = session.get(&seed.web_authorize_url("scope=admin")).await;
     assert_eq!(
         redirect_params(page.location.as_deref().unwrap())["error"],
         "invalid_scope"
@@ -491,12 +309,12 @@ async fn bad_client_or_redirect_uri_shows_a_page_and_never_redirects(backend: Ba
 async fn forms_without_csrf_tokens_are_refused(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    assert!(browser.has_cookie("grantor_browser"));
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    assert!(session.has_cookie("grantor_browser"));
     let return_to = page.field("return_to").unwrap();
     for csrf in ["", "forged", "AAAA"] {
-        let answer = browser
+        let answer = session
             .post(
                 "/login",
                 &[
@@ -508,13 +326,13 @@ async fn forms_without_csrf_tokens_are_refused(backend: Backend) {
             )
             .await;
         assert_eq!(answer.status, 403);
-        assert!(!browser.has_cookie("grantor_session"));
+        assert!(!session.has_cookie("grantor_session"));
     }
     // A token from another browser does not fit this one.
-    let mut other = srv.browser();
+    let mut other = srv.http_session();
     let other_page = other.get("/login").await;
     let foreign = other_page.field("csrf").unwrap();
-    let answer = browser
+    let answer = session
         .post(
             "/login",
             &[
@@ -527,21 +345,21 @@ async fn forms_without_csrf_tokens_are_refused(backend: Backend) {
         .await;
     assert_eq!(answer.status, 403);
 
-    let signed_in = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let signed_in = session.sign_in(&page, &seed.email, PASSWORD).await;
     assert!(
-        browser.has_cookie("grantor_session"),
+        session.has_cookie("grantor_session"),
         "{}",
         signed_in.status
     );
     let url = seed.web_authorize_url("scope=openid");
-    let consent = browser.get(&url).await;
+    let consent = session.get(&url).await;
     let request = consent.field("request").unwrap();
-    let answer = browser
+    let answer = session
         .post("/consent", &[("request", &request), ("decision", "allow")])
         .await;
     assert_eq!(answer.status, 403);
     assert!(answer.location.is_none());
-    let answer = browser
+    let answer = session
         .post(
             "/account/approvals/revoke",
             &[
@@ -554,33 +372,34 @@ async fn forms_without_csrf_tokens_are_refused(backend: Backend) {
 }
 
 async fn prompt_and_max_age_control_sign_in_and_approval(backend: Backend) {
-    let srv = TestServer::spawn(backend).await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |_| {}).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let base = seed.web_authorize_url("scope=openid&state=p");
-    let page = browser.get(&format!("{base}&prompt=none")).await;
+    let page = session.get(&format!("{base}&prompt=none")).await;
     let params = redirect_params(page.location.as_deref().unwrap());
     assert_eq!(params["error"], "login_required");
     assert_eq!(params["state"], "p");
-    let page = browser.get("/login").await;
-    browser.sign_in(&page, &seed.email, PASSWORD).await;
-    let page = browser.get(&format!("{base}&prompt=none")).await;
+    let page = session.get("/login").await;
+    session.sign_in(&page, &seed.email, PASSWORD).await;
+    let page = session.get(&format!("{base}&prompt=none")).await;
     assert_eq!(
         redirect_params(page.location.as_deref().unwrap())["error"],
         "consent_required"
     );
-    browser.authorize(&base, &seed.email, PASSWORD, &[]).await;
-    let page = browser.get(&format!("{base}&prompt=none")).await;
+    session.authorize(&base, &seed.email, PASSWORD, &[]).await;
+    let page = session.get(&format!("{base}&prompt=none")).await;
     assert!(redirect_params(page.location.as_deref().unwrap()).contains_key("code"));
     // prompt=login asks to sign in again even with a session; so does an exceeded max_age.
-    let page = browser.get(&format!("{base}&prompt=login")).await;
+    let page = session.get(&format!("{base}&prompt=login")).await;
     assert!(page.location.as_deref().unwrap().starts_with("/login"));
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let page = browser.get(&format!("{base}&max_age=0")).await;
+    clock.advance(1);
+    let page = session.get(&format!("{base}&max_age=0")).await;
     assert!(page.location.as_deref().unwrap().starts_with("/login"));
-    let page = browser.get(&format!("{base}&max_age=3600")).await;
+    let page = session.get(&format!("{base}&max_age=3600")).await;
     assert!(redirect_params(page.location.as_deref().unwrap()).contains_key("code"));
-    let page = browser.get(&format!("{base}&prompt=none+login")).await;
+    let page = session.get(&format!("{base}&prompt=none+login")).await;
     assert_eq!(
         redirect_params(page.location.as_deref().unwrap())["error"],
         "invalid_request"
@@ -605,14 +424,14 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
     )
     .await
     .unwrap();
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let url = seed.web_authorize_url("scope=openid+trades:read+trades:write");
-    let page = browser.get(&url).await;
-    let page = browser.follow(page).await;
-    let consent = browser.sign_in(&page, &seed.email, PASSWORD).await;
+    let page = session.get(&url).await;
+    let page = session.follow(page).await;
+    let consent = session.sign_in(&page, &seed.email, PASSWORD).await;
     assert!(consent.body.contains("Act in which organization?"));
     assert_eq!(consent.fields("org").len(), 2);
-    let answer = browser
+    let answer = session
         .decide(
             &consent,
             true,
@@ -620,9 +439,11 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
             Some(&globex.id),
         )
         .await;
-    let code = redirect_params(answer.location.as_deref().unwrap())["code"].clone();
-    let basic = seed.web_basic();
-    let (_, _, body) = exchange_code(&srv, basic, &code).await;
+    let code = code_in(answer.location.as_deref().unwrap());
+    let (_, body) = srv
+        .oauth()
+        .exchange_code(seed.web_basic(), &code, WEB_REDIRECT)
+        .await;
     assert_eq!(
         body["scope"], "openid trades:read",
         "globex granted this app trades:read only"
@@ -643,7 +464,7 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
         )
         .await
         .unwrap();
-    let mut eve = srv.browser();
+    let mut eve = srv.http_session();
     let page = eve.get(&format!("{url}&state=e")).await;
     let page = eve.follow(page).await;
     let answer = eve.sign_in(&page, "eve@else.example", PASSWORD).await;
@@ -656,7 +477,9 @@ async fn a_user_in_several_organizations_picks_one(backend: Backend) {
 async fn userinfo_returns_claims_for_the_granted_scopes(backend: Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed_sign_in("acme").await;
-    let tokens = code_flow_raw(&srv, &seed, &seed.web, WEB_REDIRECT, "openid email", false).await;
+    let tokens = srv
+        .code_flow(&seed.email, &seed.web, WEB_REDIRECT, "openid email", false)
+        .await;
     let at = tokens["access_token"].as_str().unwrap();
     for post in [false, true] {
         let req = if post {
@@ -685,17 +508,11 @@ async fn userinfo_returns_claims_for_the_granted_scopes(backend: Backend) {
             .contains("invalid_token")
     );
     // A client-credentials token is not a user's.
-    let (_, _, cc) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((seed.seed.client_id(), seed.seed.secret())),
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
+    let cc = srv.token_for(&seed.seed, &[]).await;
     let resp = srv
         .http
         .get(srv.url("/oauth2/userinfo"))
-        .bearer_auth(cc["access_token"].as_str().unwrap())
+        .bearer_auth(cc)
         .send()
         .await
         .unwrap();
@@ -735,21 +552,15 @@ async fn expired_sign_in_records_are_purged_and_live_ones_kept(backend: Backend)
     let seed = srv.seed_sign_in("acme").await;
     let basic = seed.web_basic();
     let url = seed.web_authorize_url("scope=openid+trades:read&state=x");
-    let mut browser = srv.browser();
+    let mut session = srv.http_session();
     let mut code = async || {
-        let location = browser
+        let location = session
             .authorize(&url, &seed.email, PASSWORD, &["trades:read"])
             .await;
-        redirect_params(&location)["code"].clone()
+        code_in(&location)
     };
-    let refresh = async |token: &str| {
-        srv.post_form(
-            "/oauth2/token",
-            basic,
-            &[("grant_type", "refresh_token"), ("refresh_token", token)],
-        )
-        .await
-    };
+    let refresh = async |token: &str| srv.oauth().refresh(basic, token, None).await;
+    let exchange = async |code: &str| srv.oauth().exchange_code(basic, code, WEB_REDIRECT).await;
     let purge = async || {
         srv.state
             .store
@@ -762,35 +573,35 @@ async fn expired_sign_in_records_are_purged_and_live_ones_kept(backend: Backend)
     // Three authorizations: one the app keeps refreshing, one it leaves, one never exchanged.
     let (kept_code, left_code) = (code().await, code().await);
     let _never_exchanged = code().await;
-    let (_, _, kept) = exchange_code(&srv, basic, &kept_code).await;
-    let (_, _, left) = exchange_code(&srv, basic, &left_code).await;
+    let (_, kept) = exchange(&kept_code).await;
+    let (_, left) = exchange(&left_code).await;
     assert_eq!(purge().await, [3, 3, 2, 1], "nothing has expired yet");
 
     // Past the session and the access tokens: the session and the unexchanged code (with its
     // grant) go; grants with a live refresh token stay, their spent codes with them.
     clock.advance(1000);
-    let (status, _, kept) = refresh(kept["refresh_token"].as_str().unwrap()).await;
+    let (status, kept) = refresh(kept["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(purge().await, [2, 2, 3, 0]);
 
     // So a late replay of a spent code still revokes what it issued ...
-    let (status, _, _) = exchange_code(&srv, basic, &left_code).await;
+    let (status, _) = exchange(&left_code).await;
     assert_eq!(status, 400);
-    let (status, _, _) = refresh(left["refresh_token"].as_str().unwrap()).await;
+    let (status, _) = refresh(left["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400, "the replayed code's refresh token is revoked");
     // ... and a revoked grant goes at the next purge, with its code and refresh token.
     assert_eq!(purge().await, [1, 1, 2, 0]);
 
     // Expired refresh tokens go; the grant lives while its newest one does.
     clock.advance(3000);
-    let (status, _, kept) = refresh(kept["refresh_token"].as_str().unwrap()).await;
+    let (status, kept) = refresh(kept["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "a grant in use is never purged");
     assert_eq!(purge().await, [1, 1, 2, 0]);
 
     // Left alone past its refresh tokens' lifetime, nothing of it remains.
     clock.advance(3601);
     assert_eq!(purge().await, [0, 0, 0, 0]);
-    let (status, _, body) = refresh(kept["refresh_token"].as_str().unwrap()).await;
+    let (status, body) = refresh(kept["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))

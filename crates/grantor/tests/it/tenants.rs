@@ -2,14 +2,13 @@
 //! never a reload of everyone's configuration, and accounts can be provisioned through the
 //! API to populate one.
 
-use crate::api::{call, create_platform_admin, user_token};
 use crate::both_backends;
+use crate::support::api::PLATFORM_ADMIN;
 use crate::support::{PASSWORD, TestServer};
 use grantor_core::manage::AppChanges;
 use grantor_core::model::{Caller, Role};
 use grantor_core::store::{Registry, ResourceServerStore};
 use grantor_store::Store;
-use reqwest::Method;
 use serde_json::json;
 
 both_backends!(
@@ -183,107 +182,54 @@ async fn a_rename_reaches_every_cached_app_that_names_the_organization(
 async fn platform_admins_provision_accounts_through_the_api(backend: crate::support::Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    create_platform_admin(&srv).await;
-    srv.member(&seed.org.id, "root@ops.example", Role::Member)
-        .await;
+    srv.platform_admin().await;
+    srv.member(&seed.org.id, PLATFORM_ADMIN, Role::Member).await;
     srv.member(&seed.org.id, "owner@acme.example", Role::Owner)
         .await;
-    let admin = user_token(&srv, "acme", "root@ops.example", &["grantor:orgs"]).await;
-    let owner = user_token(&srv, "acme", "owner@acme.example", &["grantor:members"]).await;
+    let admin = srv.api_as("acme", PLATFORM_ADMIN, &["grantor:orgs"]).await;
+    let owner = srv
+        .api_as("acme", "owner@acme.example", &["grantor:members"])
+        .await;
 
     // Without a password: provisioned, and a member at once.
-    let (status, _, user) = call(
-        &srv,
-        Some(&admin),
-        Method::POST,
-        "/api/v1/users",
-        Some(json!({"email": "New@Acme.example", "name": "New Person"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{user}");
+    let new = json!({"email": "New@Acme.example", "name": "New Person"});
+    let user = admin.create_user(new).await.expect(201);
     assert_eq!(user["email"], "new@acme.example");
     assert!(user.get("password_hash").is_none());
-    let (status, _, _) = call(
-        &srv,
-        Some(&owner),
-        Method::POST,
-        "/api/v1/orgs/acme/members",
-        Some(json!({"user": "new@acme.example", "role": "member"})),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let membership = json!({"user": "new@acme.example", "role": "member"});
+    assert_eq!(owner.add_member("acme", membership).await.status, 201);
     // It cannot sign in with any password until it has one.
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    let page = browser
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    let page = session
         .sign_in(&page, "new@acme.example", "any-password-at-all")
         .await;
     assert_eq!(page.status, 401);
     assert!(page.body.contains("The email or password is incorrect."));
 
     // With one: it must meet the rules; the same email twice is a conflict.
-    let (status, _, body) = call(
-        &srv,
-        Some(&admin),
-        Method::POST,
-        "/api/v1/users",
-        Some(json!({"email": "short@acme.example", "password": "short"})),
-    )
-    .await;
+    let short = json!({"email": "short@acme.example", "password": "short"});
+    let reply = admin.create_user(short).await;
     assert_eq!(
-        (status, &body["errors"][0]["field"]),
+        (reply.status, &reply.body["errors"][0]["field"]),
         (422, &json!("password"))
     );
-    let (status, _, _) = call(
-        &srv,
-        Some(&admin),
-        Method::POST,
-        "/api/v1/users",
-        Some(json!({"email": "new@acme.example", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 409);
+    let again = json!({"email": "new@acme.example", "password": PASSWORD});
+    assert_eq!(admin.create_user(again).await.status, 409);
 
     // An owner is not a platform admin.
-    let owner_orgs = user_token(&srv, "acme", "owner@acme.example", &["grantor:members"]).await;
-    let (status, _, _) = call(
-        &srv,
-        Some(&owner_orgs),
-        Method::POST,
-        "/api/v1/users",
-        Some(json!({"email": "x@acme.example"})),
-    )
-    .await;
-    assert_eq!(status, 403);
-}
-
-/// Every item of `path`, page by page (`limit` each); checks each page's size.
-async fn walk(srv: &TestServer, token: &str, path: &str, limit: usize) -> Vec<serde_json::Value> {
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            Some(c) => format!("{path}?limit={limit}&cursor={c}"),
-            None => format!("{path}?limit={limit}"),
-        };
-        let (status, _, page) = call(srv, Some(token), Method::GET, &url, None).await;
-        assert_eq!(status, 200, "{page}");
-        let got = page["items"].as_array().unwrap().clone();
-        assert!(got.len() <= limit);
-        items.extend(got);
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => return items,
-        }
-    }
+    let owner_orgs = srv
+        .api_as("acme", "owner@acme.example", &["grantor:members"])
+        .await;
+    let someone = json!({"email": "x@acme.example"});
+    assert_eq!(owner_orgs.create_user(someone).await.status, 403);
 }
 
 async fn long_lists_are_read_a_page_at_a_time(backend: crate::support::Backend) {
     let srv = TestServer::spawn(backend).await;
     let seed = srv.seed("acme").await;
-    create_platform_admin(&srv).await;
-    srv.member(&seed.org.id, "root@ops.example", Role::Owner)
-        .await;
+    srv.platform_admin().await;
+    srv.member(&seed.org.id, PLATFORM_ADMIN, Role::Owner).await;
     for n in 0..6 {
         srv.member(&seed.org.id, &format!("m{n}@acme.example"), Role::Member)
             .await;
@@ -293,16 +239,11 @@ async fn long_lists_are_read_a_page_at_a_time(backend: crate::support::Backend) 
             .await
             .unwrap();
     }
-    let admin = user_token(
-        &srv,
-        "acme",
-        "root@ops.example",
-        &["grantor:orgs", "grantor:members"],
-    )
-    .await;
+    let admin = ["grantor:orgs", "grantor:members"];
+    let admin = srv.api_as("acme", PLATFORM_ADMIN, &admin).await;
 
     // Seven members, by email, in pages of three: each once, in order.
-    let members = walk(&srv, &admin, "/api/v1/orgs/acme/members", 3).await;
+    let members = admin.all("/api/v1/orgs/acme/members", 3).await;
     let emails: Vec<&str> = members
         .iter()
         .map(|m| m["email"].as_str().unwrap())
@@ -314,7 +255,7 @@ async fn long_lists_are_read_a_page_at_a_time(backend: crate::support::Backend) 
     assert_eq!(emails, sorted);
 
     // A platform admin sees every organization, by name, a page at a time.
-    let orgs = walk(&srv, &admin, "/api/v1/orgs", 4).await;
+    let orgs = admin.all("/api/v1/orgs", 4).await;
     let names: Vec<&str> = orgs.iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -322,8 +263,10 @@ async fn long_lists_are_read_a_page_at_a_time(backend: crate::support::Backend) 
     );
 
     // A member's token confined to acme lists acme alone.
-    let member = user_token(&srv, "acme", "m0@acme.example", &["grantor:apps"]).await;
-    let mine = walk(&srv, &member, "/api/v1/orgs", 2).await;
+    let member = srv
+        .api_as("acme", "m0@acme.example", &["grantor:apps"])
+        .await;
+    let mine = member.all("/api/v1/orgs", 2).await;
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["name"], "acme");
 }

@@ -3,8 +3,6 @@
 //! headers only behind a trusted proxy.
 
 use crate::both_backends;
-use crate::hardening::{password_attempt, spawn_behind_proxy};
-use crate::sign_in::password_app;
 use crate::support::*;
 use grantor_core::clock::ManualClock;
 use grantor_core::{Clock, SystemClock};
@@ -22,10 +20,10 @@ async fn failed_logins_are_throttled_without_revealing_accounts(backend: Backend
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let srv = TestServer::spawn_with(backend, clock, |_| {}).await;
     let seed = srv.seed_sign_in("acme").await;
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
     let csrf = page.field("csrf").unwrap();
-    let unknown = browser
+    let unknown = session
         .post(
             "/login",
             &[
@@ -35,7 +33,7 @@ async fn failed_logins_are_throttled_without_revealing_accounts(backend: Backend
             ],
         )
         .await;
-    let known = browser
+    let known = session
         .post(
             "/login",
             &[
@@ -62,7 +60,7 @@ async fn failed_logins_are_throttled_without_revealing_accounts(backend: Backend
 
     let mut throttled = None;
     for _ in 0..8 {
-        let answer = browser
+        let answer = session
             .post(
                 "/login",
                 &[
@@ -80,7 +78,7 @@ async fn failed_logins_are_throttled_without_revealing_accounts(backend: Backend
     let throttled = throttled.expect("repeated failures are throttled");
     assert!(message(&throttled.body).contains("Try again in"));
     // While throttled, even the right password waits.
-    let answer = browser
+    let answer = session
         .post(
             "/login",
             &[
@@ -91,13 +89,13 @@ async fn failed_logins_are_throttled_without_revealing_accounts(backend: Backend
         )
         .await;
     assert_eq!(answer.status, 429);
-    assert!(!browser.has_cookie("grantor_session"));
+    assert!(!session.has_cookie("grantor_session"));
     // The password grant shares the throttle.
-    let app = password_app(&srv, &seed).await;
+    let app = srv.password_app(&seed).await;
     let (status, headers, body) = srv
         .post_form(
             "/oauth2/token",
-            Some((&app.app.client_id, app.client_secret.as_deref().unwrap())),
+            oauth::basic(&app),
             &[
                 ("grant_type", "password"),
                 ("username", &seed.email),
@@ -122,34 +120,23 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend)
         )
         .await;
         let seed = srv.seed_sign_in("acme").await;
-        let app = password_app(&srv, &seed).await;
+        let app = srv.password_app(&seed).await;
         assert!(
             throttled_from(&srv, &app, "198.51.100.7").await,
             "repeated failures from one address are throttled"
         );
-        let other = srv
-            .http
-            .post(srv.url("/oauth2/token"))
-            .basic_auth(&app.app.client_id, app.client_secret.as_deref())
-            .header("x-forwarded-for", "198.51.100.8")
-            .form(&[
-                ("grant_type", "password"),
-                ("username", seed.email.as_str()),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let (other, _, _) = srv
+            .oauth()
+            .password_from(&app, "198.51.100.8", &seed.email, PASSWORD)
+            .await;
         if trusted {
             assert_eq!(
-                other.status(),
-                200,
+                other, 200,
                 "another client behind the trusted proxy is not held up"
             );
         } else {
             assert_eq!(
-                other.status(),
-                429,
+                other, 429,
                 "a forwarded-for header from an untrusted peer is ignored"
             );
         }
@@ -157,14 +144,17 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend)
 }
 
 async fn parallel_guesses_are_counted_before_the_password_is_checked(backend: Backend) {
-    let (srv, seed) = spawn_behind_proxy(backend).await;
-    let app = Arc::new(password_app(&srv, &seed).await);
+    let (srv, seed) = TestServer::spawn_behind_proxy(backend).await;
+    let app = Arc::new(srv.password_app(&seed).await);
     let srv = Arc::new(srv);
     let guesses: Vec<_> = (0..24)
         .map(|i| {
             let (srv, app, email) = (srv.clone(), app.clone(), seed.email.clone());
             tokio::spawn(async move {
-                password_attempt(&srv, &app, "198.51.100.7", &email, &format!("guess {i}")).await
+                let guess = format!("guess {i}");
+                srv.oauth()
+                    .password_from(&app, "198.51.100.7", &email, &guess)
+                    .await
             })
         })
         .collect();
@@ -188,18 +178,14 @@ async fn parallel_guesses_are_counted_before_the_password_is_checked(backend: Ba
 }
 
 async fn the_owner_signs_in_from_a_clean_address_while_an_attacker_is_throttled(backend: Backend) {
-    let (srv, seed) = spawn_behind_proxy(backend).await;
-    let app = password_app(&srv, &seed).await;
+    let (srv, seed) = TestServer::spawn_behind_proxy(backend).await;
+    let app = srv.password_app(&seed).await;
     let mut throttled = false;
     for i in 0..15 {
-        let (status, _, _) = password_attempt(
-            &srv,
-            &app,
-            "198.51.100.7",
-            &seed.email,
-            &format!("guess {i}"),
-        )
-        .await;
+        let (status, _, _) = srv
+            .oauth()
+            .password_from(&app, "198.51.100.7", &seed.email, &format!("guess {i}"))
+            .await;
         if status == 429 {
             throttled = true;
             break;
@@ -209,8 +195,10 @@ async fn the_owner_signs_in_from_a_clean_address_while_an_attacker_is_throttled(
         throttled,
         "the attacker's address is throttled on this account"
     );
-    let (status, _, body) =
-        password_attempt(&srv, &app, "203.0.113.50", &seed.email, PASSWORD).await;
+    let (status, _, body) = srv
+        .oauth()
+        .password_from(&app, "203.0.113.50", &seed.email, PASSWORD)
+        .await;
     assert_eq!(
         status, 200,
         "the owner, from an address with no failures, is not locked out: {body}"
@@ -225,20 +213,12 @@ async fn throttled_from(
     forwarded: &str,
 ) -> bool {
     for i in 0..20 {
-        let resp = srv
-            .http
-            .post(srv.url("/oauth2/token"))
-            .basic_auth(&app.app.client_id, app.client_secret.as_deref())
-            .header("x-forwarded-for", forwarded)
-            .form(&[
-                ("grant_type", "password"),
-                ("username", &format!("nobody{i}@x.example")),
-                ("password", "wrong password"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        if resp.status() == 429 {
+        let nobody = format!("nobody{i}@x.example");
+        let (status, _, _) = srv
+            .oauth()
+            .password_from(app, forwarded, &nobody, "wrong password")
+            .await;
+        if status == 429 {
             return true;
         }
     }
@@ -247,20 +227,21 @@ async fn throttled_from(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ipv6_addresses_are_throttled_by_their_64() {
-    let (srv, seed) = spawn_behind_proxy(Backend::Sqlite).await;
-    let app = password_app(&srv, &seed).await;
+    let (srv, seed) = TestServer::spawn_behind_proxy(Backend::Sqlite).await;
+    let app = srv.password_app(&seed).await;
     let mut throttled_at = None;
     for i in 0..20 {
         // A new address and a new made-up account each time, all in one /64.
         let address = format!("2001:db8:7:7::{:x}", i + 1);
-        let (status, _, _) = password_attempt(
-            &srv,
-            &app,
-            &address,
-            &format!("nobody{i}@x.example"),
-            "wrong password",
-        )
-        .await;
+        let (status, _, _) = srv
+            .oauth()
+            .password_from(
+                &app,
+                &address,
+                &format!("nobody{i}@x.example"),
+                "wrong password",
+            )
+            .await;
         if status == 429 {
             throttled_at = Some(i);
             break;
@@ -270,7 +251,9 @@ async fn ipv6_addresses_are_throttled_by_their_64() {
         throttled_at.is_some(),
         "addresses of one /64 share a throttle"
     );
-    let (status, _, _) =
-        password_attempt(&srv, &app, "2001:db8:7:8::1", &seed.email, PASSWORD).await;
+    let (status, _, _) = srv
+        .oauth()
+        .password_from(&app, "2001:db8:7:8::1", &seed.email, PASSWORD)
+        .await;
     assert_eq!(status, 200, "the next /64 is another subscriber");
 }

@@ -3,6 +3,7 @@
 
 use crate::both_backends;
 use crate::support::db::TestDatabase;
+use crate::support::oauth::{self, kid};
 use crate::support::{PASSWORD, TEST_KEK, TestServer, WEB_REDIRECT, server_app, user_app};
 use grantor_core::jose::KeyEncryptionKey;
 use grantor_core::model::{AppType, Caller, ScopeDefinition};
@@ -182,38 +183,23 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     assert_eq!(srv.state.store.revocations_held(), 3);
 
     // The server app's secret still gets tokens, signed with the keys made before.
-    let (status, _, token) = srv
-        .post_form(
-            "/oauth2/token",
-            Some((
-                &server.app.client_id,
-                server.client_secret.as_deref().unwrap(),
-            )),
+    let (status, token) = srv
+        .oauth()
+        .token(
+            oauth::basic(&server),
             &[("grant_type", "client_credentials")],
         )
         .await;
     assert_eq!(status, 200, "{token}");
-    let header = token["access_token"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .next()
-        .unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
-    )
-    .unwrap();
-    assert!(
-        old_kids.iter().any(|k| header["kid"] == k.as_str()),
-        "{header}"
-    );
+    let signed_with = kid(token["access_token"].as_str().unwrap());
+    assert!(old_kids.contains(&signed_with), "{signed_with}");
 
     // The user signs in with the password set before.
-    let mut browser = srv.browser();
-    let page = browser.get("/login").await;
-    let page = browser.sign_in(&page, "ann@acme.example", PASSWORD).await;
+    let mut session = srv.http_session();
+    let page = session.get("/login").await;
+    let page = session.sign_in(&page, "ann@acme.example", PASSWORD).await;
     assert!(
-        browser.has_cookie("grantor_session") || browser.has_cookie("__Host-grantor_session"),
+        session.has_cookie("grantor_session") || session.has_cookie("__Host-grantor_session"),
         "{} {}",
         page.status,
         page.body
@@ -227,46 +213,16 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
         .unwrap();
 
     // A refresh token issued before works, once; one of a revoked authorization does not.
-    let basic = Some((web_id, web.client_secret.as_deref().unwrap()));
-    let refresh = |token: String| {
-        let srv = &srv;
-        async move {
-            srv.post_form(
-                "/oauth2/token",
-                basic,
-                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
-            )
-            .await
-        }
-    };
-    let (status, _, body) = refresh(refresh_token.clone()).await;
+    let basic = oauth::basic(&web);
+    let refresh = async |token: &str| srv.oauth().refresh(basic, token, None).await;
+    let (status, body) = refresh(&refresh_token).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "openid trades:read");
-    assert_eq!(refresh(refresh_token).await.0, 400);
-    assert_eq!(refresh(revoked_refresh_token).await.0, 400);
+    assert_eq!(refresh(&refresh_token).await.0, 400);
+    assert_eq!(refresh(&revoked_refresh_token).await.0, 400);
 
     // API tokens: the live one is exchanged, the revoked one refused.
-    let exchange = |token: String| {
-        let srv = &srv;
-        async move {
-            srv.post_form(
-                "/oauth2/token",
-                None,
-                &[
-                    (
-                        "grant_type",
-                        "urn:ietf:params:oauth:grant-type:token-exchange",
-                    ),
-                    ("subject_token", &token),
-                    (
-                        "subject_token_type",
-                        "urn:grantor:params:oauth:token-type:api-token",
-                    ),
-                ],
-            )
-            .await
-        }
-    };
-    assert_eq!(exchange(api_token).await.0, 200);
-    assert_eq!(exchange(revoked_api_token).await.0, 400);
+    let exchange = async |token: &str| srv.oauth().exchange_api_token(token, None).await;
+    assert_eq!(exchange(&api_token).await.0, 200);
+    assert_eq!(exchange(&revoked_api_token).await.0, 400);
 }

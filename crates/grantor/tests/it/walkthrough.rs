@@ -1,7 +1,8 @@
 //! The README's walkthrough, as processes: `grantor demo`, the Trading API, and the Trading
 //! command-line client, reached three ways: a server app, a web app, a native app.
 
-use crate::support::browser::{Browser, redirect_params};
+use crate::support::http_session::HttpSession;
+use crate::support::oauth::{OAuth, authorize_url, code_in};
 use crate::support::oauth_http::OAuthHttp;
 use crate::support::process::{self, Process};
 use oauth2::basic::BasicClient;
@@ -111,29 +112,18 @@ async fn the_trading_api_is_reached_by_a_server_app_a_web_app_and_a_native_app()
     );
 
     // 2. The web app: the owner signs in and approves in a browser; the app swaps the code.
-    let mut browser = Browser::new(&demo.issuer);
-    let url = format!(
-        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9000%2Fcallback&scope=openid+trades:read&state=w",
-        demo.web.0
-    );
-    let location = browser
+    let mut session = HttpSession::new(&demo.issuer);
+    let callback = "http://127.0.0.1:9000/callback";
+    let url = authorize_url(&demo.web.0, callback, "scope=openid+trades:read&state=w");
+    let location = session
         .authorize(&url, "owner@demo.example", &demo.password, &["trades:read"])
         .await;
-    let code = redirect_params(&location)["code"].clone();
-    let tokens: Value = http
-        .post(format!("{}/oauth2/token", demo.issuer))
-        .basic_auth(&demo.web.0, Some(&demo.web.1))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:9000/callback"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let code = code_in(&location);
+    let web_basic = Some((demo.web.0.as_str(), demo.web.1.as_str()));
+    let (status, tokens) = OAuth::at(&http, &demo.issuer)
+        .exchange_code(web_basic, &code, callback)
+        .await;
+    assert_eq!(status, 200, "{tokens}");
     let orders: Value = http
         .get(format!("{api}/orders"))
         .bearer_auth(tokens["access_token"].as_str().unwrap())
@@ -174,7 +164,7 @@ async fn the_trading_api_is_reached_by_a_server_app_a_web_app_and_a_native_app()
         }
     };
     assert!(sign_in_url.contains("code_challenge_method=S256"));
-    let loopback = browser
+    let loopback = session
         .authorize(
             &sign_in_url,
             "owner@demo.example",

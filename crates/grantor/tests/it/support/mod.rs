@@ -1,13 +1,25 @@
-//! Test support: a real Grantor on an ephemeral port, with typed helpers.
+//! Test support: a real Grantor on an ephemeral port ([`TestServer`]), seeded through its
+//! `Manager`, and the clients the tests speak to it with:
+//!
+//! - [`oauth`]: the protocol endpoints as a client calls them, and the code flow;
+//! - [`api`]: the management API, one typed method per operation;
+//! - [`http_session`]: one user's cookies and forms over plain HTTP;
+//! - [`chrome`]: a real browser (headless Chromium over WebDriver);
+//! - [`resource_server`]: an API behind `grantor-resource`'s layer;
+//! - [`process`] and [`cli`]: real `grantor` processes; [`db`]: a fresh database per test.
 
-pub mod browser;
+pub mod api;
+pub mod chrome;
 pub mod db;
+pub mod http_session;
+pub mod oauth;
 pub mod oauth_http;
 pub mod process;
+pub mod resource_server;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
 use grantor_core::model::{AppType, Caller, LegacyGrant, Organization, Role, ScopeDefinition};
-use grantor_core::store::Registry;
+use grantor_core::store::{Registry, UserStore};
 use grantor_core::{Clock, SystemClock};
 use grantor_server::{AppState, Application, Config};
 use serde_json::Value;
@@ -72,6 +84,10 @@ impl Seed {
     pub fn secret(&self) -> &str {
         self.app.client_secret.as_deref().unwrap_or_default()
     }
+    /// The server app's Basic credentials.
+    pub fn basic(&self) -> Option<(&str, &str)> {
+        Some((self.client_id(), self.secret()))
+    }
 }
 
 pub fn config(database_url: &str) -> Config {
@@ -89,6 +105,8 @@ pub const WEB_REDIRECT: &str = "https://app.example.com/callback";
 /// The native app's registered loopback redirect; any port matches.
 pub const NATIVE_REDIRECT: &str = "http://127.0.0.1/callback";
 pub const PASSWORD: &str = "correct horse battery staple";
+/// Where users' apps may send people after signing out.
+pub const SIGNED_OUT: &str = "https://app.example.com/signed-out";
 
 /// An organization with a member, a web app and a native app (see [`TestServer::seed_sign_in`]).
 pub struct SignInSeed {
@@ -101,20 +119,12 @@ pub struct SignInSeed {
 impl SignInSeed {
     /// An authorization request of the web app (redirect [`WEB_REDIRECT`]) with more parameters.
     pub fn web_authorize_url(&self, more: &str) -> String {
-        let redirect: String =
-            url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect();
-        format!(
-            "/oauth2/authorize?response_type=code&client_id={}&redirect_uri={redirect}&{more}",
-            self.web.app.client_id
-        )
+        oauth::authorize_url(&self.web.app.client_id, WEB_REDIRECT, more)
     }
 
     /// The web app's Basic credentials.
     pub fn web_basic(&self) -> Option<(&str, &str)> {
-        Some((
-            self.web.app.client_id.as_str(),
-            self.web.client_secret.as_deref().unwrap_or_default(),
-        ))
+        oauth::basic(&self.web)
     }
 }
 
@@ -133,6 +143,17 @@ pub fn server_app(name: &str, scopes: &[&str]) -> NewApp {
 impl TestServer {
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, Arc::new(SystemClock), |_| {}).await
+    }
+
+    /// A server that trusts `X-Forwarded-For` from 127.0.0.1 (as behind a proxy there), with
+    /// [`TestServer::seed_sign_in`]'s `acme`.
+    pub async fn spawn_behind_proxy(backend: Backend) -> (Self, SignInSeed) {
+        let srv = Self::spawn_with(backend, Arc::new(SystemClock), |c| {
+            c.trusted_proxies = vec!["127.0.0.1".into()];
+        })
+        .await;
+        let seed = srv.seed_sign_in("acme").await;
+        (srv, seed)
     }
 
     /// A server with its own clock (for tests that move time) and configuration tweaks.
@@ -214,33 +235,22 @@ impl TestServer {
     /// Creates an organization with its Trading API ([`Self::trading_api`]) and a server app
     /// added to it with both trading scopes.
     pub async fn seed(&self, org_name: &str) -> Seed {
-        let m = &self.state.manager;
-        let op = Caller::operator();
-        let org = m.create_organization(&op, org_name).await.unwrap();
-        self.trading_api(&org).await;
-        let app = m
-            .create_app(
-                &op,
-                &org.id,
-                server_app("bot", &["trades:read", "trades:write"]),
-            )
+        let org = self
+            .state
+            .manager
+            .create_organization(&Caller::operator(), org_name)
             .await
             .unwrap();
-        m.add_app_to_organization(
-            &op,
-            &app.app.client_id,
-            &org.id,
-            vec!["trades:read".into(), "trades:write".into()],
-        )
-        .await
-        .unwrap();
+        self.trading_api(&org).await;
+        let bot = server_app("bot", &["trades:read", "trades:write"]);
+        let app = self.added_app(&org.id, bot).await;
         Seed { org, app }
     }
 
     /// Creates a user (password [`PASSWORD`]) with `role` in `org`.
     pub async fn member(&self, org: &str, email: &str, role: Role) {
         let m = &self.state.manager;
-        if grantor_core::store::UserStore::user_by_email(&self.state.store, email)
+        if UserStore::user_by_email(&self.state.store, email)
             .await
             .unwrap()
             .is_none()
@@ -291,8 +301,38 @@ impl TestServer {
         }
     }
 
-    pub fn browser(&self) -> browser::Browser {
-        browser::Browser::new(&self.issuer)
+    /// A web app of the seed's organization that may use the password grant.
+    pub async fn password_app(&self, seed: &SignInSeed) -> AppWithSecret {
+        self.state
+            .manager
+            .create_app(
+                &Caller::operator(),
+                &seed.seed.org.id,
+                user_app(
+                    AppType::Web,
+                    "Legacy",
+                    WEB_REDIRECT,
+                    &[LegacyGrant::Password],
+                ),
+            )
+            .await
+            .unwrap()
+    }
+
+    /// Creates an app for `org` and adds it to `org` with all its scopes.
+    pub async fn added_app(&self, org: &str, app: NewApp) -> AppWithSecret {
+        let m = &self.state.manager;
+        let app = m.create_app(&Caller::operator(), org, app).await.unwrap();
+        let scopes = app.app.scopes.iter().map(|s| s.to_string()).collect();
+        m.add_app_to_organization(&Caller::operator(), &app.app.client_id, org, scopes)
+            .await
+            .unwrap();
+        app
+    }
+
+    /// A fresh user agent for this server's pages.
+    pub fn http_session(&self) -> http_session::HttpSession {
+        http_session::HttpSession::new(&self.issuer)
     }
 
     /// POSTs a form, optionally with Basic credentials; returns status, headers and JSON body.
@@ -302,15 +342,22 @@ impl TestServer {
         basic: Option<(&str, &str)>,
         form: &[(&str, &str)],
     ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut req = self.http.post(self.url(path)).form(form);
-        if let Some((id, secret)) = basic {
-            req = req.basic_auth(id, Some(secret));
+        self.oauth().post(path, basic, form).await
+    }
+
+    /// GETs `path` with an optional `Cookie` header; returns status, headers and body text.
+    pub async fn get_raw(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
         }
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-        (status, headers, body)
+        let resp = req.send().await.unwrap();
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        (status, headers, resp.text().await.unwrap())
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -350,6 +397,63 @@ pub async fn cli(database_url: &str, args: &[&str], stdin: Option<&str>) -> (boo
         json,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Seeds an organization, an API and a server app added to it with the CLI; returns the
+/// app's ID and secret.
+pub async fn seed_server_app(url: &str) -> (String, String) {
+    assert!(cli(url, &["org", "create", "--name", "acme"], None).await.0);
+    let (_, _, err) = cli(
+        url,
+        &[
+            "resource",
+            "create",
+            "--org",
+            "acme",
+            "--identifier",
+            "https://api.example.com",
+            "--name",
+            "API",
+            "--scope",
+            "api:read",
+        ],
+        None,
+    )
+    .await;
+    let (_, app, _) = cli(
+        url,
+        &[
+            "app", "create", "--org", "acme", "--type", "server", "--name", "bot", "--scope",
+            "api:read",
+        ],
+        None,
+    )
+    .await;
+    let id = app["client_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("app create failed: {err}"))
+        .to_string();
+    let secret = app["client_secret"].as_str().unwrap().to_string();
+    assert!(
+        cli(
+            url,
+            &[
+                "app",
+                "add-to-org",
+                "--app",
+                &id,
+                "--org",
+                "acme",
+                "--scope",
+                "api:read"
+            ],
+            None
+        )
+        .await
+        .0
+    );
+
+    (id, secret)
 }
 
 /// Waits until `check` holds, failing after `within` of real time: for what a server applies

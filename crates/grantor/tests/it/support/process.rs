@@ -70,6 +70,29 @@ pub fn grantor() -> Command {
     command
 }
 
+/// `grantor serve` on `database_url`, on port 0. Every node gets the same issuer, as behind a
+/// load balancer.
+pub fn serve(database_url: &str) -> Command {
+    let mut command = grantor();
+    command.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--issuer",
+        "https://grantor.example",
+        "--database-url",
+        database_url,
+    ]);
+    command
+}
+
+/// A `grantor serve` node on `database_url` ([`serve`]), once listening, and its base URL.
+pub fn node(database_url: &str) -> (Process, String) {
+    let node = Process::spawn(serve(database_url));
+    let base = node.word_after("listening on ");
+    (node, base)
+}
+
 /// The Trading example's binary, built by `cargo test --workspace` beside this test binary.
 pub fn trading() -> Command {
     let exe = std::env::current_exe().unwrap();

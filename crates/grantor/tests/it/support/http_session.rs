@@ -1,5 +1,6 @@
-//! A scripted browser over plain HTTP: keeps cookies, follows nothing by itself, and knows
-//! how to fill in Grantor's sign-in and approval forms. (The real-browser tests use Chromium.)
+//! An HTTP client with a cookie jar: one user's session with Grantor's pages over plain HTTP.
+//! It follows no redirect by itself, and knows how to fill in the sign-in and approval forms.
+//! (It runs no script and lays nothing out: the tests of real pages use [`super::chrome`].)
 
 use std::collections::BTreeMap;
 
@@ -45,13 +46,14 @@ fn unescape(s: &str) -> String {
         .replace("&#62;", ">")
 }
 
-pub struct Browser {
+/// One user agent's cookies and the base URL its relative paths go to.
+pub struct HttpSession {
     base: String,
     http: reqwest::Client,
     cookies: BTreeMap<String, String>,
 }
 
-impl Browser {
+impl HttpSession {
     pub fn new(base: &str) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -116,7 +118,7 @@ impl Browser {
         self.send(req).await
     }
 
-    /// The `Cookie` header this browser would send.
+    /// The `Cookie` header this session sends.
     pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -201,23 +203,5 @@ impl Browser {
         }
         page.location
             .unwrap_or_else(|| panic!("no redirect back to the app: {} {}", page.status, page.body))
-    }
-}
-
-/// The query (or fragment) parameters of a redirect.
-pub fn redirect_params(location: &str) -> BTreeMap<String, String> {
-    let url = url_parts(location);
-    url::form_urlencoded::parse(url.as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn url_parts(location: &str) -> String {
-    match location.split_once('#') {
-        Some((_, fragment)) => fragment.to_string(),
-        None => location
-            .split_once('?')
-            .map(|(_, q)| q.to_string())
-            .unwrap_or_default(),
     }
 }
