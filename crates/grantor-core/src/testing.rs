@@ -82,9 +82,7 @@ impl World {
             ("member@acme.test", Role::Member),
         ] {
             let user = ok(manager.create_user(&op, email, None, None, false).await);
-            ok(manager
-                .add_member(&op, &org.name, email, role.as_str())
-                .await);
+            ok(manager.add_member(&op, &org.name, email, role).await);
             people.push(user);
         }
         let [owner, developer, member] = ok(<[User; 3]>::try_from(people));

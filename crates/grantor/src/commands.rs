@@ -246,9 +246,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             set_user_disabled(&config, &op, &email, false).await
         }
         Command::Member(MemberCommand::Add { org, user, role }) => {
+            let role = grantor_core::manage::role_field(&role).map_err(service)?;
             let m = manager(&config)
                 .await?
-                .add_member(&op, &org, &user, &role)
+                .add_member(&op, &org, &user, role)
                 .await
                 .map_err(service)?;
             print(&m)

@@ -43,7 +43,7 @@ async fn seed(m: &Manager<Store>) -> Result<Seeded, String> {
     m.create_user(&op, OWNER, Some(&password), Some("Demo Owner"), false)
         .await
         .map_err(e)?;
-    m.add_member(&op, ORG, OWNER, Role::Owner.as_str())
+    m.add_member(&op, ORG, OWNER, Role::Owner)
         .await
         .map_err(e)?;
     let scopes = vec![

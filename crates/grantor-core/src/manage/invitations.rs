@@ -1,9 +1,9 @@
 //! Invitations: single-use links that let a person join an organization.
 
 use super::Governed;
-use super::members::member_fields;
+use super::users::normalize_email;
 use super::{Manager, invalid};
-use crate::model::{Actor, AuditAction, Caller, Invitation};
+use crate::model::{Actor, AuditAction, Caller, Invitation, Role};
 use crate::policy::{self, Action};
 use crate::store::{InvitationStore, Registry, UserStore};
 use crate::{ServiceError, secret};
@@ -39,10 +39,10 @@ impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
         actor: &Caller,
         org: &str,
         email: &str,
-        role: &str,
+        role: Role,
     ) -> Result<(Invitation, String), ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
-        let (email, role) = member_fields("email", email, role)?;
+        let email = normalize_email(email).map_err(|e| ServiceError::field("email", e))?;
         if let Some(user) = self.store.user_by_email(&email).await?
             && self.store.membership(&org.id, &user.id).await?.is_some()
         {

@@ -9,9 +9,10 @@ use crate::store::{MembershipChange, UserStore, Window};
 use crate::{FieldErrors, ServiceError};
 use serde_json::json;
 
-/// A would-be member's email (the field `email_field`) and role, both checked: as Grantor keeps
-/// the email, and the role parsed from its name.
-pub(super) fn member_fields(
+/// A would-be member's email (the field `email_field`) and role name as a front end received
+/// them, both checked and every refusal reported at once: the email as Grantor keeps it and
+/// the [`Role`] named.
+pub fn member_fields(
     email_field: &str,
     email: &str,
     role: &str,
@@ -20,6 +21,11 @@ pub(super) fn member_fields(
     let email = invalid.keep(email_field, normalize_email(email));
     let role = invalid.keep("role", role.parse::<Role>());
     invalid.finish_with(email.zip(role))
+}
+
+/// A role's name as a front end received it, checked (the field `role`).
+pub fn role_field(name: &str) -> Result<Role, ServiceError> {
+    name.parse().map_err(|e| ServiceError::field("role", e))
 }
 
 /// Refuses a change that the store found would leave an organization without an owner:
@@ -36,17 +42,16 @@ fn owner_kept(change: MembershipChange, user: &str) -> Result<(), ServiceError> 
 }
 
 impl<S: Governed + UserStore> Manager<S> {
-    /// Makes the user with `email` a member of `org` with `role` (its name, as the caller
-    /// sent it), or gives a member that role.
+    /// Makes the user with `email` a member of `org` with `role`, or gives a member that role.
     pub async fn add_member(
         &self,
         actor: &Caller,
         org: &str,
         email: &str,
-        role: &str,
+        role: Role,
     ) -> Result<Membership, ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
-        let (email, role) = member_fields("user", email, role)?;
+        let email = normalize_email(email).map_err(|e| ServiceError::field("user", e))?;
         let user = self
             .store
             .user_by_email(&email)
@@ -95,17 +100,16 @@ impl<S: Governed + UserStore> Manager<S> {
         Ok(self.store.members_of_org(&org.id, window).await?)
     }
 
-    /// Changes a member's role (its name, as the caller sent it).
+    /// Changes a member's role.
     pub async fn set_member_role(
         &self,
         actor: &Caller,
         org: &str,
         user: &str,
-        role: &str,
+        role: Role,
     ) -> Result<Membership, ServiceError> {
         // Who may manage members is settled before anything about them is revealed.
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
-        let role: Role = role.parse().map_err(|e| ServiceError::field("role", e))?;
         let member = self.member(&org.id, user).await?;
         let (user_id, email) = (member.user_id, member.email);
         self.put_member(actor, org, user_id, email, role).await

@@ -27,6 +27,7 @@ use std::sync::Arc;
 pub use api_tokens::{API_TOKEN_DEFAULT_TTL, API_TOKEN_MAX_TTL, NewApiToken};
 pub use apps::{AppChanges, AppWithSecret, NewApp, validate_redirect_uri};
 pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
+pub use members::{member_fields, role_field};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
 
 pub struct Manager<S> {
@@ -353,7 +354,9 @@ mod tests {
         .id;
         let new = new_app(AppType::Server, "Reports", &["read"]);
         let app = ok(w.manager.create_app(&op, org, new).await).app.client_id;
-        let invited = w.manager.invite_member(&op, org, "new@acme.test", "member");
+        let invited = w
+            .manager
+            .invite_member(&op, org, "new@acme.test", Role::Member);
         let invitation = ok(invited.await).0.id;
         Stage {
             app,
@@ -407,14 +410,17 @@ mod tests {
                     .map(drop)
             }
             Call::DeleteResourceServer => m.delete_resource_server(who, org, &s.rs).await,
-            Call::AddMember => m.add_member(who, org, member, "developer").await.map(drop),
+            Call::AddMember => m
+                .add_member(who, org, member, Role::Developer)
+                .await
+                .map(drop),
             Call::SetMemberRole => m
-                .set_member_role(who, org, member, "developer")
+                .set_member_role(who, org, member, Role::Developer)
                 .await
                 .map(drop),
             Call::RemoveMember => m.remove_member(who, org, member).await,
             Call::InviteMember => m
-                .invite_member(who, org, "x@acme.test", "member")
+                .invite_member(who, org, "x@acme.test", Role::Member)
                 .await
                 .map(drop),
             Call::WithdrawInvitation => m.withdraw_invitation(who, org, &s.invitation).await,

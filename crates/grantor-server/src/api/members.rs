@@ -9,6 +9,7 @@ use crate::input::ApiJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use grantor_core::manage::{member_fields, role_field};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -63,10 +64,8 @@ pub async fn add(
     Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<NewMember>,
 ) -> Result<(StatusCode, Json<Membership>), Problem> {
-    let member = state
-        .manager
-        .add_member(&actor, &org, &body.user, &body.role)
-        .await?;
+    let (user, role) = member_fields("user", &body.user, &body.role)?;
+    let member = state.manager.add_member(&actor, &org, &user, role).await?;
     Ok((StatusCode::CREATED, Json(member.into())))
 }
 
@@ -91,9 +90,10 @@ pub async fn set_role(
     Path(MemberPath { org, user }): Path<MemberPath>,
     ApiJson(body): ApiJson<RoleChange>,
 ) -> Result<Json<Membership>, Problem> {
+    let role = role_field(&body.role)?;
     let member = state
         .manager
-        .set_member_role(&actor, &org, &user, &body.role)
+        .set_member_role(&actor, &org, &user, role)
         .await?;
     Ok(Json(member.into()))
 }

@@ -258,8 +258,8 @@ async fn the_only_owner_stays_an_owner_even_under_concurrent_changes(backend: Ba
     for round in 0..5 {
         srv.member(&org, &seed.email, Role::Owner).await;
         let (a, b) = tokio::join!(
-            m.set_member_role(&op, &org, "owner@acme.example", "member"),
-            m.set_member_role(&op, &org, &seed.email, "member"),
+            m.set_member_role(&op, &org, "owner@acme.example", Role::Member),
+            m.set_member_role(&op, &org, &seed.email, Role::Member),
         );
         assert!(a.is_ok() != b.is_ok(), "round {round}: {a:?} {b:?}");
         let owners = m
@@ -524,12 +524,17 @@ async fn an_invitation_dies_with_its_senders_right(backend: Backend) {
     );
     let m = &srv.state.manager;
     let (_, link) = m
-        .invite_member(&as_inviter, &org, "new@acme.example", "owner")
+        .invite_member(&as_inviter, &org, "new@acme.example", Role::Owner)
         .await
         .unwrap();
-    m.set_member_role(&Caller::operator(), &org, "owner@acme.example", "member")
-        .await
-        .unwrap();
+    m.set_member_role(
+        &Caller::operator(),
+        &org,
+        "owner@acme.example",
+        Role::Member,
+    )
+    .await
+    .unwrap();
     let accepted = m
         .accept_invitation(
             &link,

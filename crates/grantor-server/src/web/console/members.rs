@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use grantor_core::ServiceError;
+use grantor_core::manage::{member_fields, role_field};
 use grantor_core::model::{Invitation, Membership, Role};
 use grantor_core::store::Window;
 
@@ -146,11 +147,15 @@ pub async fn invite(
             return Ok(see_other(&format!("{}/members?done=again", c.base())));
         }
     };
-    match state
-        .manager
-        .invite_member(&c.caller, &c.nav.org_id, &email, role)
-        .await
-    {
+    let invited = match member_fields("email", &email, role) {
+        Ok((email, role)) => {
+            let m = &state.manager;
+            m.invite_member(&c.caller, &c.nav.org_id, &email, role)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match invited {
         Ok((invitation, token)) => {
             done(&state, &c, &key, &invitation.id).await;
             let link = format!("{}/invitations/{token}", state.provider.settings.issuer);
@@ -191,12 +196,15 @@ pub async fn set_role(
     Path((_, user)): Path<(String, String)>,
     ConsoleForm { console: c, form }: ConsoleForm,
 ) -> Result<Response, PageError> {
-    let role = form.get("role").unwrap_or_default();
-    match state
-        .manager
-        .set_member_role(&c.caller, &c.nav.org_id, &user, role)
-        .await
-    {
+    let changed = match role_field(form.get("role").unwrap_or_default()) {
+        Ok(role) => {
+            let m = &state.manager;
+            m.set_member_role(&c.caller, &c.nav.org_id, &user, role)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match changed {
         Ok(_) => Ok(see_other(&format!("{}/members?done=role", c.base()))),
         Err(e) => list_refused(&state, c, e).await,
     }

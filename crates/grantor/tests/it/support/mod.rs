@@ -265,7 +265,7 @@ impl TestServer {
             .await
             .unwrap();
         }
-        m.add_member(&Caller::operator(), org, email, role.as_str())
+        m.add_member(&Caller::operator(), org, email, role)
             .await
             .unwrap();
     }
