@@ -33,6 +33,17 @@ pub fn ok<T, E: std::fmt::Debug>(value: Result<T, E>) -> T {
     value.unwrap_or_else(|e| panic!("unexpected error: {e:?}"))
 }
 
+/// Why a token request was refused with `invalid_grant`; the test fails on anything else.
+pub fn refused<T: std::fmt::Debug>(result: Result<T, crate::OAuthError>) -> String {
+    match result {
+        Err(e) => {
+            assert_eq!(e.code, crate::ErrorCode::InvalidGrant, "{e:?}");
+            e.description
+        }
+        Ok(v) => panic!("expected invalid_grant, got {v:?}"),
+    }
+}
+
 pub fn scopes(text: &str) -> ScopeSet {
     ok(ScopeSet::parse(text))
 }

@@ -102,23 +102,13 @@ pub async fn exchange<S: Registry + GrantStore + UserStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{REDIRECT_URI, World, ok};
+    use crate::testing::{REDIRECT_URI, World, ok, refused};
 
     fn request(code: &str, code_verifier: Option<&str>) -> Request {
         Request {
             code: code.into(),
             redirect_uri: Some(REDIRECT_URI.into()),
             code_verifier: code_verifier.map(str::to_string),
-        }
-    }
-
-    fn refused<T: std::fmt::Debug>(result: Result<T, OAuthError>) -> String {
-        match result {
-            Err(e) => {
-                assert_eq!(e.code, crate::ErrorCode::InvalidGrant, "{e:?}");
-                e.description
-            }
-            Ok(v) => panic!("expected invalid_grant, got {v:?}"),
         }
     }
 

@@ -119,7 +119,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{REDIRECT_URI, World, ok, scopes};
+    use crate::testing::{REDIRECT_URI, World, ok, refused, scopes};
     use crate::token::TokenResponse;
 
     fn request(token: &TokenResponse, scope: Option<&str>) -> Request {
@@ -127,16 +127,6 @@ mod tests {
             refresh_token: token.refresh_token.clone().unwrap_or_default(),
             scope: scope.map(scopes),
             resources: Vec::new(),
-        }
-    }
-
-    fn refused<T: std::fmt::Debug>(result: Result<T, OAuthError>) -> String {
-        match result {
-            Err(e) => {
-                assert_eq!(e.code, crate::ErrorCode::InvalidGrant, "{e:?}");
-                e.description
-            }
-            Ok(v) => panic!("expected invalid_grant, got {v:?}"),
         }
     }
 
