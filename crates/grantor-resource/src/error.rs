@@ -29,6 +29,7 @@ impl fmt::Display for TokenError {
 
 impl std::error::Error for TokenError {}
 
+/// An RFC 6750 parameter's value, whose grammar allows neither quotes nor backslashes.
 fn quoted(value: &str) -> String {
     value
         .chars()
@@ -36,10 +37,25 @@ fn quoted(value: &str) -> String {
         .collect()
 }
 
+/// `value` as an RFC 9110 quoted-string's content: backslashes and quotes escaped.
+fn escaped(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Without the API's metadata URL: for a [`Caller`](crate::Caller) extracted outside
+/// [`RequireToken`](crate::RequireToken), which is what alone knows it.
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
+        self.respond(None)
+    }
+}
+
+impl TokenError {
+    /// The refusal; its challenge names the API's metadata URL when there is one (RFC 9728
+    /// section 5.1).
+    pub(crate) fn respond(self, resource_metadata: Option<&str>) -> Response {
         let description = self.to_string();
-        let (status, code, challenge) = match &self {
+        let (status, code, mut challenge) = match &self {
             Self::Missing => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_request",
@@ -67,6 +83,9 @@ impl IntoResponse for TokenError {
                 "Bearer realm=\"api\"".to_string(),
             ),
         };
+        if let Some(url) = resource_metadata {
+            challenge.push_str(&format!(", resource_metadata=\"{}\"", escaped(url)));
+        }
         let mut response = (
             status,
             Json(serde_json::json!({"error": code, "error_description": description})),
@@ -78,5 +97,73 @@ impl IntoResponse for TokenError {
                 .insert(header::WWW_AUTHENTICATE, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "https://api.example.com/.well-known/oauth-protected-resource/v1";
+
+    fn challenge(error: TokenError, url: Option<&str>) -> (u16, String) {
+        let response = error.respond(url);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap();
+        (response.status().as_u16(), challenge.to_string())
+    }
+
+    #[test]
+    fn every_challenge_names_the_metadata_url_after_rfc_6750s_parameters() {
+        assert_eq!(
+            challenge(TokenError::Missing, Some(URL)),
+            (
+                401,
+                format!("Bearer realm=\"api\", resource_metadata=\"{URL}\"")
+            )
+        );
+        assert_eq!(
+            challenge(
+                TokenError::Invalid("the token has expired".into()),
+                Some(URL)
+            ),
+            (
+                401,
+                format!(
+                    "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"invalid token: the token has expired\", resource_metadata=\"{URL}\""
+                )
+            )
+        );
+        assert_eq!(
+            challenge(
+                TokenError::InsufficientScope("trades:write".into()),
+                Some(URL)
+            ),
+            (
+                403,
+                format!(
+                    "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"trades:write\", resource_metadata=\"{URL}\""
+                )
+            )
+        );
+        assert_eq!(
+            challenge(TokenError::Missing, None),
+            (401, "Bearer realm=\"api\"".to_string())
+        );
+    }
+
+    #[test]
+    fn values_stay_inside_their_quotes() {
+        let (_, with_quote) = challenge(TokenError::Missing, Some("https://a.example/\"x\\"));
+        assert_eq!(
+            with_quote,
+            r#"Bearer realm="api", resource_metadata="https://a.example/\"x\\""#
+        );
+        let (_, described) = challenge(TokenError::Invalid("a \"quoted\" \\ why".into()), None);
+        assert!(
+            described.ends_with(r#"error_description="invalid token: a quoted  why""#),
+            "{described}"
+        );
     }
 }

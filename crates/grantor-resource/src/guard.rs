@@ -2,10 +2,11 @@
 
 use crate::caller::Caller;
 use crate::error::TokenError;
+use crate::metadata::MetadataUrl;
 use crate::validator::Validator;
 use axum::body::Body;
 use axum::http::{Request, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -49,32 +50,42 @@ where
         Box::pin(async move {
             match guard.check(&mut request).await {
                 Ok(()) => inner.call(request).await,
-                Err(refusal) => Ok(refusal.into_response()),
+                Err(refusal) => {
+                    let url = request.extensions().get::<MetadataUrl>();
+                    Ok(refusal.respond(url.map(|u| &*u.0)))
+                }
             }
         })
     }
 }
 
-/// Requires a valid Grantor access token; handlers behind it can extract [`Caller`].
+/// Requires a valid Grantor access token; handlers behind it can extract [`Caller`]. Its
+/// refusals, and those of the layers behind it, name the API's metadata URL.
 #[derive(Clone)]
 pub struct RequireToken {
     validator: Arc<Validator>,
+    metadata_url: Option<MetadataUrl>,
 }
 
 impl RequireToken {
     pub fn new(validator: Validator) -> Self {
-        Self {
-            validator: Arc::new(validator),
-        }
+        Self::shared(Arc::new(validator))
     }
 
     pub fn shared(validator: Arc<Validator>) -> Self {
-        Self { validator }
+        let metadata_url = validator.metadata_url().map(|u| MetadataUrl(u.into()));
+        Self {
+            validator,
+            metadata_url,
+        }
     }
 }
 
 impl Guard for RequireToken {
     async fn check(&self, request: &mut Request<Body>) -> Result<(), TokenError> {
+        if let Some(url) = &self.metadata_url {
+            request.extensions_mut().insert(url.clone());
+        }
         let token = request
             .headers()
             .get(header::AUTHORIZATION)

@@ -9,6 +9,14 @@
 //! refetched when a token names an unknown key, so key rotation needs no restart), or, when
 //! revocation must take effect at once, by asking Grantor's introspection endpoint.
 //!
+//! The API publishes its protected-resource metadata (RFC 9728) with
+//! [`Validator::metadata_router`]: its identifier, Grantor as its authorization server, and the
+//! scopes declared with [`Config::with_scopes`], at the well-known URL formed from the
+//! identifier (`https://trading.example.com/v1` has
+//! `https://trading.example.com/.well-known/oauth-protected-resource/v1`). Every refusal names
+//! that URL in its challenge, `WWW-Authenticate: Bearer ..., resource_metadata="..."`, so a
+//! client that meets the API needs nothing else to find where to get a token.
+//!
 //! ```no_run
 //! use axum::{Json, Router, routing::get};
 //! use grantor_resource::{Caller, Config, RequireToken, Validator, require_scope};
@@ -18,10 +26,16 @@
 //! }
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let validator = Validator::new(Config::new("http://127.0.0.1:8080", "https://trading.example.com"));
+//! let config = Config::new("http://127.0.0.1:8080", "https://trading.example.com")
+//!     .with_scopes(&["trades:read"])
+//!     .with_resource_name("Trading");
+//! let validator = Validator::new(config);
+//! // Served without a token: merged after the layer, so outside it.
+//! let metadata = validator.metadata_router();
 //! let app: Router = Router::new()
 //!     .route("/orders", get(list_orders).layer(require_scope("trades:read")))
-//!     .layer(RequireToken::new(validator));
+//!     .layer(RequireToken::new(validator))
+//!     .merge(metadata);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! axum::serve(listener, app).await
 //! # }
@@ -31,6 +45,7 @@ mod caller;
 mod error;
 mod guard;
 mod jwks;
+mod metadata;
 mod validator;
 
 pub use caller::{Caller, CallerKind};

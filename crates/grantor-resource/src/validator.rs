@@ -3,7 +3,9 @@
 use crate::caller::{Caller, CallerKind};
 use crate::error::TokenError;
 use crate::jwks::JwksCache;
+use crate::metadata::{self, Location};
 use aws_lc_rs::digest;
+use axum::Router;
 use grantor_token::jose::{self, Alg, JoseError, JwkSet};
 use grantor_token::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection};
 use grantor_token::{Clock, SystemClock};
@@ -31,6 +33,10 @@ pub struct Config {
     pub jwks_min_refresh: Duration,
     /// Ask Grantor's introspection endpoint instead of verifying locally.
     pub introspection: Option<IntrospectionConfig>,
+    /// The scopes this API's routes require, published in its metadata (RFC 9728).
+    pub scopes: Vec<String>,
+    /// A name for people, published in its metadata.
+    pub resource_name: Option<String>,
 }
 
 /// Credentials of an app (a server app of the resource server's organization) that may call
@@ -52,7 +58,20 @@ impl Config {
             jwks_max_age: Duration::from_secs(300),
             jwks_min_refresh: Duration::from_secs(10),
             introspection: None,
+            scopes: Vec::new(),
+            resource_name: None,
         }
+    }
+
+    /// Declares the scopes this API's routes require, for its metadata document.
+    pub fn with_scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn with_resource_name(mut self, name: &str) -> Self {
+        self.resource_name = Some(name.into());
+        self
     }
 
     /// Validate by introspection (revocation takes effect within `cache_ttl`).
@@ -107,6 +126,8 @@ pub struct Validator {
     clock: Arc<dyn Clock>,
     /// Keys given up front: never fetched, never refreshed.
     pinned: bool,
+    /// Where this API's metadata lives, when its identifier has a well-known URL.
+    resource_metadata: Option<Location>,
 }
 
 fn http_client() -> reqwest::Client {
@@ -135,13 +156,14 @@ impl Validator {
 
     pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
         Self {
-            config,
             http: http_client(),
             metadata: OnceCell::new(),
             jwks: JwksCache::default(),
             introspected: Mutex::new(LruCache::new(MAX_CACHED)),
             clock,
             pinned: false,
+            resource_metadata: metadata::location(&config.audience),
+            config,
         }
     }
 
@@ -155,6 +177,22 @@ impl Validator {
         };
         validator.jwks.set(keys);
         validator
+    }
+
+    /// The URL of this API's metadata document (RFC 9728), formed from its identifier; every
+    /// challenge names it. `None` when the identifier is not a plain http(s) URL.
+    pub fn metadata_url(&self) -> Option<&str> {
+        self.resource_metadata.as_ref().map(|l| l.url.as_str())
+    }
+
+    /// A router serving this API's metadata document at the path of [`Validator::metadata_url`]
+    /// (nothing when there is none). Merge it outside [`crate::RequireToken`]: clients read it
+    /// before they have a token.
+    pub fn metadata_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        match &self.resource_metadata {
+            Some(location) => metadata::router(&self.config, location),
+            None => Router::new(),
+        }
     }
 
     async fn metadata(&self) -> Result<&Metadata, TokenError> {
