@@ -5,13 +5,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use grantor_resource::{Caller, CallerKind, RequireToken, Validator, require_scope};
+use grantor_resource::{Caller, CallerKind, Config, RequireToken, Validator, require_scope};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The audience this API is registered under in Grantor.
 pub const AUDIENCE: &str = "https://trading.example.com";
+
+/// How the API checks tokens from the Grantor at `issuer`, and what its metadata declares.
+pub fn config(issuer: &str) -> Config {
+    Config::new(issuer, AUDIENCE)
+        .with_scopes(&["trades:read", "trades:write"])
+        .with_resource_name("Trading 1.0")
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Order {
@@ -86,8 +93,10 @@ async fn place_order(
     Ok((StatusCode::CREATED, Json(order)))
 }
 
-/// The API: `GET /orders` needs `trades:read`, `POST /orders` needs `trades:write`.
+/// The API: `GET /orders` needs `trades:read`, `POST /orders` needs `trades:write`; its
+/// metadata (RFC 9728) and `/healthz` need no token.
 pub fn router(validator: Validator) -> Router {
+    let metadata = validator.metadata_router();
     Router::new()
         .route(
             "/orders",
@@ -96,6 +105,7 @@ pub fn router(validator: Validator) -> Router {
                 .merge(axum::routing::post(place_order).layer(require_scope("trades:write"))),
         )
         .layer(RequireToken::new(validator))
+        .merge(metadata)
         .route("/healthz", get(|| async { "ok\n" }))
         .with_state(Shared::default())
 }

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use clap::{Parser, Subcommand};
 use grantor_core::pkce;
-use grantor_resource::{Config, Validator};
+use grantor_resource::Validator;
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -81,7 +81,7 @@ async fn serve(
     listen: &str,
     introspection: Option<(String, String)>,
 ) -> Result<(), String> {
-    let mut config = Config::new(issuer, trading_example::AUDIENCE);
+    let mut config = trading_example::config(issuer);
     if let Some((id, secret)) = introspection {
         config = config.with_introspection(&id, &secret, std::time::Duration::from_secs(5));
     }

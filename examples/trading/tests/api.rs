@@ -1,6 +1,7 @@
 //! The `trading` binary as a process: it refuses requests without a valid token in RFC 6750's
-//! terms, and says so honestly when Grantor cannot be reached. (The full walkthrough against a
-//! running Grantor is in Grantor's integration tests.)
+//! terms, naming its metadata (RFC 9728), which it serves, and says so honestly when Grantor
+//! cannot be reached. (The full walkthrough against a running Grantor is in Grantor's
+//! integration tests.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -41,7 +42,28 @@ async fn the_api_refuses_callers_without_a_valid_token() {
     assert_eq!(resp.status(), 200, "health needs no token");
     let resp = http.get(format!("{base}/orders")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
-    assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"api\"");
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"api\", resource_metadata=\"https://trading.example.com/.well-known/oauth-protected-resource\""
+    );
+    let resp = http
+        .get(format!("{base}/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the metadata needs no token");
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let metadata: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        metadata,
+        serde_json::json!({
+            "resource": "https://trading.example.com",
+            "authorization_servers": ["http://127.0.0.1:9"],
+            "scopes_supported": ["trades:read", "trades:write"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Trading 1.0",
+        })
+    );
     let resp = http
         .get(format!("{base}/orders"))
         .header("authorization", "Basic Zm9vOmJhcg==")
