@@ -4,10 +4,26 @@
 use axum::Router;
 use axum::routing::{get, post};
 use grantor_resource::{Caller, RequireToken, Validator, require_scope};
+use tokio::net::TcpListener;
+
+/// A listener on port 0 and its base URL, for an API whose identifier names its own address.
+pub async fn listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (listener, base)
+}
+
+/// [`serve_on`] a fresh listener; returns its base URL.
+pub async fn serve(validator: Validator) -> String {
+    let (listener, base) = listen().await;
+    serve_on(listener, validator);
+    base
+}
 
 /// An API behind the layer with `validator`: `GET /orders` needs `trades:read`, `POST
-/// /orders/new` `trades:write`; each answers with the caller. Returns its base URL.
-pub async fn serve(validator: Validator) -> String {
+/// /orders/new` `trades:write`; each answers with the caller. It serves the validator's
+/// metadata document too.
+pub fn serve_on(listener: TcpListener, validator: Validator) {
     async fn whoami(caller: Caller) -> String {
         format!(
             "{:?} {} {} {}",
@@ -17,17 +33,16 @@ pub async fn serve(validator: Validator) -> String {
             caller.scopes.join(",")
         )
     }
+    let metadata = validator.metadata_router();
     let app = Router::new()
         .route("/orders", get(whoami).layer(require_scope("trades:read")))
         .route(
             "/orders/new",
             post(whoami).layer(require_scope("trades:write")),
         )
-        .layer(RequireToken::new(validator));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+        .layer(RequireToken::new(validator))
+        .merge(metadata);
     tokio::spawn(async move { axum::serve(listener, app).await });
-    base
 }
 
 /// Calls `url` (POST when `post`) with an optional bearer token; returns status, challenge
