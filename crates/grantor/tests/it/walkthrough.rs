@@ -73,6 +73,21 @@ async fn the_trading_api_is_reached_by_a_server_app_a_web_app_and_a_native_app()
         .build()
         .unwrap();
 
+    // The API's metadata (RFC 9728) names the demo's Grantor and its scopes.
+    let metadata: Value = http
+        .get(format!("{api}/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["authorization_servers"], json!([demo.issuer]));
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["trades:read", "trades:write"])
+    );
+
     // 1. The server app, with client credentials.
     let bot = BasicClient::new(ClientId::new(demo.server.0.clone()))
         .set_client_secret(ClientSecret::new(demo.server.1.clone()))
