@@ -180,7 +180,8 @@ impl Validator {
     }
 
     /// The URL of this API's metadata document (RFC 9728), formed from its identifier; every
-    /// challenge names it. `None` when the identifier is not a plain http(s) URL.
+    /// refusal behind [`crate::RequireToken`] names it. `None` when the identifier is not a
+    /// plain http(s) URL.
     pub fn metadata_url(&self) -> Option<&str> {
         self.resource_metadata.as_ref().map(|l| l.url.as_str())
     }
@@ -191,7 +192,13 @@ impl Validator {
     pub fn metadata_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         match &self.resource_metadata {
             Some(location) => metadata::router(&self.config, location),
-            None => Router::new(),
+            None => {
+                tracing::warn!(
+                    identifier = %self.config.audience,
+                    "no protected-resource metadata: the identifier is not a plain http(s) URL"
+                );
+                Router::new()
+            }
         }
     }
 
