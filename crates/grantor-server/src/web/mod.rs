@@ -5,6 +5,7 @@ mod account;
 pub(crate) mod consent;
 mod console;
 pub(crate) mod csrf;
+mod home;
 mod invitation;
 mod login;
 mod logout;
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(home::show))
         .route("/login", get(login::show).post(login::submit))
         .route("/consent", post(consent::submit))
         .route("/logout", get(logout::show).post(logout::submit))

@@ -34,3 +34,4 @@ mod tenants;
 mod throttling;
 mod upgrade;
 mod walkthrough;
+mod way_in;
