@@ -178,6 +178,13 @@ pub enum UserCommand {
         #[arg(long)]
         platform_admin: bool,
     },
+    /// Set a user's password, read from standard input; signs them out everywhere.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
     /// Disable an account: it cannot sign in, refresh, exchange API tokens or call the API.
     Disable {
         #[arg(long)]

@@ -238,6 +238,19 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(service)?;
             print(&user)
         }
+        Command::User(UserCommand::SetPassword {
+            email,
+            password_stdin: _,
+        }) => {
+            let password = read_password()?;
+            let user = manager(&config)
+                .await?
+                .set_password(&op, &email, &password)
+                .await
+                .map_err(service)?;
+            eprintln!("The password is set; {} is signed out everywhere.", user.email);
+            print(&user)
+        }
         Command::User(UserCommand::Disable { email }) => {
             set_user_disabled(&config, &op, &email, true).await
         }

@@ -9,6 +9,7 @@ mod audit;
 mod invitations;
 mod members;
 mod organizations;
+mod passwords;
 mod resource_servers;
 mod users;
 

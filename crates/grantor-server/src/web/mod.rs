@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
+        .route("/account/password", post(account::change_password))
         .route(
             "/invitations/{token}",
             get(invitation::show).post(invitation::accept),

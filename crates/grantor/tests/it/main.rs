@@ -27,6 +27,7 @@ mod legacy_grants;
 mod logout;
 mod multinode;
 mod ops;
+mod passwords;
 mod refresh;
 mod resource;
 mod sign_in;
