@@ -78,6 +78,12 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     if let Some(v) = args.audit_retention_days {
         config.audit_retention_days = v;
     }
+    if let Some(v) = &args.smtp_url {
+        config.smtp_url = Some(v.clone());
+    }
+    if let Some(v) = &args.mail_from {
+        config.mail_from = Some(v.clone());
+    }
     if !args.trusted_proxies.is_empty() {
         config.trusted_proxies = args.trusted_proxies.clone();
     }

@@ -25,6 +25,7 @@ mod isolation;
 mod key_rotation;
 mod legacy_grants;
 mod logout;
+mod mail;
 mod multinode;
 mod ops;
 mod passwords;

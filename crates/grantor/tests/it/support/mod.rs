@@ -4,6 +4,7 @@ pub mod browser;
 pub mod db;
 pub mod oauth_http;
 pub mod process;
+pub mod smtp;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
 use grantor_core::model::{AppType, Caller, LegacyGrant, Organization, Role, ScopeDefinition};
