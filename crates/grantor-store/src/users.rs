@@ -51,6 +51,15 @@ impl UserStore for Store {
             .await
             .map_err(backend_error)?;
         delete_sessions_of_user(&mut tx, user_id, keep_session).await?;
+        // A reset link sent before the change would undo it.
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
         self.commit_change(tx, audit, &[Change::User(user_id.to_string())])
             .await
     }

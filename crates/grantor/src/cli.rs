@@ -191,6 +191,11 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Make a single-use link (valid 30 minutes) that sets a new password, to hand over.
+    ResetLink {
+        #[arg(long)]
+        email: String,
+    },
     /// Disable an account: it cannot sign in, refresh, exchange API tokens or call the API.
     Disable {
         #[arg(long)]

@@ -257,6 +257,22 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             eprintln!("The password is set; {} is signed out everywhere.", user.email);
             print(&user)
         }
+        Command::User(UserCommand::ResetLink { email }) => {
+            let (user, token, expires_at) = manager(&config)
+                .await?
+                .password_reset_link(&op, &email)
+                .await
+                .map_err(service)?;
+            eprintln!(
+                "Hand the link to {} only: it sets their password, once, within 30 minutes.",
+                user.email
+            );
+            print(&json!({
+                "email": user.email,
+                "link": format!("{}/password-reset/{token}", config.cli_issuer()),
+                "expires_at": expires_at,
+            }))
+        }
         Command::User(UserCommand::Disable { email }) => {
             set_user_disabled(&config, &op, &email, true).await
         }

@@ -7,7 +7,7 @@ use super::{
     AddedAppStore, ApiTokenHolder, ApiTokenStore, AppStore, AuditLog, AuditQuery, Client,
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, HolderStanding,
     InvitationStore, KeyState, KeyStore, MemberStore, MembershipChange, OrgResources,
-    OrganizationStore, RefreshRecord, Registry, ResourceServerStore, SessionRecord, SessionStore,
+    OrganizationStore, PasswordReset, PasswordResetStore, RefreshRecord, Registry, ResourceServerStore, SessionRecord, SessionStore,
     SingleUse, StoreResult, StoredKey, ThrottleStore, UserStore, Window,
 };
 use crate::StoreError;
@@ -38,6 +38,7 @@ struct Tables {
     consents: Vec<ConsentRecord>,
     keys: Vec<StoredKey>,
     sessions: Vec<SessionRecord>,
+    password_resets: Vec<PasswordReset>,
     /// Throttle key to `(failures, last_failure_at)`.
     failures: HashMap<String, (i64, i64)>,
 }
@@ -275,6 +276,11 @@ impl UserStore for MemoryStore {
         }
         t.sessions
             .retain(|s| s.user_id != user_id || Some(s.id_hash.as_str()) == keep_session);
+        for reset in t.password_resets.iter_mut() {
+            if reset.user_id == user_id && reset.used_at.is_none() {
+                reset.used_at = Some(audit.at);
+            }
+        }
         t.audit.push(audit.clone());
         Ok(())
     }
@@ -974,5 +980,51 @@ impl ThrottleStore for MemoryStore {
     async fn clear_failures(&self, key: &str) -> StoreResult<()> {
         self.tables().failures.remove(key);
         Ok(())
+    }
+}
+
+impl PasswordResetStore for MemoryStore {
+    async fn create_password_reset(
+        &self,
+        reset: &PasswordReset,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut t = self.tables();
+        t.password_resets.push(reset.clone());
+        t.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn password_reset(&self, token_hash: &str) -> StoreResult<Option<PasswordReset>> {
+        let t = self.tables();
+        let found = t.password_resets.iter().find(|r| r.token_hash == token_hash);
+        Ok(found.cloned())
+    }
+
+    async fn use_password_reset(
+        &self,
+        reset: &PasswordReset,
+        password_hash: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let open = t.password_resets.iter().any(|r| {
+            r.token_hash == reset.token_hash && r.used_at.is_none() && r.expires_at > now
+        });
+        if !open {
+            return Ok(false);
+        }
+        for r in t.password_resets.iter_mut() {
+            if r.user_id == reset.user_id && r.used_at.is_none() {
+                r.used_at = Some(now);
+            }
+        }
+        if let Some(user) = t.users.iter_mut().find(|u| u.id == reset.user_id) {
+            user.password_hash = password_hash.to_string();
+        }
+        t.sessions.retain(|s| s.user_id != reset.user_id);
+        t.audit.push(audit.clone());
+        Ok(true)
     }
 }

@@ -10,6 +10,7 @@ mod invitation;
 mod login;
 mod logout;
 pub(crate) mod pages;
+mod password_reset;
 pub(crate) mod session;
 
 use crate::AppState;
@@ -25,6 +26,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::show))
         .route("/login", get(login::show).post(login::submit))
+        .route(
+            "/password-reset",
+            get(password_reset::ask).post(password_reset::request),
+        )
+        .route(
+            "/password-reset/{token}",
+            get(password_reset::show).post(password_reset::set),
+        )
         .route("/consent", post(consent::submit))
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/account", get(account::show))

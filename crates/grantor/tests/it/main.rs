@@ -28,6 +28,7 @@ mod logout;
 mod mail;
 mod multinode;
 mod ops;
+mod password_reset;
 mod passwords;
 mod refresh;
 mod resource;

@@ -49,14 +49,13 @@ impl Received {
         }
     }
 
-    /// The first `http` link in the body.
+    /// The first link on a line of its own in the body.
     pub fn link(&self) -> String {
-        let body = self.body();
-        let start = body.find("http").expect("the message holds a link");
-        body[start..]
-            .split_whitespace()
-            .next()
-            .unwrap()
+        self.body()
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("http"))
+            .expect("the message holds a link on a line of its own")
             .to_string()
     }
 }
