@@ -138,12 +138,8 @@ impl Config {
     /// How mail is sent, checked at start-up: a bad `smtp_url` or `mail_from` stops the
     /// server with a message saying what to fix.
     pub fn mail_settings(&self, issuer: &str) -> Result<crate::mail::MailSettings, StartupError> {
-        crate::mail::MailSettings::new(
-            self.smtp_url.as_deref(),
-            self.mail_from.as_deref(),
-            issuer,
-        )
-        .map_err(StartupError)
+        crate::mail::MailSettings::new(self.smtp_url.as_deref(), self.mail_from.as_deref(), issuer)
+            .map_err(StartupError)
     }
 
     pub fn rotation_policy(&self) -> RotationPolicy {

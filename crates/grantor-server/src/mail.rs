@@ -7,8 +7,8 @@
 //! Without `smtp_url` a development issuer (plain-http loopback, the demo) writes each
 //! message to the log instead, clearly marked; any other issuer has no mail, and says so.
 
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -150,7 +150,10 @@ impl SmtpServer {
 /// How this server sends mail, decided at start-up.
 #[derive(Debug, Clone)]
 pub enum MailSettings {
-    Smtp { server: SmtpServer, from: Mailbox },
+    Smtp {
+        server: SmtpServer,
+        from: Mailbox,
+    },
     /// No `smtp_url`, a development issuer: messages go to the log.
     Log,
     /// No `smtp_url`: no mail.
@@ -347,13 +350,20 @@ mod tests {
             (plain.host.as_str(), plain.port, plain.security, plain.user),
             ("127.0.0.1", 2525, Security::Plain, None)
         );
-        let starttls = SmtpServer::parse("smtp://u%40x:p%3Aw@mail.example.com?tls=starttls").unwrap();
-        assert_eq!((starttls.port, starttls.security), (587, Security::StartTls));
+        let starttls =
+            SmtpServer::parse("smtp://u%40x:p%3Aw@mail.example.com?tls=starttls").unwrap();
+        assert_eq!(
+            (starttls.port, starttls.security),
+            (587, Security::StartTls)
+        );
         assert_eq!(starttls.user.as_deref(), Some("u@x"));
         assert_eq!(starttls.password.as_deref(), Some("p:w"));
         let tls = SmtpServer::parse("smtps://user:secret@mail.example.com:465").unwrap();
         assert_eq!((tls.port, tls.security), (465, Security::Tls));
-        assert!(!format!("{tls:?}").contains("secret"), "Debug hides the password");
+        assert!(
+            !format!("{tls:?}").contains("secret"),
+            "Debug hides the password"
+        );
         assert_eq!(SmtpServer::parse("smtps://[::1]").unwrap().host, "::1");
     }
 
@@ -380,7 +390,11 @@ mod tests {
     fn mail_from_is_required_with_smtp_and_must_be_an_address() {
         let url = Some("smtp://127.0.0.1:2525");
         let https = "https://id.example.com";
-        assert!(MailSettings::new(url, None, https).unwrap_err().contains("GRANTOR_MAIL_FROM"));
+        assert!(
+            MailSettings::new(url, None, https)
+                .unwrap_err()
+                .contains("GRANTOR_MAIL_FROM")
+        );
         let bad = MailSettings::new(url, Some("not an address"), https).unwrap_err();
         assert!(bad.contains("mail_from"), "{bad}");
         let ok = MailSettings::new(url, Some("Grantor <noreply@example.com>"), https);
@@ -389,6 +403,9 @@ mod tests {
             MailSettings::new(None, None, "http://127.0.0.1:8080"),
             Ok(MailSettings::Log)
         ));
-        assert!(matches!(MailSettings::new(None, None, https), Ok(MailSettings::Off)));
+        assert!(matches!(
+            MailSettings::new(None, None, https),
+            Ok(MailSettings::Off)
+        ));
     }
 }

@@ -8,7 +8,11 @@ use grantor_core::model::AuditEvent;
 use grantor_core::store::{PasswordReset, PasswordResetStore, StoreResult};
 
 impl PasswordResetStore for Store {
-    async fn create_password_reset(&self, r: &PasswordReset, audit: &AuditEvent) -> StoreResult<()> {
+    async fn create_password_reset(
+        &self,
+        r: &PasswordReset,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at, used_at) \
@@ -75,12 +79,14 @@ impl PasswordResetStore for Store {
             .await
             .map_err(backend_error)?;
         // Other links sent before this one stop working too.
-        sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
-            .bind(&r.user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(&r.user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
         delete_sessions_of_user(&mut tx, &r.user_id, None).await?;
         self.commit_change(tx, audit, &[Change::User(r.user_id.clone())])
             .await?;

@@ -254,7 +254,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .set_password(&op, &email, &password)
                 .await
                 .map_err(service)?;
-            eprintln!("The password is set; {} is signed out everywhere.", user.email);
+            eprintln!(
+                "The password is set; {} is signed out everywhere.",
+                user.email
+            );
             print(&user)
         }
         Command::User(UserCommand::ResetLink { email }) => {

@@ -6,8 +6,8 @@
 //! enabled account gets a link, which the caller mails.
 
 use super::passwords::hash_new;
-use super::{Governed, Manager, invalid};
 use super::users::normalize_email;
+use super::{Governed, Manager, invalid};
 use crate::model::{Actor, Caller, User};
 use crate::password::{self, PasswordChecker};
 use crate::policy::{self, Action};
@@ -61,7 +61,12 @@ pub struct ResetView {
 
 impl<S: Governed + UserStore + ThrottleStore + PasswordResetStore> Manager<S> {
     /// Counts one request against `key`; refuses it when `limit` were made within the hour.
-    async fn count_request(&self, key: &str, limit: i64, now: i64) -> Result<(), ResetRequestError> {
+    async fn count_request(
+        &self,
+        key: &str,
+        limit: i64,
+        now: i64,
+    ) -> Result<(), ResetRequestError> {
         if let Some((count, last)) = self.store.failures(key).await?
             && now - last < WINDOW
             && count >= limit
@@ -82,7 +87,8 @@ impl<S: Governed + UserStore + ThrottleStore + PasswordResetStore> Manager<S> {
     ) -> Result<Option<(User, String)>, ResetRequestError> {
         let email = normalize_email(email).map_err(|_| ResetRequestError::NotAnEmail)?;
         let now = self.clock.now();
-        let by_address = crate::login::address_key(address).replacen("address:", "reset-address:", 1);
+        let by_address =
+            crate::login::address_key(address).replacen("address:", "reset-address:", 1);
         self.count_request(&by_address, PER_ADDRESS, now).await?;
         self.count_request(&format!("reset-account:{email}"), PER_ACCOUNT, now)
             .await?;
@@ -158,11 +164,7 @@ impl<S: Governed + UserStore + ThrottleStore + PasswordResetStore> Manager<S> {
     }
 
     async fn open_reset(&self, token: &str) -> Result<(PasswordReset, User), ServiceError> {
-        let gone = || {
-            invalid(
-                "this reset link was already used or has expired; ask for a new one",
-            )
-        };
+        let gone = || invalid("this reset link was already used or has expired; ask for a new one");
         if !secret::has_shape(token, secret::Kind::PasswordReset) {
             return Err(gone());
         }
@@ -263,17 +265,34 @@ mod tests {
         let pw = &w.provider.passwords;
         let short = w.manager.reset_password(&token, pw, "short", None).await;
         assert_eq!(fields(short), ["new_password"]);
-        ok(w.manager.reset_password(&token, pw, "brand new one", Some(here())).await);
+        ok(w.manager
+            .reset_password(&token, pw, "brand new one", Some(here()))
+            .await);
         assert!(w.store.sessions_of(&w.member.id).is_empty());
         let user = ok(w.store.user(&w.member.id).await).unwrap();
         assert!(password::verify("brand new one", &user.password_hash));
-        let again = w.manager.reset_password(&token, pw, "another one", None).await;
+        let again = w
+            .manager
+            .reset_password(&token, pw, "another one", None)
+            .await;
         assert!(matches!(again, Err(ServiceError::Invalid(_))), "{again:?}");
         assert!(w.manager.password_reset(&token).await.is_err());
         let trail = w.store.audit_trail();
-        let actions: Vec<&str> = trail.iter().rev().take(2).map(|e| e.action.as_str()).collect();
-        assert_eq!(actions, ["user.reset_password", "user.request_password_reset"]);
-        assert!(trail.iter().all(|e| !e.details.to_string().contains(&token)));
+        let actions: Vec<&str> = trail
+            .iter()
+            .rev()
+            .take(2)
+            .map(|e| e.action.as_str())
+            .collect();
+        assert_eq!(
+            actions,
+            ["user.reset_password", "user.request_password_reset"]
+        );
+        assert!(
+            trail
+                .iter()
+                .all(|e| !e.details.to_string().contains(&token))
+        );
     }
 
     #[tokio::test]
@@ -282,14 +301,25 @@ mod tests {
         let pw = &w.provider.passwords;
         let token = link(&w, "member@acme.test").await.unwrap();
         w.clock.advance(PASSWORD_RESET_TTL);
-        let late = w.manager.reset_password(&token, pw, "brand new one", None).await;
+        let late = w
+            .manager
+            .reset_password(&token, pw, "brand new one", None)
+            .await;
         assert!(matches!(late, Err(ServiceError::Invalid(_))), "{late:?}");
 
         let token = link(&w, "member@acme.test").await.unwrap();
         let op = Caller::operator();
-        ok(w.manager.set_password(&op, "member@acme.test", "set by the operator").await);
-        let stale = w.manager.reset_password(&token, pw, "brand new one", None).await;
-        assert!(stale.is_err(), "a link sent before the change no longer works");
+        ok(w.manager
+            .set_password(&op, "member@acme.test", "set by the operator")
+            .await);
+        let stale = w
+            .manager
+            .reset_password(&token, pw, "brand new one", None)
+            .await;
+        assert!(
+            stale.is_err(),
+            "a link sent before the change no longer works"
+        );
     }
 
     #[tokio::test]
@@ -297,11 +327,17 @@ mod tests {
         let w = World::new().await;
         assert_eq!(link(&w, "nobody@acme.test").await, None);
         let op = Caller::operator();
-        ok(w.manager.set_user_disabled(&op, "developer@acme.test", true).await);
+        ok(w.manager
+            .set_user_disabled(&op, "developer@acme.test", true)
+            .await);
         assert_eq!(link(&w, "developer@acme.test").await, None);
         let not_email = w.manager.request_password_reset("nobody", here()).await;
         assert_eq!(not_email.err(), Some(ResetRequestError::NotAnEmail));
-        for bad in ["", "gr_pwr_x", "gr_inv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        for bad in [
+            "",
+            "gr_pwr_x",
+            "gr_inv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
             assert!(w.manager.password_reset(bad).await.is_err(), "{bad:?}");
         }
     }
@@ -311,7 +347,12 @@ mod tests {
         let w = World::new().await;
         for email in ["member@acme.test", "nobody@acme.test"] {
             for _ in 0..PER_ACCOUNT {
-                assert!(w.manager.request_password_reset(email, here()).await.is_ok());
+                assert!(
+                    w.manager
+                        .request_password_reset(email, here())
+                        .await
+                        .is_ok()
+                );
             }
             let refused = w.manager.request_password_reset(email, here()).await;
             assert!(
@@ -322,14 +363,24 @@ mod tests {
         let mut throttled = false;
         for n in 0..PER_ADDRESS {
             let email = format!("someone{n}@acme.test");
-            throttled |= w.manager.request_password_reset(&email, here()).await.is_err();
+            throttled |= w
+                .manager
+                .request_password_reset(&email, here())
+                .await
+                .is_err();
         }
         assert!(throttled, "one address cannot ask for many accounts");
         let elsewhere = IpAddr::from([203, 0, 113, 9]);
-        let other = w.manager.request_password_reset("owner@acme.test", elsewhere).await;
+        let other = w
+            .manager
+            .request_password_reset("owner@acme.test", elsewhere)
+            .await;
         assert!(other.is_ok(), "{other:?}");
         w.clock.advance(WINDOW);
-        assert!(link(&w, "member@acme.test").await.is_some(), "an hour later");
+        assert!(
+            link(&w, "member@acme.test").await.is_some(),
+            "an hour later"
+        );
     }
 
     #[tokio::test]
@@ -342,7 +393,10 @@ mod tests {
         assert_eq!(expires_at, w.clock.now() + PASSWORD_RESET_TTL);
         assert!(w.manager.password_reset(&token).await.is_ok());
         let owner = World::signed_in(&w.owner);
-        let refused = w.manager.password_reset_link(&owner, "member@acme.test").await;
+        let refused = w
+            .manager
+            .password_reset_link(&owner, "member@acme.test")
+            .await;
         assert!(matches!(refused, Err(ServiceError::Forbidden(_))));
         let nobody = w.manager.password_reset_link(&op, "nobody@acme.test").await;
         assert!(matches!(nobody, Err(ServiceError::NotFound(_))));

@@ -2,12 +2,12 @@
 //! the same rules ([`password::check_new`]) and signs out the sessions that knew the old one.
 
 use super::{Governed, Manager};
+use crate::ServiceError;
 use crate::login::{self, LoginError};
 use crate::model::{Actor, Caller, User};
 use crate::password::{self, PasswordChecker};
 use crate::policy::{self, Action};
 use crate::store::{ThrottleStore, UserStore};
-use crate::ServiceError;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -20,9 +20,7 @@ pub(super) async fn hash_new(
 }
 
 pub(super) fn busy() -> ServiceError {
-    ServiceError::Invalid(
-        "many people are signing in right now; try again in a moment".into(),
-    )
+    ServiceError::Invalid("many people are signing in right now; try again in a moment".into())
 }
 
 impl<S: Governed + UserStore + ThrottleStore> Manager<S> {
@@ -107,7 +105,9 @@ impl<S: Governed + UserStore + ThrottleStore> Manager<S> {
             None,
             json!({"email": user.email}),
         )?;
-        self.store.set_password(&user.id, &hash, None, &audit).await?;
+        self.store
+            .set_password(&user.id, &hash, None, &audit)
+            .await?;
         Ok(user)
     }
 }
@@ -158,7 +158,8 @@ mod tests {
         assert_eq!(fields(short.await), ["new_password"]);
         assert_eq!(w.store.sessions_of(&w.member.id), ["here", "elsewhere"]);
 
-        ok(m.change_password(&me, pw, OLD, "new password 1", "here").await);
+        ok(m.change_password(&me, pw, OLD, "new password 1", "here")
+            .await);
         assert_eq!(w.store.sessions_of(&w.member.id), ["here"]);
         assert_eq!(w.store.sessions_of(&w.owner.id), ["owner's"]);
         let user = ok(w.store.user(&w.member.id).await).unwrap();
@@ -179,7 +180,11 @@ mod tests {
         let pw = &w.provider.passwords;
         let mut throttled = None;
         for _ in 0..20 {
-            match w.manager.change_password(&me, pw, "guess", "new password 1", "here").await {
+            match w
+                .manager
+                .change_password(&me, pw, "guess", "new password 1", "here")
+                .await
+            {
                 Err(ServiceError::InvalidFields(e)) if e[0].message.contains("try again") => {
                     throttled = Some(e);
                     break;
@@ -189,7 +194,9 @@ mod tests {
             }
         }
         assert!(throttled.is_some(), "guesses are slowed down");
-        let right = w.manager.change_password(&me, pw, OLD, "new password 1", "here");
+        let right = w
+            .manager
+            .change_password(&me, pw, OLD, "new password 1", "here");
         assert!(right.await.is_err(), "even the right one waits its turn");
     }
 
@@ -201,10 +208,17 @@ mod tests {
         let short = w.manager.set_password(&op, &w.member.email, "short");
         assert_eq!(fields(short.await), ["password"]);
         let member = World::signed_in(&w.member);
-        let refused = w.manager.set_password(&member, &w.member.email, "long enough");
+        let refused = w
+            .manager
+            .set_password(&member, &w.member.email, "long enough");
         assert!(matches!(refused.await, Err(ServiceError::Forbidden(_))));
-        ok(w.manager.set_password(&op, &w.member.email, "long enough").await);
+        ok(w.manager
+            .set_password(&op, &w.member.email, "long enough")
+            .await);
         assert!(w.store.sessions_of(&w.member.id).is_empty());
-        assert_eq!(w.store.audit_trail().pop().unwrap().action, "user.set_password");
+        assert_eq!(
+            w.store.audit_trail().pop().unwrap().action,
+            "user.set_password"
+        );
     }
 }

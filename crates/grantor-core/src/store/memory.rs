@@ -7,8 +7,9 @@ use super::{
     AddedAppStore, ApiTokenHolder, ApiTokenStore, AppStore, AuditLog, AuditQuery, Client,
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, HolderStanding,
     InvitationStore, KeyState, KeyStore, MemberStore, MembershipChange, OrgResources,
-    OrganizationStore, PasswordReset, PasswordResetStore, RefreshRecord, Registry, ResourceServerStore, SessionRecord, SessionStore,
-    SingleUse, StoreResult, StoredKey, ThrottleStore, UserStore, Window,
+    OrganizationStore, PasswordReset, PasswordResetStore, RefreshRecord, Registry,
+    ResourceServerStore, SessionRecord, SessionStore, SingleUse, StoreResult, StoredKey,
+    ThrottleStore, UserStore, Window,
 };
 use crate::StoreError;
 use crate::model::{
@@ -997,7 +998,10 @@ impl PasswordResetStore for MemoryStore {
 
     async fn password_reset(&self, token_hash: &str) -> StoreResult<Option<PasswordReset>> {
         let t = self.tables();
-        let found = t.password_resets.iter().find(|r| r.token_hash == token_hash);
+        let found = t
+            .password_resets
+            .iter()
+            .find(|r| r.token_hash == token_hash);
         Ok(found.cloned())
     }
 
@@ -1009,9 +1013,10 @@ impl PasswordResetStore for MemoryStore {
         audit: &AuditEvent,
     ) -> StoreResult<bool> {
         let mut t = self.tables();
-        let open = t.password_resets.iter().any(|r| {
-            r.token_hash == reset.token_hash && r.used_at.is_none() && r.expires_at > now
-        });
+        let open = t
+            .password_resets
+            .iter()
+            .any(|r| r.token_hash == reset.token_hash && r.used_at.is_none() && r.expires_at > now);
         if !open {
             return Ok(false);
         }

@@ -136,7 +136,14 @@ pub async fn change_password(
         refused.confirm_error = Some("The two new passwords differ.".into());
     }
     if refused.current_error.is_some() || refused.confirm_error.is_some() {
-        return page(&state, &current, source, StatusCode::UNPROCESSABLE_ENTITY, refused).await;
+        return page(
+            &state,
+            &current,
+            source,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            refused,
+        )
+        .await;
     }
     let caller = Caller::new(current.actor(), Some(source));
     let passwords = &state.provider.passwords;

@@ -136,10 +136,7 @@ pub async fn request(
     if email.is_empty() || email.len() > MAX_EMAIL_BYTES {
         return refused(StatusCode::UNPROCESSABLE_ENTITY, "Enter an email address.");
     }
-    let asked = state
-        .manager
-        .request_password_reset(&email, address)
-        .await;
+    let asked = state.manager.request_password_reset(&email, address).await;
     match asked {
         Ok(found) => {
             if let Some((user, token)) = found {
@@ -156,8 +153,7 @@ pub async fn request(
         }
         Err(ResetRequestError::Throttled(wait)) => {
             let minutes = (wait + 59) / 60;
-            let message =
-                format!("Too many reset requests. Try again in {minutes} minutes.");
+            let message = format!("Too many reset requests. Try again in {minutes} minutes.");
             let mut response = refused(StatusCode::TOO_MANY_REQUESTS, &message);
             response
                 .headers_mut()

@@ -14,8 +14,16 @@ async fn bad_mail_settings_stop_the_server_with_a_clear_message() {
             Some("noreply@example.com"),
             "would send its password in plain text",
         ),
-        ("imap://mail.example.com", Some("noreply@example.com"), "scheme \"imap\""),
-        ("smtp://mail.example.com?tls=maybe", Some("noreply@example.com"), "tls=\"maybe\""),
+        (
+            "imap://mail.example.com",
+            Some("noreply@example.com"),
+            "scheme \"imap\"",
+        ),
+        (
+            "smtp://mail.example.com?tls=maybe",
+            Some("noreply@example.com"),
+            "tls=\"maybe\"",
+        ),
         ("smtp://127.0.0.1:2525", None, "GRANTOR_MAIL_FROM"),
         ("smtp://127.0.0.1:2525", Some("not an address"), "mail_from"),
     ] {

@@ -89,12 +89,20 @@ async fn a_mailed_link_sets_a_new_password_once_and_signs_the_account_out_everyw
 
     let mut browser = srv.browser();
     let login = browser.get("/login").await;
-    assert!(login.body.contains("href=\"/password-reset\">Forgot your password?"));
+    assert!(
+        login
+            .body
+            .contains("href=\"/password-reset\">Forgot your password?")
+    );
     let answer = ask(&srv, &seed.email.to_uppercase()).await;
     assert_eq!(answer.status, 200);
-    assert!(answer.body.contains("a link to choose a new password is on its way"));
+    assert!(
+        answer
+            .body
+            .contains("a link to choose a new password is on its way")
+    );
     let mail = smtp.wait_for(1, Duration::from_secs(10)).await.remove(0);
-    assert_eq!(mail.to, [seed.email.clone()]);
+    assert_eq!(mail.to, std::slice::from_ref(&seed.email));
     assert_eq!(mail.from, "noreply@grantor.test");
     assert_eq!(mail.header("From").as_deref(), Some(FROM));
     assert_eq!(
@@ -105,14 +113,25 @@ async fn a_mailed_link_sets_a_new_password_once_and_signs_the_account_out_everyw
     let path = link_path(&srv, &mail);
 
     let form = browser.get(&path).await;
-    assert!(form.body.contains(&seed.email), "the page names the account");
+    assert!(
+        form.body.contains(&seed.email),
+        "the page names the account"
+    );
     let differ = set(&mut browser, &path, NEW_PASSWORD, "something else").await;
     assert_eq!(differ.status, 422);
     assert!(differ.body.contains("differ"));
     let short = set(&mut browser, &path, "short", "short").await;
     assert_eq!(short.status, 422);
-    assert!(short.body.contains("at least 8 characters"), "{}", short.body);
-    assert_eq!(elsewhere.get("/account").await.status, 200, "nothing changed yet");
+    assert!(
+        short.body.contains("at least 8 characters"),
+        "{}",
+        short.body
+    );
+    assert_eq!(
+        elsewhere.get("/account").await.status,
+        200,
+        "nothing changed yet"
+    );
 
     let done = set(&mut browser, &path, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(done.status, 200, "{}", done.body);
@@ -149,11 +168,19 @@ async fn a_link_expires_after_thirty_minutes(backend: Backend) {
     let path = mailed_link(&srv, &smtp, &seed).await;
     clock.advance(29 * 60);
     let mut browser = srv.browser();
-    assert_eq!(browser.get(&path).await.status, 200, "still open at 29 minutes");
+    assert_eq!(
+        browser.get(&path).await.status,
+        200,
+        "still open at 29 minutes"
+    );
     let form = browser.get(&path).await;
     let csrf = form.field("csrf").unwrap();
     clock.advance(60);
-    assert_eq!(browser.get(&path).await.status, 410, "expired at 30 minutes");
+    assert_eq!(
+        browser.get(&path).await.status,
+        410,
+        "expired at 30 minutes"
+    );
     let late = browser
         .post(
             &path,
@@ -185,7 +212,10 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail(backend: Backend) {
     smtp.wait_for(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let received = smtp.received();
-    assert!(received.iter().all(|m| m.to == [seed.email.clone()]), "{received:?}");
+    assert!(
+        received.iter().all(|m| m.to == [seed.email.clone()]),
+        "{received:?}"
+    );
     let not_email = ask(&srv, "not an email").await;
     assert_eq!(not_email.status, 422);
     assert!(not_email.body.contains("Enter an email address"));
@@ -229,7 +259,10 @@ async fn the_operator_makes_a_link_to_hand_over(backend: Backend) {
     assert_eq!(done.status, 200, "{}", done.body);
     assert_eq!(elsewhere.get("/account").await.status, 303);
     assert_eq!(sign_in_status(&srv, &seed.email, NEW_PASSWORD).await, 303);
-    assert!(smtp.received().is_empty(), "the operator's link is not mailed");
+    assert!(
+        smtp.received().is_empty(),
+        "the operator's link is not mailed"
+    );
 }
 
 /// A mail server that is down, or busy for a moment, never changes the page: the link is
@@ -254,10 +287,17 @@ async fn a_mail_server_that_is_down_or_busy_never_breaks_the_page() {
     let started = std::time::Instant::now();
     let answer = ask(&srv, &seed.email).await;
     assert_eq!(answer.status, 200);
-    assert!(started.elapsed() < Duration::from_secs(1), "the page did not wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the page did not wait"
+    );
     let mail = smtp.wait_for(1, Duration::from_secs(10)).await.remove(0);
-    assert_eq!(smtp.attempts(), 2, "refused once (451), sent on the second try");
-    assert_eq!(mail.to, [seed.email.clone()]);
+    assert_eq!(
+        smtp.attempts(),
+        2,
+        "refused once (451), sent on the second try"
+    );
+    assert_eq!(mail.to, std::slice::from_ref(&seed.email));
 }
 
 /// Without mail, a loopback issuer (the demo) logs the message; any other issuer says that

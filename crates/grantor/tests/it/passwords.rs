@@ -57,14 +57,36 @@ async fn a_user_changes_their_password_and_their_other_sessions_end(backend: Bac
     let (mut elsewhere, _) = signed_in(&srv, &seed.email, PASSWORD).await;
     assert!(account.body.contains("action=\"/account/password\""));
 
-    let wrong = change(&mut here, &account, "not my password", NEW_PASSWORD, NEW_PASSWORD).await;
+    let wrong = change(
+        &mut here,
+        &account,
+        "not my password",
+        NEW_PASSWORD,
+        NEW_PASSWORD,
+    )
+    .await;
     assert_eq!(wrong.status, 422);
-    assert!(wrong.body.contains("current password is incorrect"), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("current password is incorrect"),
+        "{}",
+        wrong.body
+    );
     assert!(wrong.body.contains("aria-invalid=\"true\""));
     let short = change(&mut here, &account, PASSWORD, "short", "short").await;
     assert_eq!(short.status, 422);
-    assert!(short.body.contains("at least 8 characters"), "{}", short.body);
-    let differ = change(&mut here, &account, PASSWORD, NEW_PASSWORD, "something else").await;
+    assert!(
+        short.body.contains("at least 8 characters"),
+        "{}",
+        short.body
+    );
+    let differ = change(
+        &mut here,
+        &account,
+        PASSWORD,
+        NEW_PASSWORD,
+        "something else",
+    )
+    .await;
     assert_eq!(differ.status, 422);
     assert!(differ.body.contains("differ"), "{}", differ.body);
     let forged = here
@@ -78,8 +100,15 @@ async fn a_user_changes_their_password_and_their_other_sessions_end(backend: Bac
             ],
         )
         .await;
-    assert_eq!(forged.status, 403, "a form without this session's CSRF token");
-    assert_eq!(elsewhere.get("/account").await.status, 200, "nothing changed yet");
+    assert_eq!(
+        forged.status, 403,
+        "a form without this session's CSRF token"
+    );
+    assert_eq!(
+        elsewhere.get("/account").await.status,
+        200,
+        "nothing changed yet"
+    );
 
     let done = change(&mut here, &account, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(
@@ -88,7 +117,11 @@ async fn a_user_changes_their_password_and_their_other_sessions_end(backend: Bac
     );
     let shown = here.follow(done).await;
     assert_eq!(shown.status, 200);
-    assert!(shown.body.contains("Your password was changed"), "{}", shown.body);
+    assert!(
+        shown.body.contains("Your password was changed"),
+        "{}",
+        shown.body
+    );
     assert_eq!(here.get("/account").await.status, 200, "this session stays");
     let gone = elsewhere.get("/account").await;
     assert_eq!(
@@ -105,11 +138,23 @@ async fn the_operator_sets_a_password_and_the_user_is_signed_out_everywhere(back
     let seed = srv.seed_sign_in("acme").await;
     let (mut browser, _) = signed_in(&srv, &seed.email, PASSWORD).await;
     let url = srv.db.url.as_str();
-    let args = ["user", "set-password", "--email", &seed.email, "--password-stdin"];
+    let args = [
+        "user",
+        "set-password",
+        "--email",
+        &seed.email,
+        "--password-stdin",
+    ];
     let (ok, _, err) = cli(url, &args, Some("short\n")).await;
     assert!(!ok);
     assert!(err.contains("at least 8 characters"), "{err}");
-    let nobody = ["user", "set-password", "--email", "nobody@acme.example", "--password-stdin"];
+    let nobody = [
+        "user",
+        "set-password",
+        "--email",
+        "nobody@acme.example",
+        "--password-stdin",
+    ];
     let (ok, _, err) = cli(url, &nobody, Some("long enough password\n")).await;
     assert!(!ok);
     assert!(err.contains("not found"), "{err}");
@@ -118,7 +163,10 @@ async fn the_operator_sets_a_password_and_the_user_is_signed_out_everywhere(back
     let (ok, user, err) = cli(url, &args, Some(&format!("{NEW_PASSWORD}\n"))).await;
     assert!(ok, "{err}");
     assert_eq!(user["email"], seed.email.as_str());
-    assert!(user.get("password_hash").is_none(), "hashes are never printed");
+    assert!(
+        user.get("password_hash").is_none(),
+        "hashes are never printed"
+    );
     let gone = browser.get("/account").await;
     assert_eq!(gone.status, 303, "signed out everywhere");
     assert_eq!(sign_in_status(&srv, &seed.email, PASSWORD).await, 401);

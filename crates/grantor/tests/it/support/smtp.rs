@@ -157,14 +157,20 @@ impl SmtpServer {
                 return received;
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                panic!("{} of {n} messages arrived in {within:?}", self.received().len());
+                panic!(
+                    "{} of {n} messages arrived in {within:?}",
+                    self.received().len()
+                );
             }
         }
     }
 }
 
 async fn say(write: &mut tokio::net::tcp::OwnedWriteHalf, text: &str) -> bool {
-    write.write_all(format!("{text}\r\n").as_bytes()).await.is_ok()
+    write
+        .write_all(format!("{text}\r\n").as_bytes())
+        .await
+        .is_ok()
 }
 
 async fn session(stream: TcpStream, inbox: Arc<Inbox>) {
