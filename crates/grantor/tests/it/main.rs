@@ -12,6 +12,7 @@ mod api_tokens;
 mod api_validation;
 mod audit;
 mod browser;
+mod browser_reset;
 mod cli;
 mod client_credentials;
 mod connections;
