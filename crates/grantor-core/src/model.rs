@@ -391,6 +391,10 @@ pub enum AuditAction {
     UserCreate,
     UserDisable,
     UserEnable,
+    UserChangePassword,
+    UserSetPassword,
+    UserRequestPasswordReset,
+    UserResetPassword,
     MemberPut,
     MemberRemove,
     MemberInvite,
@@ -416,11 +420,15 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 24] = [
+    const CHANGES: [Self; 28] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
         Self::UserEnable,
+        Self::UserChangePassword,
+        Self::UserSetPassword,
+        Self::UserRequestPasswordReset,
+        Self::UserResetPassword,
         Self::MemberPut,
         Self::MemberRemove,
         Self::MemberInvite,
@@ -449,6 +457,10 @@ impl AuditAction {
             Self::UserCreate => "user.create",
             Self::UserDisable => "user.disable",
             Self::UserEnable => "user.enable",
+            Self::UserChangePassword => "user.change_password",
+            Self::UserSetPassword => "user.set_password",
+            Self::UserRequestPasswordReset => "user.request_password_reset",
+            Self::UserResetPassword => "user.reset_password",
             Self::MemberPut => "member.put",
             Self::MemberRemove => "member.remove",
             Self::MemberInvite => "member.invite",

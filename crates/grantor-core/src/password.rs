@@ -31,6 +31,27 @@ pub fn verify(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The fewest characters a new password may have.
+pub const MIN_CHARS: usize = 8;
+
+/// The rules every new password meets, wherever it is set (a new account, a change, a
+/// reset, the operator): at least [`MIN_CHARS`] characters, and no longer than a sign-in
+/// accepts ([`crate::login::MAX_PASSWORD_BYTES`]), so it can always be used.
+pub fn check_new(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_CHARS {
+        return Err(format!(
+            "a password must have at least {MIN_CHARS} characters"
+        ));
+    }
+    if password.len() > crate::login::MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "a password must be at most {} bytes",
+            crate::login::MAX_PASSWORD_BYTES
+        ));
+    }
+    Ok(())
+}
+
 /// The password checker is full: too many checks are running or waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;
@@ -95,6 +116,21 @@ impl PasswordChecker {
             let _ = answer.send(ok);
         });
         self.queue.try_send(check).map_err(|_| Busy)?;
+        answered.await.map_err(|_| Busy)
+    }
+}
+
+impl PasswordChecker {
+    /// Hashes a new password on the checker's threads, as [`Self::verify`] checks one: a
+    /// burst of password changes or resets waits its turn rather than stalling the async
+    /// workers.
+    pub async fn hash(&self, password: &str) -> Result<Result<String, CryptoError>, Busy> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let password = password.to_string();
+        let job: Check = Box::new(move || {
+            let _ = answer.send(hash(&password));
+        });
+        self.queue.try_send(job).map_err(|_| Busy)?;
         answered.await.map_err(|_| Busy)
     }
 }

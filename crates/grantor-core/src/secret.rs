@@ -20,6 +20,7 @@ pub enum Kind {
     Session,
     Csrf,
     Invitation,
+    PasswordReset,
 }
 
 impl Kind {
@@ -32,6 +33,7 @@ impl Kind {
             Self::Session => "gr_ses_",
             Self::Csrf => "gr_csrf_",
             Self::Invitation => "gr_inv_",
+            Self::PasswordReset => "gr_pwr_",
         }
     }
 }

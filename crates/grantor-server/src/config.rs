@@ -48,6 +48,12 @@ pub struct Config {
     pub max_connections: usize,
     /// Days audit events are kept; 0 keeps them for ever.
     pub audit_retention_days: u64,
+    /// The mail server: `smtp://host:port`, `smtp://user:password@host:587?tls=starttls` or
+    /// `smtps://user:password@host:465`. Without it a loopback issuer writes mail to the log
+    /// and any other sends none.
+    pub smtp_url: Option<String>,
+    /// Who messages come from, such as `Grantor <noreply@example.com>`; needed with `smtp_url`.
+    pub mail_from: Option<String>,
 }
 
 impl Default for Config {
@@ -70,6 +76,8 @@ impl Default for Config {
             request_timeout: 30,
             max_connections: 4096,
             audit_retention_days: 0,
+            smtp_url: None,
+            mail_from: None,
         }
     }
 }
@@ -125,6 +133,13 @@ impl Config {
             refresh_token_ttl: self.refresh_token_ttl,
             session_ttl: self.session_ttl,
         })
+    }
+
+    /// How mail is sent, checked at start-up: a bad `smtp_url` or `mail_from` stops the
+    /// server with a message saying what to fix.
+    pub fn mail_settings(&self, issuer: &str) -> Result<crate::mail::MailSettings, StartupError> {
+        crate::mail::MailSettings::new(self.smtp_url.as_deref(), self.mail_from.as_deref(), issuer)
+            .map_err(StartupError)
     }
 
     pub fn rotation_policy(&self) -> RotationPolicy {

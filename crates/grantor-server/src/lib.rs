@@ -6,6 +6,7 @@ mod client_address;
 pub mod config;
 pub mod error;
 mod input;
+pub mod mail;
 mod metrics;
 mod oauth;
 mod once;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub(crate) trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Seconds audit events are kept, if not for ever.
     pub(crate) audit_retention: Option<i64>,
+    /// Sends mail off the request path.
+    pub(crate) mailer: mail::Mailer,
 }
 
 /// Why the server could not start; the message says what to do.
@@ -146,6 +149,8 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
         let settings = config.provider_settings(&issuer)?;
+        let mailer = mail::Mailer::start(config.mail_settings(&settings.issuer)?, &settings.issuer)
+            .map_err(StartupError)?;
         let discovery = Arc::new(oauth::discovery::Documents::new(
             &settings.issuer,
             &settings.management_api(),
@@ -167,6 +172,7 @@ impl Application {
         let secure_cookies = !config::is_loopback_http(&provider.settings.issuer);
         let state = AppState(Arc::new(Shared {
             audit_retention: config.audit_retention(),
+            mailer,
             csrf_key,
             secure_cookies,
             rotation,

@@ -26,6 +26,7 @@ mod keys;
 mod members;
 mod migrate;
 mod organizations;
+mod password_resets;
 pub mod pool;
 mod registry;
 mod resource_servers;

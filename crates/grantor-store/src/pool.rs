@@ -241,7 +241,8 @@ impl Store {
 
     /// Deletes what can no longer be used: revocation records, sessions, codes never
     /// exchanged, refresh tokens expired or of a revoked grant, grants (with their spent
-    /// codes and refresh tokens) once nothing issued from them lives, and old login failures.
+    /// codes and refresh tokens) once nothing issued from them lives, old login failures and
+    /// reset links a day past their expiry.
     /// A spent code is kept as long as its grant, so a late replay still revokes what it
     /// issued. Statements run in this order: a grant goes once its refresh tokens have.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
@@ -256,6 +257,7 @@ impl Store {
             "DELETE FROM login_failures WHERE last_failure_at < $1 - 86400",
             "DELETE FROM idempotency_keys WHERE created_at < $1 - 86400",
             "DELETE FROM invitations WHERE expires_at < $1 - 604800",
+            "DELETE FROM password_resets WHERE expires_at < $1 - 86400",
             // A node a day behind the change log drops its whole cache instead.
             "DELETE FROM config_changes WHERE at < $1 - 86400",
         ];

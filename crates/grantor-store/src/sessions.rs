@@ -4,6 +4,23 @@ use crate::pool::{Store, backend_error};
 use crate::rows::get;
 use grantor_core::store::{SessionRecord, SessionStore, StoreResult, ThrottleStore};
 
+/// Ends every session of `user_id` but `except` (a session's hash) inside `tx`: a new
+/// password signs out whoever knew the old one.
+pub(crate) async fn delete_sessions_of_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+    except: Option<&str>,
+) -> StoreResult<u64> {
+    let deleted = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        // No session hash is empty, so without an exception every session goes.
+        .bind(except.unwrap_or_default())
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+    Ok(deleted.rows_affected())
+}
+
 impl SessionStore for Store {
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)")

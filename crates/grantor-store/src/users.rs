@@ -3,6 +3,7 @@
 use crate::changes::Change;
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::{self, USER_COLUMNS};
+use crate::sessions::delete_sessions_of_user;
 use grantor_core::model::{AuditEvent, User};
 use grantor_core::store::{StoreResult, UserStore};
 
@@ -32,6 +33,34 @@ impl UserStore for Store {
         let mut tx = self.begin().await?;
         insert_user(&mut tx, user).await?;
         self.commit_change(tx, audit, &[Change::User(user.id.clone())])
+            .await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        delete_sessions_of_user(&mut tx, user_id, keep_session).await?;
+        // A reset link sent before the change would undo it.
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        self.commit_change(tx, audit, &[Change::User(user_id.to_string())])
             .await
     }
 

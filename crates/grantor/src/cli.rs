@@ -80,6 +80,12 @@ pub struct ConfigArgs {
     /// Rotate signing keys automatically at this age in seconds; 0 is off [default: 0]
     #[arg(long, global = true, env = "GRANTOR_KEY_ROTATION_INTERVAL")]
     pub key_rotation_interval: Option<i64>,
+    /// Mail server: smtp://host:port, smtp://user:password@host:587?tls=starttls or smtps://user:password@host:465
+    #[arg(long, global = true, env = "GRANTOR_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Who mail comes from, such as "Grantor <noreply@example.com>" (needed with smtp_url)
+    #[arg(long, global = true, env = "GRANTOR_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// Days audit events are kept; 0 keeps them for ever [default: 0]
     #[arg(long, global = true, env = "GRANTOR_AUDIT_RETENTION_DAYS")]
     pub audit_retention_days: Option<u64>,
@@ -177,6 +183,18 @@ pub enum UserCommand {
         name: Option<String>,
         #[arg(long)]
         platform_admin: bool,
+    },
+    /// Set a user's password, read from standard input; signs them out everywhere.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Make a single-use link (valid 30 minutes) that sets a new password, to hand over.
+    ResetLink {
+        #[arg(long)]
+        email: String,
     },
     /// Disable an account: it cannot sign in, refresh, exchange API tokens or call the API.
     Disable {

@@ -79,6 +79,12 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     if let Some(v) = args.audit_retention_days {
         config.audit_retention_days = v;
     }
+    if let Some(v) = &args.smtp_url {
+        config.smtp_url = Some(v.clone());
+    }
+    if let Some(v) = &args.mail_from {
+        config.mail_from = Some(v.clone());
+    }
     if !args.trusted_proxies.is_empty() {
         config.trusted_proxies = args.trusted_proxies.clone();
     }
@@ -238,6 +244,38 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(service)?;
             print(&user)
+        }
+        Command::User(UserCommand::SetPassword {
+            email,
+            password_stdin: _,
+        }) => {
+            let password = read_password()?;
+            let user = manager(&config)
+                .await?
+                .set_password(&op, &email, &password)
+                .await
+                .map_err(service)?;
+            eprintln!(
+                "The password is set; {} is signed out everywhere.",
+                user.email
+            );
+            print(&user)
+        }
+        Command::User(UserCommand::ResetLink { email }) => {
+            let (user, token, expires_at) = manager(&config)
+                .await?
+                .password_reset_link(&op, &email)
+                .await
+                .map_err(service)?;
+            eprintln!(
+                "Hand the link to {} only: it sets their password, once, within 30 minutes.",
+                user.email
+            );
+            print(&json!({
+                "email": user.email,
+                "link": format!("{}/password-reset/{token}", config.cli_issuer()),
+                "expires_at": expires_at,
+            }))
         }
         Command::User(UserCommand::Disable { email }) => {
             set_user_disabled(&config, &op, &email, true).await

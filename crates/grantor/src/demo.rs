@@ -123,6 +123,10 @@ Grantor demo is running at {issuer}
 Database: {db}   (inspect it: grantor --database-url {db} app list --org {ORG})
 
 Organization "{ORG}", owner {OWNER} / password {password}
+
+Console:          {issuer}/console   (sign in as {OWNER} / password {password})
+Your account:     {issuer}/account   (change your password there)
+Password reset:   {issuer}/password-reset   (with no smtp_url, the demo writes mail to this log)
 Resource server {TRADING} with scopes trades:read, trades:write
 
 Server-to-server app (added to the org):  app ID {id}

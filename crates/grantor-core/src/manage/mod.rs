@@ -9,6 +9,8 @@ mod audit;
 mod invitations;
 mod members;
 mod organizations;
+mod password_resets;
+mod passwords;
 mod resource_servers;
 mod users;
 
@@ -28,6 +30,7 @@ pub use api_tokens::{API_TOKEN_DEFAULT_TTL, API_TOKEN_MAX_TTL, NewApiToken};
 pub use apps::{AppChanges, AppWithSecret, NewApp, validate_redirect_uri};
 pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use members::{member_fields, role_field};
+pub use password_resets::{PASSWORD_RESET_TTL, ResetRequestError, ResetView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
 
 pub struct Manager<S> {

@@ -29,8 +29,8 @@ fn user_fields<'a>(
 ) -> Result<(String, Option<&'a str>), ServiceError> {
     let mut invalid = FieldErrors::default();
     let email = invalid.keep("email", normalize_email(email));
-    if password.is_some_and(|p| p.chars().count() < 8) {
-        invalid.add("password", "a password must have at least 8 characters");
+    if let Some(Err(why)) = password.map(password::check_new) {
+        invalid.add("password", why);
     }
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.len() > 100) {

@@ -1,14 +1,15 @@
 //! An in-memory store for unit tests: the storage traits the grants and `Manager` use, kept
 //! in plain collections behind one lock, with the rules `grantor-store` enforces in SQL
-//! (unique names, one owner left, single use). Tests that need sessions, throttling or
-//! idempotency run against the real store in `crates/grantor/tests`.
+//! (unique names, one owner left, single use). Tests that need idempotency run against the
+//! real store in `crates/grantor/tests`.
 
 use super::{
     AddedAppStore, ApiTokenHolder, ApiTokenStore, AppStore, AuditLog, AuditQuery, Client,
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, HolderStanding,
     InvitationStore, KeyState, KeyStore, MemberStore, MembershipChange, OrgResources,
-    OrganizationStore, RefreshRecord, Registry, ResourceServerStore, SingleUse, StoreResult,
-    StoredKey, UserStore, Window,
+    OrganizationStore, PasswordReset, PasswordResetStore, RefreshRecord, Registry,
+    ResourceServerStore, SessionRecord, SessionStore, SingleUse, StoreResult, StoredKey,
+    ThrottleStore, UserStore, Window,
 };
 use crate::StoreError;
 use crate::model::{
@@ -37,6 +38,10 @@ struct Tables {
     refresh_tokens: HashMap<String, (RefreshRecord, Option<i64>)>,
     consents: Vec<ConsentRecord>,
     keys: Vec<StoredKey>,
+    sessions: Vec<SessionRecord>,
+    password_resets: Vec<PasswordReset>,
+    /// Throttle key to `(failures, last_failure_at)`.
+    failures: HashMap<String, (i64, i64)>,
 }
 
 /// Cloning shares the tables, as cloning a pool does.
@@ -49,6 +54,13 @@ impl MemoryStore {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The hashes of `user_id`'s sessions, in the order they started.
+    pub fn sessions_of(&self, user_id: &str) -> Vec<String> {
+        let t = self.tables();
+        let mine = t.sessions.iter().filter(|s| s.user_id == user_id);
+        mine.map(|s| s.id_hash.clone()).collect()
     }
 
     /// Every audit event written, oldest first.
@@ -250,6 +262,28 @@ impl UserStore for MemoryStore {
 
     async fn user(&self, id: &str) -> StoreResult<Option<User>> {
         Ok(self.tables().user(id).cloned())
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut t = self.tables();
+        if let Some(user) = t.users.iter_mut().find(|u| u.id == user_id) {
+            user.password_hash = password_hash.to_string();
+        }
+        t.sessions
+            .retain(|s| s.user_id != user_id || Some(s.id_hash.as_str()) == keep_session);
+        for reset in t.password_resets.iter_mut() {
+            if reset.user_id == user_id && reset.used_at.is_none() {
+                reset.used_at = Some(audit.at);
+            }
+        }
+        t.audit.push(audit.clone());
+        Ok(())
     }
 
     async fn set_user_disabled(
@@ -882,5 +916,120 @@ impl KeyStore for MemoryStore {
         t.keys.retain(|k| k.kid != kid);
         t.audit.push(audit.clone());
         Ok(())
+    }
+}
+
+impl SessionStore for MemoryStore {
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.tables().sessions.push(session.clone());
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let t = self.tables();
+        Ok(t.sessions.iter().find(|s| s.id_hash == id_hash).cloned())
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        self.tables().sessions.retain(|s| s.id_hash != id_hash);
+        Ok(())
+    }
+}
+
+impl ThrottleStore for MemoryStore {
+    async fn failures(&self, key: &str) -> StoreResult<Option<(i64, i64)>> {
+        Ok(self.tables().failures.get(key).copied())
+    }
+
+    async fn count_attempt(
+        &self,
+        key: &str,
+        seen: Option<(i64, i64)>,
+        now: i64,
+        window: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let current = t.failures.get(key).copied();
+        if current != seen {
+            return Ok(false);
+        }
+        let failures = match current {
+            Some((failures, last)) if last >= now - window => failures + 1,
+            _ => 1,
+        };
+        t.failures.insert(key.to_string(), (failures, now));
+        Ok(true)
+    }
+
+    async fn refund_attempt(&self, key: &str) -> StoreResult<()> {
+        if let Some((failures, _)) = self.tables().failures.get_mut(key) {
+            *failures = (*failures - 1).max(0);
+        }
+        Ok(())
+    }
+
+    async fn record_failure(&self, key: &str, now: i64, window: i64) -> StoreResult<i64> {
+        let mut t = self.tables();
+        let failures = match t.failures.get(key) {
+            Some((failures, last)) if *last >= now - window => failures + 1,
+            _ => 1,
+        };
+        t.failures.insert(key.to_string(), (failures, now));
+        Ok(failures)
+    }
+
+    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        self.tables().failures.remove(key);
+        Ok(())
+    }
+}
+
+impl PasswordResetStore for MemoryStore {
+    async fn create_password_reset(
+        &self,
+        reset: &PasswordReset,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut t = self.tables();
+        t.password_resets.push(reset.clone());
+        t.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn password_reset(&self, token_hash: &str) -> StoreResult<Option<PasswordReset>> {
+        let t = self.tables();
+        let found = t
+            .password_resets
+            .iter()
+            .find(|r| r.token_hash == token_hash);
+        Ok(found.cloned())
+    }
+
+    async fn use_password_reset(
+        &self,
+        reset: &PasswordReset,
+        password_hash: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let open = t
+            .password_resets
+            .iter()
+            .any(|r| r.token_hash == reset.token_hash && r.used_at.is_none() && r.expires_at > now);
+        if !open {
+            return Ok(false);
+        }
+        for r in t.password_resets.iter_mut() {
+            if r.user_id == reset.user_id && r.used_at.is_none() {
+                r.used_at = Some(now);
+            }
+        }
+        if let Some(user) = t.users.iter_mut().find(|u| u.id == reset.user_id) {
+            user.password_hash = password_hash.to_string();
+        }
+        t.sessions.retain(|s| s.user_id != reset.user_id);
+        t.audit.push(audit.clone());
+        Ok(true)
     }
 }

@@ -18,6 +18,7 @@ mod members;
 #[cfg(test)]
 pub(crate) mod memory;
 mod organizations;
+mod password_resets;
 mod registry;
 mod resource_servers;
 mod revocations;
@@ -37,6 +38,7 @@ pub use invitations::InvitationStore;
 pub use keys::{KeyState, KeyStore, StoredKey};
 pub use members::{MemberStore, MembershipChange};
 pub use organizations::OrganizationStore;
+pub use password_resets::{PasswordReset, PasswordResetStore};
 pub use registry::{Client, OrgResources, Registry};
 pub use resource_servers::ResourceServerStore;
 pub use revocations::RevocationStore;

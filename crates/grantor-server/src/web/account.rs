@@ -1,25 +1,44 @@
-//! `/account`: the user's organizations and the approvals they gave, which they can revoke.
+//! `/account`: the user's organizations and the approvals they gave, which they can revoke,
+//! and their password, which they can change.
 
-use super::pages::{AccountPage, ApprovalRow};
-use super::session;
+use super::pages::{AccountPage, ApprovalRow, PasswordForm};
+use super::session::{self, Current};
 use super::{csrf, render, see_other};
 use crate::AppState;
 use crate::client_address::ClientAddress;
-use crate::error::PageError;
-use crate::input::PageForm;
+use crate::error::{PageError, sentence};
+use crate::input::{PageForm, PageQuery};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use grantor_core::ServiceError;
 use grantor_core::model::Caller;
+use std::net::IpAddr;
 
 pub async fn show(
     State(state): State<AppState>,
     ClientAddress(source): ClientAddress,
     headers: HeaderMap,
+    PageQuery(query): PageQuery,
 ) -> Response {
     let Some(current) = session::current(&state, &headers).await else {
         return see_other("/login?return_to=%2Faccount");
     };
+    let form = PasswordForm {
+        changed: query.get("password") == Some("changed"),
+        ..PasswordForm::default()
+    };
+    page(&state, &current, source, StatusCode::OK, form).await
+}
+
+/// The account page, with the password form in the state `form`.
+async fn page(
+    state: &AppState,
+    current: &Current,
+    source: IpAddr,
+    status: StatusCode,
+    password: PasswordForm,
+) -> Response {
     let (user, memberships, consents) = match state
         .manager
         .account(&Caller::new(current.actor(), Some(source)))
@@ -50,8 +69,9 @@ pub async fn show(
         email: user.email,
         memberships,
         approvals,
+        password,
     };
-    render(StatusCode::OK, &page)
+    render(status, &page)
 }
 
 /// Forgets an approval and revokes every token issued under it.
@@ -90,4 +110,64 @@ pub async fn revoke(
         }
         .into_response(),
     }
+}
+
+/// Changes the password: the current one, then the new one twice. Every other session of the
+/// user ends; this one stays.
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let Some(current) = session::current(&state, &headers).await else {
+        return see_other("/login?return_to=%2Faccount");
+    };
+    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
+        return PageError::FormExpired("Reload the page and try again.").into_response();
+    }
+    let given = |name| form.get(name).unwrap_or_default();
+    let (old, new) = (given("current_password"), given("new_password"));
+    let mut refused = PasswordForm::default();
+    if old.is_empty() {
+        refused.current_error = Some("Enter your current password.".into());
+    }
+    if new != given("confirm_password") {
+        refused.confirm_error = Some("The two new passwords differ.".into());
+    }
+    if refused.current_error.is_some() || refused.confirm_error.is_some() {
+        return page(
+            &state,
+            &current,
+            source,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            refused,
+        )
+        .await;
+    }
+    let caller = Caller::new(current.actor(), Some(source));
+    let passwords = &state.provider.passwords;
+    let changed = state
+        .manager
+        .change_password(&caller, passwords, old, new, &current.id_hash)
+        .await;
+    let status = match changed {
+        Ok(()) => return see_other("/account?password=changed"),
+        Err(ServiceError::InvalidFields(errors)) => {
+            for e in errors {
+                let message = Some(sentence(&e.message));
+                match e.field.as_str() {
+                    "current_password" => refused.current_error = message,
+                    _ => refused.new_error = message,
+                }
+            }
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(ServiceError::Invalid(why)) => {
+            refused.new_error = Some(sentence(&why));
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Err(e) => return PageError::Console(e).into_response(),
+    };
+    page(&state, &current, source, status, refused).await
 }

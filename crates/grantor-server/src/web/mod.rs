@@ -5,10 +5,12 @@ mod account;
 pub(crate) mod consent;
 mod console;
 pub(crate) mod csrf;
+mod home;
 mod invitation;
 mod login;
 mod logout;
 pub(crate) mod pages;
+mod password_reset;
 pub(crate) mod session;
 
 use crate::AppState;
@@ -22,11 +24,21 @@ use axum::routing::{get, post};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(home::show))
         .route("/login", get(login::show).post(login::submit))
+        .route(
+            "/password-reset",
+            get(password_reset::ask).post(password_reset::request),
+        )
+        .route(
+            "/password-reset/{token}",
+            get(password_reset::show).post(password_reset::set),
+        )
         .route("/consent", post(consent::submit))
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
+        .route("/account/password", post(account::change_password))
         .route(
             "/invitations/{token}",
             get(invitation::show).post(invitation::accept),

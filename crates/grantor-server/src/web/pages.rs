@@ -57,6 +57,15 @@ pub struct ApprovalRow {
     pub scopes: String,
 }
 
+/// The account page's password form: what was wrong with the last try, or that it worked.
+#[derive(Debug, Default)]
+pub struct PasswordForm {
+    pub changed: bool,
+    pub current_error: Option<String>,
+    pub new_error: Option<String>,
+    pub confirm_error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {
@@ -64,6 +73,7 @@ pub struct AccountPage {
     pub email: String,
     pub memberships: Vec<Membership>,
     pub approvals: Vec<ApprovalRow>,
+    pub password: PasswordForm,
 }
 
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {

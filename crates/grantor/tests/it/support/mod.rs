@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod oauth_http;
 pub mod process;
 pub mod resource_server;
+pub mod smtp;
 
 use grantor_core::manage::{AppWithSecret, NewApp};
 use grantor_core::model::{AppType, Caller, LegacyGrant, Organization, Role, ScopeDefinition};
