@@ -158,13 +158,18 @@ impl Chrome {
         }
     }
 
+    /// The element `locator` finds, once it appears. A look that a navigation interrupts
+    /// (chromedriver's "aborted by navigation" while the next page loads) is tried again.
     pub async fn wait_for(&self, locator: Locator<'_>) -> Element {
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(locator)
-            .await
-            .unwrap_or_else(|e| panic!("{locator:?} never appeared: {e}"))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.client.wait().at_most(left).for_element(locator).await {
+                Ok(element) => return element,
+                Err(e) if Instant::now() >= deadline => panic!("{locator:?} never appeared: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// The form control labelled `text`, found through its `<label for>` as a screen reader
