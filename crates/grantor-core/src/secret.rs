@@ -20,6 +20,8 @@ pub enum Kind {
     Session,
     Csrf,
     Invitation,
+    /// RFC 8628: what a device polls the token endpoint with.
+    DeviceCode,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Self::Session => "gr_ses_",
             Self::Csrf => "gr_csrf_",
             Self::Invitation => "gr_inv_",
+            Self::DeviceCode => "gr_dc_",
         }
     }
 }

@@ -1,14 +1,14 @@
 //! An in-memory store for unit tests: the storage traits the grants and `Manager` use, kept
 //! in plain collections behind one lock, with the rules `grantor-store` enforces in SQL
-//! (unique names, one owner left, single use). Tests that need sessions, throttling or
-//! idempotency run against the real store in `crates/grantor/tests`.
+//! (unique names, one owner left, single use). Tests that need sessions or idempotency run
+//! against the real store in `crates/grantor/tests`.
 
 use super::{
     AddedAppStore, ApiTokenHolder, ApiTokenStore, AppStore, AuditLog, AuditQuery, Client,
-    CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, HolderStanding,
-    InvitationStore, KeyState, KeyStore, MemberStore, MembershipChange, OrgResources,
-    OrganizationStore, RefreshRecord, Registry, ResourceServerStore, SingleUse, StoreResult,
-    StoredKey, UserStore, Window,
+    CodeRecord, ConsentRecord, ConsentStore, ConsentView, DeviceCodeRecord, DeviceCodeStore,
+    DeviceDecision, GrantRecord, GrantStore, HolderStanding, InvitationStore, KeyState, KeyStore,
+    MemberStore, MembershipChange, OrgResources, OrganizationStore, RefreshRecord, Registry,
+    ResourceServerStore, SingleUse, StoreResult, StoredKey, ThrottleStore, UserStore, Window,
 };
 use crate::StoreError;
 use crate::model::{
@@ -37,6 +37,10 @@ struct Tables {
     refresh_tokens: HashMap<String, (RefreshRecord, Option<i64>)>,
     consents: Vec<ConsentRecord>,
     keys: Vec<StoredKey>,
+    /// Device authorizations by the hash of their device code.
+    device_codes: HashMap<String, DeviceCodeRecord>,
+    /// `(failures, last_failure_at)` by throttle key.
+    failures: HashMap<String, (i64, i64)>,
 }
 
 /// Cloning shares the tables, as cloning a pool does.
@@ -881,6 +885,142 @@ impl KeyStore for MemoryStore {
         let mut t = self.tables();
         t.keys.retain(|k| k.kid != kid);
         t.audit.push(audit.clone());
+        Ok(())
+    }
+}
+
+impl DeviceCodeStore for MemoryStore {
+    async fn insert_device_code(
+        &self,
+        code: &DeviceCodeRecord,
+        max_pending: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let live = |c: &&DeviceCodeRecord| !c.consumed && c.expires_at > now;
+        if t.device_codes.values().any(|c| c.user_code_hash == code.user_code_hash) {
+            return Err(conflict("a device authorization with this user code"));
+        }
+        let pending = t
+            .device_codes
+            .values()
+            .filter(|c| c.client_id == code.client_id)
+            .filter(live)
+            .count();
+        if i64::try_from(pending).unwrap_or(i64::MAX) >= max_pending {
+            return Ok(false);
+        }
+        t.device_codes
+            .insert(code.device_code_hash.clone(), code.clone());
+        Ok(true)
+    }
+
+    async fn device_code(&self, device_code_hash: &str) -> StoreResult<Option<DeviceCodeRecord>> {
+        Ok(self.tables().device_codes.get(device_code_hash).cloned())
+    }
+
+    async fn pending_device_code(
+        &self,
+        user_code_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<DeviceCodeRecord>> {
+        let t = self.tables();
+        let found = t.device_codes.values().find(|c| {
+            c.user_code_hash == user_code_hash && c.decision.is_none() && c.expires_at > now
+        });
+        Ok(found.cloned())
+    }
+
+    async fn record_device_poll(
+        &self,
+        device_code_hash: &str,
+        now: i64,
+        interval: i64,
+    ) -> StoreResult<()> {
+        if let Some(c) = self.tables().device_codes.get_mut(device_code_hash) {
+            c.last_polled_at = Some(now);
+            c.interval = interval;
+        }
+        Ok(())
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &str,
+        decision: &DeviceDecision,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let found = t.device_codes.values_mut().find(|c| {
+            c.user_code_hash == user_code_hash && c.decision.is_none() && c.expires_at > now
+        });
+        Ok(found.map(|c| c.decision = Some(decision.clone())).is_some())
+    }
+
+    async fn consume_device_code(
+        &self,
+        device_code_hash: &str,
+        _now: i64,
+    ) -> StoreResult<SingleUse<DeviceCodeRecord>> {
+        let mut t = self.tables();
+        let Some(c) = t.device_codes.get_mut(device_code_hash) else {
+            return Ok(SingleUse::Unknown);
+        };
+        let grant_id = match &c.decision {
+            Some(DeviceDecision::Approved(a)) => a.grant_id.clone(),
+            _ => return Ok(SingleUse::Unknown),
+        };
+        if c.consumed {
+            return Ok(SingleUse::Reused { grant_id });
+        }
+        c.consumed = true;
+        Ok(SingleUse::Fresh(c.clone()))
+    }
+}
+
+impl ThrottleStore for MemoryStore {
+    async fn failures(&self, key: &str) -> StoreResult<Option<(i64, i64)>> {
+        Ok(self.tables().failures.get(key).copied())
+    }
+
+    async fn count_attempt(
+        &self,
+        key: &str,
+        seen: Option<(i64, i64)>,
+        now: i64,
+        window: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        if t.failures.get(key).copied() != seen {
+            return Ok(false);
+        }
+        let failures = match seen {
+            Some((failures, last)) if last >= now - window => failures + 1,
+            _ => 1,
+        };
+        t.failures.insert(key.to_string(), (failures, now));
+        Ok(true)
+    }
+
+    async fn refund_attempt(&self, key: &str) -> StoreResult<()> {
+        if let Some((failures, _)) = self.tables().failures.get_mut(key) {
+            *failures = (*failures - 1).max(0);
+        }
+        Ok(())
+    }
+
+    async fn record_failure(&self, key: &str, now: i64, window: i64) -> StoreResult<i64> {
+        let mut t = self.tables();
+        let failures = match t.failures.get(key) {
+            Some((failures, last)) if *last >= now - window => failures + 1,
+            _ => 1,
+        };
+        t.failures.insert(key.to_string(), (failures, now));
+        Ok(failures)
+    }
+
+    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        self.tables().failures.remove(key);
         Ok(())
     }
 }

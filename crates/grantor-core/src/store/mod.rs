@@ -10,6 +10,7 @@ mod added_apps;
 mod api_tokens;
 mod apps;
 mod audit;
+mod device_codes;
 mod grants;
 mod idempotency;
 mod invitations;
@@ -28,6 +29,7 @@ pub use added_apps::AddedAppStore;
 pub use api_tokens::{ApiTokenHolder, ApiTokenStore, HolderStanding};
 pub use apps::AppStore;
 pub use audit::{AuditLog, AuditPosition, AuditQuery};
+pub use device_codes::{DeviceApproval, DeviceCodeRecord, DeviceCodeStore, DeviceDecision};
 pub use grants::{
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, RefreshRecord,
     SingleUse,
@@ -73,6 +75,7 @@ pub trait Storage:
     + RevocationStore
     + GrantStore
     + ConsentStore
+    + DeviceCodeStore
     + SessionStore
     + ThrottleStore
     + KeyStore
@@ -95,7 +98,7 @@ impl<T> Storage for T where
         + RevocationStore
         + GrantStore
         + ConsentStore
-        + ConsentStore
+        + DeviceCodeStore
         + SessionStore
         + ThrottleStore
         + KeyStore
