@@ -132,14 +132,15 @@ where
 
     /// Records the person's answer for the device authorization with the user code `typed`:
     /// a denial, or an approval in the organization chosen of the scopes left checked, which
-    /// is remembered as the person's consent (as on the code flow's approval page).
+    /// is remembered as the person's consent (as on the code flow's approval page). Returns
+    /// the app's name, to say what was connected.
     pub async fn device_decide(
         &self,
         user: &SignedIn,
         typed: &str,
         decision: Decision,
         address: IpAddr,
-    ) -> Result<(), DeviceError> {
+    ) -> Result<String, DeviceError> {
         let found = self.find_device_authorization(typed, address).await?;
         let now = self.clock.now();
         let answer = if decision.allow {
@@ -177,6 +178,6 @@ where
         {
             return Err(DeviceError::UnknownCode);
         }
-        Ok(())
+        Ok(found.client.app.name.clone())
     }
 }

@@ -190,6 +190,17 @@ impl<S: Storage> Provider<S> {
         }
     }
 
+    /// The device authorization endpoint (RFC 8628 3.1): the app authenticates as at the
+    /// token endpoint, then gets a device code and a user code.
+    pub async fn device_authorization(
+        &self,
+        creds: &ClientCredentials,
+        request: grant::device_code::AuthorizationRequest,
+    ) -> Result<grant::device_code::DeviceAuthorization, OAuthError> {
+        let client = self.authenticate_client(creds).await?;
+        grant::device_code::authorize(self, &client, request).await
+    }
+
     /// An access token that is valid now: verified, not revoked, and its grant not revoked.
     pub async fn active_access_token(
         &self,

@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 12] = [
+const MIGRATIONS: [(i64, &str, &str); 13] = [
     (
         1,
         "foundation",
@@ -61,6 +61,11 @@ const MIGRATIONS: [(i64, &str, &str); 12] = [
         12,
         "change_log",
         include_str!("../migrations/0012_change_log.sql"),
+    ),
+    (
+        14,
+        "device_codes",
+        include_str!("../migrations/0014_device_codes.sql"),
     ),
 ];
 

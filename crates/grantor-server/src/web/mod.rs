@@ -1,10 +1,11 @@
-//! The pages people see: sign-in, approval, sign-out and their account. Kept apart from the
+//! The pages people see: sign-in, approval (of apps and of devices), sign-out and their account. Kept apart from the
 //! protocol endpoints; every form carries a CSRF token; nothing needs JavaScript.
 
 mod account;
 pub(crate) mod consent;
 mod console;
 pub(crate) mod csrf;
+mod device;
 mod invitation;
 mod login;
 mod logout;
@@ -24,6 +25,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::show).post(login::submit))
         .route("/consent", post(consent::submit))
+        .route("/device", get(device::show).post(device::submit))
+        .route("/device/decide", post(device::decide))
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
