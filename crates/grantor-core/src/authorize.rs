@@ -8,7 +8,9 @@ use crate::model::{App, AppType, Membership};
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, ConsentRecord, ConsentStore, MemberStore, Registry, Storage, UserStore};
+use crate::store::{
+    Client, ConsentRecord, ConsentStore, MemberStore, Registry, Storage, UserStore,
+};
 use crate::{ErrorCode, OAuthError, pkce};
 use std::sync::Arc;
 

@@ -145,7 +145,12 @@ where
         let now = self.clock.now();
         let answer = if decision.allow {
             let (org_id, scopes) = self
-                .approve(&user.user_id, &found.client, &found.record.scopes, &decision)
+                .approve(
+                    &user.user_id,
+                    &found.client,
+                    &found.record.scopes,
+                    &decision,
+                )
                 .await
                 .map_err(|e| match e.code {
                     ErrorCode::AccessDenied => DeviceError::NoOrganization,

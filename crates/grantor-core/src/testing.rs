@@ -123,7 +123,8 @@ impl World {
 
     /// A web app of the organization with `app_scopes`, as the token endpoint sees it.
     pub async fn web_app(&self, app_scopes: &[&str]) -> Arc<Client> {
-        self.app_with(new_app(AppType::Web, "Web", app_scopes)).await
+        self.app_with(new_app(AppType::Web, "Web", app_scopes))
+            .await
     }
 
     /// An app of the organization registered by its owner, as the token endpoint sees it.

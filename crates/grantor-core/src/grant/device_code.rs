@@ -74,14 +74,17 @@ impl UserCode {
             .filter(|c| *c != '-' && !c.is_whitespace())
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        let valid = code.len() == USER_CODE_LEN
-            && code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b));
+        let valid =
+            code.len() == USER_CODE_LEN && code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b));
         valid.then_some(Self(code))
     }
 
     /// As shown to people: `BCDF-GHJK`.
     pub fn display(&self) -> String {
-        let (first, second) = self.0.split_at_checked(USER_CODE_LEN / 2).unwrap_or_default();
+        let (first, second) = self
+            .0
+            .split_at_checked(USER_CODE_LEN / 2)
+            .unwrap_or_default();
         format!("{first}-{second}")
     }
 
@@ -234,7 +237,11 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
     }
     let now = provider.clock.now();
     let hash = secret::hash(&req.device_code);
-    let code = provider.store.device_code(&hash).await?.ok_or_else(invalid)?;
+    let code = provider
+        .store
+        .device_code(&hash)
+        .await?
+        .ok_or_else(invalid)?;
     if code.client_id != client.app.client_id {
         return Err(OAuthError::invalid_grant(
             "the device code was issued to another app",
@@ -301,7 +308,9 @@ async fn consume<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
         SingleUse::Unknown => return Err(OAuthError::invalid_grant("the device code is invalid")),
     };
     let Some(DeviceDecision::Approved(approval)) = code.decision else {
-        return Err(OAuthError::server_error("a device code consumed unapproved"));
+        return Err(OAuthError::server_error(
+            "a device code consumed unapproved",
+        ));
     };
     if provider.store.is_grant_revoked(&approval.grant_id).await? {
         return Err(OAuthError::invalid_grant(
@@ -388,7 +397,10 @@ mod tests {
             let code = ok(UserCode::generate());
             let shown = code.display();
             assert_eq!(shown.len(), 9, "{shown}");
-            assert!(!shown.contains(['0', 'O', '1', 'I', 'A', 'E', 'U']), "{shown}");
+            assert!(
+                !shown.contains(['0', 'O', '1', 'I', 'A', 'E', 'U']),
+                "{shown}"
+            );
             assert_eq!(UserCode::parse(&shown), Some(code.clone()));
             assert_eq!(UserCode::parse(&shown.to_lowercase()), Some(code.clone()));
             assert_eq!(
@@ -396,7 +408,14 @@ mod tests {
                 Some(code)
             );
         }
-        for wrong in ["BCDF-GHJ", "BCDF-GHJKL", "BCDF-GH0K", "BCDF-GHIK", "", "BCDFGHJK!"] {
+        for wrong in [
+            "BCDF-GHJ",
+            "BCDF-GHJKL",
+            "BCDF-GH0K",
+            "BCDF-GHIK",
+            "",
+            "BCDFGHJK!",
+        ] {
             assert_eq!(UserCode::parse(wrong), None, "{wrong}");
         }
     }
@@ -430,7 +449,8 @@ mod tests {
             scope: None,
             resources: Vec::new(),
         };
-        let after = refused(crate::grant::refresh_token::exchange(&w.provider, &app, refresh).await);
+        let after =
+            refused(crate::grant::refresh_token::exchange(&w.provider, &app, refresh).await);
         assert!(after.contains("revoked"), "{after}");
     }
 
@@ -497,14 +517,27 @@ mod tests {
                 resources: Vec::new(),
             };
             let said = authorize(&w.provider, &app, req).await.map(|_| ());
-            assert_eq!(said.map_err(|e| e.code), Err(ErrorCode::InvalidScope), "{asked:?}");
+            assert_eq!(
+                said.map_err(|e| e.code),
+                Err(ErrorCode::InvalidScope),
+                "{asked:?}"
+            );
         }
         // Another app cannot use this app's device code.
         let other = device_app(&w, &["profile"]).await;
         let code = start(&w, &app, "profile").await;
         let said = refused(exchange(&w.provider, &other, poll(&code)).await);
         assert!(said.contains("another app"), "{said}");
-        let said = refused(exchange(&w.provider, &app, Request { device_code: "gr_dc_x".into() }).await);
+        let said = refused(
+            exchange(
+                &w.provider,
+                &app,
+                Request {
+                    device_code: "gr_dc_x".into(),
+                },
+            )
+            .await,
+        );
         assert!(said.contains("invalid"), "{said}");
     }
 
@@ -532,7 +565,10 @@ mod tests {
         let right = w.provider.device_prompt(&user, &code.user_code, HOME).await;
         assert!(matches!(right, Err(DeviceError::Throttled(_))), "{right:?}");
         let elsewhere = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
-        let prompt = ok(w.provider.device_prompt(&user, &code.user_code, elsewhere).await);
+        let prompt = ok(w
+            .provider
+            .device_prompt(&user, &code.user_code, elsewhere)
+            .await);
         assert_eq!(prompt.consent.app_name, "TV");
         assert_eq!(prompt.user_code, code.user_code);
     }

@@ -898,7 +898,10 @@ impl DeviceCodeStore for MemoryStore {
     ) -> StoreResult<bool> {
         let mut t = self.tables();
         let live = |c: &&DeviceCodeRecord| !c.consumed && c.expires_at > now;
-        if t.device_codes.values().any(|c| c.user_code_hash == code.user_code_hash) {
+        if t.device_codes
+            .values()
+            .any(|c| c.user_code_hash == code.user_code_hash)
+        {
             return Err(conflict("a device authorization with this user code"));
         }
         let pending = t
