@@ -4,11 +4,14 @@
 //! that opted in may use it, and user codes cannot be guessed quickly.
 
 use crate::both_backends;
+use crate::console::PHONE;
+use crate::support::chrome::Chrome;
 use crate::support::http_session::{HttpSession, Page};
 use crate::support::oauth::enc;
 use crate::support::oauth_http::OAuthHttp;
 use crate::support::{Backend, NATIVE_REDIRECT, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT};
 use crate::support::{cli, user_app};
+use fantoccini::Locator;
 use grantor_core::clock::ManualClock;
 use grantor_core::manage::AppWithSecret;
 use grantor_core::model::{AppType, Caller, Role};
@@ -524,4 +527,58 @@ async fn wrong_user_codes_are_throttled_per_address(backend: Backend) {
     let right = enter_code(&mut session, &seed.email, user_code).await;
     assert_eq!(right.status, 200, "{}", right.body);
     assert!(right.body.contains("action=\"/device/decide\""));
+}
+
+/// The pages a person sees in a real browser, on a phone: sent to sign in and back with the
+/// code filled in, a wrong code reported beside the field, the approval page showing the code;
+/// each fits the screen and has no serious accessibility violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_pages_work_in_a_browser() {
+    let Some(chrome) = Chrome::launch().await else {
+        return;
+    };
+    let (srv, _clock, seed) = spawn(Backend::Sqlite).await;
+    let app = device_app(&srv, &seed, AppType::Native).await;
+    let (_, started) = start(&srv, &app, "openid trades:read").await;
+    let user_code = started["user_code"].as_str().unwrap();
+    let check = |page: &'static str| {
+        let chrome = &chrome;
+        async move {
+            chrome.assert_fits(page).await;
+            let violations = chrome.axe().await;
+            assert!(violations.is_empty(), "{page}:\n{}", violations.join("\n"));
+        }
+    };
+    chrome.resize(PHONE).await;
+    chrome
+        .goto(started["verification_uri_complete"].as_str().unwrap())
+        .await;
+    chrome.sign_in(&seed.email, PASSWORD).await;
+    chrome.expect_heading("Connect a device").await;
+    check("the device page").await;
+    let field = chrome.field("Code from your device").await;
+    assert_eq!(
+        field.prop("value").await.unwrap().as_deref(),
+        Some(user_code)
+    );
+
+    field.clear().await.unwrap();
+    field.send_keys("BBBB-BBBB").await.unwrap();
+    chrome.button("Continue").await.click().await.unwrap();
+    chrome.wait_for(Locator::Css("[role=alert]")).await;
+    check("the device page with a wrong code").await;
+
+    let field = chrome.field("Code from your device").await;
+    field.clear().await.unwrap();
+    field.send_keys(user_code).await.unwrap();
+    chrome.button("Continue").await.click().await.unwrap();
+    chrome
+        .expect_heading("Trading TV wants to access your account")
+        .await;
+    check("the device's approval page").await;
+    chrome.button("Allow").await.click().await.unwrap();
+    chrome.expect_heading("Device connected").await;
+    check("the device connected page").await;
+    let (status, body) = poll(&srv, &app, started["device_code"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{body}");
 }
