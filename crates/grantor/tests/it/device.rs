@@ -58,8 +58,11 @@ async fn device_app(srv: &TestServer, seed: &SignInSeed, app_type: AppType) -> A
         .unwrap()
 }
 
+/// How an app authenticates: Basic credentials, and form fields.
+type Credentials<'a> = (Option<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>);
+
 /// `client_id` in the body for a public app, Basic for a confidential one.
-fn credentials(app: &AppWithSecret) -> (Option<(&str, &str)>, Vec<(&str, &str)>) {
+fn credentials(app: &AppWithSecret) -> Credentials<'_> {
     match crate::support::oauth::basic(app) {
         Some(basic) => (Some(basic), Vec::new()),
         None => (None, vec![("client_id", app.app.client_id.as_str())]),
