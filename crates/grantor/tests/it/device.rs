@@ -15,7 +15,7 @@ use fantoccini::Locator;
 use grantor_core::clock::ManualClock;
 use grantor_core::manage::AppWithSecret;
 use grantor_core::model::{AppType, Caller, Role};
-use grantor_core::store::DeviceCodeStore;
+use grantor_core::store::{DeviceCodeRecord, DeviceCodeStore};
 use grantor_core::{Clock, SystemClock};
 use openidconnect::core::{CoreClient, CoreDeviceAuthorizationResponse, CoreProviderMetadata};
 use openidconnect::{
@@ -29,6 +29,7 @@ both_backends!(
     polling_is_paced_and_ends_when_denied_or_expired,
     only_apps_that_opted_in_use_the_device_grant,
     wrong_user_codes_are_throttled_per_address,
+    the_store_bounds_the_authorizations_waiting_per_app,
 );
 
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -530,6 +531,60 @@ async fn wrong_user_codes_are_throttled_per_address(backend: Backend) {
     let right = enter_code(&mut session, &seed.email, user_code).await;
     assert_eq!(right.status, 200, "{}", right.body);
     assert!(right.body.contains("action=\"/device/decide\""));
+}
+
+/// The bound on device authorizations an app may have waiting (1,000 in Grantor; 2 here),
+/// as the SQL counts them: neither expired nor exchanged. A user code in use is a conflict.
+async fn the_store_bounds_the_authorizations_waiting_per_app(backend: Backend) {
+    let (srv, clock, seed) = spawn(backend).await;
+    let app = device_app(&srv, &seed, AppType::Native).await;
+    let store = &srv.state.store;
+    let now = clock.now();
+    let record = |n: u8, expires_at: i64| DeviceCodeRecord {
+        device_code_hash: format!("device-{n}"),
+        user_code_hash: format!("user-{n}"),
+        client_id: app.app.client_id.clone(),
+        scopes: grantor_core::scope::ScopeSet::parse("openid").unwrap(),
+        resources: Vec::new(),
+        interval: 5,
+        created_at: now,
+        expires_at,
+        last_polled_at: None,
+        decision: None,
+        consumed: false,
+    };
+    assert!(
+        store
+            .insert_device_code(&record(1, now - 1), 2, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_device_code(&record(2, now + 600), 2, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_device_code(&record(3, now + 600), 2, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_device_code(&record(4, now + 600), 2, now)
+            .await
+            .unwrap(),
+        "two waiting: the third is refused (the expired one does not count)"
+    );
+    let mut taken = record(5, now + 600);
+    taken.user_code_hash = "user-2".into();
+    let conflict = store.insert_device_code(&taken, 10, now).await;
+    assert!(
+        matches!(conflict, Err(grantor_core::StoreError::Conflict(_))),
+        "{conflict:?}"
+    );
 }
 
 /// The pages a person sees in a real browser, on a phone: sent to sign in and back with the
