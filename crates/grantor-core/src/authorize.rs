@@ -8,7 +8,9 @@ use crate::model::{App, AppType, Membership};
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, ConsentRecord, MemberStore, Storage};
+use crate::store::{
+    Client, ConsentRecord, ConsentStore, MemberStore, Registry, Storage, UserStore,
+};
 use crate::{ErrorCode, OAuthError, pkce};
 use std::sync::Arc;
 
@@ -452,50 +454,10 @@ impl<S: Storage> Provider<S> {
                 ),
             ));
         }
-        // The organizations the user may pick are those that use this app: a few.
-        let mut indexes = Vec::with_capacity(orgs.len());
-        for m in &orgs {
-            indexes.push(self.store.org_resources(&m.org_id).await?);
-        }
-        let scopes = req
-            .scopes
-            .iter()
-            .map(|s| {
-                // The API declaring the scope in the organizations the user may pick.
-                let server = indexes
-                    .iter()
-                    .find_map(|index| index.servers_of(s).into_iter().next());
-                let declared = server.and_then(|rs| {
-                    rs.scopes
-                        .iter()
-                        .find(|d| d.name == s)
-                        .map(|d| d.description.as_str())
-                });
-                ScopeChoice {
-                    name: s.to_string(),
-                    description: crate::scope::describe_builtin(s)
-                        .or(declared)
-                        .filter(|d| !d.is_empty())
-                        .unwrap_or(s)
-                        .to_string(),
-                    api: server.map(|rs| rs.name.clone()),
-                    required: s == "openid",
-                }
-            })
-            .collect();
-        let user_email = self
-            .store
-            .user(&user.user_id)
-            .await?
-            .map(|u| u.email)
-            .unwrap_or_default();
-        Ok(Step::Consent(ConsentPrompt {
-            user_email,
-            app_name: req.client.app.name.clone(),
-            app_org_name: req.client.org_name.clone(),
-            orgs: orgs.into_iter().map(|m| (m.org_id, m.org_name)).collect(),
-            scopes,
-        }))
+        let prompt = self
+            .consent_prompt(&user.user_id, &req.client, &req.scopes, orgs)
+            .await?;
+        Ok(Step::Consent(prompt))
     }
 
     /// Whether the user signed in recently enough for the request's `max_age`.
@@ -522,48 +484,14 @@ impl<S: Storage> Provider<S> {
                 OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
             ));
         }
-        let orgs = self.eligible_orgs(&user.user_id, &req.client).await?;
-        let org = match (&decision.org, orgs.as_slice()) {
-            (Some(wanted), _) => orgs.iter().find(|m| &m.org_id == wanted),
-            (None, [only]) => Some(only),
-            (None, _) => None,
-        }
-        .ok_or_else(|| {
-            self.redirect_error(
-                req,
-                OAuthError::new(ErrorCode::AccessDenied, "no organization was chosen"),
-            )
-        })?;
-        let available = self.scopes_available_in(&req.client, &org.org_id, &req.scopes);
-        let mut approved = available.intersection(&decision.scopes);
-        if available.contains("openid") {
-            approved.insert("openid");
-        }
-        let denied: ScopeSet = available.iter().filter(|s| !approved.contains(s)).collect();
-        let previous = self
-            .store
-            .consent(&user.user_id, &req.client.app.client_id, &org.org_id)
-            .await?;
-        let (old_approved, old_denied) =
-            previous.map(|c| (c.approved, c.denied)).unwrap_or_default();
-        let consent = ConsentRecord {
-            user_id: user.user_id.clone(),
-            client_id: req.client.app.client_id.clone(),
-            org_id: org.org_id.clone(),
-            approved: old_approved
-                .iter()
-                .filter(|s| !denied.contains(s))
-                .chain(approved.iter())
-                .collect(),
-            denied: old_denied
-                .iter()
-                .filter(|s| !approved.contains(s))
-                .chain(denied.iter())
-                .collect(),
-            updated_at: self.clock.now(),
-        };
-        self.store.put_consent(&consent).await?;
-        self.issue_authorization(req, user, &org.org_id, approved)
+        let (org_id, approved) = self
+            .approve(&user.user_id, &req.client, &req.scopes, &decision)
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::AccessDenied => self.redirect_error(req, e),
+                _ => AuthorizeError::Page(e),
+            })?;
+        self.issue_authorization(req, user, &org_id, approved)
             .await
             .map(Step::Respond)
     }
@@ -640,6 +568,115 @@ impl<S: Storage> Provider<S> {
                 ))
             }
         }
+    }
+}
+
+impl<S: Registry + UserStore> Provider<S> {
+    /// What the approval page shows `user_id` when `client` asks for `scopes`, the user being
+    /// able to act in `orgs`: the code flow's page and the device page alike.
+    pub async fn consent_prompt(
+        &self,
+        user_id: &str,
+        client: &Client,
+        scopes: &ScopeSet,
+        orgs: Vec<Membership>,
+    ) -> Result<ConsentPrompt, crate::StoreError> {
+        // The organizations the user may pick are those that use this app: a few.
+        let mut indexes = Vec::with_capacity(orgs.len());
+        for m in &orgs {
+            indexes.push(self.store.org_resources(&m.org_id).await?);
+        }
+        let scopes = scopes
+            .iter()
+            .map(|s| {
+                // The API declaring the scope in the organizations the user may pick.
+                let server = indexes
+                    .iter()
+                    .find_map(|index| index.servers_of(s).into_iter().next());
+                let declared = server.and_then(|rs| {
+                    rs.scopes
+                        .iter()
+                        .find(|d| d.name == s)
+                        .map(|d| d.description.as_str())
+                });
+                ScopeChoice {
+                    name: s.to_string(),
+                    description: crate::scope::describe_builtin(s)
+                        .or(declared)
+                        .filter(|d| !d.is_empty())
+                        .unwrap_or(s)
+                        .to_string(),
+                    api: server.map(|rs| rs.name.clone()),
+                    required: s == "openid",
+                }
+            })
+            .collect();
+        let user_email = self
+            .store
+            .user(user_id)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default();
+        Ok(ConsentPrompt {
+            user_email,
+            app_name: client.app.name.clone(),
+            app_org_name: client.org_name.clone(),
+            orgs: orgs.into_iter().map(|m| (m.org_id, m.org_name)).collect(),
+            scopes,
+        })
+    }
+}
+
+impl<S: MemberStore + ConsentStore> Provider<S> {
+    /// Applies an approval (`decision.allow`) of what `client` asked for, `asked`: the
+    /// organization chosen, which must be one the user may use the app in, and the scopes the
+    /// app may get there that the user left checked (`openid` always), remembered as the
+    /// user's consent. Returns the organization and the scopes granted; `access_denied` when
+    /// no usable organization was chosen.
+    pub async fn approve(
+        &self,
+        user_id: &str,
+        client: &Client,
+        asked: &ScopeSet,
+        decision: &Decision,
+    ) -> Result<(String, ScopeSet), OAuthError> {
+        let orgs = self.eligible_orgs(user_id, client).await?;
+        let org = match (&decision.org, orgs.as_slice()) {
+            (Some(wanted), _) => orgs.iter().find(|m| &m.org_id == wanted),
+            (None, [only]) => Some(only),
+            (None, _) => None,
+        }
+        .ok_or_else(|| OAuthError::new(ErrorCode::AccessDenied, "no organization was chosen"))?;
+        let available = self.scopes_available_in(client, &org.org_id, asked);
+        let mut approved = available.intersection(&decision.scopes);
+        if available.contains("openid") {
+            approved.insert("openid");
+        }
+        let denied: ScopeSet = available.iter().filter(|s| !approved.contains(s)).collect();
+        let previous = self
+            .store
+            .consent(user_id, &client.app.client_id, &org.org_id)
+            .await?;
+        let (old_approved, old_denied) =
+            previous.map(|c| (c.approved, c.denied)).unwrap_or_default();
+        let consent = ConsentRecord {
+            user_id: user_id.to_string(),
+            client_id: client.app.client_id.clone(),
+            org_id: org.org_id.clone(),
+            approved: old_approved
+                .iter()
+                .filter(|s| !denied.contains(s))
+                .chain(approved.iter())
+                .collect(),
+            denied: old_denied
+                .iter()
+                .filter(|s| !approved.contains(s))
+                .chain(denied.iter())
+                .collect(),
+            updated_at: self.clock.now(),
+        };
+        self.store.put_consent(&consent).await?;
+        Ok((org.org_id.clone(), approved))
     }
 }
 

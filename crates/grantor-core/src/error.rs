@@ -6,7 +6,8 @@
 
 use std::fmt;
 
-/// Error codes from RFC 6749 5.2 / 4.1.2.1, RFC 6750, RFC 7009, RFC 8707 and OIDC Core.
+/// Error codes from RFC 6749 5.2 / 4.1.2.1, RFC 6750, RFC 7009, RFC 8707, RFC 8628 and OIDC
+/// Core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -21,6 +22,10 @@ pub enum ErrorCode {
     ServerError,
     TemporarilyUnavailable,
     SlowDown,
+    /// RFC 8628 3.5: the user has not yet answered on the device page.
+    AuthorizationPending,
+    /// RFC 8628 3.5: the device code expired before it was exchanged.
+    ExpiredToken,
     InvalidToken,
     InsufficientScope,
     LoginRequired,
@@ -43,6 +48,8 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::SlowDown => "slow_down",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::ExpiredToken => "expired_token",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::LoginRequired => "login_required",

@@ -76,7 +76,7 @@ pub fn address_key(address: IpAddr) -> String {
 
 /// Counts one attempt against `key` if its delay has passed; returns the failures on record
 /// before it. The count is a compare-and-set, so concurrent attempts are counted one by one.
-async fn reserve<S: ThrottleStore>(
+pub(crate) async fn reserve<S: ThrottleStore>(
     store: &S,
     key: &str,
     free: i64,

@@ -128,7 +128,7 @@ impl FromStr for AppType {
     }
 }
 
-/// Grant types; the two legacy ones are off unless enabled per app.
+/// Grant types; the two legacy ones and the device grant are off unless enabled per app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantType {
@@ -139,6 +139,8 @@ pub enum GrantType {
     Implicit,
     /// RFC 8693, for users' API tokens; no app is involved.
     TokenExchange,
+    /// RFC 8628, for devices without a browser (TVs, command-line tools).
+    DeviceCode,
 }
 
 impl GrantType {
@@ -150,6 +152,7 @@ impl GrantType {
             Self::Password => "password",
             Self::Implicit => "implicit",
             Self::TokenExchange => crate::grant::token_exchange::GRANT_TYPE,
+            Self::DeviceCode => crate::grant::device_code::GRANT_TYPE,
         }
     }
     pub fn is_legacy(self) -> bool {
@@ -208,6 +211,8 @@ pub struct App {
     pub scopes: ScopeSet,
     pub allow_password: bool,
     pub allow_implicit: bool,
+    /// Whether the app may use the device grant (RFC 8628); never for server apps.
+    pub allow_device_code: bool,
     /// Access token lifetime for this app, in seconds.
     pub access_token_ttl: i64,
     pub created_at: i64,
@@ -227,6 +232,9 @@ impl App {
         }
         if self.allow_implicit {
             grants.push(GrantType::Implicit);
+        }
+        if self.allow_device_code && self.app_type != AppType::Server {
+            grants.push(GrantType::DeviceCode);
         }
         grants
     }

@@ -118,11 +118,12 @@ pub struct UserGrant {
 
 /// The grant types Grantor supports (implicit at the authorization endpoint, the rest at the
 /// token endpoint), for discovery metadata.
-pub const SUPPORTED_GRANTS: [GrantType; 6] = [
+pub const SUPPORTED_GRANTS: [GrantType; 7] = [
     GrantType::AuthorizationCode,
     GrantType::ClientCredentials,
     GrantType::RefreshToken,
     GrantType::TokenExchange,
+    GrantType::DeviceCode,
     GrantType::Password,
     GrantType::Implicit,
 ];
@@ -185,7 +186,19 @@ impl<S: Storage> Provider<S> {
             }
             AppGrant::RefreshToken(req) => grant::refresh_token::exchange(self, &client, req).await,
             AppGrant::Password(req) => grant::password::exchange(self, &client, req, peer).await,
+            AppGrant::DeviceCode(req) => grant::device_code::exchange(self, &client, req).await,
         }
+    }
+
+    /// The device authorization endpoint (RFC 8628 3.1): the app authenticates as at the
+    /// token endpoint, then gets a device code and a user code.
+    pub async fn device_authorization(
+        &self,
+        creds: &ClientCredentials,
+        request: grant::device_code::AuthorizationRequest,
+    ) -> Result<grant::device_code::DeviceAuthorization, OAuthError> {
+        let client = self.authenticate_client(creds).await?;
+        grant::device_code::authorize(self, &client, request).await
     }
 
     /// An access token that is valid now: verified, not revoked, and its grant not revoked.
@@ -578,21 +591,35 @@ impl<S: Registry> Provider<S> {
 }
 
 impl<S: Registry + GrantStore + UserStore> Provider<S> {
+    /// A new grant (the family of what one authorization issues) whose code is exchanged
+    /// within [`CODE_TTL`].
     pub async fn create_grant(
         &self,
         user_id: &str,
         client: &Client,
         org_id: &str,
     ) -> Result<String, OAuthError> {
-        let now = self.clock.now();
+        let exchange_by = self.clock.now() + CODE_TTL;
+        self.create_grant_exchanged_by(user_id, client, org_id, exchange_by)
+            .await
+    }
+
+    /// A new grant whose first tokens are issued by `exchange_by` at the latest (a code's or
+    /// a device code's expiry); the access token issued then lives on after that.
+    pub async fn create_grant_exchanged_by(
+        &self,
+        user_id: &str,
+        client: &Client,
+        org_id: &str,
+        exchange_by: i64,
+    ) -> Result<String, OAuthError> {
         let record = GrantRecord {
             id: secret::new_id("gnt_")?,
             user_id: user_id.into(),
             client_id: client.app.client_id.clone(),
             org_id: org_id.into(),
-            created_at: now,
-            // The code is exchanged within CODE_TTL; its access token lives on after that.
-            expires_at: now + CODE_TTL + self.access_token_ttl(client),
+            created_at: self.clock.now(),
+            expires_at: exchange_by + self.access_token_ttl(client),
         };
         self.store.create_grant(&record).await?;
         Ok(record.id)

@@ -21,6 +21,8 @@ pub enum Kind {
     Csrf,
     Invitation,
     PasswordReset,
+    /// RFC 8628: what a device polls the token endpoint with.
+    DeviceCode,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Self::Csrf => "gr_csrf_",
             Self::Invitation => "gr_inv_",
             Self::PasswordReset => "gr_pwr_",
+            Self::DeviceCode => "gr_dc_",
         }
     }
 }

@@ -123,8 +123,13 @@ impl World {
 
     /// A web app of the organization with `app_scopes`, as the token endpoint sees it.
     pub async fn web_app(&self, app_scopes: &[&str]) -> Arc<Client> {
+        self.app_with(new_app(AppType::Web, "Web", app_scopes))
+            .await
+    }
+
+    /// An app of the organization registered by its owner, as the token endpoint sees it.
+    pub async fn app_with(&self, new: NewApp) -> Arc<Client> {
         let owner = Self::signed_in(&self.owner);
-        let new = new_app(AppType::Web, "Web", app_scopes);
         let app = ok(self.manager.create_app(&owner, &self.org.name, new).await);
         let client = self.store.client(&app.app.client_id).await;
         ok(client).unwrap_or_else(|| panic!("the app just made is missing"))

@@ -401,6 +401,7 @@ fn app(app_type: AppType, redirect_uris: Vec<String>) -> App {
         scopes: ScopeSet::default(),
         allow_password: false,
         allow_implicit: false,
+        allow_device_code: false,
         access_token_ttl: 600,
         created_at: 0,
     }

@@ -63,7 +63,12 @@ impl IntoResponse for OAuthReply {
     fn into_response(self) -> Response {
         let e = self.0;
         log(&e);
-        let status = status_of(e.code);
+        let status = match e.code {
+            // A device polling too often (RFC 8628 3.5) hears it as any token error, 400; a
+            // caller held back by a throttle, with a Retry-After, gets 429.
+            ErrorCode::SlowDown if e.retry_after.is_none() => StatusCode::BAD_REQUEST,
+            code => status_of(code),
+        };
         let body = Json(json!({"error": e.code.as_str(), "error_description": e.description}));
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();

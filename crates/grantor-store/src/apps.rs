@@ -10,7 +10,7 @@ impl AppStore for Store {
     async fn create_app(&self, app: &App, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&app.client_id)
         .bind(&app.org_id)
@@ -26,6 +26,7 @@ impl AppStore for Store {
         .bind(i64::from(app.allow_implicit))
         .bind(app.access_token_ttl)
         .bind(app.created_at)
+        .bind(i64::from(app.allow_device_code))
         .execute(&mut *tx)
         .await
         .map_err(conflict("an app with this id"))?;

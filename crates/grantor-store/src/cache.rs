@@ -396,6 +396,7 @@ mod tests {
                 scopes: Default::default(),
                 allow_password: false,
                 allow_implicit: false,
+                allow_device_code: false,
                 access_token_ttl: 0,
                 created_at: 0,
             },

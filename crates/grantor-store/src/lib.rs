@@ -19,6 +19,7 @@ mod apps;
 mod audit;
 mod cache;
 mod changes;
+mod device_codes;
 mod grants;
 mod idempotency;
 mod invitations;

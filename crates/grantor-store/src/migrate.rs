@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 13] = [
+const MIGRATIONS: [(i64, &str, &str); 14] = [
     (
         1,
         "foundation",
@@ -66,6 +66,11 @@ const MIGRATIONS: [(i64, &str, &str); 13] = [
         13,
         "password_resets",
         include_str!("../migrations/0013_password_resets.sql"),
+    ),
+    (
+        14,
+        "device_codes",
+        include_str!("../migrations/0014_device_codes.sql"),
     ),
 ];
 

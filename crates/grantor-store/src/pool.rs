@@ -239,10 +239,10 @@ impl Store {
         self.read_change_log().await
     }
 
-    /// Deletes what can no longer be used: revocation records, sessions, codes never
-    /// exchanged, refresh tokens expired or of a revoked grant, grants (with their spent
-    /// codes and refresh tokens) once nothing issued from them lives, old login failures and
-    /// reset links a day past their expiry.
+    /// Deletes what can no longer be used: revocation records, sessions, codes (and device
+    /// codes) never exchanged, refresh tokens expired or of a revoked grant, grants (with their
+    /// spent codes and refresh tokens) once nothing issued from them lives, old login failures
+    /// and reset links a day past their expiry.
     /// A spent code is kept as long as its grant, so a late replay still revokes what it
     /// issued. Statements run in this order: a grant goes once its refresh tokens have.
     pub async fn purge_expired(&self, now: i64) -> Result<(), StoreError> {
@@ -250,6 +250,7 @@ impl Store {
         let statements = [
             "DELETE FROM sessions WHERE expires_at < $1",
             "DELETE FROM authorization_codes WHERE expires_at < $1 AND consumed_at IS NULL",
+            "DELETE FROM device_codes WHERE expires_at < $1 AND consumed_at IS NULL",
             "DELETE FROM refresh_tokens WHERE expires_at < $1 \
              OR grant_id IN (SELECT id FROM grants WHERE revoked_at IS NOT NULL)",
             "DELETE FROM grants WHERE expires_at < $1 \

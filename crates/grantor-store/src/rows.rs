@@ -84,7 +84,7 @@ pub(crate) fn role(name: &str) -> Result<Role, StoreError> {
 
 pub(crate) const APP_COLUMNS: &str = "client_id, org_id, name, app_type, secret_hash, previous_secret_hash, \
      previous_secret_expires_at, redirect_uris, post_logout_redirect_uris, scopes, allow_password, \
-     allow_implicit, access_token_ttl, created_at";
+     allow_implicit, access_token_ttl, created_at, allow_device_code";
 
 pub(crate) fn app(row: &AnyRow) -> Result<App, StoreError> {
     let app_type: String = get(row, "app_type")?;
@@ -103,6 +103,7 @@ pub(crate) fn app(row: &AnyRow) -> Result<App, StoreError> {
         scopes: scopes(row, "scopes")?,
         allow_password: flag(row, "allow_password")?,
         allow_implicit: flag(row, "allow_implicit")?,
+        allow_device_code: flag(row, "allow_device_code")?,
         access_token_ttl: get(row, "access_token_ttl")?,
         created_at: get(row, "created_at")?,
     })

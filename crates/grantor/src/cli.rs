@@ -274,7 +274,8 @@ pub enum AppCommand {
         post_logout_redirect_uris: Vec<String>,
         #[arg(long = "scope")]
         scopes: Vec<String>,
-        /// Enable a legacy grant: password or implicit.
+        /// Enable a grant the app's type does not have by default: device_code (RFC 8628),
+        /// or the legacy password or implicit.
         #[arg(long = "allow-grant")]
         allow_grants: Vec<String>,
         /// Access-token lifetime for this app, seconds.

@@ -422,15 +422,22 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
             allow_grants,
             access_token_ttl,
         } => {
-            let legacy_grants = allow_grants
+            let (device, legacy): (Vec<String>, Vec<String>) =
+                allow_grants.into_iter().partition(|g| g == "device_code");
+            let legacy_grants = legacy
                 .iter()
-                .map(|g| g.parse())
+                .map(|g| {
+                    g.parse().map_err(|_| {
+                        format!("unknown grant {g:?}: expected device_code, password or implicit")
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let new = NewApp::new(app_type.parse()?, name)
                 .redirect_uris(redirect_uris)
                 .post_logout_redirect_uris(post_logout_redirect_uris)
                 .scopes(scopes)
                 .legacy_grants(legacy_grants)
+                .device_grant(!device.is_empty())
                 .access_token_ttl(access_token_ttl);
             let created = m.create_app(&op, &org, new).await.map_err(service)?;
             if created.client_secret.is_some() {

@@ -91,7 +91,9 @@ async fn seed(m: &Manager<Store>) -> Result<Seeded, String> {
                 AppType::Native,
                 "Trading CLI",
                 &["http://127.0.0.1/callback"],
-            ),
+            )
+            // For `trading login --device`.
+            .device_grant(true),
         )
         .await
         .map_err(e)?;
@@ -132,7 +134,7 @@ Resource server {TRADING} with scopes trades:read, trades:write
 Server-to-server app (added to the org):  app ID {id}
                                           app secret {sec}
 Web app:     app ID {web_id}  secret {web_sec}  redirect URI http://127.0.0.1:9000/callback
-Native app:  app ID {native_id}  (public, PKCE)  redirect URI http://127.0.0.1/callback (any port)
+Native app:  app ID {native_id}  (public, PKCE; device grant)  redirect URI http://127.0.0.1/callback (any port)
 
 Get a token with client credentials, then introspect it:
 

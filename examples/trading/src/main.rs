@@ -1,6 +1,7 @@
 //! `trading serve`: the Trading API. `trading login`: a command-line client that signs in the
-//! way native apps should (authorization code + PKCE through a loopback redirect, RFC 8252)
-//! and lists the orders.
+//! way native apps should (authorization code + PKCE through a loopback redirect, RFC 8252; or
+//! with `--device`, the device grant of RFC 8628, for a terminal with no browser at hand) and
+//! lists the orders.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -46,6 +47,10 @@ enum Command {
         /// The Trading API's base URL.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         api: String,
+        /// Sign in on another device: show a code to enter at Grantor's /device page
+        /// (the app must have the device grant enabled).
+        #[arg(long)]
+        device: bool,
     },
 }
 
@@ -65,7 +70,11 @@ async fn main() -> ExitCode {
             )
             .await
         }
-        Command::Login { client_id, api } => login(&cli.issuer, &client_id, &api).await,
+        Command::Login {
+            client_id,
+            api,
+            device,
+        } => login(&cli.issuer, &client_id, &api, device).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,7 +119,10 @@ async fn callback(
     "Signed in. You can close this tab and return to the terminal.\n"
 }
 
-async fn login(issuer: &str, client_id: &str, api: &str) -> Result<(), String> {
+/// What the client asks for.
+const SCOPES: &str = "openid trades:read trades:write";
+
+async fn login(issuer: &str, client_id: &str, api: &str, device: bool) -> Result<(), String> {
     let http = reqwest::Client::new();
     let meta: serde_json::Value = http
         .get(format!("{issuer}/.well-known/openid-configuration"))
@@ -127,11 +139,102 @@ async fn login(issuer: &str, client_id: &str, api: &str) -> Result<(), String> {
             .map(str::to_string)
             .ok_or(format!("discovery lacks {name}"))
     };
-    let (authorize, token_endpoint) = (
-        endpoint("authorization_endpoint")?,
-        endpoint("token_endpoint")?,
+    let token_endpoint = endpoint("token_endpoint")?;
+    let tokens = if device {
+        let device_endpoint = endpoint("device_authorization_endpoint")?;
+        device_login(&http, &device_endpoint, &token_endpoint, client_id).await?
+    } else {
+        let authorize = endpoint("authorization_endpoint")?;
+        browser_login(&http, issuer, &authorize, &token_endpoint, client_id).await?
+    };
+    let access_token = tokens["access_token"]
+        .as_str()
+        .ok_or_else(|| format!("no token: {tokens}"))?;
+    let orders: serde_json::Value = http
+        .get(format!("{api}/orders"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("the Trading API refused: {e}"))?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&orders).map_err(|e| e.to_string())?
     );
+    Ok(())
+}
 
+/// The device grant (RFC 8628): shows where to go and the code to type, then polls the
+/// token endpoint at the pace Grantor asks until the person has answered.
+async fn device_login(
+    http: &reqwest::Client,
+    device_endpoint: &str,
+    token_endpoint: &str,
+    client_id: &str,
+) -> Result<serde_json::Value, String> {
+    let started: serde_json::Value = http
+        .post(device_endpoint)
+        .form(&[("client_id", client_id), ("scope", SCOPES)])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let field = |name: &str| {
+        started[name]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("the device authorization failed: {started}"))
+    };
+    let device_code = field("device_code")?;
+    eprintln!(
+        "To sign in, open {} on any device and enter the code {}, or open this address:",
+        field("verification_uri")?,
+        field("user_code")?
+    );
+    eprintln!("{}", field("verification_uri_complete")?);
+    let mut interval = started["interval"].as_u64().unwrap_or(5);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(interval)).await;
+        let answer: serde_json::Value = http
+            .post(token_endpoint)
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", &device_code),
+                ("client_id", client_id),
+            ])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match answer["error"].as_str() {
+            None => return Ok(answer),
+            Some("authorization_pending") => {}
+            Some("slow_down") => interval += 5,
+            Some(error) => {
+                return Err(format!(
+                    "sign-in failed: {error}: {}",
+                    answer["error_description"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+}
+
+/// The authorization code flow with PKCE through a loopback redirect (RFC 8252).
+async fn browser_login(
+    http: &reqwest::Client,
+    issuer: &str,
+    authorize: &str,
+    token_endpoint: &str,
+    client_id: &str,
+) -> Result<serde_json::Value, String> {
     // A loopback listener on any free port; Grantor accepts any port for native apps.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -148,12 +251,12 @@ async fn login(issuer: &str, client_id: &str, api: &str) -> Result<(), String> {
 
     let verifier = pkce::new_verifier().map_err(|e| e.to_string())?;
     let state = pkce::new_verifier().map_err(|e| e.to_string())?;
-    let mut url = url::Url::parse(&authorize).map_err(|e| e.to_string())?;
+    let mut url = url::Url::parse(authorize).map_err(|e| e.to_string())?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)
         .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid trades:read trades:write")
+        .append_pair("scope", SCOPES)
         .append_pair("state", &state)
         .append_pair("code_challenge", &pkce::challenge(&verifier))
         .append_pair("code_challenge_method", "S256");
@@ -176,8 +279,7 @@ async fn login(issuer: &str, client_id: &str, api: &str) -> Result<(), String> {
         ));
     }
     let code = params.get("code").ok_or("the answer has no code")?;
-    let tokens: serde_json::Value = http
-        .post(&token_endpoint)
+    http.post(token_endpoint)
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -190,23 +292,5 @@ async fn login(issuer: &str, client_id: &str, api: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .json()
         .await
-        .map_err(|e| e.to_string())?;
-    let access_token = tokens["access_token"]
-        .as_str()
-        .ok_or_else(|| format!("no token: {tokens}"))?;
-    let orders: serde_json::Value = http
-        .get(format!("{api}/orders"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| format!("the Trading API refused: {e}"))?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&orders).map_err(|e| e.to_string())?
-    );
-    Ok(())
+        .map_err(|e| e.to_string())
 }

@@ -3,6 +3,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod password;
 pub mod refresh_token;
 pub mod token_exchange;
@@ -27,6 +28,7 @@ pub enum AppGrant {
     ClientCredentials(client_credentials::Request),
     RefreshToken(refresh_token::Request),
     Password(password::Request),
+    DeviceCode(device_code::Request),
 }
 
 impl TokenRequest {
@@ -40,6 +42,7 @@ impl TokenRequest {
             }
             "refresh_token" => AppGrant::RefreshToken(refresh_token::Request::parse(params)?),
             "password" => AppGrant::Password(password::Request::parse(params)?),
+            device_code::GRANT_TYPE => AppGrant::DeviceCode(device_code::Request::parse(params)?),
             token_exchange::GRANT_TYPE => {
                 return Ok(Self::TokenExchange(token_exchange::Request::parse(params)?));
             }
@@ -61,6 +64,7 @@ impl AppGrant {
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
             Self::RefreshToken(_) => GrantType::RefreshToken,
             Self::Password(_) => GrantType::Password,
+            Self::DeviceCode(_) => GrantType::DeviceCode,
         }
     }
 }

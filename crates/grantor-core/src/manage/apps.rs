@@ -20,6 +20,7 @@ pub struct NewApp {
     post_logout_redirect_uris: Vec<String>,
     scopes: Vec<String>,
     legacy_grants: Vec<LegacyGrant>,
+    device_grant: bool,
     access_token_ttl: Option<i64>,
 }
 
@@ -34,6 +35,7 @@ impl NewApp {
             post_logout_redirect_uris: Vec::new(),
             scopes: Vec::new(),
             legacy_grants: Vec::new(),
+            device_grant: false,
             access_token_ttl: None,
         }
     }
@@ -60,6 +62,13 @@ impl NewApp {
     /// The legacy grants the app opts into (none by default).
     pub fn legacy_grants(mut self, grants: impl IntoIterator<Item = LegacyGrant>) -> Self {
         self.legacy_grants = grants.into_iter().collect();
+        self
+    }
+
+    /// Whether the app opts into the device grant (RFC 8628; off by default). Not legacy, but
+    /// off unless wanted: it lets whoever holds a device ask people to approve it by a code.
+    pub fn device_grant(mut self, allow: bool) -> Self {
+        self.device_grant = allow;
         self
     }
 
@@ -153,6 +162,12 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
                         "server apps use client credentials only; legacy grants are for web and native apps",
                     ));
                 }
+                if app.allow_device_code {
+                    errors.push(FieldError::new(
+                        "allow_grants",
+                        "server apps use client credentials only; the device grant is for web and native apps",
+                    ));
+                }
             }
             AppType::Web | AppType::Native => {
                 if app.redirect_uris.is_empty() && !app.allow_password {
@@ -231,6 +246,7 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             scopes: new.scopes.into_iter().collect(),
             allow_password: new.legacy_grants.contains(&LegacyGrant::Password),
             allow_implicit: new.legacy_grants.contains(&LegacyGrant::Implicit),
+            allow_device_code: new.device_grant,
             // Zero, or none, is the installation's default.
             access_token_ttl: new.access_token_ttl.unwrap_or(0),
             created_at: self.clock.now(),

@@ -5,11 +5,11 @@
 
 use super::{
     AddedAppStore, ApiTokenHolder, ApiTokenStore, AppStore, AuditLog, AuditQuery, Client,
-    CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, HolderStanding,
-    InvitationStore, KeyState, KeyStore, MemberStore, MembershipChange, OrgResources,
-    OrganizationStore, PasswordReset, PasswordResetStore, RefreshRecord, Registry,
-    ResourceServerStore, SessionRecord, SessionStore, SingleUse, StoreResult, StoredKey,
-    ThrottleStore, UserStore, Window,
+    CodeRecord, ConsentRecord, ConsentStore, ConsentView, DeviceCodeRecord, DeviceCodeStore,
+    DeviceDecision, GrantRecord, GrantStore, HolderStanding, InvitationStore, KeyState, KeyStore,
+    MemberStore, MembershipChange, OrgResources, OrganizationStore, PasswordReset,
+    PasswordResetStore, RefreshRecord, Registry, ResourceServerStore, SessionRecord, SessionStore,
+    SingleUse, StoreResult, StoredKey, ThrottleStore, UserStore, Window,
 };
 use crate::StoreError;
 use crate::model::{
@@ -40,6 +40,8 @@ struct Tables {
     keys: Vec<StoredKey>,
     sessions: Vec<SessionRecord>,
     password_resets: Vec<PasswordReset>,
+    /// Device authorizations by the hash of their device code.
+    device_codes: HashMap<String, DeviceCodeRecord>,
     /// Throttle key to `(failures, last_failure_at)`.
     failures: HashMap<String, (i64, i64)>,
 }
@@ -936,6 +938,98 @@ impl SessionStore for MemoryStore {
     }
 }
 
+impl DeviceCodeStore for MemoryStore {
+    async fn insert_device_code(
+        &self,
+        code: &DeviceCodeRecord,
+        max_pending: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let live = |c: &&DeviceCodeRecord| !c.consumed && c.expires_at > now;
+        if t.device_codes
+            .values()
+            .any(|c| c.user_code_hash == code.user_code_hash)
+        {
+            return Err(conflict("a device authorization with this user code"));
+        }
+        let pending = t
+            .device_codes
+            .values()
+            .filter(|c| c.client_id == code.client_id)
+            .filter(live)
+            .count();
+        if i64::try_from(pending).unwrap_or(i64::MAX) >= max_pending {
+            return Ok(false);
+        }
+        t.device_codes
+            .insert(code.device_code_hash.clone(), code.clone());
+        Ok(true)
+    }
+
+    async fn device_code(&self, device_code_hash: &str) -> StoreResult<Option<DeviceCodeRecord>> {
+        Ok(self.tables().device_codes.get(device_code_hash).cloned())
+    }
+
+    async fn pending_device_code(
+        &self,
+        user_code_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<DeviceCodeRecord>> {
+        let t = self.tables();
+        let found = t.device_codes.values().find(|c| {
+            c.user_code_hash == user_code_hash && c.decision.is_none() && c.expires_at > now
+        });
+        Ok(found.cloned())
+    }
+
+    async fn record_device_poll(
+        &self,
+        device_code_hash: &str,
+        now: i64,
+        interval: i64,
+    ) -> StoreResult<()> {
+        if let Some(c) = self.tables().device_codes.get_mut(device_code_hash) {
+            c.last_polled_at = Some(now);
+            c.interval = interval;
+        }
+        Ok(())
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code_hash: &str,
+        decision: &DeviceDecision,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let found = t.device_codes.values_mut().find(|c| {
+            c.user_code_hash == user_code_hash && c.decision.is_none() && c.expires_at > now
+        });
+        Ok(found.map(|c| c.decision = Some(decision.clone())).is_some())
+    }
+
+    async fn consume_device_code(
+        &self,
+        device_code_hash: &str,
+        _now: i64,
+    ) -> StoreResult<SingleUse<DeviceCodeRecord>> {
+        let mut t = self.tables();
+        let Some(c) = t.device_codes.get_mut(device_code_hash) else {
+            return Ok(SingleUse::Unknown);
+        };
+        let grant_id = match &c.decision {
+            Some(DeviceDecision::Approved(a)) => a.grant_id.clone(),
+            _ => return Ok(SingleUse::Unknown),
+        };
+        if c.consumed {
+            return Ok(SingleUse::Reused { grant_id });
+        }
+        c.consumed = true;
+        Ok(SingleUse::Fresh(c.clone()))
+    }
+}
+
 impl ThrottleStore for MemoryStore {
     async fn failures(&self, key: &str) -> StoreResult<Option<(i64, i64)>> {
         Ok(self.tables().failures.get(key).copied())
@@ -949,11 +1043,10 @@ impl ThrottleStore for MemoryStore {
         window: i64,
     ) -> StoreResult<bool> {
         let mut t = self.tables();
-        let current = t.failures.get(key).copied();
-        if current != seen {
+        if t.failures.get(key).copied() != seen {
             return Ok(false);
         }
-        let failures = match current {
+        let failures = match seen {
             Some((failures, last)) if last >= now - window => failures + 1,
             _ => 1,
         };

@@ -10,6 +10,7 @@ mod added_apps;
 mod api_tokens;
 mod apps;
 mod audit;
+mod device_codes;
 mod grants;
 mod idempotency;
 mod invitations;
@@ -29,6 +30,7 @@ pub use added_apps::AddedAppStore;
 pub use api_tokens::{ApiTokenHolder, ApiTokenStore, HolderStanding};
 pub use apps::AppStore;
 pub use audit::{AuditLog, AuditPosition, AuditQuery};
+pub use device_codes::{DeviceApproval, DeviceCodeRecord, DeviceCodeStore, DeviceDecision};
 pub use grants::{
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, RefreshRecord,
     SingleUse,
@@ -75,6 +77,7 @@ pub trait Storage:
     + RevocationStore
     + GrantStore
     + ConsentStore
+    + DeviceCodeStore
     + SessionStore
     + ThrottleStore
     + KeyStore
@@ -97,7 +100,7 @@ impl<T> Storage for T where
         + RevocationStore
         + GrantStore
         + ConsentStore
-        + ConsentStore
+        + DeviceCodeStore
         + SessionStore
         + ThrottleStore
         + KeyStore

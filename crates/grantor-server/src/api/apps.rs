@@ -1,6 +1,6 @@
 //! An organization's apps, their secrets, and the apps it added.
 
-use super::wire::{self, AppChanges, AppType, AppView, LegacyGrant, OrgAccessGrant};
+use super::wire::{self, AppChanges, AppType, AppView, LegacyGrant, OptInGrant, OrgAccessGrant};
 use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -58,6 +58,9 @@ pub struct NewAppBody {
     scopes: Vec<String>,
     #[serde(default)]
     legacy_grants: Vec<LegacyGrant>,
+    /// Grants beyond the type's own that are not legacy (listed in `grant_types` once on).
+    #[serde(default)]
+    allow_grants: Vec<OptInGrant>,
     access_token_ttl: Option<i64>,
 }
 
@@ -81,6 +84,7 @@ pub async fn create(
         .post_logout_redirect_uris(body.post_logout_redirect_uris)
         .scopes(body.scopes)
         .legacy_grants(wire::all(body.legacy_grants))
+        .device_grant(body.allow_grants.contains(&OptInGrant::DeviceCode))
         .access_token_ttl(body.access_token_ttl);
     let created = state.manager.create_app(&actor, &org, new).await?;
     Ok((StatusCode::CREATED, Json(AppView::with_secret(&created))))

@@ -184,6 +184,14 @@ impl From<LegacyGrant> for model::LegacyGrant {
     }
 }
 
+/// A grant an app may opt into that is not legacy: `device_code`, the device authorization
+/// grant (RFC 8628), for web and native apps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OptInGrant {
+    DeviceCode,
+}
+
 /// An owner's decision that an app may get tokens in their organization, with these scopes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrgAccessGrant {

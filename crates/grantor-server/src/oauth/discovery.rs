@@ -34,6 +34,7 @@ impl Documents {
             "issuer": issuer,
             "authorization_endpoint": url("/oauth2/authorize"),
             "token_endpoint": url("/oauth2/token"),
+            "device_authorization_endpoint": url("/oauth2/device_authorization"),
             "jwks_uri": url("/oauth2/jwks"),
             "introspection_endpoint": url("/oauth2/introspect"),
             "revocation_endpoint": url("/oauth2/revoke"),

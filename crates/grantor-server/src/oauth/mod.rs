@@ -1,6 +1,7 @@
 //! The OAuth 2.0 / OpenID Connect endpoints (design.md section 2).
 
 pub(crate) mod authorize;
+mod device;
 pub mod discovery;
 mod introspection;
 mod token;
@@ -30,6 +31,10 @@ pub fn router() -> Router<AppState> {
             get(authorize::authorize).post(authorize::authorize),
         )
         .route("/oauth2/token", post(token::token))
+        .route(
+            "/oauth2/device_authorization",
+            post(device::device_authorization),
+        )
         .route(
             "/oauth2/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),

@@ -18,6 +18,7 @@ fn grant_label(grant_type: Option<&str>) -> &'static str {
         Some("refresh_token") => "refresh_token",
         Some("password") => "password",
         Some("urn:ietf:params:oauth:grant-type:token-exchange") => "token_exchange",
+        Some("urn:ietf:params:oauth:grant-type:device_code") => "device_code",
         _ => "other",
     }
 }

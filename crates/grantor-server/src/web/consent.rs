@@ -23,7 +23,9 @@ pub async fn show(
 ) -> Response {
     let page = ConsentPage {
         csrf: csrf::token(&state.csrf_key, &current.id_hash),
-        request,
+        action: "/consent",
+        hidden: vec![("request", request)],
+        user_code: None,
         app_name: prompt.app_name,
         app_org_name: prompt.app_org_name,
         user_email: prompt.user_email,

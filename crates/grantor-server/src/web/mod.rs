@@ -1,10 +1,11 @@
-//! The pages people see: sign-in, approval, sign-out and their account. Kept apart from the
+//! The pages people see: sign-in, approval (of apps and of devices), sign-out and their account. Kept apart from the
 //! protocol endpoints; every form carries a CSRF token; nothing needs JavaScript.
 
 mod account;
 pub(crate) mod consent;
 mod console;
 pub(crate) mod csrf;
+mod device;
 mod home;
 mod invitation;
 mod login;
@@ -35,6 +36,8 @@ pub fn router() -> Router<AppState> {
             get(password_reset::show).post(password_reset::set),
         )
         .route("/consent", post(consent::submit))
+        .route("/device", get(device::show).post(device::submit))
+        .route("/device/decide", post(device::decide))
         .route("/logout", get(logout::show).post(logout::submit))
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))

@@ -20,13 +20,35 @@ pub struct LoginPage {
 #[template(path = "consent.html")]
 pub struct ConsentPage {
     pub csrf: String,
-    /// The authorization request, form-encoded, resubmitted with the decision.
-    pub request: String,
+    /// Where the decision goes: `/consent` for the code flow, `/device/decide` for a device.
+    pub action: &'static str,
+    /// What is resubmitted with the decision: the authorization request, form-encoded, or
+    /// the device's user code.
+    pub hidden: Vec<(&'static str, String)>,
+    /// A device's user code, for the person to compare with the device's screen.
+    pub user_code: Option<String>,
     pub app_name: String,
     pub app_org_name: String,
     pub user_email: String,
     pub orgs: Vec<(String, String)>,
     pub scopes: Vec<ScopeChoice>,
+}
+
+/// `/device`: where a person types the code their device shows.
+#[derive(Template)]
+#[template(path = "device.html")]
+pub struct DevicePage {
+    pub csrf: String,
+    pub user_code: String,
+    pub error: Option<String>,
+}
+
+/// `/device` after the person answered.
+#[derive(Template)]
+#[template(path = "device_done.html")]
+pub struct DeviceDonePage {
+    pub approved: bool,
+    pub app_name: String,
 }
 
 #[derive(Template)]

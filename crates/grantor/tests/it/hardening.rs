@@ -366,6 +366,7 @@ async fn legacy_app_with_management_scope(srv: &TestServer, org_id: &str) -> App
         scopes: ScopeSet::parse("openid trades:read grantor:apps").unwrap(),
         allow_password: true,
         allow_implicit: false,
+        allow_device_code: false,
         access_token_ttl: 0,
         created_at: 0,
     };

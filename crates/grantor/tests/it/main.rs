@@ -20,6 +20,7 @@ mod consent;
 mod console;
 mod console_a11y;
 mod console_forms;
+mod device;
 mod faults;
 mod hardening;
 mod isolation;

@@ -24,17 +24,20 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     let store = Store::connect(&db.url).await.unwrap();
     store.migrate_to(PREVIOUS_RELEASE).await.unwrap();
     let now = SystemClock.now();
-    // Today's write paths also name each change in the change log (migration 12); the tables
-    // they otherwise write are as the previous release had them. A stand-in log lets them
-    // run, and is dropped before the new release migrates.
+    // Today's write paths also name each change in the change log (migration 12) and write
+    // an app's device grant flag (migration 14); the tables they otherwise write are as the
+    // previous release had them. A stand-in log and column let them run, and are dropped
+    // before the new release migrates.
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&grantor_store::pool::database_url(&db.url).1)
         .await
         .unwrap();
-    sqlx::query("CREATE TABLE config_changes (version BIGINT, kind TEXT, id TEXT, at BIGINT)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    for stand_in in [
+        "CREATE TABLE config_changes (version BIGINT, kind TEXT, id TEXT, at BIGINT)",
+        "ALTER TABLE apps ADD COLUMN allow_device_code BIGINT NOT NULL DEFAULT 0",
+    ] {
+        sqlx::query(stand_in).execute(&pool).await.unwrap();
+    }
 
     // Configuration, written through the code paths whose tables did not change since.
     let manager = grantor_core::manage::Manager::new(
@@ -158,10 +161,12 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
             vec![now.into()],
         ),
     ];
-    sqlx::query("DROP TABLE config_changes")
-        .execute(&pool)
-        .await
-        .unwrap();
+    for stand_in in [
+        "DROP TABLE config_changes",
+        "ALTER TABLE apps DROP COLUMN allow_device_code",
+    ] {
+        sqlx::query(stand_in).execute(&pool).await.unwrap();
+    }
     for (sql, binds) in rows {
         let mut query = sqlx::query(sql);
         for value in binds {

@@ -200,5 +200,47 @@ async fn the_trading_api_is_reached_by_a_server_app_a_web_app_and_a_native_app()
     assert_eq!(orders["caller"]["kind"], "user");
     assert_eq!(orders["caller"]["app"], demo.native.as_str());
     assert_eq!(orders["orders"].as_array().unwrap().len(), 1);
+
+    // 4. The same client with the device grant: it shows a code and polls; the owner,
+    //    signed in on another device, types it at /device and approves.
+    let mut command = process::trading();
+    command
+        .args([
+            "--issuer",
+            &demo.issuer,
+            "login",
+            "--device",
+            "--client-id",
+            &demo.native,
+            "--api",
+            &api,
+        ])
+        .stdout(Stdio::piped());
+    let mut cli = Process::spawn(command);
+    let device_url = loop {
+        let line = cli
+            .stderr
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap();
+        if line.starts_with("http") {
+            break line;
+        }
+    };
+    assert!(device_url.contains("/device?user_code="), "{device_url}");
+    let page = session.get(&device_url).await;
+    let csrf = page.field("csrf").expect("the device page, signed in");
+    let code = page.field("user_code").expect("the code filled in");
+    let approval = session
+        .post("/device", &[("csrf", &csrf), ("user_code", &code)])
+        .await;
+    let done = session
+        .decide(&approval, true, &["trades:read", "trades:write"], None)
+        .await;
+    assert!(done.body.contains("Device connected"), "{}", done.body);
+    let mut printed = String::new();
+    cli.stdout().read_to_string(&mut printed).unwrap();
+    assert!(cli.child.wait().unwrap().success());
+    let orders: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(orders["caller"]["app"], demo.native.as_str());
     drop(grantor);
 }

@@ -103,6 +103,7 @@ pub fn app_field(name: &str) -> &'static str {
         "redirect_uris" | "post_logout_redirect_uris" => "redirect_uris",
         "scopes" => "scopes",
         "legacy_grants" => "legacy_grants",
+        "allow_grants" => "allow_grants",
         "access_token_ttl" => "access_token_ttl",
         _ => "",
     }

@@ -1,5 +1,5 @@
-//! *Create App*: a short wizard (kind of app, name and redirect URIs, scopes, legacy grants,
-//! review). What was entered travels between steps in hidden fields and is checked again by
+//! *Create App*: a short wizard (kind of app, name and redirect URIs, scopes, other grants:
+//! the device grant and the legacy ones, review). What was entered travels between steps in hidden fields and is checked again by
 //! `Manager` at the end; the final form is one-time, so sending it twice makes one app.
 
 use super::app_parts::{ScopeOption, SecretPage, app_field, scope_options, type_label};
@@ -46,7 +46,7 @@ impl Step {
         }
     }
 
-    /// The steps an app of this type goes through: server apps have no legacy grants.
+    /// The steps an app of this type goes through: server apps have no other grants.
     fn path(app_type: Option<AppType>) -> &'static [Step] {
         match app_type {
             Some(AppType::Server) => &[Self::Type, Self::Details, Self::Scopes, Self::Review],
@@ -80,6 +80,8 @@ pub struct Draft {
     pub scopes: Vec<String>,
     pub legacy: Vec<&'static str>,
     pub legacy_ack: bool,
+    /// The device grant (RFC 8628), not legacy: no risk to acknowledge.
+    pub device: bool,
     pub once: String,
 }
 
@@ -100,6 +102,7 @@ impl Draft {
                 .filter(|g| form.all("legacy").any(|l| l == *g))
                 .collect(),
             legacy_ack: form.get("legacy_ack") == Some("yes"),
+            device: form.get("device_grant") == Some("yes"),
             once: form
                 .get("once")
                 .map(str::to_string)
@@ -142,7 +145,7 @@ impl WizardPage {
             Step::Details if self.draft.is_server() => "name",
             Step::Details => "name and redirect URIs",
             Step::Scopes => "scopes",
-            Step::Legacy => "legacy grants",
+            Step::Legacy => "other grants",
             Step::Review => "review",
         }
     }
@@ -315,7 +318,8 @@ async fn create(
     let new = NewApp::new(app_type, draft.name.clone())
         .redirect_uris(draft.redirect_uris.clone())
         .scopes(draft.scopes.clone())
-        .legacy_grants(draft.legacy_grants());
+        .legacy_grants(draft.legacy_grants())
+        .device_grant(draft.device && !draft.is_server());
     match state
         .manager
         .create_app(&c.caller, &c.nav.org_id, new)
@@ -343,6 +347,7 @@ async fn create(
                     "name" | "redirect_uris" => (Step::Details, field),
                     "scopes" => (Step::Scopes, field),
                     "legacy_grants" => (Step::Legacy, "legacy"),
+                    "allow_grants" => (Step::Legacy, "device"),
                     _ => (Step::Review, "review"),
                 };
                 first = first.min(step);

@@ -19,6 +19,14 @@ impl Page {
         Some(unescape(&self.body[start..end]))
     }
 
+    /// Where the page's form with the `decision` buttons (the approval form) posts to.
+    pub fn decision_action(&self) -> Option<String> {
+        let form = self.body.rfind("<form method=\"post\" action=\"")?;
+        let start = form + "<form method=\"post\" action=\"".len();
+        let end = self.body[start..].find('"')? + start;
+        Some(unescape(&self.body[start..end]))
+    }
+
     /// All values of the inputs called `name`.
     pub fn fields(&self, name: &str) -> Vec<String> {
         let marker = format!("name=\"{name}\" value=\"");
@@ -160,7 +168,8 @@ impl HttpSession {
         self.follow(answer).await
     }
 
-    /// Answers the approval page on `page`, granting only `scopes` (and choosing `org`).
+    /// Answers the approval page on `page` (the code flow's, or a device's), granting only
+    /// `scopes` (and choosing `org`).
     pub async fn decide(
         &mut self,
         page: &Page,
@@ -169,19 +178,22 @@ impl HttpSession {
         org: Option<&str>,
     ) -> Page {
         let csrf = page.field("csrf").expect("approval form has a CSRF token");
-        let request = page
-            .field("request")
-            .expect("approval form carries the request");
+        let action = page.decision_action().expect("an approval form");
+        // What the form resubmits: the authorization request, or a device's user code.
+        let (carried, value) = ["request", "user_code"]
+            .into_iter()
+            .find_map(|name| page.field(name).map(|v| (name, v)))
+            .expect("approval form carries the request or the user code");
         let default_org = page.fields("org").into_iter().next().unwrap_or_default();
         let org = org.map(str::to_string).unwrap_or(default_org);
         let mut form = vec![
             ("csrf", csrf.as_str()),
-            ("request", request.as_str()),
+            (carried, value.as_str()),
             ("org", org.as_str()),
             ("decision", if allow { "allow" } else { "deny" }),
         ];
         form.extend(scopes.iter().map(|s| ("scope", *s)));
-        self.post("/consent", &form).await
+        self.post(&action, &form).await
     }
 
     /// Starts at an authorization URL, signs in, approves `scopes`; returns the redirect to
