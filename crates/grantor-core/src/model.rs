@@ -395,6 +395,9 @@ pub enum AuditAction {
     UserSetPassword,
     UserRequestPasswordReset,
     UserResetPassword,
+    UserEnrolTotp,
+    UserRemoveTotp,
+    UserRegenerateRecoveryCodes,
     MemberPut,
     MemberRemove,
     MemberInvite,
@@ -420,7 +423,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 28] = [
+    const CHANGES: [Self; 31] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
@@ -429,6 +432,9 @@ impl AuditAction {
         Self::UserSetPassword,
         Self::UserRequestPasswordReset,
         Self::UserResetPassword,
+        Self::UserEnrolTotp,
+        Self::UserRemoveTotp,
+        Self::UserRegenerateRecoveryCodes,
         Self::MemberPut,
         Self::MemberRemove,
         Self::MemberInvite,
@@ -461,6 +467,9 @@ impl AuditAction {
             Self::UserSetPassword => "user.set_password",
             Self::UserRequestPasswordReset => "user.request_password_reset",
             Self::UserResetPassword => "user.reset_password",
+            Self::UserEnrolTotp => "user.enrol_totp",
+            Self::UserRemoveTotp => "user.remove_totp",
+            Self::UserRegenerateRecoveryCodes => "user.regenerate_recovery_codes",
             Self::MemberPut => "member.put",
             Self::MemberRemove => "member.remove",
             Self::MemberInvite => "member.invite",

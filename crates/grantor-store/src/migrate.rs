@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 13] = [
+const MIGRATIONS: [(i64, &str, &str); 14] = [
     (
         1,
         "foundation",
@@ -67,6 +67,7 @@ const MIGRATIONS: [(i64, &str, &str); 13] = [
         "password_resets",
         include_str!("../migrations/0013_password_resets.sql"),
     ),
+    (15, "totp", include_str!("../migrations/0015_totp.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.

@@ -22,6 +22,7 @@ mod password_resets;
 mod registry;
 mod resource_servers;
 mod revocations;
+mod second_factors;
 mod sessions;
 mod users;
 
@@ -42,6 +43,7 @@ pub use password_resets::{PasswordReset, PasswordResetStore};
 pub use registry::{Client, OrgResources, Registry};
 pub use resource_servers::ResourceServerStore;
 pub use revocations::RevocationStore;
+pub use second_factors::{SecondFactorStore, TotpRecord};
 pub use sessions::{SessionRecord, SessionStore, ThrottleStore};
 pub use users::UserStore;
 
@@ -81,6 +83,7 @@ pub trait Storage:
     + ApiTokenStore
     + InvitationStore
     + AuditLog
+    + SecondFactorStore
     + Clone
     + 'static
 {
@@ -104,6 +107,7 @@ impl<T> Storage for T where
         + ApiTokenStore
         + InvitationStore
         + AuditLog
+        + SecondFactorStore
         + Clone
         + 'static
 {
