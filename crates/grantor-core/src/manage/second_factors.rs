@@ -10,7 +10,7 @@
 use super::{Governed, Manager};
 use crate::jose::KeyEncryptionKey;
 use crate::login::{self, LoginError};
-use crate::model::{Actor, AuditAction, Caller};
+use crate::model::{AuditAction, Caller};
 use crate::store::{SecondFactorStore, ThrottleStore, TotpRecord, UserStore};
 use crate::{CryptoError, ServiceError, secret, totp};
 use serde_json::json;
@@ -28,8 +28,9 @@ pub struct TotpEnrolment {
 }
 
 /// A user's second factors, as their account page shows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecondFactors {
+    pub email: String,
     pub totp: bool,
     pub recovery_codes_left: i64,
 }
@@ -84,13 +85,6 @@ fn sealing(e: impl std::fmt::Debug) -> ServiceError {
     CryptoError(format!("sealing a TOTP secret: {e:?}")).into()
 }
 
-fn own_id(actor: &Caller) -> Result<&str, ServiceError> {
-    match &actor.actor {
-        Actor::User { user_id, .. } => Ok(user_id),
-        _ => Err(ServiceError::NotFound("account".into())),
-    }
-}
-
 /// Fresh recovery codes and their hashes.
 fn recovery_codes() -> Result<(Vec<String>, Vec<String>), ServiceError> {
     let codes = totp::new_recovery_codes()?;
@@ -107,10 +101,11 @@ impl<S: Governed + UserStore + ThrottleStore + SecondFactorStore> Manager<S> {
 
     /// The signed-in user's second factors.
     pub async fn second_factors(&self, actor: &Caller) -> Result<SecondFactors, ServiceError> {
-        let id = own_id(actor)?;
+        let user = self.own_account(actor).await?;
         Ok(SecondFactors {
-            totp: self.has_second_factor(id).await?,
-            recovery_codes_left: self.store.recovery_codes_left(id).await?,
+            totp: self.has_second_factor(&user.id).await?,
+            recovery_codes_left: self.store.recovery_codes_left(&user.id).await?,
+            email: user.email,
         })
     }
 

@@ -1,5 +1,5 @@
 //! `GET /login` and `POST /login`: email and password, throttled, never saying whether the
-//! account exists.
+//! account exists. An account with an authenticator app goes on to `second_step`.
 
 use super::pages::LoginPage;
 use super::session::{self, Cookie};
@@ -147,7 +147,10 @@ pub async fn submit(
         .check_password(&email, password, address)
         .await;
     let (status, message, retry_after) = match checked {
-        Ok(user) => return signed_in(&state, &headers, &user.id, &return_to).await,
+        Ok(user) => {
+            return super::second_step::after_password(&state, &headers, &user.id, &return_to)
+                .await;
+        }
         Err(LoginError::Invalid) => (
             StatusCode::UNAUTHORIZED,
             "The email or password is incorrect.".to_string(),
@@ -198,7 +201,7 @@ pub async fn submit(
 }
 
 /// Starts the session of a user who just signed in and goes on to `return_to`.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,

@@ -15,6 +15,8 @@ pub enum Cookie {
     Session,
     /// Binds the sign-in form's CSRF token before there is a session.
     Browser,
+    /// Between a right password and the second factor's code (see `second_step`).
+    Pending,
 }
 
 impl Cookie {
@@ -24,6 +26,8 @@ impl Cookie {
             (Self::Session, true) => "__Host-grantor_session",
             (Self::Browser, false) => "grantor_browser",
             (Self::Browser, true) => "__Host-grantor_browser",
+            (Self::Pending, false) => "grantor_sign_in",
+            (Self::Pending, true) => "__Host-grantor_sign_in",
         }
     }
 }
