@@ -28,7 +28,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::show))
         .route("/login", get(login::show).post(login::submit))
-        .route("/login/code", get(second_step::show).post(second_step::submit))
+        .route(
+            "/login/code",
+            get(second_step::show).post(second_step::submit),
+        )
         .route(
             "/password-reset",
             get(password_reset::ask).post(password_reset::request),
@@ -45,7 +48,10 @@ pub fn router() -> Router<AppState> {
         .route("/account/security", get(security::show))
         .route("/account/security/totp", post(security::confirm))
         .route("/account/security/totp/remove", post(security::remove))
-        .route("/account/security/recovery-codes", post(security::regenerate))
+        .route(
+            "/account/security/recovery-codes",
+            post(security::regenerate),
+        )
         .route(
             "/invitations/{token}",
             get(invitation::show).post(invitation::accept),

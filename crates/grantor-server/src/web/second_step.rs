@@ -12,10 +12,10 @@ use super::session::{self, Cookie};
 use super::{csrf, render, see_other};
 use crate::AppState;
 use crate::input::{PageForm, PageQuery};
+use aws_lc_rs::hmac;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::manage::CodeError;
@@ -33,7 +33,10 @@ fn mac_input(binding: &str, user_id: &str, expires_at: i64) -> String {
 
 /// The pending cookie's value for `user_id`, bound to the browser's `binding`.
 fn pending_value(state: &AppState, binding: &str, user_id: &str, expires_at: i64) -> String {
-    let mac = hmac::sign(&mac_key(state), mac_input(binding, user_id, expires_at).as_bytes());
+    let mac = hmac::sign(
+        &mac_key(state),
+        mac_input(binding, user_id, expires_at).as_bytes(),
+    );
     format!("{user_id}.{expires_at}.{}", URL_SAFE_NO_PAD.encode(mac))
 }
 
@@ -95,7 +98,13 @@ pub(super) async fn after_password(
     response
 }
 
-fn page(state: &AppState, headers: &HeaderMap, status: StatusCode, return_to: String, error: Option<String>) -> Response {
+fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    return_to: String,
+    error: Option<String>,
+) -> Response {
     let binding = session::cookie(state, headers, Cookie::Browser).unwrap_or_default();
     render(
         status,
@@ -131,12 +140,24 @@ pub async fn submit(
     let binding = session::cookie(&state, &headers, Cookie::Browser).unwrap_or_default();
     if !csrf::verify(&state.csrf_key, binding, form.get("csrf")) {
         let message = "Your form expired. Please try again.".to_string();
-        return page(&state, &headers, StatusCode::FORBIDDEN, return_to, Some(message));
+        return page(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            return_to,
+            Some(message),
+        );
     }
     let code = form.get("code").unwrap_or_default().trim();
     if code.is_empty() || code.len() > 64 {
         let message = "Enter the code from your authenticator app, or a recovery code.".to_string();
-        return page(&state, &headers, StatusCode::BAD_REQUEST, return_to, Some(message));
+        return page(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            return_to,
+            Some(message),
+        );
     }
     let checked = state
         .manager

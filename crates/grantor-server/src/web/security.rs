@@ -120,7 +120,9 @@ pub async fn show(
         return see_other(HERE);
     };
     let notice = match query.get("totp") {
-        Some("removed") => Some("The authenticator app was removed. You sign in with your password alone."),
+        Some("removed") => {
+            Some("The authenticator app was removed. You sign in with your password alone.")
+        }
         _ => None,
     };
     let shown = Shown {
@@ -254,7 +256,13 @@ mod tests {
     fn the_qr_code_has_a_quiet_zone_and_only_path_commands() {
         let (path, size) = qr_path("otpauth://totp/grantor.test:a%40b?secret=ABC").unwrap();
         assert!(size >= 21 + 8);
-        assert!(path.starts_with("M4 4h7v1h-7z"), "the finder pattern's top row");
-        assert!(path.chars().all(|c| c.is_ascii_digit() || "Mhvz- ".contains(c)));
+        assert!(
+            path.starts_with("M4 4h7v1h-7z"),
+            "the finder pattern's top row"
+        );
+        assert!(
+            path.chars()
+                .all(|c| c.is_ascii_digit() || "Mhvz- ".contains(c))
+        );
     }
 }

@@ -36,6 +36,7 @@ mod resource;
 mod sign_in;
 mod tenants;
 mod throttling;
+mod totp;
 mod upgrade;
 mod walkthrough;
 mod way_in;
