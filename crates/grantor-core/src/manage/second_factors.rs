@@ -379,13 +379,7 @@ mod tests {
         assert_eq!(codes.len(), totp::RECOVERY_CODES);
         assert!(ok(w.manager.has_second_factor(&w.member.id).await));
         let factors = ok(w.manager.second_factors(&me).await);
-        assert_eq!(
-            factors,
-            SecondFactors {
-                totp: true,
-                recovery_codes_left: 10
-            }
-        );
+        assert_eq!((factors.totp, factors.recovery_codes_left), (true, 10));
         let event = w.store.audit_trail().pop().unwrap();
         assert_eq!(event.action.as_str(), "user.enrol_totp");
         assert!(!event.details.to_string().contains(&first.secret));
