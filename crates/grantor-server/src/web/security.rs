@@ -75,8 +75,15 @@ async fn page(
         } else {
             let e = state.manager.totp_enrolment(&caller, &state.kek).await?;
             let (qr_path, qr_size) = qr_path(&e.uri).unwrap_or_default();
+            // In groups of four, as people copy it; apps ignore the spaces.
+            let groups: Vec<String> = e
+                .secret
+                .as_bytes()
+                .chunks(4)
+                .map(|g| String::from_utf8_lossy(g).into_owned())
+                .collect();
             Some(EnrolView {
-                secret: e.secret,
+                secret: groups.join(" "),
                 uri: e.uri,
                 qr_path,
                 qr_size,

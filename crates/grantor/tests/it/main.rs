@@ -13,6 +13,7 @@ mod api_validation;
 mod audit;
 mod browser;
 mod browser_reset;
+mod browser_totp;
 mod cli;
 mod client_credentials;
 mod connections;
