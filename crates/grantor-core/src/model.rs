@@ -383,6 +383,42 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+/// How a user signed in, for the ID token's `amr` (RFC 8176): remembered by the session
+/// and carried by the codes and refresh tokens issued under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignInMethod {
+    #[default]
+    Password,
+    /// A password, then a code of an authenticator app (or a recovery code).
+    PasswordAndTotp,
+}
+
+impl SignInMethod {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::PasswordAndTotp => "pwd otp",
+        }
+    }
+
+    /// From the stored form; anything unknown counts as the password alone, the weaker claim.
+    pub fn parse(stored: &str) -> Self {
+        match stored {
+            "pwd otp" => Self::PasswordAndTotp,
+            _ => Self::Password,
+        }
+    }
+
+    /// The `amr` values (RFC 8176 section 2).
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::PasswordAndTotp => &["pwd", "otp", "mfa"],
+        }
+    }
+}
+
 /// What an audit event records: one kind of change, or an attempt the policy refused (named
 /// by the policy's action). Stored and shown by name, as `app.create`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,3 +16,9 @@ CREATE TABLE recovery_codes (
     used_at BIGINT,
     PRIMARY KEY (user_id, code_hash)
 );
+-- How each session's user signed in, carried by the codes and refresh tokens issued under it,
+-- for the ID token's `amr` ('pwd', or 'pwd otp' after a TOTP code). Rows from before count as
+-- the password alone.
+ALTER TABLE sessions ADD COLUMN sign_in_method TEXT NOT NULL DEFAULT 'pwd';
+ALTER TABLE authorization_codes ADD COLUMN sign_in_method TEXT NOT NULL DEFAULT 'pwd';
+ALTER TABLE refresh_tokens ADD COLUMN sign_in_method TEXT NOT NULL DEFAULT 'pwd';

@@ -134,6 +134,7 @@ pub async fn exchange<
             sub: user.id,
             org_id: org.org_id.clone(),
             auth_time: Some(now),
+            method: Some(crate::model::SignInMethod::Password),
             grant_id: Some(grant_id),
         },
         scopes: scopes.clone(),

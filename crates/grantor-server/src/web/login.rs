@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::login::{self, LoginError};
+use grantor_core::model::SignInMethod;
 use grantor_core::secret;
 use grantor_core::store::Registry;
 
@@ -205,9 +206,10 @@ pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,
+    method: SignInMethod,
     return_to: &str,
 ) -> Response {
-    match session::renew(state, headers, user_id).await {
+    match session::renew(state, headers, user_id, method).await {
         Ok(cookie) => {
             let mut response = see_other(return_to);
             response.headers_mut().append(header::SET_COOKIE, cookie);

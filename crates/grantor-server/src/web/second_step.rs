@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grantor_core::manage::CodeError;
+use grantor_core::model::SignInMethod;
 
 /// How long the second step waits for its code.
 const PENDING_TTL: i64 = 5 * 60;
@@ -72,7 +73,10 @@ pub(super) async fn after_password(
     return_to: &str,
 ) -> Response {
     match state.manager.has_second_factor(user_id).await {
-        Ok(false) => return signed_in(state, headers, user_id, return_to).await,
+        Ok(false) => {
+            let method = SignInMethod::Password;
+            return signed_in(state, headers, user_id, method, return_to).await;
+        }
         Ok(true) => {}
         Err(e) => {
             return crate::error::PageError::Unavailable {
@@ -165,7 +169,8 @@ pub async fn submit(
         .await;
     let (status, message, retry_after) = match checked {
         Ok(_) => {
-            let mut response = signed_in(&state, &headers, &user_id, &return_to).await;
+            let method = SignInMethod::PasswordAndTotp;
+            let mut response = signed_in(&state, &headers, &user_id, method, &return_to).await;
             response.headers_mut().append(
                 header::SET_COOKIE,
                 session::set_cookie(&state, Cookie::Pending, "", 0),

@@ -4,6 +4,7 @@
 use crate::AppState;
 use axum::http::{HeaderMap, HeaderValue, header};
 use grantor_core::authorize::SignedIn;
+use grantor_core::model::SignInMethod;
 use grantor_core::secret;
 use grantor_core::store::{SessionRecord, SessionStore};
 
@@ -81,6 +82,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
         user: SignedIn {
             user_id: record.user_id,
             auth_time: record.auth_time,
+            method: record.method,
         },
         id_hash,
     })
@@ -97,6 +99,7 @@ pub async fn end(state: &AppState, current: &Current) {
 pub async fn start(
     state: &AppState,
     user_id: &str,
+    method: SignInMethod,
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
     let id = secret::generate(secret::Kind::Session)?;
     let now = state.provider.clock.now();
@@ -107,6 +110,7 @@ pub async fn start(
             id_hash: secret::hash(&id),
             user_id: user_id.into(),
             auth_time: now,
+            method,
             expires_at: now + ttl,
         })
         .await?;
@@ -119,9 +123,10 @@ pub async fn renew(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,
+    method: SignInMethod,
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
     if let Some(old) = current(state, headers).await {
         end(state, &old).await;
     }
-    start(state, user_id).await
+    start(state, user_id, method).await
 }

@@ -50,6 +50,7 @@ async fn a_user_sets_up_an_authenticator_app_and_signs_in_with_its_code() {
     chrome.goto(&srv.url("/account")).await;
     chrome.expect_heading("Your account").await;
     chrome.click_button("Sign out").await;
+    chrome.expect_heading("You are signed out").await;
     clock.advance(totp::STEP);
     chrome.goto(&srv.url("/account")).await;
     chrome.sign_in(&seed.email, PASSWORD).await;

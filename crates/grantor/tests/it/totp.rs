@@ -5,7 +5,8 @@
 use crate::both_backends;
 use crate::passwords::signed_in;
 use crate::support::http_session::{HttpSession, Page};
-use crate::support::{Backend, PASSWORD, SignInSeed, TestServer, oauth};
+use crate::support::oauth::{code_in, decode_payload};
+use crate::support::{Backend, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT, oauth};
 use grantor_core::clock::ManualClock;
 use grantor_core::{Clock, SystemClock, totp};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 both_backends!(
     a_user_sets_up_totp_and_signs_in_with_codes_once_each,
     wrong_codes_are_throttled_and_the_password_grant_is_refused,
+    id_tokens_say_how_the_user_signed_in,
 );
 
 /// The text of the first element opened by `open` on `page`.
@@ -249,4 +251,64 @@ async fn wrong_codes_are_throttled_and_the_password_grant_is_refused(backend: Ba
     assert!(throttled.body.contains("Too many wrong codes"));
     let held = submit_code(&mut browser, &page, &right).await;
     assert_eq!(held.status, 429, "even the right code waits its turn");
+}
+
+/// The `amr` of the ID token an authorization-code flow from `page` (the app's redirect
+/// under way, or a page before it) ends with, and of the one its refresh token gets.
+async fn amr_after(
+    srv: &TestServer,
+    seed: &SignInSeed,
+    browser: &mut HttpSession,
+    page: Page,
+) -> (serde_json::Value, serde_json::Value) {
+    let mut page = browser.follow(page).await;
+    if page.body.contains("action=\"/consent\"") {
+        page = browser.decide(&page, true, &[], None).await;
+    }
+    let location = page.location.expect("back to the app");
+    let code = code_in(&location);
+    let basic = seed.web_basic();
+    let (status, body) = srv.oauth().exchange_code(basic, &code, WEB_REDIRECT).await;
+    assert_eq!(status, 200, "{body}");
+    let first = decode_payload(body["id_token"].as_str().unwrap());
+    let rt = body["refresh_token"].as_str().unwrap();
+    let (status, refreshed) = srv.oauth().refresh(basic, rt, None).await;
+    assert_eq!(status, 200, "{refreshed}");
+    let again = decode_payload(refreshed["id_token"].as_str().unwrap());
+    (first["amr"].clone(), again["amr"].clone())
+}
+
+async fn id_tokens_say_how_the_user_signed_in(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let srv = TestServer::spawn_with(backend, clock.clone(), |_| {}).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let url = seed.web_authorize_url("scope=openid&state=x&nonce=n");
+
+    let mut browser = srv.http_session();
+    let first = browser.get(&url).await;
+    let login = browser.follow(first).await;
+    let answer = browser.sign_in(&login, &seed.email, PASSWORD).await;
+    let pwd = serde_json::json!(["pwd"]);
+    assert_eq!(
+        amr_after(&srv, &seed, &mut browser, answer).await,
+        (pwd.clone(), pwd)
+    );
+
+    let enrolled = enrol(&srv, &seed, &clock).await;
+    let mut browser = srv.http_session();
+    let first = browser.get(&url).await;
+    let login = browser.follow(first).await;
+    let code_page = browser.sign_in(&login, &seed.email, PASSWORD).await;
+    assert!(
+        code_page.body.contains("action=\"/login/code\""),
+        "{}",
+        code_page.body
+    );
+    let code = code_now(&clock, &enrolled.secret);
+    let answer = submit_code(&mut browser, &code_page, &code).await;
+    let mfa = serde_json::json!(["pwd", "otp", "mfa"]);
+    assert_eq!(
+        amr_after(&srv, &seed, &mut browser, answer).await,
+        (mfa.clone(), mfa)
+    );
 }
