@@ -238,6 +238,7 @@ pub struct ScopeChoice {
 pub struct SignedIn {
     pub user_id: String,
     pub auth_time: i64,
+    pub method: crate::model::SignInMethod,
 }
 
 /// The user's answer on the approval page.
@@ -526,6 +527,7 @@ impl<S: Storage> Provider<S> {
                     code_challenge: req.code_challenge.clone(),
                     nonce: req.nonce.clone(),
                     auth_time: user.auth_time,
+                    method: user.method,
                     expires_at: self.clock.now() + crate::provider::CODE_TTL,
                 };
                 self.store.insert_code(&record).await?;
@@ -543,6 +545,7 @@ impl<S: Storage> Provider<S> {
                         sub: user.user_id.clone(),
                         org_id: org_id.to_string(),
                         auth_time: Some(user.auth_time),
+                        method: Some(user.method),
                         grant_id: Some(grant_id),
                     },
                     scopes,

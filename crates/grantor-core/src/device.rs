@@ -170,6 +170,7 @@ where
                 org_id,
                 scopes,
                 auth_time: user.auth_time,
+                method: user.method,
                 grant_id,
             })
         } else {

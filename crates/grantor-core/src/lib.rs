@@ -22,6 +22,7 @@ pub mod provider;
 pub mod scope;
 pub mod secret;
 pub mod store;
+pub mod totp;
 
 // Token formats, JOSE and the clock live in `grantor-token`, which resource servers use
 // without this crate; they keep their paths here.

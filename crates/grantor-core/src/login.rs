@@ -59,6 +59,11 @@ fn account_key(email: &str) -> String {
     format!("account:{email}")
 }
 
+/// The throttle key of an account's second-factor codes (the password was right already).
+pub(crate) fn second_factor_key(user_id: &str) -> String {
+    format!("second-factor:{user_id}")
+}
+
 /// The throttle key of an address: IPv4 as is, IPv6 by its /64 (one subscriber's
 /// allocation, which they can fill with addresses at will).
 pub fn address_key(address: IpAddr) -> String {

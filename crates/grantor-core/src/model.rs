@@ -391,6 +391,42 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+/// How a user signed in, for the ID token's `amr` (RFC 8176): remembered by the session
+/// and carried by the codes and refresh tokens issued under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignInMethod {
+    #[default]
+    Password,
+    /// A password, then a code of an authenticator app (or a recovery code).
+    PasswordAndTotp,
+}
+
+impl SignInMethod {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::PasswordAndTotp => "pwd otp",
+        }
+    }
+
+    /// From the stored form; anything unknown counts as the password alone, the weaker claim.
+    pub fn parse(stored: &str) -> Self {
+        match stored {
+            "pwd otp" => Self::PasswordAndTotp,
+            _ => Self::Password,
+        }
+    }
+
+    /// The `amr` values (RFC 8176 section 2).
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::PasswordAndTotp => &["pwd", "otp", "mfa"],
+        }
+    }
+}
+
 /// What an audit event records: one kind of change, or an attempt the policy refused (named
 /// by the policy's action). Stored and shown by name, as `app.create`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,6 +439,9 @@ pub enum AuditAction {
     UserSetPassword,
     UserRequestPasswordReset,
     UserResetPassword,
+    UserEnrolTotp,
+    UserRemoveTotp,
+    UserRegenerateRecoveryCodes,
     MemberPut,
     MemberRemove,
     MemberInvite,
@@ -428,7 +467,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 28] = [
+    const CHANGES: [Self; 31] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
@@ -437,6 +476,9 @@ impl AuditAction {
         Self::UserSetPassword,
         Self::UserRequestPasswordReset,
         Self::UserResetPassword,
+        Self::UserEnrolTotp,
+        Self::UserRemoveTotp,
+        Self::UserRegenerateRecoveryCodes,
         Self::MemberPut,
         Self::MemberRemove,
         Self::MemberInvite,
@@ -469,6 +511,9 @@ impl AuditAction {
             Self::UserSetPassword => "user.set_password",
             Self::UserRequestPasswordReset => "user.request_password_reset",
             Self::UserResetPassword => "user.reset_password",
+            Self::UserEnrolTotp => "user.enrol_totp",
+            Self::UserRemoveTotp => "user.remove_totp",
+            Self::UserRegenerateRecoveryCodes => "user.regenerate_recovery_codes",
             Self::MemberPut => "member.put",
             Self::MemberRemove => "member.remove",
             Self::MemberInvite => "member.invite",

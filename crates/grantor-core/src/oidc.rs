@@ -53,6 +53,9 @@ pub async fn id_token<S: UserStore>(
             "auth_time".into(),
             json!(grant.subject.auth_time.unwrap_or(now)),
         );
+        if let Some(method) = grant.subject.method {
+            map.insert("amr".into(), json!(method.amr()));
+        }
         map.insert("at_hash".into(), json!(left_half_hash(access_token)));
         if let Some(nonce) = &grant.nonce {
             map.insert("nonce".into(), json!(nonce));

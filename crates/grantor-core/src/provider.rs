@@ -104,6 +104,8 @@ pub struct Subject {
     pub sub: String,
     pub org_id: String,
     pub auth_time: Option<i64>,
+    /// How the user signed in, for the ID token; `None` when no user did.
+    pub method: Option<crate::model::SignInMethod>,
     pub grant_id: Option<String>,
 }
 
@@ -651,6 +653,7 @@ impl<S: Registry + GrantStore + UserStore> Provider<S> {
                 scopes: refresh_scopes.clone(),
                 resources: grant.resources.clone(),
                 auth_time: grant.subject.auth_time.unwrap_or(now),
+                method: grant.subject.method.unwrap_or_default(),
                 // Never before the access token issued beside it, so a grant whose refresh
                 // tokens are all gone has no live access token either.
                 expires_at: now + self.settings.refresh_token_ttl.max(claims.exp - now),

@@ -166,6 +166,7 @@ impl World {
             code_challenge: code_challenge.map(str::to_string),
             nonce: None,
             auth_time: now,
+            method: Default::default(),
             expires_at: now + CODE_TTL,
         };
         ok(self.store.insert_code(&record).await);

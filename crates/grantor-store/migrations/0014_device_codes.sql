@@ -22,6 +22,8 @@ CREATE TABLE device_codes (
     org_id TEXT,
     granted_scopes TEXT,
     auth_time BIGINT,
+    -- How the approving person signed in, for the ID token's amr ('pwd' or 'pwd otp').
+    sign_in_method TEXT,
     grant_id TEXT REFERENCES grants (id) ON DELETE CASCADE,
     consumed_at BIGINT
 );

@@ -3,6 +3,7 @@
 
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::{self, get, json_list, to_json};
+use grantor_core::model::SignInMethod;
 use grantor_core::scope::ScopeSet;
 use grantor_core::store::{
     DeviceApproval, DeviceCodeRecord, DeviceCodeStore, DeviceDecision, SingleUse, StoreResult,
@@ -11,7 +12,7 @@ use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "device_code_hash, user_code_hash, client_id, scopes, resources, \
      poll_interval, created_at, expires_at, last_polled_at, decided_at, denied, user_id, org_id, \
-     granted_scopes, auth_time, grant_id, consumed_at";
+     granted_scopes, auth_time, sign_in_method, grant_id, consumed_at";
 
 fn decision(row: &AnyRow) -> StoreResult<Option<DeviceDecision>> {
     if get::<Option<i64>>(row, "decided_at")?.is_none() {
@@ -27,6 +28,9 @@ fn decision(row: &AnyRow) -> StoreResult<Option<DeviceDecision>> {
         org_id: get::<Option<String>>(row, "org_id")?.ok_or_else(missing)?,
         scopes: ScopeSet::parse(&granted.unwrap_or_default()).map_err(|_| missing())?,
         auth_time: get::<Option<i64>>(row, "auth_time")?.ok_or_else(missing)?,
+        method: SignInMethod::parse(
+            &get::<Option<String>>(row, "sign_in_method")?.unwrap_or_default(),
+        ),
         grant_id: get::<Option<String>>(row, "grant_id")?.ok_or_else(missing)?,
     })))
 }
@@ -137,7 +141,7 @@ impl DeviceCodeStore for Store {
         };
         let decided = sqlx::query(
             "UPDATE device_codes SET decided_at = $2, denied = $3, user_id = $4, org_id = $5, \
-             granted_scopes = $6, auth_time = $7, grant_id = $8 \
+             granted_scopes = $6, auth_time = $7, grant_id = $8, sign_in_method = $9 \
              WHERE user_code_hash = $1 AND decided_at IS NULL AND expires_at > $2",
         )
         .bind(user_code_hash)
@@ -148,6 +152,7 @@ impl DeviceCodeStore for Store {
         .bind(approval.map(|a| a.scopes.to_string()))
         .bind(approval.map(|a| a.auth_time))
         .bind(approval.map(|a| a.grant_id.clone()))
+        .bind(approval.map(|a| a.method.as_str()))
         .execute(&self.pool)
         .await
         .map_err(backend_error)?;

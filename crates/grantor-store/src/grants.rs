@@ -4,6 +4,7 @@
 use crate::pool::{Store, backend_error};
 use crate::revocations::{GRANT_REVOCATION_TTL, Kind};
 use crate::rows::{self, get, json_list, to_json};
+use grantor_core::model::SignInMethod;
 use grantor_core::store::{
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, RefreshRecord,
     SingleUse, StoreResult,
@@ -11,7 +12,7 @@ use grantor_core::store::{
 use sqlx::any::AnyRow;
 
 const CODE_COLUMNS: &str = "code_hash, grant_id, client_id, user_id, org_id, redirect_uri, scopes, resources, \
-     code_challenge, nonce, auth_time, expires_at";
+     code_challenge, nonce, auth_time, expires_at, sign_in_method";
 
 fn code(row: &AnyRow) -> StoreResult<CodeRecord> {
     Ok(CodeRecord {
@@ -26,12 +27,13 @@ fn code(row: &AnyRow) -> StoreResult<CodeRecord> {
         code_challenge: get(row, "code_challenge")?,
         nonce: get(row, "nonce")?,
         auth_time: get(row, "auth_time")?,
+        method: SignInMethod::parse(&get::<String>(row, "sign_in_method")?),
         expires_at: get(row, "expires_at")?,
     })
 }
 
-const REFRESH_COLUMNS: &str =
-    "token_hash, grant_id, client_id, user_id, org_id, scopes, resources, auth_time, expires_at";
+const REFRESH_COLUMNS: &str = "token_hash, grant_id, client_id, user_id, org_id, scopes, resources, auth_time, expires_at, \
+     sign_in_method";
 
 fn refresh(row: &AnyRow) -> StoreResult<RefreshRecord> {
     Ok(RefreshRecord {
@@ -43,6 +45,7 @@ fn refresh(row: &AnyRow) -> StoreResult<RefreshRecord> {
         scopes: rows::scopes(row, "scopes")?,
         resources: json_list(row, "resources")?,
         auth_time: get(row, "auth_time")?,
+        method: SignInMethod::parse(&get::<String>(row, "sign_in_method")?),
         expires_at: get(row, "expires_at")?,
     })
 }
@@ -175,7 +178,7 @@ impl GrantStore for Store {
     }
 
     async fn insert_code(&self, c: &CodeRecord) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+        sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
             .bind(&c.code_hash)
             .bind(&c.grant_id)
             .bind(&c.client_id)
@@ -188,6 +191,7 @@ impl GrantStore for Store {
             .bind(&c.nonce)
             .bind(c.auth_time)
             .bind(c.expires_at)
+            .bind(c.method.as_str())
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;
@@ -199,7 +203,7 @@ impl GrantStore for Store {
     }
 
     async fn insert_refresh_token(&self, t: &RefreshRecord) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+        sqlx::query(&format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
             .bind(&t.token_hash)
             .bind(&t.grant_id)
             .bind(&t.client_id)
@@ -209,6 +213,7 @@ impl GrantStore for Store {
             .bind(to_json(&t.resources))
             .bind(t.auth_time)
             .bind(t.expires_at)
+            .bind(t.method.as_str())
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;

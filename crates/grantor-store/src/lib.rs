@@ -33,6 +33,7 @@ mod registry;
 mod resource_servers;
 mod revocations;
 mod rows;
+mod second_factors;
 mod sessions;
 mod users;
 

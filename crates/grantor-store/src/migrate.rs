@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 14] = [
+const MIGRATIONS: [(i64, &str, &str); 15] = [
     (
         1,
         "foundation",
@@ -72,6 +72,7 @@ const MIGRATIONS: [(i64, &str, &str); 14] = [
         "device_codes",
         include_str!("../migrations/0014_device_codes.sql"),
     ),
+    (15, "totp", include_str!("../migrations/0015_totp.sql")),
 ];
 
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.

@@ -2,6 +2,7 @@
 
 use crate::pool::{Store, backend_error};
 use crate::rows::get;
+use grantor_core::model::SignInMethod;
 use grantor_core::store::{SessionRecord, SessionStore, StoreResult, ThrottleStore};
 
 /// Ends every session of `user_id` but `except` (a session's hash) inside `tx`: a new
@@ -23,11 +24,12 @@ pub(crate) async fn delete_sessions_of_user(
 
 impl SessionStore for Store {
     async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)")
+        sqlx::query("INSERT INTO sessions (id_hash, user_id, auth_time, expires_at, sign_in_method) VALUES ($1, $2, $3, $4, $5)")
             .bind(&s.id_hash)
             .bind(&s.user_id)
             .bind(s.auth_time)
             .bind(s.expires_at)
+            .bind(s.method.as_str())
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;
@@ -36,7 +38,8 @@ impl SessionStore for Store {
 
     async fn session(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>> {
         let row = sqlx::query(
-            "SELECT id_hash, user_id, auth_time, expires_at FROM sessions WHERE id_hash = $1",
+            "SELECT id_hash, user_id, auth_time, expires_at, sign_in_method FROM sessions \
+             WHERE id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.pool)
@@ -47,6 +50,7 @@ impl SessionStore for Store {
                 id_hash: get(&r, "id_hash")?,
                 user_id: get(&r, "user_id")?,
                 auth_time: get(&r, "auth_time")?,
+                method: SignInMethod::parse(&get::<String>(&r, "sign_in_method")?),
                 expires_at: get(&r, "expires_at")?,
             })
         })

@@ -90,6 +90,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore>(
             sub: code.user_id,
             org_id: code.org_id,
             auth_time: Some(code.auth_time),
+            method: Some(code.method),
             grant_id: Some(code.grant_id),
         },
         scopes: scopes.clone(),

@@ -81,6 +81,7 @@ pub async fn exchange<S: Registry>(
         sub: client.app.client_id.clone(),
         org_id: grant.org_id.clone(),
         auth_time: None,
+        method: None,
         grant_id: None,
     };
     let (access_token, claims) = provider.mint_access_token(client, subject, &scopes, audiences)?;

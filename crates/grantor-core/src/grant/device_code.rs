@@ -322,6 +322,7 @@ async fn consume<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
             sub: approval.user_id,
             org_id: approval.org_id,
             auth_time: Some(approval.auth_time),
+            method: Some(approval.method),
             grant_id: Some(approval.grant_id),
         },
         scopes: approval.scopes.clone(),
@@ -377,6 +378,7 @@ mod tests {
         SignedIn {
             user_id: w.member.id.clone(),
             auth_time: w.clock.now(),
+            method: crate::model::SignInMethod::Password,
         }
     }
 

@@ -6,7 +6,9 @@ use crate::login::LoginError;
 use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
-use crate::store::{Client, GrantStore, MemberStore, Registry, ThrottleStore, UserStore};
+use crate::store::{
+    Client, GrantStore, MemberStore, Registry, SecondFactorStore, ThrottleStore, UserStore,
+};
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};
 use std::net::IpAddr;
@@ -39,7 +41,9 @@ impl Request {
     }
 }
 
-pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore + ThrottleStore>(
+pub async fn exchange<
+    S: Registry + GrantStore + UserStore + MemberStore + ThrottleStore + SecondFactorStore,
+>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,
@@ -82,6 +86,18 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore + Throt
         }
         Err(LoginError::Store(e)) => return Err(e.into()),
     };
+    // Said only to someone who knew the password, so it tells a guesser nothing.
+    if provider
+        .store
+        .totp(&user.id)
+        .await?
+        .is_some_and(|t| t.confirmed_at.is_some())
+    {
+        return Err(OAuthError::invalid_grant(
+            "this account signs in with a second factor, which the password grant cannot carry; \
+             sign in through the authorization code flow",
+        ));
+    }
     let orgs = provider.eligible_orgs(&user.id, client).await?;
     let org = match (&req.organization, orgs.as_slice()) {
         (Some(wanted), _) => orgs
@@ -118,6 +134,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore + Throt
             sub: user.id,
             org_id: org.org_id.clone(),
             auth_time: Some(now),
+            method: Some(crate::model::SignInMethod::Password),
             grant_id: Some(grant_id),
         },
         scopes: scopes.clone(),

@@ -107,6 +107,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
             sub: rt.user_id,
             org_id: rt.org_id,
             auth_time: Some(rt.auth_time),
+            method: Some(rt.method),
             grant_id: Some(rt.grant_id),
         },
         scopes,

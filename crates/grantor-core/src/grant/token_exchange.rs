@@ -124,6 +124,7 @@ pub async fn exchange<S: Registry + ApiTokenStore>(
         sub: token.user_id,
         org_id: token.org_id,
         auth_time: None,
+        method: None,
         // Revoking the API token makes what it issued inactive, as a revoked grant does.
         grant_id: Some(token.id.clone()),
     };

@@ -12,6 +12,7 @@ mod organizations;
 mod password_resets;
 mod passwords;
 mod resource_servers;
+mod second_factors;
 mod users;
 
 use crate::model::{
@@ -32,6 +33,7 @@ pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use members::{member_fields, role_field};
 pub use password_resets::{PASSWORD_RESET_TTL, ResetRequestError, ResetView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
+pub use second_factors::{CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment};
 
 pub struct Manager<S> {
     store: S,

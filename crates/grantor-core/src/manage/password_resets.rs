@@ -256,6 +256,7 @@ mod tests {
                 id_hash: id.into(),
                 user_id: w.member.id.clone(),
                 auth_time: now,
+                method: Default::default(),
                 expires_at: now + 60,
             };
             ok(w.store.create_session(&s).await);

@@ -127,6 +127,7 @@ mod tests {
             id_hash: id.into(),
             user_id: user.id.clone(),
             auth_time: now,
+            method: Default::default(),
             expires_at: now + 3600,
         };
         ok(w.store.create_session(&record).await);

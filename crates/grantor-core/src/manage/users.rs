@@ -67,6 +67,19 @@ impl<S> Manager<S> {
     }
 }
 
+impl<S: UserStore> Manager<S> {
+    /// The user `actor` is, for what concerns only them; "not found" for anyone else.
+    pub(super) async fn own_account(&self, actor: &Caller) -> Result<User, ServiceError> {
+        let Actor::User { user_id, .. } = &actor.actor else {
+            return Err(ServiceError::NotFound("account".into()));
+        };
+        self.store
+            .user(user_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("account".into()))
+    }
+}
+
 impl<S: Governed + UserStore + ConsentStore + GrantStore> Manager<S> {
     pub async fn create_user(
         &self,
@@ -114,17 +127,6 @@ impl<S: Governed + UserStore + ConsentStore + GrantStore> Manager<S> {
             .set_user_disabled(&user.id, user.disabled_at, &audit)
             .await?;
         Ok(user)
-    }
-
-    /// The user `actor` is, for what concerns only them; "not found" for anyone else.
-    async fn own_account(&self, actor: &Caller) -> Result<User, ServiceError> {
-        let Actor::User { user_id, .. } = &actor.actor else {
-            return Err(ServiceError::NotFound("account".into()));
-        };
-        self.store
-            .user(user_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("account".into()))
     }
 
     /// The signed-in user's account: who they are, their organizations and the approvals

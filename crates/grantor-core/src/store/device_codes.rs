@@ -38,6 +38,8 @@ pub struct DeviceApproval {
     pub org_id: String,
     pub scopes: ScopeSet,
     pub auth_time: i64,
+    /// How the person who approved had signed in.
+    pub method: crate::model::SignInMethod,
     pub grant_id: String,
 }
 

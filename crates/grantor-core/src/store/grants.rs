@@ -32,6 +32,7 @@ pub struct CodeRecord {
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
     pub auth_time: i64,
+    pub method: crate::model::SignInMethod,
     pub expires_at: i64,
 }
 
@@ -45,6 +46,7 @@ pub struct RefreshRecord {
     pub scopes: ScopeSet,
     pub resources: Vec<String>,
     pub auth_time: i64,
+    pub method: crate::model::SignInMethod,
     pub expires_at: i64,
 }
 

@@ -8,8 +8,9 @@ use super::{
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, DeviceCodeRecord, DeviceCodeStore,
     DeviceDecision, GrantRecord, GrantStore, HolderStanding, InvitationStore, KeyState, KeyStore,
     MemberStore, MembershipChange, OrgResources, OrganizationStore, PasswordReset,
-    PasswordResetStore, RefreshRecord, Registry, ResourceServerStore, SessionRecord, SessionStore,
-    SingleUse, StoreResult, StoredKey, ThrottleStore, UserStore, Window,
+    PasswordResetStore, RefreshRecord, Registry, ResourceServerStore, SecondFactorStore,
+    SessionRecord, SessionStore, SingleUse, StoreResult, StoredKey, ThrottleStore, TotpRecord,
+    UserStore, Window,
 };
 use crate::StoreError;
 use crate::model::{
@@ -42,6 +43,9 @@ struct Tables {
     password_resets: Vec<PasswordReset>,
     /// Device authorizations by the hash of their device code.
     device_codes: HashMap<String, DeviceCodeRecord>,
+    totp: HashMap<String, TotpRecord>,
+    /// `(user_id, code_hash, used_at)`.
+    recovery_codes: Vec<(String, String, Option<i64>)>,
     /// Throttle key to `(failures, last_failure_at)`.
     failures: HashMap<String, (i64, i64)>,
 }
@@ -1124,5 +1128,109 @@ impl PasswordResetStore for MemoryStore {
         t.sessions.retain(|s| s.user_id != reset.user_id);
         t.audit.push(audit.clone());
         Ok(true)
+    }
+}
+
+impl SecondFactorStore for MemoryStore {
+    async fn totp(&self, user_id: &str) -> StoreResult<Option<TotpRecord>> {
+        Ok(self.tables().totp.get(user_id).cloned())
+    }
+
+    async fn start_totp(&self, record: &TotpRecord) -> StoreResult<()> {
+        let mut t = self.tables();
+        let confirmed = t
+            .totp
+            .get(&record.user_id)
+            .is_some_and(|r| r.confirmed_at.is_some());
+        if !confirmed {
+            t.totp.insert(record.user_id.clone(), record.clone());
+        }
+        Ok(())
+    }
+
+    async fn confirm_totp(
+        &self,
+        user_id: &str,
+        step: i64,
+        recovery_hashes: &[String],
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let Some(record) = t.totp.get_mut(user_id).filter(|r| r.confirmed_at.is_none()) else {
+            return Ok(false);
+        };
+        record.confirmed_at = Some(audit.at);
+        record.last_step = step;
+        t.recovery_codes.retain(|(u, _, _)| u != user_id);
+        for hash in recovery_hashes {
+            t.recovery_codes
+                .push((user_id.to_string(), hash.clone(), None));
+        }
+        t.audit.push(audit.clone());
+        Ok(true)
+    }
+
+    async fn accept_totp_step(&self, user_id: &str, step: i64) -> StoreResult<bool> {
+        let mut t = self.tables();
+        match t
+            .totp
+            .get_mut(user_id)
+            .filter(|r| r.confirmed_at.is_some() && r.last_step < step)
+        {
+            Some(record) => {
+                record.last_step = step;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let found = t
+            .recovery_codes
+            .iter_mut()
+            .find(|(u, h, used)| u == user_id && h == code_hash && used.is_none());
+        Ok(found.map(|(_, _, used)| *used = Some(now)).is_some())
+    }
+
+    async fn recovery_codes_left(&self, user_id: &str) -> StoreResult<i64> {
+        let t = self.tables();
+        let left = t
+            .recovery_codes
+            .iter()
+            .filter(|(u, _, used)| u == user_id && used.is_none())
+            .count();
+        Ok(i64::try_from(left).unwrap_or(i64::MAX))
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        recovery_hashes: &[String],
+        _now: i64,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut t = self.tables();
+        t.recovery_codes.retain(|(u, _, _)| u != user_id);
+        for hash in recovery_hashes {
+            t.recovery_codes
+                .push((user_id.to_string(), hash.clone(), None));
+        }
+        t.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn remove_totp(&self, user_id: &str, audit: &AuditEvent) -> StoreResult<()> {
+        let mut t = self.tables();
+        t.totp.remove(user_id);
+        t.recovery_codes.retain(|(u, _, _)| u != user_id);
+        t.audit.push(audit.clone());
+        Ok(())
     }
 }

@@ -23,6 +23,7 @@ mod password_resets;
 mod registry;
 mod resource_servers;
 mod revocations;
+mod second_factors;
 mod sessions;
 mod users;
 
@@ -44,6 +45,7 @@ pub use password_resets::{PasswordReset, PasswordResetStore};
 pub use registry::{Client, OrgResources, Registry};
 pub use resource_servers::ResourceServerStore;
 pub use revocations::RevocationStore;
+pub use second_factors::{SecondFactorStore, TotpRecord};
 pub use sessions::{SessionRecord, SessionStore, ThrottleStore};
 pub use users::UserStore;
 
@@ -84,6 +86,7 @@ pub trait Storage:
     + ApiTokenStore
     + InvitationStore
     + AuditLog
+    + SecondFactorStore
     + Clone
     + 'static
 {
@@ -107,6 +110,7 @@ impl<T> Storage for T where
         + ApiTokenStore
         + InvitationStore
         + AuditLog
+        + SecondFactorStore
         + Clone
         + 'static
 {

@@ -9,6 +9,7 @@ pub struct SessionRecord {
     pub id_hash: String,
     pub user_id: String,
     pub auth_time: i64,
+    pub method: crate::model::SignInMethod,
     pub expires_at: i64,
 }
 

@@ -1,5 +1,5 @@
 //! `GET /login` and `POST /login`: email and password, throttled, never saying whether the
-//! account exists.
+//! account exists. An account with an authenticator app goes on to `second_step`.
 
 use super::pages::LoginPage;
 use super::session::{self, Cookie};
@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::login::{self, LoginError};
+use grantor_core::model::SignInMethod;
 use grantor_core::secret;
 use grantor_core::store::Registry;
 
@@ -147,7 +148,10 @@ pub async fn submit(
         .check_password(&email, password, address)
         .await;
     let (status, message, retry_after) = match checked {
-        Ok(user) => return signed_in(&state, &headers, &user.id, &return_to).await,
+        Ok(user) => {
+            return super::second_step::after_password(&state, &headers, &user.id, &return_to)
+                .await;
+        }
         Err(LoginError::Invalid) => (
             StatusCode::UNAUTHORIZED,
             "The email or password is incorrect.".to_string(),
@@ -198,13 +202,14 @@ pub async fn submit(
 }
 
 /// Starts the session of a user who just signed in and goes on to `return_to`.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,
+    method: SignInMethod,
     return_to: &str,
 ) -> Response {
-    match session::renew(state, headers, user_id).await {
+    match session::renew(state, headers, user_id, method).await {
         Ok(cookie) => {
             let mut response = see_other(return_to);
             response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -12,6 +12,8 @@ mod login;
 mod logout;
 pub(crate) mod pages;
 mod password_reset;
+mod second_step;
+mod security;
 pub(crate) mod session;
 
 use crate::AppState;
@@ -28,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home::show))
         .route("/login", get(login::show).post(login::submit))
         .route(
+            "/login/code",
+            get(second_step::show).post(second_step::submit),
+        )
+        .route(
             "/password-reset",
             get(password_reset::ask).post(password_reset::request),
         )
@@ -42,6 +48,13 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
         .route("/account/password", post(account::change_password))
+        .route("/account/security", get(security::show))
+        .route("/account/security/totp", post(security::confirm))
+        .route("/account/security/totp/remove", post(security::remove))
+        .route(
+            "/account/security/recovery-codes",
+            post(security::regenerate),
+        )
         .route(
             "/invitations/{token}",
             get(invitation::show).post(invitation::accept),

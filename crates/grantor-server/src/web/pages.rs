@@ -16,6 +16,15 @@ pub struct LoginPage {
     pub error: Option<String>,
 }
 
+/// The second step of a sign-in: the authenticator's code.
+#[derive(Template)]
+#[template(path = "login_code.html")]
+pub struct CodePage {
+    pub csrf: String,
+    pub return_to: String,
+    pub error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage {
@@ -96,6 +105,41 @@ pub struct AccountPage {
     pub memberships: Vec<Membership>,
     pub approvals: Vec<ApprovalRow>,
     pub password: PasswordForm,
+}
+
+/// A pending authenticator set-up: its QR code (the modules of the `otpauth://` URI, as
+/// an SVG path), the secret to type in instead, and the URI itself.
+pub struct EnrolView {
+    pub secret: String,
+    pub uri: String,
+    pub qr_path: String,
+    /// Modules per side, with the quiet zone.
+    pub qr_size: usize,
+}
+
+#[derive(Template)]
+#[template(path = "account_security.html")]
+pub struct SecurityPage {
+    pub csrf: String,
+    pub email: String,
+    pub totp: bool,
+    pub recovery_codes_left: i64,
+    pub enrolment: Option<EnrolView>,
+    /// Recovery codes just made, shown this once.
+    pub new_codes: Vec<String>,
+    pub notice: Option<&'static str>,
+    /// The refusal of the form named by the first part (`confirm`, `remove`, `regenerate`).
+    pub error: Option<(&'static str, String)>,
+}
+
+impl SecurityPage {
+    /// The error of form `form`, if the last try of it was refused.
+    pub fn error_of(&self, form: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == form)
+            .map(|(_, m)| m.as_str())
+    }
 }
 
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {

@@ -4,6 +4,7 @@
 use crate::AppState;
 use axum::http::{HeaderMap, HeaderValue, header};
 use grantor_core::authorize::SignedIn;
+use grantor_core::model::SignInMethod;
 use grantor_core::secret;
 use grantor_core::store::{SessionRecord, SessionStore};
 
@@ -15,6 +16,8 @@ pub enum Cookie {
     Session,
     /// Binds the sign-in form's CSRF token before there is a session.
     Browser,
+    /// Between a right password and the second factor's code (see `second_step`).
+    Pending,
 }
 
 impl Cookie {
@@ -24,6 +27,8 @@ impl Cookie {
             (Self::Session, true) => "__Host-grantor_session",
             (Self::Browser, false) => "grantor_browser",
             (Self::Browser, true) => "__Host-grantor_browser",
+            (Self::Pending, false) => "grantor_sign_in",
+            (Self::Pending, true) => "__Host-grantor_sign_in",
         }
     }
 }
@@ -77,6 +82,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
         user: SignedIn {
             user_id: record.user_id,
             auth_time: record.auth_time,
+            method: record.method,
         },
         id_hash,
     })
@@ -93,6 +99,7 @@ pub async fn end(state: &AppState, current: &Current) {
 pub async fn start(
     state: &AppState,
     user_id: &str,
+    method: SignInMethod,
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
     let id = secret::generate(secret::Kind::Session)?;
     let now = state.provider.clock.now();
@@ -103,6 +110,7 @@ pub async fn start(
             id_hash: secret::hash(&id),
             user_id: user_id.into(),
             auth_time: now,
+            method,
             expires_at: now + ttl,
         })
         .await?;
@@ -115,9 +123,10 @@ pub async fn renew(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,
+    method: SignInMethod,
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
     if let Some(old) = current(state, headers).await {
         end(state, &old).await;
     }
-    start(state, user_id).await
+    start(state, user_id, method).await
 }

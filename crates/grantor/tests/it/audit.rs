@@ -81,6 +81,7 @@ async fn purge_passes(srv: &TestServer, clock: &ManualClock, user_id: &str) {
         id_hash: grantor_core::secret::new_id("purge-marker-").unwrap(),
         user_id: user_id.into(),
         auth_time: clock.now(),
+        method: Default::default(),
         expires_at: clock.now(),
     };
     srv.state.store.create_session(&expired).await.unwrap();

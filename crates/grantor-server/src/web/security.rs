@@ -1,0 +1,275 @@
+//! `/account/security`: the signed-in user's authenticator app. Set it up (a QR code drawn
+//! here as an inline SVG, the secret as text, confirmed by a first code), get ten recovery
+//! codes shown once, make new ones, or remove the app; the last two need a fresh code.
+
+use super::pages::{EnrolView, SecurityPage};
+use super::session::{self, Current};
+use super::{csrf, render, see_other};
+use crate::AppState;
+use crate::client_address::ClientAddress;
+use crate::error::{PageError, sentence};
+use crate::input::{PageForm, PageQuery};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use grantor_core::ServiceError;
+use grantor_core::model::Caller;
+use qrcode::{Color, EcLevel, QrCode};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+const HERE: &str = "/login?return_to=%2Faccount%2Fsecurity";
+/// Light modules around the code that readers need (ISO/IEC 18004).
+const QUIET_ZONE: usize = 4;
+
+/// The dark modules of `text`'s QR code as one SVG path (runs of a row as one rectangle),
+/// with the side in modules; `None` if the text does not fit a QR code.
+fn qr_path(text: &str) -> Option<(String, usize)> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let mut path = String::new();
+    for (y, row) in colors.chunks(width).enumerate() {
+        let mut x = 0;
+        while x < width {
+            if row.get(x) != Some(&Color::Dark) {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while row.get(x) == Some(&Color::Dark) {
+                x += 1;
+            }
+            let run = x - start;
+            let _ = write!(
+                path,
+                "M{} {}h{run}v1h-{run}z",
+                start + QUIET_ZONE,
+                y + QUIET_ZONE
+            );
+        }
+    }
+    Some((path, width + 2 * QUIET_ZONE))
+}
+
+/// What the page shows besides the user's state: codes just made, a notice, a refusal.
+#[derive(Default)]
+struct Shown {
+    new_codes: Vec<String>,
+    notice: Option<&'static str>,
+    error: Option<(&'static str, String)>,
+}
+
+async fn page(
+    state: &AppState,
+    current: &Current,
+    source: IpAddr,
+    status: StatusCode,
+    shown: Shown,
+) -> Response {
+    let caller = Caller::new(current.actor(), Some(source));
+    let loaded = async {
+        let factors = state.manager.second_factors(&caller).await?;
+        let enrolment = if factors.totp {
+            None
+        } else {
+            let e = state.manager.totp_enrolment(&caller, &state.kek).await?;
+            let (qr_path, qr_size) = qr_path(&e.uri).unwrap_or_default();
+            // In groups of four, as people copy it; apps ignore the spaces.
+            let groups: Vec<String> = e
+                .secret
+                .as_bytes()
+                .chunks(4)
+                .map(|g| String::from_utf8_lossy(g).into_owned())
+                .collect();
+            Some(EnrolView {
+                secret: groups.join(" "),
+                uri: e.uri,
+                qr_path,
+                qr_size,
+            })
+        };
+        Ok::<_, ServiceError>((factors, enrolment))
+    }
+    .await;
+    let (factors, enrolment) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            return PageError::Unavailable {
+                message: "Your account could not be loaded.",
+                detail: e.to_string(),
+            }
+            .into_response();
+        }
+    };
+    render(
+        status,
+        &SecurityPage {
+            csrf: csrf::token(&state.csrf_key, &current.id_hash),
+            email: factors.email,
+            totp: factors.totp,
+            recovery_codes_left: factors.recovery_codes_left,
+            enrolment,
+            new_codes: shown.new_codes,
+            notice: shown.notice,
+            error: shown.error,
+        },
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageQuery(query): PageQuery,
+) -> Response {
+    let Some(current) = session::current(&state, &headers).await else {
+        return see_other(HERE);
+    };
+    let notice = match query.get("totp") {
+        Some("removed") => {
+            Some("The authenticator app was removed. You sign in with your password alone.")
+        }
+        _ => None,
+    };
+    let shown = Shown {
+        notice,
+        ..Shown::default()
+    };
+    page(&state, &current, source, StatusCode::OK, shown).await
+}
+
+/// The session and the code of a form posted here, or the answer that stops it.
+async fn posted<'a>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &'a grantor_core::params::Params,
+) -> Result<(Current, &'a str), Response> {
+    let Some(current) = session::current(state, headers).await else {
+        return Err(see_other(HERE));
+    };
+    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
+        return Err(PageError::FormExpired("Reload the page and try again.").into_response());
+    }
+    Ok((current, form.get("code").unwrap_or_default().trim()))
+}
+
+/// A refusal of form `which`, shown beside it.
+async fn refused(
+    state: &AppState,
+    current: &Current,
+    source: IpAddr,
+    which: &'static str,
+    e: ServiceError,
+) -> Response {
+    let (status, message) = match e {
+        ServiceError::InvalidFields(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors
+                .into_iter()
+                .next()
+                .map(|e| sentence(&e.message))
+                .unwrap_or_default(),
+        ),
+        ServiceError::Conflict(why) | ServiceError::Invalid(why) => {
+            (StatusCode::CONFLICT, sentence(&why))
+        }
+        e => return PageError::Console(e).into_response(),
+    };
+    let shown = Shown {
+        error: Some((which, message)),
+        ..Shown::default()
+    };
+    page(state, current, source, status, shown).await
+}
+
+/// Confirms the set-up with the app's first code; shows the recovery codes.
+pub async fn confirm(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let (current, code) = match posted(&state, &headers, &form).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let caller = Caller::new(current.actor(), Some(source));
+    match state.manager.confirm_totp(&caller, &state.kek, code).await {
+        Ok(codes) => {
+            let shown = Shown {
+                new_codes: codes,
+                notice: Some("Your authenticator app is set up. Signing in now asks for its code."),
+                ..Shown::default()
+            };
+            page(&state, &current, source, StatusCode::OK, shown).await
+        }
+        Err(e) => refused(&state, &current, source, "confirm", e).await,
+    }
+}
+
+/// Removes the app, given a fresh code or a recovery code.
+pub async fn remove(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let (current, code) = match posted(&state, &headers, &form).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let caller = Caller::new(current.actor(), Some(source));
+    match state.manager.remove_totp(&caller, &state.kek, code).await {
+        Ok(()) => see_other("/account/security?totp=removed"),
+        Err(e) => refused(&state, &current, source, "remove", e).await,
+    }
+}
+
+/// New recovery codes, given a fresh code; the old ones stop working.
+pub async fn regenerate(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let (current, code) = match posted(&state, &headers, &form).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let caller = Caller::new(current.actor(), Some(source));
+    match state
+        .manager
+        .regenerate_recovery_codes(&caller, &state.kek, code)
+        .await
+    {
+        Ok(codes) => {
+            let shown = Shown {
+                new_codes: codes,
+                notice: Some("New recovery codes were made. The old ones no longer work."),
+                ..Shown::default()
+            };
+            page(&state, &current, source, StatusCode::OK, shown).await
+        }
+        Err(e) => refused(&state, &current, source, "regenerate", e).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qr_path;
+
+    #[test]
+    fn the_qr_code_has_a_quiet_zone_and_only_path_commands() {
+        let (path, size) = qr_path("otpauth://totp/grantor.test:a%40b?secret=ABC").unwrap();
+        assert!(size >= 21 + 8);
+        assert!(
+            path.starts_with("M4 4h7v1h-7z"),
+            "the finder pattern's top row"
+        );
+        assert!(
+            path.chars()
+                .all(|c| c.is_ascii_digit() || "Mhvz- ".contains(c))
+        );
+    }
+}
