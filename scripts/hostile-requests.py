@@ -610,7 +610,7 @@ class Gen:
         r = self.r
         s = self.s
         auth = [(b"Cookie", self.cookie_header())] if r.random() < 0.7 else []
-        k = r.randrange(7)
+        k = r.randrange(13)
         if k == 0:
             params = [("return_to", self.value(r.choice(["/account", "https://evil.example/",
                                                            "//evil.example", "/oauth2/authorize?" + s.consent_request])))]
@@ -643,6 +643,35 @@ class Gen:
                       ("client_id", self.value(r.choice([s.native_id] * 9 + [s.web_id]))),
                       ("org_id", self.value(s.org_id))]
             return "/account/approvals/revoke", "POST", "/account/approvals/revoke", params, "form", None, auth
+        if k == 6:
+            # The device grant's two sides: a device asking for codes, a person typing one.
+            params = [("client_id", self.value(r.choice([s.native_id, s.web_id, s.server_id]))),
+                      ("scope", self.value(r.choice(["openid read", "read", "grantor:apps", ""])))]
+            return "/oauth2/device_authorization", "POST", "/oauth2/device_authorization", params, "form", None, auth
+        if k == 7:
+            method = r.choice(["GET", "POST"])
+            params = [("user_code", self.value(r.choice(["BCDF-GHJK", "bcdfghjk", "0O1I-0O1I", "x" * 300])))]
+            if method == "POST":
+                params.append(("csrf", self.value("")))
+            return "/device", method, "/device", params, "query" if method == "GET" else "form", None, auth
+        if k == 8:
+            method = r.choice(["GET", "POST"])
+            params = [("email", self.value(r.choice([s.email, "nobody@hostile.example", "a" * 300]))),
+                      ("csrf", self.value(""))] if method == "POST" else []
+            return "/password-reset", method, "/password-reset", params, "query" if method == "GET" else "form", None, auth
+        if k == 9:
+            token = r.choice(["gr_pwr_" + "a" * 43, "x", "%00" * 10, "%2e%2e", "a" * 3000])
+            method = r.choice(["GET", "POST"])
+            params = [("password", self.value("new-password-1")), ("confirm", self.value("new-password-1")),
+                      ("csrf", self.value(""))] if method == "POST" else []
+            return "/password-reset/{token}", method, "/password-reset/" + token, params, \
+                "query" if method == "GET" else "form", None, auth
+        if k == 10:
+            params = [("code", self.value(r.choice(["123456", "abcd-efgh-ijkl-mnop", "1" * 100]))),
+                      ("csrf", self.value("")), ("return_to", self.value("/account"))]
+            return "/login/code", "POST", "/login/code", params, "form", None, auth
+        if k == 11:
+            return "/account/security", "GET", "/account/security", [], "query", None, auth
         return "/login", "POST", "/login", [("email", self.value(s.email)), ("password", self.value("x"))], "form", None, auth
 
     def api_base(self):
