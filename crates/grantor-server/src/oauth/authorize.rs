@@ -15,9 +15,9 @@ use crate::web::{consent, csrf, see_other, session};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use grantor_core::OAuthError;
 use grantor_core::authorize::{AuthorizeError, Step};
 use grantor_core::params::Params;
-use grantor_core::{Clock, OAuthError};
 
 /// The parameter that carries the mark of a pushed request.
 const PUSHED_MARK: &str = "grantor_pushed";
