@@ -18,6 +18,7 @@ both_backends!(
     expired_and_other_apps_request_uris_are_refused,
     bad_pushes_are_json_errors,
     the_installation_can_require_pushed_requests,
+    pushed_requests_are_stored_hashed_and_purged,
 );
 
 const PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
@@ -345,4 +346,55 @@ async fn the_installation_can_require_pushed_requests(backend: Backend) {
         .get(&authorize_url(web, WEB_REDIRECT, "scope=openid"))
         .await;
     assert_error_page(&page, "pushed authorization requests");
+}
+
+/// The stored rows: `(request_uri_hash, params)`.
+async fn stored(srv: &TestServer) -> Vec<(String, String)> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&grantor_store::pool::database_url(&srv.db.url).1)
+        .await
+        .unwrap();
+    let rows = sqlx::query_as("SELECT request_uri_hash, params FROM pushed_requests")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows
+}
+
+async fn pushed_requests_are_stored_hashed_and_purged(backend: Backend) {
+    let (srv, clock, seed) = spawn(backend, false).await;
+    let (id, secret) = basic(&seed.web).unwrap();
+    let (status, _, body) = push(
+        &srv,
+        None,
+        &[
+            ("client_id", id),
+            ("client_secret", secret),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let uri = body["request_uri"].as_str().unwrap();
+    let random = uri.strip_prefix(PREFIX).unwrap();
+    let rows = stored(&srv).await;
+    assert_eq!(rows.len(), 1);
+    let (hash, params) = &rows[0];
+    assert!(
+        !hash.contains(random),
+        "only a hash of the request_uri is kept"
+    );
+    assert!(
+        !params.contains(secret),
+        "the client secret is not kept: {params}"
+    );
+    assert!(params.contains("client_id="), "{params}");
+
+    let purge = async |at: i64| srv.state.store.purge_expired(at).await.unwrap();
+    purge(clock.now()).await;
+    assert_eq!(stored(&srv).await.len(), 1, "a live request stays");
+    purge(clock.now() + 61).await;
+    assert!(stored(&srv).await.is_empty(), "an expired one goes");
 }
