@@ -240,6 +240,17 @@ async fn bad_pushes_are_json_errors(backend: Backend) {
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
+    // The body cannot name another app than the one that authenticated.
+    let other = [
+        ("client_id", native),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    let (status, _, body) = push(&srv, basic(&seed.web), &other).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
     // A native app is refused what a native app is refused at /oauth2/authorize: no PKCE.
     let (status, _, body) = push(
         &srv,
