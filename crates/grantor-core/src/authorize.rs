@@ -249,7 +249,7 @@ pub struct Decision {
     pub scopes: ScopeSet,
 }
 
-impl<S: Storage> Provider<S> {
+impl<S: Registry> Provider<S> {
     /// Checks an authorization request. Errors about the client or redirect URI are pages;
     /// all later ones redirect to the app.
     pub async fn parse_authorization(
@@ -381,7 +381,9 @@ impl<S: Storage> Provider<S> {
             client,
         })
     }
+}
 
+impl<S: Storage> Provider<S> {
     fn redirect_error(&self, req: &AuthorizationRequest, error: OAuthError) -> AuthorizeError {
         let fragment = req.response_type == ResponseType::Token;
         let redirect = ErrorRedirect::new(

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     LoginRequired,
     ConsentRequired,
     InteractionRequired,
+    /// OIDC Core 3.1.2.6: request objects (`request`) are not supported.
+    RequestNotSupported,
 }
 
 impl ErrorCode {
@@ -55,6 +57,7 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod login;
 pub mod manage;
 pub mod model;
 pub mod oidc;
+pub mod par;
 pub mod params;
 pub mod password;
 pub mod pkce;

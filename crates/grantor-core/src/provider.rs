@@ -38,6 +38,8 @@ pub struct Settings {
     pub refresh_token_ttl: i64,
     /// How long a sign-in lasts, seconds.
     pub session_ttl: i64,
+    /// Refuse authorization requests that did not come through PAR (RFC 9126 5).
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Where the management API lives under the issuer.
@@ -130,7 +132,7 @@ pub const SUPPORTED_GRANTS: [GrantType; 7] = [
     GrantType::Implicit,
 ];
 
-impl<S: Storage> Provider<S> {
+impl<S: Registry> Provider<S> {
     /// Finds the client and verifies its credentials.
     pub async fn authenticate_client(
         &self,
@@ -143,7 +145,9 @@ impl<S: Storage> Provider<S> {
         client_auth::authenticate(&client.app, creds, self.clock.now())?;
         Ok(client)
     }
+}
 
+impl<S: Storage> Provider<S> {
     /// The token endpoint (RFC 6749 section 3.2): an API-token exchange, or an app's grant
     /// after authenticating the app. `peer` is the caller's address, for throttling password
     /// guesses.
@@ -687,6 +691,7 @@ mod tests {
             access_token_ttl: 900,
             refresh_token_ttl: 3600,
             session_ttl: 3600,
+            require_pushed_authorization_requests: false,
         };
         let own = settings.management_api();
         assert!(settings.is_management_api(&own));

@@ -78,6 +78,7 @@ impl World {
                 access_token_ttl: 300,
                 refresh_token_ttl: 3600,
                 session_ttl: 3600,
+                require_pushed_authorization_requests: false,
             },
             clock: clock.clone(),
             keys,

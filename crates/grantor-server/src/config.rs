@@ -28,6 +28,9 @@ pub struct Config {
     pub refresh_token_ttl: i64,
     /// How long a sign-in at the login page lasts, in seconds.
     pub session_ttl: i64,
+    /// Refuse authorization requests that did not come through `POST /oauth2/par`
+    /// (RFC 9126 5), for every app.
+    pub require_pushed_authorization_requests: bool,
     /// How often each node checks for configuration changes, in milliseconds.
     pub poll_interval_ms: u64,
     /// Seconds a new signing key is published before it signs.
@@ -67,6 +70,7 @@ impl Default for Config {
             access_token_ttl: 900,
             refresh_token_ttl: 30 * 24 * 3600,
             session_ttl: 12 * 3600,
+            require_pushed_authorization_requests: false,
             poll_interval_ms: 250,
             key_rotation_overlap: RotationPolicy::default().overlap,
             key_retire_after: RotationPolicy::default().retire_after,
@@ -132,6 +136,7 @@ impl Config {
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
             session_ttl: self.session_ttl,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
         })
     }
 

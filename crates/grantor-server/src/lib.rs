@@ -154,6 +154,7 @@ impl Application {
         let discovery = Arc::new(oauth::discovery::Documents::new(
             &settings.issuer,
             &settings.management_api(),
+            settings.require_pushed_authorization_requests,
         ));
         let provider = Arc::new(Provider {
             store: store.clone(),

@@ -29,6 +29,7 @@ mod migrate;
 mod organizations;
 mod password_resets;
 pub mod pool;
+mod pushed_requests;
 mod registry;
 mod resource_servers;
 mod revocations;

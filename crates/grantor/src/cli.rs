@@ -51,6 +51,9 @@ pub struct ConfigArgs {
     /// How long a sign-in lasts, seconds [default: 43200]
     #[arg(long, global = true, env = "GRANTOR_SESSION_TTL")]
     pub session_ttl: Option<i64>,
+    /// Refuse authorization requests not pushed first to /oauth2/par (RFC 9126) [default: false]
+    #[arg(long = "require-par", global = true, env = "GRANTOR_REQUIRE_PAR")]
+    pub require_par: Option<bool>,
     /// How often each node checks for configuration changes, ms [default: 250]
     #[arg(long, global = true, env = "GRANTOR_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,

@@ -43,6 +43,8 @@ struct Tables {
     password_resets: Vec<PasswordReset>,
     /// Device authorizations by the hash of their device code.
     device_codes: HashMap<String, DeviceCodeRecord>,
+    /// Pushed authorization requests by the hash of their request_uri, with whether used.
+    pushed_requests: HashMap<String, (crate::store::PushedRequestRecord, bool)>,
     totp: HashMap<String, TotpRecord>,
     /// `(user_id, code_hash, used_at)`.
     recovery_codes: Vec<(String, String, Option<i64>)>,
@@ -1031,6 +1033,44 @@ impl DeviceCodeStore for MemoryStore {
         }
         c.consumed = true;
         Ok(SingleUse::Fresh(c.clone()))
+    }
+}
+
+impl crate::store::PushedRequestStore for MemoryStore {
+    async fn insert_pushed_request(
+        &self,
+        request: &crate::store::PushedRequestRecord,
+        max_live: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let live = t
+            .pushed_requests
+            .values()
+            .filter(|(r, used)| !used && r.client_id == request.client_id && r.expires_at > now)
+            .count();
+        if i64::try_from(live).unwrap_or(i64::MAX) >= max_live {
+            return Ok(false);
+        }
+        t.pushed_requests
+            .insert(request.request_uri_hash.clone(), (request.clone(), false));
+        Ok(true)
+    }
+
+    async fn consume_pushed_request(
+        &self,
+        request_uri_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<crate::store::PushedRequestRecord>> {
+        let mut t = self.tables();
+        match t.pushed_requests.get_mut(request_uri_hash) {
+            Some((r, used)) if !*used && r.client_id == client_id && r.expires_at > now => {
+                *used = true;
+                Ok(Some(r.clone()))
+            }
+            _ => Ok(None),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod members;
 pub(crate) mod memory;
 mod organizations;
 mod password_resets;
+mod pushed_requests;
 mod registry;
 mod resource_servers;
 mod revocations;
@@ -42,6 +43,7 @@ pub use keys::{KeyState, KeyStore, StoredKey};
 pub use members::{MemberStore, MembershipChange};
 pub use organizations::OrganizationStore;
 pub use password_resets::{PasswordReset, PasswordResetStore};
+pub use pushed_requests::{PushedRequestRecord, PushedRequestStore};
 pub use registry::{Client, OrgResources, Registry};
 pub use resource_servers::ResourceServerStore;
 pub use revocations::RevocationStore;
@@ -80,6 +82,7 @@ pub trait Storage:
     + GrantStore
     + ConsentStore
     + DeviceCodeStore
+    + PushedRequestStore
     + SessionStore
     + ThrottleStore
     + KeyStore
@@ -104,6 +107,7 @@ impl<T> Storage for T where
         + GrantStore
         + ConsentStore
         + DeviceCodeStore
+        + PushedRequestStore
         + SessionStore
         + ThrottleStore
         + KeyStore

@@ -1,35 +1,123 @@
 //! `GET|POST /oauth2/authorize`: sign-in when needed, approval when needed, then the
 //! redirect back to the app.
+//!
+//! A request that names a `request_uri` (RFC 9126 4) is replaced by the parameters its app
+//! pushed to `/oauth2/par`. Once expanded, the request travels on through the sign-in page's
+//! `return_to` and the approval form like any other, carrying a mark (an HMAC of its
+//! parameters, with an expiry, under the server's form key) that says it was pushed: the
+//! installation's "require PAR" rule, checked only here at the entry, then lets it back in,
+//! and a browser cannot make a mark for parameters of its own.
 
 use crate::AppState;
 use crate::error::AuthorizeReply;
 use crate::input::AuthorizeParams;
-use crate::web::{consent, see_other, session};
+use crate::web::{consent, csrf, see_other, session};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use grantor_core::authorize::Step;
+use grantor_core::OAuthError;
+use grantor_core::authorize::{AuthorizeError, Step};
+use grantor_core::params::Params;
+
+/// The parameter that carries the mark of a pushed request.
+const PUSHED_MARK: &str = "grantor_pushed";
+/// Seconds a pushed request, once expanded, may take to come back from the sign-in page.
+const PUSHED_MARK_TTL: i64 = 3600;
+
+/// What the mark signs: the expiry and every parameter but the mark, in order.
+fn mark_binding(pairs: &[(String, String)], expires_at: i64) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs.iter().filter(|(n, _)| n != PUSHED_MARK) {
+        ser.append_pair(name, value);
+    }
+    // The prefix keeps these apart from the session-bound form tokens under the same key.
+    format!("pushed-request:{expires_at}:{}", ser.finish())
+}
+
+/// `pairs` (without any old mark) with a fresh mark.
+fn marked(state: &AppState, pairs: &[(String, String)]) -> Vec<(String, String)> {
+    let expires_at = state.provider.clock.now() + PUSHED_MARK_TTL;
+    let token = csrf::token(&state.csrf_key, &mark_binding(pairs, expires_at));
+    let mut out: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(n, _)| n != PUSHED_MARK)
+        .cloned()
+        .collect();
+    out.push((PUSHED_MARK.into(), format!("{expires_at}.{token}")));
+    out
+}
+
+/// Whether `pairs` carry a good, unexpired mark for exactly these parameters.
+fn is_marked(state: &AppState, pairs: &[(String, String)]) -> bool {
+    let Some((_, mark)) = pairs.iter().find(|(n, _)| n == PUSHED_MARK) else {
+        return false;
+    };
+    let Some((expires_at, token)) = mark.split_once('.') else {
+        return false;
+    };
+    let Ok(expires_at) = expires_at.parse::<i64>() else {
+        return false;
+    };
+    expires_at > state.provider.clock.now()
+        && csrf::verify(
+            &state.csrf_key,
+            &mark_binding(pairs, expires_at),
+            Some(token),
+        )
+}
 
 /// Sends the browser to the sign-in page, to come back to this authorization request
-/// afterwards, minus `prompt=login` so coming back does not ask again.
-pub fn sign_in_then(pairs: &[(String, String)]) -> Response {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in pairs {
+/// afterwards, minus `prompt=login` so coming back does not ask again. A pushed request's
+/// mark is made again for what changed.
+pub fn sign_in_then(state: &AppState, pairs: &[(String, String)]) -> Response {
+    let pushed = is_marked(state, pairs);
+    let mut kept: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs.iter().filter(|(n, _)| n != PUSHED_MARK) {
         if name == "prompt" {
             let rest: Vec<&str> = value
                 .split(' ')
                 .filter(|p| *p != "login" && !p.is_empty())
                 .collect();
             if !rest.is_empty() {
-                ser.append_pair(name, &rest.join(" "));
+                kept.push((name.clone(), rest.join(" ")));
             }
         } else {
-            ser.append_pair(name, value);
+            kept.push((name.clone(), value.clone()));
         }
     }
-    let return_to = format!("/oauth2/authorize?{}", ser.finish());
+    if pushed {
+        kept = marked(state, &kept);
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&kept)
+        .finish();
+    let return_to = format!("/oauth2/authorize?{query}");
     let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     see_other(&format!("/login?return_to={encoded}"))
+}
+
+/// The request to work on, and whether it was pushed: a `request_uri`'s stored parameters
+/// (used up here), or the parameters given. The "require PAR" rule is checked here.
+async fn entry(state: &AppState, params: Params) -> Result<(Params, bool), AuthorizeError> {
+    if let Some(request_uri) = params.get("request_uri") {
+        // RFC 9126 4: every other parameter but client_id is ignored.
+        let client_id = params.require("client_id").map_err(AuthorizeError::Page)?;
+        let pushed = state
+            .provider
+            .take_pushed_authorization(client_id, request_uri)
+            .await?;
+        return Ok((pushed, true));
+    }
+    if is_marked(state, params.pairs()) {
+        return Ok((params, true));
+    }
+    if state.provider.requires_pushed_requests() {
+        return Err(AuthorizeError::Page(OAuthError::invalid_request(
+            "this server accepts only pushed authorization requests (RFC 9126): \
+             the app must push the request to /oauth2/par first",
+        )));
+    }
+    Ok((params, false))
 }
 
 pub async fn authorize(
@@ -37,10 +125,18 @@ pub async fn authorize(
     headers: HeaderMap,
     AuthorizeParams(params): AuthorizeParams,
 ) -> Response {
-    let pairs = params.pairs();
+    let (params, pushed) = match entry(&state, params).await {
+        Ok(entered) => entered,
+        Err(error) => return AuthorizeReply(error).into_response(),
+    };
     let req = match state.provider.parse_authorization(&params).await {
         Ok(req) => req,
         Err(error) => return AuthorizeReply(error).into_response(),
+    };
+    let pairs = if pushed {
+        marked(&state, params.pairs())
+    } else {
+        params.pairs().to_vec()
     };
     let current = session::current(&state, &headers).await;
     match state
@@ -49,15 +145,15 @@ pub async fn authorize(
         .await
     {
         Ok(Step::Respond(location)) => see_other(&location),
-        Ok(Step::Login) => sign_in_then(pairs),
+        Ok(Step::Login) => sign_in_then(&state, &pairs),
         Ok(Step::Consent(prompt)) => match current {
             Some(current) => {
                 let request = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
+                    .extend_pairs(&pairs)
                     .finish();
                 consent::show(&state, &current, prompt, request).await
             }
-            None => sign_in_then(pairs),
+            None => sign_in_then(&state, &pairs),
         },
         Err(error) => AuthorizeReply(error).into_response(),
     }

@@ -17,7 +17,7 @@ pub struct Documents {
 }
 
 impl Documents {
-    pub fn new(issuer: &str, management_api: &str) -> Self {
+    pub fn new(issuer: &str, management_api: &str, require_par: bool) -> Self {
         let url = |path: &str| format!("{issuer}{path}");
         let scopes: Vec<&str> = OIDC_SCOPES
             .iter()
@@ -35,6 +35,8 @@ impl Documents {
             "authorization_endpoint": url("/oauth2/authorize"),
             "token_endpoint": url("/oauth2/token"),
             "device_authorization_endpoint": url("/oauth2/device_authorization"),
+            "pushed_authorization_request_endpoint": url("/oauth2/par"),
+            "require_pushed_authorization_requests": require_par,
             "jwks_uri": url("/oauth2/jwks"),
             "introspection_endpoint": url("/oauth2/introspect"),
             "revocation_endpoint": url("/oauth2/revoke"),

@@ -4,6 +4,7 @@ pub(crate) mod authorize;
 mod device;
 pub mod discovery;
 mod introspection;
+mod par;
 mod token;
 mod userinfo;
 
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
             get(authorize::authorize).post(authorize::authorize),
         )
         .route("/oauth2/token", post(token::token))
+        .route("/oauth2/par", post(par::push))
         .route(
             "/oauth2/device_authorization",
             post(device::device_authorization),

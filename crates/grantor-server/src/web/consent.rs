@@ -46,7 +46,7 @@ pub async fn submit(
         Err(e) => return crate::error::refused_page(e),
     };
     let Some(current) = session::current(&state, &headers).await else {
-        return sign_in_then(params.pairs());
+        return sign_in_then(&state, params.pairs());
     };
     if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
         return PageError::FormExpired(
@@ -67,7 +67,7 @@ pub async fn submit(
     match result {
         Ok(Step::Respond(location)) => see_other(&location),
         // The sign-in grew older than max_age allows while the page was open.
-        Ok(_) => sign_in_then(params.pairs()),
+        Ok(_) => sign_in_then(&state, params.pairs()),
         Err(e) => AuthorizeReply(e).into_response(),
     }
 }

@@ -31,6 +31,7 @@ mod logout;
 mod mail;
 mod multinode;
 mod ops;
+mod par;
 mod password_reset;
 mod passwords;
 mod refresh;
