@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 15] = [
+const MIGRATIONS: [(i64, &str, &str); 16] = [
     (
         1,
         "foundation",
@@ -73,6 +73,11 @@ const MIGRATIONS: [(i64, &str, &str); 15] = [
         include_str!("../migrations/0014_device_codes.sql"),
     ),
     (15, "totp", include_str!("../migrations/0015_totp.sql")),
+    (
+        17,
+        "session_details",
+        include_str!("../migrations/0017_session_details.sql"),
+    ),
 ];
 
 /// Arbitrary but fixed: the advisory lock all Grantor nodes take while migrating.
