@@ -61,11 +61,13 @@ impl SessionStore for Store {
     }
 
     async fn session(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE id_hash = $1"))
-            .bind(id_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE id_hash = $1"
+        ))
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
         row.as_ref().map(record).transpose()
     }
 

@@ -34,10 +34,11 @@ pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use members::{member_fields, role_field};
 pub use password_resets::{PASSWORD_RESET_TTL, ResetRequestError, ResetView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
-pub use sessions::{
-    LAST_SEEN_EVERY, SESSIONS_LISTED, SessionView, USER_AGENT_MAX, clean_user_agent, describe_browser,
-};
 pub use second_factors::{CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment};
+pub use sessions::{
+    LAST_SEEN_EVERY, SESSIONS_LISTED, SessionView, USER_AGENT_MAX, clean_user_agent,
+    describe_browser,
+};
 
 pub struct Manager<S> {
     store: S,

@@ -241,7 +241,10 @@ mod tests {
             ok(w.manager.end_session(&me, handle, "here").await);
         }
         assert_eq!(w.store.sessions_of(&w.owner.id), ["owner's"]);
-        assert_eq!(w.store.sessions_of(&w.member.id), ["laptop", "phone", "here"]);
+        assert_eq!(
+            w.store.sessions_of(&w.member.id),
+            ["laptop", "phone", "here"]
+        );
         // Nothing ended, so nothing is recorded.
         assert_eq!(w.store.audit_trail().len(), before);
     }

@@ -977,9 +977,7 @@ impl SessionStore for MemoryStore {
         let mut t = self.tables();
         let before = t.sessions.len();
         t.sessions.retain(|s| {
-            s.user_id != user_id
-                || s.id_hash == keep
-                || handle.is_some_and(|h| s.handle != h)
+            s.user_id != user_id || s.id_hash == keep || handle.is_some_and(|h| s.handle != h)
         });
         let ended = (before - t.sessions.len()) as u64;
         if ended > 0 {

@@ -35,7 +35,11 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
     fn delete_session(&self, id_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Notes that the session was used at `now`.
-    fn touch_session(&self, id_hash: &str, now: i64) -> impl Future<Output = StoreResult<()>> + Send;
+    fn touch_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// `user_id`'s sessions still live at `now`, the newest first, at most `limit`.
     fn sessions_of_user(
         &self,

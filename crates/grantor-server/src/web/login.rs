@@ -149,8 +149,10 @@ pub async fn submit(
         .await;
     let (status, message, retry_after) = match checked {
         Ok(user) => {
-            return super::second_step::after_password(&state, &headers, address, &user.id, &return_to)
-                .await;
+            return super::second_step::after_password(
+                &state, &headers, address, &user.id, &return_to,
+            )
+            .await;
         }
         Err(LoginError::Invalid) => (
             StatusCode::UNAUTHORIZED,

@@ -173,7 +173,8 @@ pub async fn submit(
     let (status, message, retry_after) = match checked {
         Ok(_) => {
             let method = SignInMethod::PasswordAndTotp;
-            let mut response = signed_in(&state, &headers, address, &user_id, method, &return_to).await;
+            let mut response =
+                signed_in(&state, &headers, address, &user_id, method, &return_to).await;
             response.headers_mut().append(
                 header::SET_COOKIE,
                 session::set_cookie(&state, Cookie::Pending, "", 0),

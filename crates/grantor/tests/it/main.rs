@@ -35,6 +35,7 @@ mod password_reset;
 mod passwords;
 mod refresh;
 mod resource;
+mod sessions;
 mod sign_in;
 mod tenants;
 mod throttling;
