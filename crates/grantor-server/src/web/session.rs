@@ -85,10 +85,10 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
         return None;
     }
     // Read on every request, written at most once a minute.
-    if now - record.last_seen_at >= LAST_SEEN_EVERY {
-        if let Err(e) = state.store.touch_session(&id_hash, now).await {
-            tracing::warn!(error = %e, "noting when a session was last seen failed");
-        }
+    if now - record.last_seen_at >= LAST_SEEN_EVERY
+        && let Err(e) = state.store.touch_session(&id_hash, now).await
+    {
+        tracing::warn!(error = %e, "noting when a session was last seen failed");
     }
     Some(Current {
         user: SignedIn {
