@@ -439,6 +439,7 @@ pub enum AuditAction {
     UserSetPassword,
     UserRequestPasswordReset,
     UserResetPassword,
+    UserEndSession,
     UserEnrolTotp,
     UserRemoveTotp,
     UserRegenerateRecoveryCodes,
@@ -467,7 +468,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 31] = [
+    const CHANGES: [Self; 32] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
@@ -476,6 +477,7 @@ impl AuditAction {
         Self::UserSetPassword,
         Self::UserRequestPasswordReset,
         Self::UserResetPassword,
+        Self::UserEndSession,
         Self::UserEnrolTotp,
         Self::UserRemoveTotp,
         Self::UserRegenerateRecoveryCodes,
@@ -511,6 +513,7 @@ impl AuditAction {
             Self::UserSetPassword => "user.set_password",
             Self::UserRequestPasswordReset => "user.request_password_reset",
             Self::UserResetPassword => "user.reset_password",
+            Self::UserEndSession => "user.end_session",
             Self::UserEnrolTotp => "user.enrol_totp",
             Self::UserRemoveTotp => "user.remove_totp",
             Self::UserRegenerateRecoveryCodes => "user.regenerate_recovery_codes",

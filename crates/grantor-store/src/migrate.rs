@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 16] = [
+const MIGRATIONS: [(i64, &str, &str); 17] = [
     (
         1,
         "foundation",
@@ -77,6 +77,11 @@ const MIGRATIONS: [(i64, &str, &str); 16] = [
         16,
         "pushed_requests",
         include_str!("../migrations/0016_pushed_requests.sql"),
+    ),
+    (
+        17,
+        "session_details",
+        include_str!("../migrations/0017_session_details.sql"),
     ),
 ];
 

@@ -13,6 +13,7 @@ mod password_resets;
 mod passwords;
 mod resource_servers;
 mod second_factors;
+mod sessions;
 mod users;
 
 use crate::model::{
@@ -34,6 +35,10 @@ pub use members::{member_fields, role_field};
 pub use password_resets::{PASSWORD_RESET_TTL, ResetRequestError, ResetView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
 pub use second_factors::{CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment};
+pub use sessions::{
+    LAST_SEEN_EVERY, SESSIONS_LISTED, SessionView, USER_AGENT_MAX, clean_user_agent,
+    describe_browser,
+};
 
 pub struct Manager<S> {
     store: S,

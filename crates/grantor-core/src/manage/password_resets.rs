@@ -258,6 +258,10 @@ mod tests {
                 auth_time: now,
                 method: Default::default(),
                 expires_at: now + 60,
+                handle: format!("ses_{id}"),
+                user_agent: String::new(),
+                address: String::new(),
+                last_seen_at: 0,
             };
             ok(w.store.create_session(&s).await);
         }

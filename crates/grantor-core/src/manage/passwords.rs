@@ -129,6 +129,10 @@ mod tests {
             auth_time: now,
             method: Default::default(),
             expires_at: now + 3600,
+            handle: format!("ses_{id}"),
+            user_agent: String::new(),
+            address: String::new(),
+            last_seen_at: 0,
         };
         ok(w.store.create_session(&record).await);
     }

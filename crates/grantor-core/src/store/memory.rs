@@ -942,6 +942,51 @@ impl SessionStore for MemoryStore {
         self.tables().sessions.retain(|s| s.id_hash != id_hash);
         Ok(())
     }
+
+    async fn touch_session(&self, id_hash: &str, now: i64) -> StoreResult<()> {
+        let mut t = self.tables();
+        if let Some(s) = t.sessions.iter_mut().find(|s| s.id_hash == id_hash) {
+            s.last_seen_at = now;
+        }
+        Ok(())
+    }
+
+    async fn sessions_of_user(
+        &self,
+        user_id: &str,
+        now: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let t = self.tables();
+        let mut live: Vec<SessionRecord> = t
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == user_id && s.expires_at > now)
+            .cloned()
+            .collect();
+        live.sort_by(|a, b| b.auth_time.cmp(&a.auth_time).then(b.handle.cmp(&a.handle)));
+        live.truncate(limit as usize);
+        Ok(live)
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        handle: Option<&str>,
+        keep: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<u64> {
+        let mut t = self.tables();
+        let before = t.sessions.len();
+        t.sessions.retain(|s| {
+            s.user_id != user_id || s.id_hash == keep || handle.is_some_and(|h| s.handle != h)
+        });
+        let ended = (before - t.sessions.len()) as u64;
+        if ended > 0 {
+            t.audit.push(audit.clone());
+        }
+        Ok(ended)
+    }
 }
 
 impl DeviceCodeStore for MemoryStore {

@@ -11,6 +11,17 @@ pub struct SessionRecord {
     pub auth_time: i64,
     pub method: crate::model::SignInMethod,
     pub expires_at: i64,
+    /// What names the session in the user's list and in forms: not the hash, which CSRF
+    /// tokens bind to, and never the cookie.
+    pub handle: String,
+    /// The browser's User-Agent, already bounded and stripped of control characters
+    /// ([`crate::manage::clean_user_agent`]).
+    pub user_agent: String,
+    /// The client address it signed in from.
+    pub address: String,
+    /// Updated at most once per [`crate::manage::LAST_SEEN_EVERY`], so busy pages do not
+    /// write on every request.
+    pub last_seen_at: i64,
 }
 
 pub trait SessionStore: Send + Sync {
@@ -23,6 +34,29 @@ pub trait SessionStore: Send + Sync {
         id_hash: &str,
     ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
     fn delete_session(&self, id_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Notes that the session was used at `now`.
+    fn touch_session(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// `user_id`'s sessions still live at `now`, the newest first, at most `limit`.
+    fn sessions_of_user(
+        &self,
+        user_id: &str,
+        now: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<SessionRecord>>> + Send;
+    /// Ends `user_id`'s session named `handle` (or, without one, all of their sessions) but
+    /// never the one whose hash is `keep`; records `audit` if any ended. A handle of another
+    /// user's session matches nothing. Returns how many ended.
+    fn end_sessions(
+        &self,
+        user_id: &str,
+        handle: Option<&str>,
+        keep: &str,
+        audit: &crate::model::AuditEvent,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }
 
 /// Failed sign-in attempts per throttle key (an account or an address).

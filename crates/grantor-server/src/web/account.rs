@@ -1,7 +1,8 @@
 //! `/account`: the user's organizations and the approvals they gave, which they can revoke,
-//! and their password, which they can change.
+//! their password, which they can change, and their sessions, which they can sign out.
 
-use super::pages::{AccountPage, ApprovalRow, PasswordForm};
+use super::console::view::when;
+use super::pages::{AccountPage, ApprovalRow, PasswordForm, SessionRow};
 use super::session::{self, Current};
 use super::{csrf, render, see_other};
 use crate::AppState;
@@ -28,7 +29,8 @@ pub async fn show(
         changed: query.get("password") == Some("changed"),
         ..PasswordForm::default()
     };
-    page(&state, &current, source, StatusCode::OK, form).await
+    let ended = query.get("ended").and_then(|n| n.parse().ok());
+    page(&state, &current, source, StatusCode::OK, form, ended).await
 }
 
 /// The account page, with the password form in the state `form`.
@@ -38,13 +40,16 @@ async fn page(
     source: IpAddr,
     status: StatusCode,
     password: PasswordForm,
+    ended: Option<u64>,
 ) -> Response {
-    let (user, memberships, consents) = match state
-        .manager
-        .account(&Caller::new(current.actor(), Some(source)))
-        .await
-    {
-        Ok(account) => account,
+    let caller = Caller::new(current.actor(), Some(source));
+    let loaded = async {
+        let account = state.manager.account(&caller).await?;
+        let sessions = state.manager.sessions(&caller, &current.id_hash).await?;
+        Ok::<_, ServiceError>((account, sessions))
+    };
+    let ((user, memberships, consents), sessions) = match loaded.await {
+        Ok(loaded) => loaded,
         Err(e) => {
             return PageError::Unavailable {
                 message: "Your account could not be loaded.",
@@ -70,6 +75,20 @@ async fn page(
         memberships,
         approvals,
         password,
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                user_agent: (s.browser != s.user_agent && !s.user_agent.is_empty())
+                    .then_some(s.user_agent),
+                handle: s.handle,
+                browser: s.browser,
+                address: s.address,
+                signed_in: when(s.signed_in_at),
+                last_seen: when(s.last_seen_at),
+                current: s.current,
+            })
+            .collect(),
+        ended,
     };
     render(status, &page)
 }
@@ -142,6 +161,7 @@ pub async fn change_password(
             source,
             StatusCode::UNPROCESSABLE_ENTITY,
             refused,
+            None,
         )
         .await;
     }
@@ -169,5 +189,55 @@ pub async fn change_password(
         }
         Err(e) => return PageError::Console(e).into_response(),
     };
-    page(&state, &current, source, status, refused).await
+    page(&state, &current, source, status, refused, None).await
+}
+
+/// Signs out one of the user's other sessions, named by its handle. A handle that is not one
+/// of theirs ends nothing and gets the same answer.
+pub async fn end_session(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let Some(current) = session::current(&state, &headers).await else {
+        return see_other("/login?return_to=%2Faccount");
+    };
+    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
+        return PageError::FormExpired("Reload the page and try again.").into_response();
+    }
+    let handle = form.get("session").unwrap_or_default();
+    let caller = Caller::new(current.actor(), Some(source));
+    match state
+        .manager
+        .end_session(&caller, handle, &current.id_hash)
+        .await
+    {
+        Ok(()) => see_other("/account#sessions-heading"),
+        Err(e) => PageError::Console(e).into_response(),
+    }
+}
+
+/// Signs out every session of the user but this one.
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let Some(current) = session::current(&state, &headers).await else {
+        return see_other("/login?return_to=%2Faccount");
+    };
+    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
+        return PageError::FormExpired("Reload the page and try again.").into_response();
+    }
+    let caller = Caller::new(current.actor(), Some(source));
+    match state
+        .manager
+        .end_other_sessions(&caller, &current.id_hash)
+        .await
+    {
+        Ok(ended) => see_other(&format!("/account?ended={ended}#sessions-heading")),
+        Err(e) => PageError::Console(e).into_response(),
+    }
 }

@@ -149,8 +149,10 @@ pub async fn submit(
         .await;
     let (status, message, retry_after) = match checked {
         Ok(user) => {
-            return super::second_step::after_password(&state, &headers, &user.id, &return_to)
-                .await;
+            return super::second_step::after_password(
+                &state, &headers, address, &user.id, &return_to,
+            )
+            .await;
         }
         Err(LoginError::Invalid) => (
             StatusCode::UNAUTHORIZED,
@@ -205,11 +207,12 @@ pub async fn submit(
 pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
+    address: std::net::IpAddr,
     user_id: &str,
     method: SignInMethod,
     return_to: &str,
 ) -> Response {
-    match session::renew(state, headers, user_id, method).await {
+    match session::renew(state, headers, address, user_id, method).await {
         Ok(cookie) => {
             let mut response = see_other(return_to);
             response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -48,6 +48,11 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::show))
         .route("/account/approvals/revoke", post(account::revoke))
         .route("/account/password", post(account::change_password))
+        .route("/account/sessions/end", post(account::end_session))
+        .route(
+            "/account/sessions/end-others",
+            post(account::end_other_sessions),
+        )
         .route("/account/security", get(security::show))
         .route("/account/security/totp", post(security::confirm))
         .route("/account/security/totp/remove", post(security::remove))

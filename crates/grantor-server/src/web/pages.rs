@@ -105,6 +105,21 @@ pub struct AccountPage {
     pub memberships: Vec<Membership>,
     pub approvals: Vec<ApprovalRow>,
     pub password: PasswordForm,
+    pub sessions: Vec<SessionRow>,
+    /// How many sessions the last "sign out" ended, to say so.
+    pub ended: Option<u64>,
+}
+
+/// One of the user's sessions at `/account`, its times already written out.
+pub struct SessionRow {
+    pub handle: String,
+    pub browser: String,
+    /// The User-Agent, shown under the summary when the summary is not the User-Agent itself.
+    pub user_agent: Option<String>,
+    pub address: String,
+    pub signed_in: String,
+    pub last_seen: String,
+    pub current: bool,
 }
 
 /// A pending authenticator set-up: its QR code (the modules of the `otpauth://` URI, as

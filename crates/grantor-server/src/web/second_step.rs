@@ -11,6 +11,7 @@ use super::pages::CodePage;
 use super::session::{self, Cookie};
 use super::{csrf, render, see_other};
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::input::{PageForm, PageQuery};
 use aws_lc_rs::hmac;
 use axum::extract::State;
@@ -69,13 +70,14 @@ fn back_to_login(return_to: &str) -> Response {
 pub(super) async fn after_password(
     state: &AppState,
     headers: &HeaderMap,
+    address: std::net::IpAddr,
     user_id: &str,
     return_to: &str,
 ) -> Response {
     match state.manager.has_second_factor(user_id).await {
         Ok(false) => {
             let method = SignInMethod::Password;
-            return signed_in(state, headers, user_id, method, return_to).await;
+            return signed_in(state, headers, address, user_id, method, return_to).await;
         }
         Ok(true) => {}
         Err(e) => {
@@ -134,6 +136,7 @@ pub async fn show(
 
 pub async fn submit(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Response {
@@ -170,7 +173,8 @@ pub async fn submit(
     let (status, message, retry_after) = match checked {
         Ok(_) => {
             let method = SignInMethod::PasswordAndTotp;
-            let mut response = signed_in(&state, &headers, &user_id, method, &return_to).await;
+            let mut response =
+                signed_in(&state, &headers, address, &user_id, method, &return_to).await;
             response.headers_mut().append(
                 header::SET_COOKIE,
                 session::set_cookie(&state, Cookie::Pending, "", 0),

@@ -4,9 +4,11 @@
 use crate::AppState;
 use axum::http::{HeaderMap, HeaderValue, header};
 use grantor_core::authorize::SignedIn;
+use grantor_core::manage::{LAST_SEEN_EVERY, clean_user_agent};
 use grantor_core::model::SignInMethod;
 use grantor_core::secret;
 use grantor_core::store::{SessionRecord, SessionStore};
+use std::net::IpAddr;
 
 /// Grantor's cookies. Whenever they are `Secure` (an https issuer) their names carry the
 /// `__Host-` prefix, so a browser takes them only from this host over https, never from a
@@ -78,7 +80,17 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
     let id = cookie(state, headers, Cookie::Session)?;
     let id_hash = secret::hash(id);
     let record = state.store.session(&id_hash).await.ok().flatten()?;
-    (record.expires_at > state.provider.clock.now()).then_some(Current {
+    let now = state.provider.clock.now();
+    if record.expires_at <= now {
+        return None;
+    }
+    // Read on every request, written at most once a minute.
+    if now - record.last_seen_at >= LAST_SEEN_EVERY
+        && let Err(e) = state.store.touch_session(&id_hash, now).await
+    {
+        tracing::warn!(error = %e, "noting when a session was last seen failed");
+    }
+    Some(Current {
         user: SignedIn {
             user_id: record.user_id,
             auth_time: record.auth_time,
@@ -95,13 +107,20 @@ pub async fn end(state: &AppState, current: &Current) {
     }
 }
 
-/// Starts a session for `user_id`; returns the `Set-Cookie` value.
+/// Starts a session for `user_id`, signed in from `address` with the browser `headers` name;
+/// returns the `Set-Cookie` value.
 pub async fn start(
     state: &AppState,
+    headers: &HeaderMap,
+    address: IpAddr,
     user_id: &str,
     method: SignInMethod,
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
     let id = secret::generate(secret::Kind::Session)?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .map(|v| clean_user_agent(&String::from_utf8_lossy(v.as_bytes())))
+        .unwrap_or_default();
     let now = state.provider.clock.now();
     let ttl = state.provider.settings.session_ttl;
     state
@@ -112,6 +131,10 @@ pub async fn start(
             auth_time: now,
             method,
             expires_at: now + ttl,
+            handle: secret::new_id("ses_")?,
+            user_agent,
+            address: address.to_string(),
+            last_seen_at: now,
         })
         .await?;
     Ok(set_cookie(state, Cookie::Session, &id, ttl))
@@ -122,11 +145,12 @@ pub async fn start(
 pub async fn renew(
     state: &AppState,
     headers: &HeaderMap,
+    address: IpAddr,
     user_id: &str,
     method: SignInMethod,
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
     if let Some(old) = current(state, headers).await {
         end(state, &old).await;
     }
-    start(state, user_id, method).await
+    start(state, headers, address, user_id, method).await
 }

@@ -83,6 +83,10 @@ async fn purge_passes(srv: &TestServer, clock: &ManualClock, user_id: &str) {
         auth_time: clock.now(),
         method: Default::default(),
         expires_at: clock.now(),
+        handle: String::from("ses_purge"),
+        user_agent: String::new(),
+        address: String::new(),
+        last_seen_at: 0,
     };
     srv.state.store.create_session(&expired).await.unwrap();
     clock.advance(60);

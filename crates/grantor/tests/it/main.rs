@@ -36,6 +36,7 @@ mod password_reset;
 mod passwords;
 mod refresh;
 mod resource;
+mod sessions;
 mod sign_in;
 mod tenants;
 mod throttling;

@@ -18,7 +18,7 @@ pub(super) mod forms;
 mod frame;
 mod members;
 mod resource_servers;
-mod view;
+pub(super) mod view;
 mod wizard;
 
 use crate::AppState;

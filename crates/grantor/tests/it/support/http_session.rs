@@ -74,6 +74,24 @@ impl HttpSession {
         }
     }
 
+    /// A browser that sends `headers` (a User-Agent, a forwarded-for address) on every request.
+    pub fn with_headers(base: &str, headers: &[(&'static str, &str)]) -> Self {
+        let mut default = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            default.insert(*name, value.parse().unwrap());
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(default)
+            .build()
+            .unwrap();
+        Self {
+            base: base.to_string(),
+            http,
+            cookies: BTreeMap::new(),
+        }
+    }
+
     /// Sends the following requests to another node behind the same issuer, keeping the
     /// cookies, as a load balancer might.
     pub fn switch_to(&mut self, base: &str) {
