@@ -416,17 +416,18 @@ async fn nodes_started_at_once_on_an_empty_database_migrate_once_and_share_keys(
     assert_eq!(active.len(), 2, "one active key per algorithm: {keys}");
     let (id, secret) = seed_server_app(url).await;
     let http = reqwest::Client::new();
-    // A token from any node verifies on every other at once: they sign with the same keys.
+    // A token from any node verifies on every other: they sign with the same keys. Within
+    // the one second every change takes to reach every node; one run in several under load
+    // saw a node refuse another's token for a moment right after a start at once.
     let basic = Some((id.as_str(), secret.as_str()));
     for issuing in &bases {
         let token = &OAuth::at(&http, issuing)
             .access_token(&id, &secret, &[])
             .await;
         for checking in &bases {
-            assert!(
-                OAuth::at(&http, checking).active(basic, token).await,
-                "{issuing} -> {checking}"
-            );
+            let what = format!("{checking} accepts a token of {issuing}");
+            let node = OAuth::at(&http, checking);
+            eventually(&what, Duration::from_secs(2), || node.active(basic, token)).await;
         }
     }
 }
