@@ -16,6 +16,9 @@ use grantor_core::ServiceError;
 use grantor_core::model::Caller;
 use std::net::IpAddr;
 
+/// Where a signed-out browser posting here is sent.
+const SIGN_IN: &str = "/login?return_to=%2Faccount";
+
 pub async fn show(
     State(state): State<AppState>,
     ClientAddress(source): ClientAddress,
@@ -100,12 +103,10 @@ pub async fn revoke(
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Response {
-    let Some(current) = session::current(&state, &headers).await else {
-        return see_other("/login?return_to=%2Faccount");
+    let current = match session::posting(&state, &headers, &form, SIGN_IN).await {
+        Ok(current) => current,
+        Err(answer) => return answer,
     };
-    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-        return PageError::FormExpired("Reload the page and try again.").into_response();
-    }
     let (Some(client_id), Some(org_id)) = (form.get("client_id"), form.get("org_id")) else {
         return PageError::BadRequest {
             title: "Bad request",
@@ -139,12 +140,10 @@ pub async fn change_password(
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Response {
-    let Some(current) = session::current(&state, &headers).await else {
-        return see_other("/login?return_to=%2Faccount");
+    let current = match session::posting(&state, &headers, &form, SIGN_IN).await {
+        Ok(current) => current,
+        Err(answer) => return answer,
     };
-    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-        return PageError::FormExpired("Reload the page and try again.").into_response();
-    }
     let given = |name| form.get(name).unwrap_or_default();
     let (old, new) = (given("current_password"), given("new_password"));
     let mut refused = PasswordForm::default();
@@ -200,12 +199,10 @@ pub async fn end_session(
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Response {
-    let Some(current) = session::current(&state, &headers).await else {
-        return see_other("/login?return_to=%2Faccount");
+    let current = match session::posting(&state, &headers, &form, SIGN_IN).await {
+        Ok(current) => current,
+        Err(answer) => return answer,
     };
-    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-        return PageError::FormExpired("Reload the page and try again.").into_response();
-    }
     let handle = form.get("session").unwrap_or_default();
     let caller = Caller::new(current.actor(), Some(source));
     match state
@@ -225,12 +222,10 @@ pub async fn end_other_sessions(
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Response {
-    let Some(current) = session::current(&state, &headers).await else {
-        return see_other("/login?return_to=%2Faccount");
+    let current = match session::posting(&state, &headers, &form, SIGN_IN).await {
+        Ok(current) => current,
+        Err(answer) => return answer,
     };
-    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-        return PageError::FormExpired("Reload the page and try again.").into_response();
-    }
     let caller = Caller::new(current.actor(), Some(source));
     match state
         .manager

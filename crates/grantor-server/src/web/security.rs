@@ -145,12 +145,7 @@ async fn posted<'a>(
     headers: &HeaderMap,
     form: &'a grantor_core::params::Params,
 ) -> Result<(Current, &'a str), Response> {
-    let Some(current) = session::current(state, headers).await else {
-        return Err(see_other(HERE));
-    };
-    if !csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
-        return Err(PageError::FormExpired("Reload the page and try again.").into_response());
-    }
+    let current = session::posting(state, headers, form, HERE).await?;
     Ok((current, form.get("code").unwrap_or_default().trim()))
 }
 

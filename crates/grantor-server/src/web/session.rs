@@ -76,6 +76,26 @@ impl Current {
     }
 }
 
+/// The session posting a form from the user's own pages, its CSRF token checked; otherwise
+/// the answer: a signed-out browser goes to `sign_in` (a sign-in URL returning here), an
+/// expired or forged token gets the form-expired page.
+pub async fn posting(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &grantor_core::params::Params,
+    sign_in: &str,
+) -> Result<Current, axum::response::Response> {
+    use axum::response::IntoResponse;
+    let Some(current) = current(state, headers).await else {
+        return Err(super::see_other(sign_in));
+    };
+    if !super::csrf::verify(&state.csrf_key, &current.id_hash, form.get("csrf")) {
+        let expired = crate::error::PageError::FormExpired("Reload the page and try again.");
+        return Err(expired.into_response());
+    }
+    Ok(current)
+}
+
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<Current> {
     let id = cookie(state, headers, Cookie::Session)?;
     let id_hash = secret::hash(id);
