@@ -31,6 +31,7 @@ mod password_resets;
 pub mod pool;
 mod pushed_requests;
 mod registry;
+mod replays;
 mod resource_servers;
 mod revocations;
 mod rows;

@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 17] = [
+const MIGRATIONS: [(i64, &str, &str); 18] = [
     (
         1,
         "foundation",
@@ -82,6 +82,11 @@ const MIGRATIONS: [(i64, &str, &str); 17] = [
         17,
         "session_details",
         include_str!("../migrations/0017_session_details.sql"),
+    ),
+    (
+        18,
+        "used_jtis",
+        include_str!("../migrations/0018_used_jtis.sql"),
     ),
 ];
 

@@ -66,13 +66,17 @@ impl fmt::Display for JoseError {
 
 impl std::error::Error for JoseError {}
 
-/// A public key in JWK form (RFC 7517), as published at the JWKS endpoint.
+/// A public key in JWK form (RFC 7517), as published at the JWKS endpoint. Keys that others
+/// publish (an app's keys, a DPoP proof's) may leave out `kid`, `alg` and `use`: they read as
+/// empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
+    #[serde(default)]
     pub kid: String,
+    #[serde(default)]
     pub alg: String,
-    #[serde(rename = "use")]
+    #[serde(rename = "use", default)]
     pub use_: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub crv: Option<String>,
@@ -221,6 +225,29 @@ impl SigningKey {
         }
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        self.finish(token)
+    }
+
+    /// Signs `claims` under a header of the caller's making (a client assertion's, a DPoP
+    /// proof's); the header's `alg` must be this key's.
+    pub fn sign_with_header<C: Serialize>(
+        &self,
+        header: &serde_json::Value,
+        claims: &C,
+    ) -> Result<String, JoseError> {
+        if header.get("alg").and_then(|a| a.as_str()) != Some(self.alg.as_str()) {
+            return Err(JoseError::UnsupportedAlg);
+        }
+        let header = serde_json::to_vec(header).map_err(|_| JoseError::Crypto)?;
+        let payload = serde_json::to_vec(claims).map_err(|_| JoseError::Crypto)?;
+        let mut token = b64(&header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        self.finish(token)
+    }
+
+    /// Appends the signature of `signing_input` (`header.payload`) to it.
+    fn finish(&self, mut token: String) -> Result<String, JoseError> {
         let rng = rand::SystemRandom::new();
         let sig = match &self.private {
             Private::Ec(key) => key
@@ -246,8 +273,9 @@ fn strip_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[first..]
 }
 
-/// RFC 7638 JWK thumbprint, base64url SHA-256 of the required members in lexical order.
-fn thumbprint(jwk: &Jwk) -> String {
+/// RFC 7638 JWK thumbprint, base64url SHA-256 of the required members in lexical order: what
+/// a DPoP-bound token's `cnf.jkt` names.
+pub fn thumbprint(jwk: &Jwk) -> String {
     let canonical = match jwk.kty.as_str() {
         "EC" => format!(
             r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
@@ -274,8 +302,17 @@ pub struct VerifyingKey {
 }
 
 impl VerifyingKey {
+    /// A key for the algorithm its JWK names.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
-        let alg: Alg = jwk.alg.parse()?;
+        Self::for_alg(jwk, jwk.alg.parse()?)
+    }
+
+    /// A key for `alg`, which a JWK without an `alg` of its own takes from the signature's
+    /// header; a JWK that names another algorithm is refused.
+    pub fn for_alg(jwk: &Jwk, alg: Alg) -> Result<Self, JoseError> {
+        if !jwk.alg.is_empty() && jwk.alg != alg.as_str() {
+            return Err(JoseError::UnsupportedAlg);
+        }
         let decode = |v: &Option<String>| {
             v.as_deref()
                 .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
@@ -321,6 +358,9 @@ pub struct Header {
     pub typ: Option<String>,
     #[serde(default)]
     pub kid: Option<String>,
+    /// The signer's public key, carried in the header (DPoP proofs, RFC 9449 4.2).
+    #[serde(default)]
+    pub jwk: Option<Jwk>,
 }
 
 /// Verifies a compact JWS and returns its header and payload bytes.
@@ -331,6 +371,18 @@ pub fn verify<'k>(
     token: &str,
     allowed: &[Alg],
     find_key: impl Fn(&str) -> Option<&'k VerifyingKey>,
+) -> Result<(Header, Vec<u8>), JoseError> {
+    verify_by(token, allowed, |header| {
+        header.kid.as_deref().and_then(&find_key)
+    })
+}
+
+/// Verifies a compact JWS with the key `find_key` picks from its header: by `kid`, or built
+/// from the header's own `jwk`. The same rule on `alg` holds.
+pub fn verify_by<K: std::borrow::Borrow<VerifyingKey>>(
+    token: &str,
+    allowed: &[Alg],
+    find_key: impl FnOnce(&Header) -> Option<K>,
 ) -> Result<(Header, Vec<u8>), JoseError> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
@@ -346,11 +398,8 @@ pub fn verify<'k>(
     if !allowed.contains(&alg) {
         return Err(JoseError::UnsupportedAlg);
     }
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(&find_key)
-        .ok_or(JoseError::UnknownKey)?;
+    let key = find_key(&header).ok_or(JoseError::UnknownKey)?;
+    let key = key.borrow();
     if key.alg != alg {
         return Err(JoseError::UnsupportedAlg);
     }
@@ -494,6 +543,28 @@ mod tests {
             verify(&token, &[Alg::RS256], |_| Some(&vk)).unwrap_err(),
             JoseError::UnsupportedAlg
         );
+    }
+
+    #[test]
+    fn a_key_carried_in_the_header_verifies_under_the_headers_algorithm() {
+        let (key, _) = SigningKey::generate(Alg::ES256).unwrap();
+        let mut public = key.jwk.clone();
+        (public.kid, public.alg, public.use_) = (String::new(), String::new(), String::new());
+        let header = serde_json::json!({"alg": "ES256", "typ": "dpop+jwt", "jwk": public});
+        let token = key
+            .sign_with_header(&header, &serde_json::json!({"jti": "1"}))
+            .unwrap();
+        let by_header = |h: &Header| {
+            let jwk = h.jwk.as_ref()?;
+            VerifyingKey::for_alg(jwk, h.alg.parse().ok()?).ok()
+        };
+        let (header, payload) = verify_by(&token, &[Alg::ES256], by_header).unwrap();
+        assert_eq!(header.jwk.map(|j| thumbprint(&j)), Some(key.kid.clone()));
+        assert_eq!(payload, br#"{"jti":"1"}"#);
+        // A JWK that names another algorithm than the header's is refused.
+        let mut rsa_named = key.jwk.clone();
+        rsa_named.alg = "RS256".into();
+        assert!(VerifyingKey::for_alg(&rsa_named, Alg::ES256).is_err());
     }
 
     #[test]

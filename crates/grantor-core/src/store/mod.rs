@@ -22,6 +22,7 @@ mod organizations;
 mod password_resets;
 mod pushed_requests;
 mod registry;
+mod replays;
 mod resource_servers;
 mod revocations;
 mod second_factors;
@@ -45,6 +46,7 @@ pub use organizations::OrganizationStore;
 pub use password_resets::{PasswordReset, PasswordResetStore};
 pub use pushed_requests::{PushedRequestRecord, PushedRequestStore};
 pub use registry::{Client, OrgResources, Registry};
+pub use replays::ReplayStore;
 pub use resource_servers::ResourceServerStore;
 pub use revocations::RevocationStore;
 pub use second_factors::{SecondFactorStore, TotpRecord};
@@ -83,6 +85,7 @@ pub trait Storage:
     + ConsentStore
     + DeviceCodeStore
     + PushedRequestStore
+    + ReplayStore
     + SessionStore
     + ThrottleStore
     + KeyStore
@@ -108,6 +111,7 @@ impl<T> Storage for T where
         + ConsentStore
         + DeviceCodeStore
         + PushedRequestStore
+        + ReplayStore
         + SessionStore
         + ThrottleStore
         + KeyStore
