@@ -20,6 +20,9 @@
 #     answers JSON (bench/sign's grantor-bench-floor), its /healthz and token endpoint loaded
 #     the same way, so the issuance ratio can be set against the least any server costs here;
 #   - API-token exchanges (RFC 8693) beside client_credentials;
+#   - device-code polling (RFC 8628): a native app polling one pending device code as fast as
+#     it can, each poll answered `slow_down` or `authorization_pending` (400): what a flood of
+#     impatient devices costs;
 #   - client_credentials tokens while a second load generator floods the password grant with
 #     sign-ins (each one an argon2 check), beside the same run without the flood;
 #   - refresh-token grants per second (bench/refresh.py: one rotating family per connection);
@@ -347,6 +350,11 @@ bench_backend() {
     api_token=$("${g[@]}" api-token create --org bench --user flood@bench.example --name bench \
         --scope read 2>>"$dir/seed.log")
     api_token=$(json_field token <<<"$api_token")
+    # For device-code polling: a native app with the device grant.
+    local device_app device_id
+    device_app=$("${g[@]}" app create --org bench --type native --name device --scope read \
+        --redirect-uri http://127.0.0.1/callback --allow-grant device_code 2>>"$dir/seed.log")
+    device_id=$(json_field client_id <<<"$device_app")
 
     log "[$backend] Starting the server (first start: generates the signing keys)"
     local port
@@ -371,11 +379,16 @@ bench_backend() {
         --data-urlencode "token=$token" "$base/oauth2/introspect") ||
         die "introspection failed: $introspection"
     [[ $(json_field active <<<"$introspection") == True ]] || die "introspection: $introspection"
+    local device_authorization device_code
+    device_authorization=$(curl -sS --fail-with-body -d "client_id=$device_id" -d scope=read \
+        "$base/oauth2/device_authorization") ||
+        die "device authorization failed: $device_authorization"
+    device_code=$(json_field device_code <<<"$device_authorization")
 
     local endpoint path body c
     local -a credentials
     local -a request
-    for endpoint in healthz token exchange introspect; do
+    for endpoint in healthz token exchange device introspect; do
         path=oauth2/$endpoint
         credentials=("${auth[@]}")
         request=("${form[@]}")
@@ -390,6 +403,11 @@ bench_backend() {
                 path=oauth2/token
                 credentials=()
                 body="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token=$api_token&subject_token_type=urn%3Agrantor%3Aparams%3Aoauth%3Atoken-type%3Aapi-token"
+                ;;
+            device) # polling a pending device code: no client secret (a native app)
+                path=oauth2/token
+                credentials=()
+                body="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=$device_code&client_id=$device_id"
                 ;;
             introspect) body="token=$token" ;; # base64url and dots need no form-encoding
         esac
@@ -589,7 +607,7 @@ for b in backends:
     servers[b] = json.load(open(os.path.join(out, b, "server.json")))
     for f in sorted(glob.glob(os.path.join(out, b, "run-*.json"))):
         runs.append(json.load(open(f)))
-order = {"healthz": -1, "token": 0, "exchange": 1, "introspect": 2}
+order = {"healthz": -1, "token": 0, "exchange": 1, "device": 2, "introspect": 3}
 runs.sort(key=lambda r: (backends.index(r["backend"]), order.get(r["endpoint"], 3), r["connections"]))
 
 print(f"{'backend':<9} {'ready ms (first start)':>22} {'ready ms (restart)':>18} {'idle RSS MiB':>13} {'peak RSS MiB':>13}")
@@ -603,7 +621,7 @@ head = (f"{'backend':<9} {'endpoint':<11} {'conns':>5} {'req/s':>8} {'200 %':>7}
 print(head)
 print("-" * len(head))
 for r in runs:
-    crypto = {"introspect": es_verify, "healthz": float("nan")}.get(r["endpoint"], es_sign)
+    crypto = {"introspect": es_verify, "healthz": float("nan"), "device": float("nan")}.get(r["endpoint"], es_sign)
     cpu = r["server_cpu_us_per_request"]
     ratio = cpu / crypto if cpu else float("nan")
     print(f"{r['backend']:<9} {r['endpoint']:<11} {r['connections']:>5} {r['requests_per_sec']:>8.0f} "

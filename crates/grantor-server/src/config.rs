@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
@@ -83,6 +83,39 @@ impl Default for Config {
             smtp_url: None,
             mail_from: None,
         }
+    }
+}
+
+/// By hand: the key-encryption key, and the passwords a database or mail URL may hold, never
+/// reach a log or a failed assertion's message.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |set: bool| if set { "<hidden>" } else { "<none>" };
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("issuer", &self.issuer)
+            .field("database_url", &without_password(&self.database_url))
+            .field(
+                "key_encryption_key",
+                &hidden(self.key_encryption_key.is_some()),
+            )
+            .field("key_encryption_key_file", &self.key_encryption_key_file)
+            .field("smtp_url", &self.smtp_url.as_deref().map(without_password))
+            .field("mail_from", &self.mail_from)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with its password, if any, replaced; what does not parse as a URL (a file path) is
+/// shown whole.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Only URLs that cannot have a password refuse this, and this one has one.
+            let _ = parsed.set_password(Some("hidden"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -233,4 +266,25 @@ fn write_private_file(path: &PathBuf, contents: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn debug_output_hides_keys_and_passwords() {
+        let config = Config {
+            database_url: "postgres://grantor:db-secret@db.internal/grantor".into(),
+            key_encryption_key: Some("a2V5LWVuY3J5cHRpb24ta2V5LXZhbHVlLTMyYnl0ZXM=".into()),
+            smtp_url: Some("smtps://mailer:mail-secret@smtp.example:465".into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        for secret in ["db-secret", "mail-secret", "a2V5LWVuY3J5cHRpb24"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("db.internal"), "{printed}");
+        assert!(printed.contains("smtp.example"), "{printed}");
+    }
 }
