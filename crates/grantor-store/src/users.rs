@@ -77,6 +77,15 @@ impl UserStore for Store {
             .execute(&mut *tx)
             .await
             .map_err(backend_error)?;
+        // Signed out everywhere, in the same transaction: a browser already signed in must not
+        // keep the console or the authorization endpoint.
+        if disabled_at.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+        }
         self.commit_change(tx, audit, &[Change::User(user_id.to_string())])
             .await
     }

@@ -23,6 +23,7 @@ pub trait UserStore: Send + Sync {
         keep_session: Option<&str>,
         audit: &AuditEvent,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Disabling also ends every session of the user, in the same transaction.
     fn set_user_disabled(
         &self,
         user_id: &str,

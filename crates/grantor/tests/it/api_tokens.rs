@@ -341,6 +341,10 @@ async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
     let created = create_with_cli(&srv, &seed, &["trades:read"]).await;
     let api_token = created["token"].as_str().unwrap();
     assert_eq!(srv.oauth().exchange_api_token(api_token, None).await.0, 200);
+    let mut browser = srv.http_session();
+    let page = browser.get("/login").await;
+    browser.sign_in(&page, &seed.email, PASSWORD).await;
+    assert_eq!(browser.get("/account").await.status, 200);
 
     let (ok, user, stderr) = cli(
         &srv.db.url,
@@ -351,7 +355,11 @@ async fn a_disabled_user_is_refused_everywhere_until_enabled(backend: Backend) {
     assert!(ok, "{stderr}");
     assert!(user["disabled_at"].is_i64(), "{user}");
 
-    // The API token, the refresh token and the password are all refused.
+    // The browser already signed in is signed out; the API token, the refresh token and the
+    // password are all refused.
+    let account = browser.get("/account").await;
+    assert_eq!(account.status, 303, "{}", account.body);
+    assert!(account.location.unwrap().starts_with("/login"));
     let (status, body) = srv.oauth().exchange_api_token(api_token, None).await;
     assert_eq!(
         (status, body["error"].as_str()),

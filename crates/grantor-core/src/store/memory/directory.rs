@@ -141,6 +141,9 @@ impl UserStore for MemoryStore {
         if let Some(user) = t.users.iter_mut().find(|u| u.id == user_id) {
             user.disabled_at = disabled_at;
         }
+        if disabled_at.is_some() {
+            t.sessions.retain(|s| s.user_id != user_id);
+        }
         t.audit.push(audit.clone());
         Ok(())
     }
