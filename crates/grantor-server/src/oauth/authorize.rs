@@ -9,6 +9,7 @@
 //! and a browser cannot make a mark for parameters of its own.
 
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::AuthorizeReply;
 use crate::input::AuthorizeParams;
 use crate::web::{consent, csrf, see_other, session};
@@ -120,15 +121,47 @@ async fn entry(state: &AppState, params: Params) -> Result<(Params, bool), Autho
     Ok((params, false))
 }
 
+/// A pending dynamic registration's first authorization request binds it to the
+/// organization of the `resource` it names, if that organization is open to registration
+/// (see `grantor_core::manage` registrations); for any other client_id nothing happens. Only
+/// a client_id no app has is looked up.
+async fn bind_pending_registration(
+    state: &AppState,
+    params: &Params,
+    address: std::net::IpAddr,
+) -> Result<(), AuthorizeError> {
+    let Some(client_id) = params.get("client_id") else {
+        return Ok(());
+    };
+    if !grantor_core::model::is_app_id(client_id)
+        || grantor_core::store::Registry::client(&state.store, client_id)
+            .await?
+            .is_some()
+    {
+        return Ok(());
+    }
+    let resources = grantor_core::grant::parse_resources(params);
+    state
+        .manager
+        .bind_registration(client_id, &resources, Some(address))
+        .await
+        .map(|_| ())
+        .map_err(AuthorizeError::Page)
+}
+
 pub async fn authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientAddress(address): ClientAddress,
     AuthorizeParams(params): AuthorizeParams,
 ) -> Response {
     let (params, pushed) = match entry(&state, params).await {
         Ok(entered) => entered,
         Err(error) => return AuthorizeReply(error).into_response(),
     };
+    if let Err(error) = bind_pending_registration(&state, &params, address).await {
+        return AuthorizeReply(error).into_response();
+    }
     let req = match state.provider.parse_authorization(&params).await {
         Ok(req) => req,
         Err(error) => return AuthorizeReply(error).into_response(),
