@@ -330,7 +330,7 @@ async fn bad_metadata_is_refused_naming_the_field(backend: Backend) {
         )
         .await
         .unwrap();
-    assert_eq!(apps.len(), 3, "bot, web and native only");
+    assert_eq!(apps.len(), 4, "bot, automation, web and native only");
 }
 
 async fn the_registration_token_reads_updates_and_deletes_its_own_registration_only(
