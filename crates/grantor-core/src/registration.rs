@@ -67,6 +67,10 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> OAuthError {
     )
 }
 
+fn invalid_field(field: &str, message: String) -> OAuthError {
+    invalid(field, message)
+}
+
 fn invalid_redirect(message: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRedirectUri, message)
 }
@@ -155,7 +159,7 @@ impl ClientMetadata {
         };
         let method = string(body, "token_endpoint_auth_method", 100)?;
         let auth_method = auth_method(method.as_deref(), anonymous)?;
-        let grant_types = strings(body, "grant_types", 10, 100, |f, m| invalid(f, m))?
+        let grant_types = strings(body, "grant_types", 10, 100, invalid_field)?
             .unwrap_or_else(|| vec!["authorization_code".into()]);
         let mut code = false;
         let mut client_credentials = false;
@@ -193,7 +197,7 @@ impl ClientMetadata {
                  (token_endpoint_auth_method none, authorization_code with PKCE) may register",
             ));
         }
-        let response_types = strings(body, "response_types", 5, 100, |f, m| invalid(f, m))?;
+        let response_types = strings(body, "response_types", 5, 100, invalid_field)?;
         match (&response_types, code) {
             (None, _) => {}
             (Some(types), true) if types.iter().all(|t| t == "code") => {}
