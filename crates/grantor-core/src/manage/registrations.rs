@@ -5,9 +5,11 @@
 //! organization it is for. An owner *opens registration* for their organization, naming the
 //! ceiling of scopes such apps may ask for. An anonymous registration (a native app only) is
 //! kept pending; the first authorization request of its client_id naming a `resource` of an
-//! organization with open registration *binds* it: an app of that organization is created
-//! with the registration as actor, its scopes limited to the ceiling, and the request goes
-//! on as for any native app there. A user still approves the scopes on the approval page.
+//! organization with open registration, made by a signed-in member of that organization,
+//! *binds* it: an app of that organization is created with the registration as actor, its
+//! scopes limited to the ceiling, and the request goes on as for any native app there. The
+//! user still approves the scopes on the approval page. No app lands in an organization
+//! without one of its members signing in to it.
 //!
 //! Bounds: anonymous registrations are throttled per client address and capped in total,
 //! pending ones lapse after a day and are purged, and each organization caps its
@@ -312,15 +314,25 @@ where
         Ok(Registered { information })
     }
 
+    /// Whether `client_id` is a registration waiting for its organization.
+    pub async fn is_pending_registration(&self, client_id: &str) -> Result<bool, OAuthError> {
+        Ok(self
+            .store
+            .registration(client_id, self.clock.now())
+            .await?
+            .is_some_and(|r| !r.bound))
+    }
+
     /// Binds the pending registration `client_id` to the organization owning the first of
-    /// `resources` whose organization is open to registration: creates its app there (the
-    /// registration acting, audited), scopes limited to the ceiling. `Ok(false)` when
-    /// `client_id` is no pending registration (already an app, unknown or expired): the
-    /// authorization request goes on as it would have.
+    /// `resources` whose organization is open to registration and has `user_id` (signed in)
+    /// as a member: creates its app there (the registration acting, audited), scopes limited
+    /// to the ceiling. `Ok(false)` when `client_id` is no pending registration (already an
+    /// app, unknown or expired): the authorization request goes on as it would have.
     pub async fn bind_registration(
         &self,
         client_id: &str,
         resources: &[String],
+        user_id: &str,
         source: Option<std::net::IpAddr>,
     ) -> Result<bool, OAuthError> {
         let now = self.clock.now();
@@ -341,7 +353,10 @@ where
             let Some(rs) = self.store.resource_server(resource).await? else {
                 continue;
             };
-            if let Some(ceiling) = self.store.registration_ceiling(&rs.org_id).await? {
+            let Some(ceiling) = self.store.registration_ceiling(&rs.org_id).await? else {
+                continue;
+            };
+            if self.store.membership(&rs.org_id, user_id).await?.is_some() {
                 target = Some((rs.org_id.clone(), ceiling));
                 break;
             }
@@ -349,7 +364,8 @@ where
         let Some((org_id, ceiling)) = target else {
             return Err(OAuthError::invalid_request(
                 "this app's registration waits for an organization: the authorization request \
-                 must name (as resource) an API of an organization that accepts registration",
+                 must name (as resource) an API of an organization that accepts registration \
+                 and that you belong to",
             ));
         };
         let mut allowed = ScopeSet::parse(&ceiling).unwrap_or_default();
@@ -647,18 +663,37 @@ mod tests {
         let reg = ok(w.manager.register_anonymously(None, &body).await).information;
         let id = reg.client_id.clone();
         assert!(ok(w.store.app(&id).await).is_none(), "pending, no app yet");
-        let no_resource = w.manager.bind_registration(&id, &[], None).await;
+        let no_resource = w
+            .manager
+            .bind_registration(&id, &[], &w.member.id, None)
+            .await;
         assert_eq!(no_resource.unwrap_err().code, ErrorCode::InvalidRequest);
+        let outsider = ok(w
+            .manager
+            .create_user(&Caller::operator(), "eve@other.test", None, None, false)
+            .await);
+        let stranger = w
+            .manager
+            .bind_registration(&id, &[API.into()], &outsider.id, None)
+            .await;
+        assert_eq!(
+            stranger.unwrap_err().code,
+            ErrorCode::InvalidRequest,
+            "only a member of the organization binds a registration to it"
+        );
         assert!(ok(w
             .manager
-            .bind_registration(&id, &[API.into()], None)
+            .bind_registration(&id, &[API.into()], &w.member.id, None)
             .await));
         let app = ok(w.store.app(&id).await).unwrap();
         assert_eq!(app.org_id, w.org.id);
         assert!(app.scopes.contains("orders:read") && app.scopes.contains("openid"));
         assert!(!app.scopes.contains("orders:write"), "beyond the ceiling");
         assert!(
-            !ok(w.manager.bind_registration(&id, &[API.into()], None).await),
+            !ok(w
+                .manager
+                .bind_registration(&id, &[API.into()], &w.member.id, None)
+                .await),
             "bound once"
         );
         let created = w
@@ -687,7 +722,9 @@ mod tests {
         .information;
         let token = reg.registration_access_token.clone().unwrap();
         let id = reg.client_id.clone();
-        ok(w.manager.bind_registration(&id, &[API.into()], None).await);
+        ok(w.manager
+            .bind_registration(&id, &[API.into()], &w.member.id, None)
+            .await);
         let read = ok(w.manager.read_registration(&id, &token).await);
         assert_eq!(read.grantor_org_id.as_deref(), Some(w.org.id.as_str()));
         let wider = w

@@ -489,11 +489,38 @@ async fn anonymous_registration_waits_for_an_organization_and_binds_on_first_aut
             ),
         )
     };
+    // Nobody signed in: the user signs in first (only a member of the organization binds a
+    // registration to it); then, without a resource, nothing can bind it: a page, no redirect.
     let mut session = srv.http_session();
     let page = session.get(&base("")).await;
+    assert!(
+        page.location.as_deref().unwrap().starts_with("/login"),
+        "{}",
+        page.status
+    );
+    let page = session.follow(page).await;
+    let page = session.sign_in(&page, &seed.email, PASSWORD).await;
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.location.is_none());
     assert!(page.body.contains("resource"), "{}", page.body);
+
+    // Someone of another organization cannot bind it to this one.
+    let other = srv.seed_sign_in("globex").await;
+    let mut stranger = srv.http_session();
+    let page = stranger
+        .get(&base(&format!("&resource={}", enc(TRADING))))
+        .await;
+    let page = stranger.follow(page).await;
+    let page = stranger.sign_in(&page, &other.email, PASSWORD).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(
+        srv.state
+            .manager
+            .app(&Caller::operator(), None, &client_id)
+            .await
+            .is_err(),
+        "still pending"
+    );
 
     // The first naming the organization's API binds it; the user signs in and approves.
     let with_resource = base(&format!("&resource={}", enc(TRADING)));
