@@ -319,6 +319,60 @@ async fn bad_metadata_is_refused_naming_the_field(backend: Backend) {
         (status, answer["error"].as_str()),
         (413, Some("invalid_client_metadata"))
     );
+    // Whatever the body, never a 5xx: wrong types in every field, deep nesting, no JSON at
+    // all, another media type, and the same anonymously.
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let mut hostile: Vec<(String, &str)> = vec![
+        (deep, "application/json"),
+        (
+            "{\"redirect_uris\": \"\\u0000\"}".into(),
+            "application/json",
+        ),
+        ("\u{ff}\u{fe}".into(), "application/json"),
+        ("not json".into(), "application/json"),
+        ("{}".into(), "text/plain"),
+        ("".into(), "application/json"),
+    ];
+    for field in [
+        "redirect_uris",
+        "client_name",
+        "token_endpoint_auth_method",
+        "grant_types",
+        "response_types",
+        "scope",
+        "post_logout_redirect_uris",
+    ] {
+        for value in [
+            "null",
+            "1",
+            "true",
+            "{}",
+            "[1]",
+            "[[\"x\"]]",
+            "\"\"",
+            "[\"\"]",
+        ] {
+            hostile.push((format!("{{\"{field}\": {value}}}"), "application/json"));
+        }
+    }
+    for (body, media) in hostile {
+        for auth in [Some(token.as_str()), None] {
+            let mut req = srv
+                .http
+                .post(srv.url("/oauth2/register"))
+                .header("content-type", media)
+                .body(body.clone());
+            if let Some(auth) = auth {
+                req = req.bearer_auth(auth);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            assert!(
+                (400..500).contains(&status),
+                "{status} for {body:.80} ({media})"
+            );
+        }
+    }
     // No app was made by any of these.
     let apps = srv
         .state
