@@ -705,6 +705,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_organization_holds_at_most_its_cap_of_registered_apps() {
+        let w = world_with_api().await;
+        let developer = Caller::new(
+            Actor::User {
+                user_id: w.developer.id.clone(),
+                platform_admin: false,
+                token: Some(crate::model::TokenLimits {
+                    org_id: w.org.id.clone(),
+                    scopes: crate::testing::scopes("grantor:apps"),
+                }),
+            },
+            None,
+        );
+        for _ in 0..MAX_REGISTERED_APPS_PER_ORG {
+            ok(w.manager
+                .register_with_token(&developer, &native("orders:read"))
+                .await);
+        }
+        let full = w
+            .manager
+            .register_with_token(&developer, &native("orders:read"))
+            .await;
+        assert_eq!(full.map(|_| ()).unwrap_err().code, ErrorCode::AccessDenied);
+        // Apps made otherwise do not count, and are not held back.
+        let owner = World::signed_in(&w.owner);
+        ok(w.manager
+            .create_app(
+                &owner,
+                "acme",
+                crate::testing::new_app(crate::model::AppType::Native, "CLI", &[]),
+            )
+            .await);
+    }
+
+    #[tokio::test]
     async fn a_registration_token_reaches_its_own_app_and_never_widens_it() {
         let w = world_with_api().await;
         let owner = World::signed_in(&w.owner);
