@@ -33,6 +33,10 @@ pub enum ErrorCode {
     InteractionRequired,
     /// OIDC Core 3.1.2.6: request objects (`request`) are not supported.
     RequestNotSupported,
+    /// RFC 7591 3.2.2: a redirect URI of a registration is not acceptable.
+    InvalidRedirectUri,
+    /// RFC 7591 3.2.2: a field of a registration is not acceptable (the description names it).
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -58,6 +62,8 @@ impl ErrorCode {
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod password;
 pub mod pkce;
 pub mod policy;
 pub mod provider;
+pub mod registration;
 pub mod scope;
 pub mod secret;
 pub mod store;

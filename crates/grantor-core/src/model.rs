@@ -321,6 +321,10 @@ pub enum Actor {
         org_id: String,
         scopes: ScopeSet,
     },
+    /// A dynamic registration (RFC 7591/7592) acting on its own app only: the holder of its
+    /// registration access token, or the anonymous registration being bound to the
+    /// organization whose owner opened registration.
+    Registration { client_id: String, org_id: String },
 }
 
 impl Actor {
@@ -329,6 +333,7 @@ impl Actor {
             Self::Operator => "cli".to_string(),
             Self::User { user_id, .. } => format!("user:{user_id}"),
             Self::AdminClient { client_id, .. } => format!("app:{client_id}"),
+            Self::Registration { client_id, .. } => format!("registration:{client_id}"),
         }
     }
 }
@@ -463,12 +468,16 @@ pub enum AuditAction {
     KeyActivate,
     KeyRetire,
     KeyRemove,
+    RegistrationOpen,
+    RegistrationClose,
+    /// An anonymous dynamic registration, kept pending until an organization takes it.
+    RegistrationCreate,
     /// An attempt refused by the policy (its outcome is [`AuditOutcome::Refused`]).
     Attempt(crate::policy::Action),
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 32] = [
+    const CHANGES: [Self; 35] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
@@ -501,6 +510,9 @@ impl AuditAction {
         Self::KeyActivate,
         Self::KeyRetire,
         Self::KeyRemove,
+        Self::RegistrationOpen,
+        Self::RegistrationClose,
+        Self::RegistrationCreate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -537,6 +549,9 @@ impl AuditAction {
             Self::KeyActivate => "key.activate",
             Self::KeyRetire => "key.retire",
             Self::KeyRemove => "key.remove",
+            Self::RegistrationOpen => "registration.open",
+            Self::RegistrationClose => "registration.close",
+            Self::RegistrationCreate => "registration.create",
             Self::Attempt(action) => action.name(),
         }
     }

@@ -23,10 +23,13 @@ pub enum Action {
     ManageOwnApiTokens,
     /// Reading the organization's audit log.
     ViewAudit,
+    /// Opening (or closing) the organization to anonymous dynamic registration of native
+    /// apps, and choosing the scopes such apps may ask for.
+    ManageRegistration,
 }
 
 impl Action {
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 13] = [
         Self::CreateOrganization,
         Self::ManageUsers,
         Self::ViewOrganization,
@@ -39,6 +42,7 @@ impl Action {
         Self::GrantManagementScopes,
         Self::ManageOwnApiTokens,
         Self::ViewAudit,
+        Self::ManageRegistration,
     ];
 
     /// The action whose [`Self::name`] this is.
@@ -58,7 +62,8 @@ impl Action {
             | Self::RegenerateAppSecret
             | Self::AddAppToOrganization
             | Self::GrantManagementScopes
-            | Self::ViewAudit => Some(Role::Owner),
+            | Self::ViewAudit
+            | Self::ManageRegistration => Some(Role::Owner),
         }
     }
 
@@ -70,7 +75,8 @@ impl Action {
             | Self::ManageApps
             | Self::RegenerateAppSecret
             | Self::AddAppToOrganization
-            | Self::GrantManagementScopes => "grantor:apps",
+            | Self::GrantManagementScopes
+            | Self::ManageRegistration => "grantor:apps",
             Self::ViewMembers | Self::ManageMembers => "grantor:members",
             Self::ManageOwnApiTokens => "grantor:api-tokens",
             Self::ViewAudit => "grantor:audit",
@@ -93,6 +99,7 @@ impl Action {
             Self::GrantManagementScopes => "app.grant_management_scopes",
             Self::ManageOwnApiTokens => "api_token.manage",
             Self::ViewAudit => "audit.view",
+            Self::ManageRegistration => "registration.manage",
         }
     }
 
@@ -110,6 +117,7 @@ impl Action {
             Self::GrantManagementScopes => "grant management scopes",
             Self::ManageOwnApiTokens => "manage API tokens",
             Self::ViewAudit => "read the audit log",
+            Self::ManageRegistration => "open or close dynamic registration",
         }
     }
 }
@@ -147,6 +155,8 @@ pub fn beyond_holding<'a>(actor: &'a Actor, wanted: &'a ScopeSet) -> Vec<&'a str
             token: Some(token), ..
         } => wanted.missing_from(&token.scopes),
         Actor::AdminClient { scopes, .. } => wanted.missing_from(scopes),
+        // A registration hands nothing on.
+        Actor::Registration { .. } => wanted.iter().collect(),
     }
 }
 
@@ -159,6 +169,11 @@ pub fn may_take_hold_of(
     grants: &[OrgAccessGrant],
     more: Option<(&str, &ScopeSet)>,
 ) -> Result<(), ServiceError> {
+    if let Actor::Registration { .. } = actor {
+        return Err(ServiceError::Forbidden(
+            "a registration access token manages its own app's registration only".into(),
+        ));
+    }
     let Actor::AdminClient { org_id, scopes, .. } = actor else {
         return Ok(());
     };
@@ -203,6 +218,9 @@ pub fn may_manage_api_tokens(actor: &Actor) -> Result<(), ServiceError> {
             "you may not {}: it needs the {scope} scope",
             Action::ManageOwnApiTokens.describe()
         ))),
+        Actor::Registration { .. } => Err(ServiceError::Forbidden(
+            "a registration access token has no API tokens".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -220,7 +238,7 @@ pub fn reaches_api_token(actor: &Actor, org_id: &str) -> bool {
         Actor::User {
             token: Some(token), ..
         } => token.org_id == org_id,
-        Actor::AdminClient { .. } => false,
+        Actor::AdminClient { .. } | Actor::Registration { .. } => false,
     }
 }
 
@@ -231,7 +249,7 @@ pub fn owns(actor: &Actor, owner_id: &str) -> bool {
     match actor {
         Actor::Operator => true,
         Actor::User { user_id, .. } => user_id == owner_id,
-        Actor::AdminClient { .. } => false,
+        Actor::AdminClient { .. } | Actor::Registration { .. } => false,
     }
 }
 
@@ -248,7 +266,18 @@ pub fn can_see(actor: &Actor, org_id: &str, role: Option<Role>) -> bool {
         Actor::User { token, .. } => {
             role.is_some() && token.as_ref().is_none_or(|t| t.org_id == org_id)
         }
-        Actor::AdminClient { org_id: own, .. } => own == org_id,
+        Actor::AdminClient { org_id: own, .. } | Actor::Registration { org_id: own, .. } => {
+            own == org_id
+        }
+    }
+}
+
+/// Whether `actor` reaches app `client_id` at all: a registration access token (RFC 7592)
+/// reaches its own app and no other of its organization; everyone else as their role says.
+pub fn reaches_app(actor: &Actor, client_id: &str) -> bool {
+    match actor {
+        Actor::Registration { client_id: own, .. } => own == client_id,
+        _ => true,
     }
 }
 
@@ -285,6 +314,11 @@ pub fn check(
                 && action != Action::GrantManagementScopes
                 && scopes.contains(action.required_scope())
         }
+        // Its own app (see `reaches_app`), in its own organization: registering, changing
+        // and deleting it, nothing else.
+        Actor::Registration { org_id: own, .. } => {
+            org_id == Some(own.as_str()) && action == Action::ManageApps
+        }
     };
     if allowed {
         Ok(())
@@ -304,6 +338,7 @@ pub fn check(
             (Actor::AdminClient { .. }, _) => {
                 format!("the {} scope in this organization", action.required_scope())
             }
+            (Actor::Registration { .. }, _) => "more than a registration access token".to_string(),
             (_, Some(role)) => format!("the {role} role"),
             (_, None) => "platform admin rights".to_string(),
         };
@@ -415,6 +450,27 @@ mod tests {
         );
         assert!(check(&user(), Action::ViewOrganization, Some("o"), None).is_err());
         assert!(check(&user(), Action::CreateOrganization, None, None).is_err());
+    }
+
+    #[test]
+    fn a_registration_reaches_its_own_app_only() {
+        let reg = Actor::Registration {
+            client_id: "app_1".into(),
+            org_id: "o".into(),
+        };
+        assert!(check(&reg, Action::ManageApps, Some("o"), None).is_ok());
+        assert!(check(&reg, Action::ManageApps, Some("other"), None).is_err());
+        assert!(check(&reg, Action::ManageRegistration, Some("o"), None).is_err());
+        assert!(check(&reg, Action::RegenerateAppSecret, Some("o"), None).is_err());
+        assert!(reaches_app(&reg, "app_1") && !reaches_app(&reg, "app_2"));
+        assert!(may_take_hold_of(&reg, &[], None).is_err());
+        assert!(can_see(&reg, "o", None) && !can_see(&reg, "other", None));
+    }
+
+    #[test]
+    fn only_owners_open_registration() {
+        assert!(role_may(Role::Owner, Action::ManageRegistration));
+        assert!(!role_may(Role::Developer, Action::ManageRegistration));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum Kind {
     PasswordReset,
     /// RFC 8628: what a device polls the token endpoint with.
     DeviceCode,
+    /// RFC 7592: what a dynamically registered app manages its registration with.
+    RegistrationToken,
 }
 
 impl Kind {
@@ -37,6 +39,7 @@ impl Kind {
             Self::Invitation => "gr_inv_",
             Self::PasswordReset => "gr_pwr_",
             Self::DeviceCode => "gr_dc_",
+            Self::RegistrationToken => "gr_reg_",
         }
     }
 }

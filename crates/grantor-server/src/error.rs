@@ -104,6 +104,11 @@ fn refused_status(e: &InputError) -> StatusCode {
     }
 }
 
+/// The status of refused input (413 when too large), for endpoints with their own format.
+pub fn refused_status_of(e: &InputError) -> StatusCode {
+    refused_status(e)
+}
+
 /// Refused input at a protocol endpoint: an `invalid_request` in RFC 6749 form.
 pub fn refused_json(e: InputError) -> Response {
     let status = refused_status(&e);

@@ -214,3 +214,54 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
             .map_err(PageError::Refused)
     }
 }
+
+/// The largest registration body (RFC 7591) read: client metadata is a few hundred bytes.
+pub const REGISTRATION_BODY_BYTES: usize = 16 * 1024;
+
+/// A dynamic registration's `application/json` body (RFC 7591 3.1), bounded, as JSON; what
+/// cannot be read is refused as `invalid_client_metadata` in RFC 7591's format.
+pub struct RegistrationJson(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for RegistrationJson {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let refuse = |status: axum::http::StatusCode, message: String| {
+            let mut response = crate::error::OAuthReply(OAuthError::new(
+                grantor_core::ErrorCode::InvalidClientMetadata,
+                message,
+            ))
+            .into_response();
+            *response.status_mut() = status;
+            response
+        };
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(refuse(
+                axum::http::StatusCode::BAD_REQUEST,
+                "the body must be application/json".into(),
+            ));
+        }
+        let body = read_body(req, REGISTRATION_BODY_BYTES)
+            .await
+            .map_err(|e| refuse(crate::error::refused_status_of(&e), e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            refuse(
+                axum::http::StatusCode::BAD_REQUEST,
+                format!("the body is not valid JSON: {e}"),
+            )
+        })?;
+        if let Some(field) = nul_in(&value, String::new()) {
+            return Err(refuse(
+                axum::http::StatusCode::BAD_REQUEST,
+                format!("{field}: must not contain a NUL character"),
+            ));
+        }
+        Ok(Self(value))
+    }
+}

@@ -9,27 +9,7 @@ use grantor_core::store::{AppStore, StoreResult, Window};
 impl AppStore for Store {
     async fn create_app(&self, app: &App, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        ))
-        .bind(&app.client_id)
-        .bind(&app.org_id)
-        .bind(&app.name)
-        .bind(app.app_type.as_str())
-        .bind(&app.secret_hash)
-        .bind(&app.previous_secret_hash)
-        .bind(app.previous_secret_expires_at)
-        .bind(to_json(&app.redirect_uris))
-        .bind(to_json(&app.post_logout_redirect_uris))
-        .bind(app.scopes.to_string())
-        .bind(i64::from(app.allow_password))
-        .bind(i64::from(app.allow_implicit))
-        .bind(app.access_token_ttl)
-        .bind(app.created_at)
-        .bind(i64::from(app.allow_device_code))
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict("an app with this id"))?;
+        insert_app(&mut tx, app).await?;
         self.commit_change(tx, audit, &[Change::App(app.client_id.clone())])
             .await
     }
@@ -119,4 +99,33 @@ impl AppStore for Store {
         self.commit_change(tx, audit, &[Change::App(client_id.to_string())])
             .await
     }
+}
+
+/// Inserts `app` inside `tx`: app creation and a dynamic registration's binding share it.
+pub(crate) async fn insert_app(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    app: &App,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+            "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
+        .bind(&app.client_id)
+        .bind(&app.org_id)
+        .bind(&app.name)
+        .bind(app.app_type.as_str())
+        .bind(&app.secret_hash)
+        .bind(&app.previous_secret_hash)
+        .bind(app.previous_secret_expires_at)
+        .bind(to_json(&app.redirect_uris))
+        .bind(to_json(&app.post_logout_redirect_uris))
+        .bind(app.scopes.to_string())
+        .bind(i64::from(app.allow_password))
+        .bind(i64::from(app.allow_implicit))
+        .bind(app.access_token_ttl)
+        .bind(app.created_at)
+        .bind(i64::from(app.allow_device_code))
+        .execute(&mut **tx)
+        .await
+        .map_err(conflict("an app with this id"))?;
+    Ok(())
 }

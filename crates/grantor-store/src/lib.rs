@@ -30,6 +30,7 @@ mod organizations;
 mod password_resets;
 pub mod pool;
 mod pushed_requests;
+mod registrations;
 mod registry;
 mod replays;
 mod resource_servers;

@@ -253,6 +253,7 @@ impl Store {
             "DELETE FROM device_codes WHERE expires_at < $1 AND consumed_at IS NULL",
             "DELETE FROM pushed_requests WHERE expires_at < $1",
             "DELETE FROM used_jtis WHERE expires_at < $1",
+            "DELETE FROM registrations WHERE app_id IS NULL AND expires_at < $1",
             "DELETE FROM refresh_tokens WHERE expires_at < $1 \
              OR grant_id IN (SELECT id FROM grants WHERE revoked_at IS NOT NULL)",
             "DELETE FROM grants WHERE expires_at < $1 \

@@ -172,6 +172,20 @@ pub enum OrgCommand {
     },
     /// List organizations.
     List,
+    /// Open the organization to dynamic registration of native apps without an initial
+    /// access token (RFC 7591), such apps asking for at most these scopes.
+    OpenRegistration {
+        #[arg(long)]
+        org: String,
+        /// Space-separated scopes of the organization's resource servers.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// Close the organization to registration without an initial access token.
+    CloseRegistration {
+        #[arg(long)]
+        org: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

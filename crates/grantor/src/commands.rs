@@ -221,6 +221,26 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(service)?;
             print(&org)
         }
+        Command::Org(OrgCommand::OpenRegistration { org, scopes }) => {
+            let ceiling = manager(&config)
+                .await?
+                .open_registration(
+                    &op,
+                    &org,
+                    scopes.split_whitespace().map(str::to_string).collect(),
+                )
+                .await
+                .map_err(service)?;
+            print(&serde_json::json!({"open": true, "scopes": ceiling}))
+        }
+        Command::Org(OrgCommand::CloseRegistration { org }) => {
+            manager(&config)
+                .await?
+                .close_registration(&op, &org)
+                .await
+                .map_err(service)?;
+            print(&serde_json::json!({"open": false}))
+        }
         Command::Org(OrgCommand::List) => print(
             &manager(&config)
                 .await?

@@ -228,13 +228,32 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
         org: &str,
         new: NewApp,
     ) -> Result<AppWithSecret, ServiceError> {
+        let (created, audit) = self.prepare_app(actor, org, new, None).await?;
+        self.store.create_app(&created.app, &audit).await?;
+        Ok(created)
+    }
+
+    /// The app `create_app` would register, checked and with its audit event, not yet
+    /// stored: the one way an app is made, whether it is stored alone or with something else
+    /// in the same transaction (a dynamic registration's record). `client_id` is a given ID
+    /// (a pending registration's) or `None` for a new one.
+    pub(super) async fn prepare_app(
+        &self,
+        actor: &Caller,
+        org: &str,
+        new: NewApp,
+        client_id: Option<String>,
+    ) -> Result<(AppWithSecret, crate::model::AuditEvent), ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageApps).await?;
         let client_secret = match new.app_type {
             AppType::Native => None,
             _ => Some(secret::generate(secret::Kind::AppSecret)?),
         };
         let app = App {
-            client_id: secret::new_id("app_")?,
+            client_id: match client_id {
+                Some(id) => id,
+                None => secret::new_id("app_")?,
+            },
             org_id: org.id.clone(),
             name: new.name.trim().into(),
             app_type: new.app_type,
@@ -259,12 +278,14 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             Some(&org.id),
             json!({"type": app.app_type.as_str(), "name": app.name}),
         )?;
-        self.store.create_app(&app, &audit).await?;
-        Ok(AppWithSecret {
-            app,
-            client_secret,
-            previous_secret_valid_until: None,
-        })
+        Ok((
+            AppWithSecret {
+                app,
+                client_secret,
+                previous_secret_valid_until: None,
+            },
+            audit,
+        ))
     }
 
     /// Changes an app's settings (never its type or secret). Narrowed scopes take effect at

@@ -11,6 +11,7 @@ mod members;
 mod organizations;
 mod password_resets;
 mod passwords;
+mod registrations;
 mod resource_servers;
 mod second_factors;
 mod sessions;
@@ -208,6 +209,9 @@ impl<S: Governed + AppStore> Manager<S> {
         if let Some(org) = org
             && self.organization(org).await?.id != app.org_id
         {
+            return Err(not_found());
+        }
+        if !policy::reaches_app(actor, &app.client_id) {
             return Err(not_found());
         }
         self.authorize(actor, action, &app.org_id).await?;

@@ -83,6 +83,8 @@ impl<S: Governed> Manager<S> {
                 Ok(self.store.organizations_of_user(user_id, window).await?)
             }
             Actor::AdminClient { org_id, .. } => Ok(one(self.store.organization(org_id).await?)),
+            // A registration access token lists nothing.
+            Actor::Registration { .. } => Ok(Vec::new()),
         }
     }
 

@@ -9,6 +9,7 @@ mod audit;
 mod idempotency;
 mod members;
 mod orgs;
+mod registration;
 mod users;
 pub mod wire;
 
@@ -91,6 +92,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(apps::added, apps::add_to_organization))
         .routes(routes!(apps::change_added, apps::remove_from_organization))
         .routes(routes!(audit::list))
+        .routes(routes!(
+            registration::show,
+            registration::open,
+            registration::close
+        ))
         .routes(routes!(api_tokens::list, api_tokens::create))
         .routes(routes!(api_tokens::revoke))
         .routes(routes!(users::create))

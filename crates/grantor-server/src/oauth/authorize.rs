@@ -9,6 +9,7 @@
 //! and a browser cannot make a mark for parameters of its own.
 
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::AuthorizeReply;
 use crate::input::AuthorizeParams;
 use crate::web::{consent, csrf, see_other, session};
@@ -120,25 +121,78 @@ async fn entry(state: &AppState, params: Params) -> Result<(Params, bool), Autho
     Ok((params, false))
 }
 
+/// What becomes of a pending dynamic registration's authorization request.
+enum Pending {
+    /// Not a pending registration (or just bound): the request goes on.
+    GoOn,
+    /// Pending, and nobody signed in: binding waits for a member of the organization.
+    SignIn,
+}
+
+/// A pending dynamic registration's first authorization request, made by a signed-in member
+/// of the organization owning the `resource` it names, binds it to that organization if it
+/// is open to registration (see `grantor_core::manage` registrations); without a session,
+/// the user signs in first. For any other client_id nothing happens. Only a client_id no app
+/// has is looked up.
+async fn bind_pending_registration(
+    state: &AppState,
+    params: &Params,
+    user: Option<&str>,
+    address: std::net::IpAddr,
+) -> Result<Pending, AuthorizeError> {
+    let Some(client_id) = params.get("client_id") else {
+        return Ok(Pending::GoOn);
+    };
+    if !grantor_core::model::is_app_id(client_id)
+        || grantor_core::store::Registry::client(&state.store, client_id)
+            .await?
+            .is_some()
+        || !state
+            .manager
+            .is_pending_registration(client_id)
+            .await
+            .map_err(AuthorizeError::Page)?
+    {
+        return Ok(Pending::GoOn);
+    }
+    let Some(user) = user else {
+        return Ok(Pending::SignIn);
+    };
+    let resources = grantor_core::grant::parse_resources(params);
+    state
+        .manager
+        .bind_registration(client_id, &resources, user, Some(address))
+        .await
+        .map(|_| Pending::GoOn)
+        .map_err(AuthorizeError::Page)
+}
+
 pub async fn authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientAddress(address): ClientAddress,
     AuthorizeParams(params): AuthorizeParams,
 ) -> Response {
     let (params, pushed) = match entry(&state, params).await {
         Ok(entered) => entered,
         Err(error) => return AuthorizeReply(error).into_response(),
     };
-    let req = match state.provider.parse_authorization(&params).await {
-        Ok(req) => req,
-        Err(error) => return AuthorizeReply(error).into_response(),
-    };
+    let current = session::current(&state, &headers).await;
     let pairs = if pushed {
         marked(&state, params.pairs())
     } else {
         params.pairs().to_vec()
     };
-    let current = session::current(&state, &headers).await;
+    let user = current.as_ref().map(|c| c.user.user_id.as_str());
+    match bind_pending_registration(&state, &params, user, address).await {
+        Ok(Pending::GoOn) => {}
+        Ok(Pending::SignIn) => return sign_in_then(&state, &pairs),
+        Err(error) => return AuthorizeReply(error).into_response(),
+    }
+    let req = match state.provider.parse_authorization(&params).await {
+        Ok(req) => req,
+        Err(error) => return AuthorizeReply(error).into_response(),
+    };
     match state
         .provider
         .authorization_step(&req, current.as_ref().map(|c| &c.user))

@@ -36,6 +36,7 @@ impl Documents {
             "token_endpoint": url("/oauth2/token"),
             "device_authorization_endpoint": url("/oauth2/device_authorization"),
             "pushed_authorization_request_endpoint": url("/oauth2/par"),
+            "registration_endpoint": url("/oauth2/register"),
             "require_pushed_authorization_requests": require_par,
             "jwks_uri": url("/oauth2/jwks"),
             "introspection_endpoint": url("/oauth2/introspect"),

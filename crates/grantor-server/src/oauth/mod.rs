@@ -5,6 +5,7 @@ mod device;
 pub mod discovery;
 mod introspection;
 mod par;
+mod register;
 mod token;
 mod userinfo;
 
@@ -33,6 +34,13 @@ pub fn router() -> Router<AppState> {
         )
         .route("/oauth2/token", post(token::token))
         .route("/oauth2/par", post(par::push))
+        .route("/oauth2/register", post(register::register))
+        .route(
+            "/oauth2/register/{client_id}",
+            get(register::read)
+                .put(register::update)
+                .delete(register::delete),
+        )
         .route(
             "/oauth2/device_authorization",
             post(device::device_authorization),

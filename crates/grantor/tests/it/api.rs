@@ -434,7 +434,7 @@ async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend
 }
 
 /// Every operation the management API serves, as the issue lists them.
-const OPERATIONS: [(&str, &str); 27] = [
+const OPERATIONS: [(&str, &str); 30] = [
     ("get", "/api/v1/orgs"),
     ("post", "/api/v1/orgs"),
     ("get", "/api/v1/orgs/{org}"),
@@ -462,6 +462,9 @@ const OPERATIONS: [(&str, &str); 27] = [
     ("post", "/api/v1/me/api-tokens"),
     ("delete", "/api/v1/me/api-tokens/{id}"),
     ("post", "/api/v1/users"),
+    ("get", "/api/v1/orgs/{org}/registration"),
+    ("put", "/api/v1/orgs/{org}/registration"),
+    ("delete", "/api/v1/orgs/{org}/registration"),
 ];
 
 #[tokio::test]

@@ -207,6 +207,15 @@ async fn every_console_page_is_accessible_at_both_widths() {
     chrome.check_page("members-invited", "Members").await;
 
     visit(&chrome, &srv, &seed, "/audit", "audit", "Audit log").await;
+    visit(
+        &chrome,
+        &srv,
+        &seed,
+        "/registration",
+        "registration",
+        "Dynamic registration",
+    )
+    .await;
 
     chrome
         .goto(&srv.url(&console_path(

@@ -8,6 +8,7 @@ mod directory;
 mod flows;
 mod grants;
 mod management;
+mod registrations;
 
 use super::{
     AddedAppStore, ApiTokenHolder, ApiTokenStore, AppStore, AuditLog, AuditQuery, Client,
@@ -58,6 +59,10 @@ struct Tables {
     recovery_codes: Vec<(String, String, Option<i64>)>,
     /// Throttle key to `(failures, last_failure_at)`.
     failures: HashMap<String, (i64, i64)>,
+    /// Dynamic registrations by client_id; organizations open to registration, with their
+    /// ceiling.
+    registrations: HashMap<String, crate::store::RegistrationRecord>,
+    registration_openings: HashMap<String, String>,
 }
 
 /// Cloning shares the tables, as cloning a pool does.

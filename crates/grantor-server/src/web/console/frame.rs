@@ -31,6 +31,7 @@ pub struct Can {
     pub regenerate_secrets: bool,
     pub add_apps: bool,
     pub view_audit: bool,
+    pub manage_registration: bool,
 }
 
 impl Can {
@@ -43,6 +44,7 @@ impl Can {
             regenerate_secrets: may(Action::RegenerateAppSecret),
             add_apps: may(Action::AddAppToOrganization),
             view_audit: may(Action::ViewAudit),
+            manage_registration: may(Action::ManageRegistration),
         }
     }
 }
@@ -134,6 +136,7 @@ fn section_of(path: &str) -> Option<&'static str> {
         "resource-servers" => "resource-servers",
         "api-tokens" => "api-tokens",
         "audit" => "audit",
+        "registration" => "registration",
         "members" | "invitations" => "members",
         _ => return None,
     })

@@ -17,6 +17,7 @@ mod audit;
 pub(super) mod forms;
 mod frame;
 mod members;
+mod registration;
 mod resource_servers;
 pub(super) mod view;
 mod wizard;
@@ -59,6 +60,10 @@ pub fn router() -> Router<AppState> {
         )
         .route(&org("/api-tokens/{id}/revoke"), post(api_tokens::revoke))
         .route(&org("/audit"), get(audit::list))
+        .route(
+            &org("/registration"),
+            get(registration::show).post(registration::change),
+        )
         .route(&org("/members"), get(members::list).post(members::invite))
         .route(&org("/members/{user}/role"), post(members::set_role))
         .route(&org("/members/{user}/remove"), post(members::remove))
