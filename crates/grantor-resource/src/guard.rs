@@ -5,6 +5,7 @@ use crate::error::TokenError;
 use crate::metadata::MetadataUrl;
 use crate::validator::Validator;
 use axum::body::Body;
+use axum::extract::OriginalUri;
 use axum::http::{Request, header};
 use axum::response::Response;
 use std::future::Future;
@@ -86,17 +87,46 @@ impl Guard for RequireToken {
         if let Some(url) = &self.metadata_url {
             request.extensions_mut().insert(url.clone());
         }
-        let token = request
+        let (scheme, token) = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim().to_string())
+            .map(|(scheme, token)| (scheme, token.trim()))
+            .filter(|(_, token)| !token.is_empty())
             .ok_or(TokenError::Missing)?;
-        let caller = self.validator.validate(&token).await?;
+        let caller = if scheme.eq_ignore_ascii_case("bearer") {
+            self.validator.validate(token).await?
+        } else if scheme.eq_ignore_ascii_case("dpop") {
+            let proof = dpop_header(request)?;
+            // The path as the client sent it, before any `nest` stripped a prefix.
+            let path = request
+                .extensions()
+                .get::<OriginalUri>()
+                .map_or_else(|| request.uri().path(), |u| u.0.path());
+            let method = request.method().as_str();
+            self.validator
+                .validate_dpop(token, proof, method, path)
+                .await?
+        } else {
+            return Err(TokenError::Missing);
+        };
         request.extensions_mut().insert(caller);
         Ok(())
+    }
+}
+
+/// The request's one `DPoP` header, if any (RFC 9449 4.1: never more than one).
+fn dpop_header(request: &Request<Body>) -> Result<Option<&str>, TokenError> {
+    let mut values = request.headers().get_all("dpop").iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(TokenError::InvalidDpopProof(
+            "a request carries one DPoP header at most".into(),
+        )),
+        (Some(value), None) => value.to_str().map(|v| Some(v.trim())).map_err(|_| {
+            TokenError::InvalidDpopProof("the DPoP proof is not a well-formed JWT".into())
+        }),
     }
 }
 
