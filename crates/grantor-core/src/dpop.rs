@@ -7,15 +7,15 @@
 //! accepted during its period and the next, so a client that just fetched one is never
 //! refused at a boundary.
 
+use crate::OAuthError;
 use crate::error::ErrorCode;
 use crate::provider::Provider;
 use crate::store::ReplayStore;
-use crate::OAuthError;
 use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-pub use grantor_token::dpop::{ALGORITHMS, MAX_PROOF_LEN, Proof, ProofError};
 use grantor_token::dpop::{self, Expected};
+pub use grantor_token::dpop::{ALGORITHMS, MAX_PROOF_LEN, Proof, ProofError};
 
 /// How long one server nonce is current, seconds; it is accepted for twice that.
 pub const NONCE_PERIOD: i64 = 300;

@@ -167,7 +167,10 @@ impl<S: Storage> Provider<S> {
         let jkt = match dpop_proof {
             Some(proof) => {
                 let htu = self.token_endpoint();
-                let target = crate::dpop::Target { htm: "POST", htu: &htu };
+                let target = crate::dpop::Target {
+                    htm: "POST",
+                    htu: &htu,
+                };
                 Some(self.check_dpop_proof(proof, target, None).await?)
             }
             None => None,
@@ -279,6 +282,7 @@ impl<S: Storage> Provider<S> {
         if !self.may_introspect(&caller, &claims).await? {
             return Ok(Introspection::default());
         }
+        let token_type = claims.token_type();
         Ok(Introspection {
             active: true,
             scope: Some(claims.scope),
@@ -288,7 +292,7 @@ impl<S: Storage> Provider<S> {
             iss: Some(claims.iss),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
-            token_type: Some(claims.token_type().into()),
+            token_type: Some(token_type.into()),
             jti: Some(claims.jti),
             org_id: Some(claims.org_id),
             cnf: claims.cnf,
@@ -391,7 +395,11 @@ impl<S: Storage> Provider<S> {
                     ErrorCode::InvalidToken,
                     "the access token is invalid, expired or revoked",
                 );
-                if dpop_used { e.with_dpop_challenge() } else { e }
+                if dpop_used {
+                    e.with_dpop_challenge()
+                } else {
+                    e
+                }
             })?;
         let target = self.userinfo_endpoint();
         self.check_binding(&claims, &presented, &target)

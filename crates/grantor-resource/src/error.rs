@@ -29,9 +29,9 @@ impl fmt::Display for TokenError {
             Self::InsufficientScope(scope) => write!(f, "the token lacks the {scope} scope"),
             Self::Unavailable(why) => write!(f, "tokens cannot be verified now: {why}"),
             Self::InvalidDpopProof(why) => write!(f, "invalid DPoP proof: {why}"),
-            Self::BoundToKey => f.write_str(
-                "the token is DPoP-bound: present it with the DPoP scheme and a proof",
-            ),
+            Self::BoundToKey => {
+                f.write_str("the token is DPoP-bound: present it with the DPoP scheme and a proof")
+            }
         }
     }
 }

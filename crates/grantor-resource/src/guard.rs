@@ -5,7 +5,6 @@ use crate::error::TokenError;
 use crate::metadata::MetadataUrl;
 use crate::validator::Validator;
 use axum::body::Body;
-use axum::extract::OriginalUri;
 use axum::http::{Request, header};
 use axum::response::Response;
 use std::future::Future;
@@ -99,11 +98,9 @@ impl Guard for RequireToken {
             self.validator.validate(token).await?
         } else if scheme.eq_ignore_ascii_case("dpop") {
             let proof = dpop_header(request)?;
-            // The path as the client sent it, before any `nest` stripped a prefix.
-            let path = request
-                .extensions()
-                .get::<OriginalUri>()
-                .map_or_else(|| request.uri().path(), |u| u.0.path());
+            // The path as this layer sees it: under a `nest`, the prefix belongs in the
+            // configured public URL.
+            let path = request.uri().path();
             let method = request.method().as_str();
             self.validator
                 .validate_dpop(token, proof, method, path)

@@ -38,8 +38,9 @@ pub struct Config {
     pub scopes: Vec<String>,
     /// A name for people, published in its metadata.
     pub resource_name: Option<String>,
-    /// Where clients reach this API (scheme, host, port and any path prefix a proxy strips),
-    /// which DPoP proofs name in `htu`. Without it DPoP-bound tokens are refused.
+    /// Where clients reach this API (scheme, host, port, and any path prefix a proxy or an
+    /// axum `nest` strips before the layer sees the request), which DPoP proofs name in
+    /// `htu`. Without it DPoP-bound tokens are refused.
     pub public_url: Option<String>,
 }
 
@@ -274,11 +275,10 @@ impl Validator {
                 "the token is not DPoP-bound: present it with the Bearer scheme",
             ));
         };
-        let base = self
-            .config
-            .public_url
-            .as_deref()
-            .ok_or_else(|| refused("this API takes no DPoP proofs: its public URL is not set"))?;
+        let base =
+            self.config.public_url.as_deref().ok_or_else(|| {
+                refused("this API takes no DPoP proofs: its public URL is not set")
+            })?;
         let proof = proof.ok_or_else(|| refused("a DPoP proof is required"))?;
         let htu = format!("{base}{path}");
         let expected = dpop::Expected {
@@ -287,8 +287,8 @@ impl Validator {
             access_token: Some(token),
             now: self.clock.now(),
         };
-        let checked =
-            dpop::verify(proof, &expected).map_err(|e| TokenError::InvalidDpopProof(e.to_string()))?;
+        let checked = dpop::verify(proof, &expected)
+            .map_err(|e| TokenError::InvalidDpopProof(e.to_string()))?;
         if checked.jkt != jkt {
             return Err(refused(
                 "the proof is made with another key than the token is bound to",

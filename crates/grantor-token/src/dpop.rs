@@ -157,12 +157,13 @@ pub fn verify(proof: &str, expected: &Expected<'_>) -> Result<Proof, ProofError>
         let jwk = h.jwk.as_ref()?;
         VerifyingKey::for_alg(jwk, h.alg.parse().ok()?).ok()
     };
-    let (header, payload) = jose::verify_by(proof, &ALGORITHMS, by_header).map_err(|e| match e {
-        JoseError::UnsupportedAlg => ProofError::UnsupportedAlg,
-        JoseError::UnknownKey => ProofError::NoKey,
-        JoseError::BadSignature => ProofError::BadSignature,
-        JoseError::Malformed | JoseError::Crypto => ProofError::Malformed,
-    })?;
+    let (header, payload) =
+        jose::verify_by(proof, &ALGORITHMS, by_header).map_err(|e| match e {
+            JoseError::UnsupportedAlg => ProofError::UnsupportedAlg,
+            JoseError::UnknownKey => ProofError::NoKey,
+            JoseError::BadSignature => ProofError::BadSignature,
+            JoseError::Malformed | JoseError::Crypto => ProofError::Malformed,
+        })?;
     if header.typ.as_deref() != Some(PROOF_TYP) {
         return Err(ProofError::WrongType);
     }
@@ -304,9 +305,10 @@ mod tests {
         let p = proof(&key, header, good_claims());
         assert_eq!(verify(&p, &expected(None)), Err(ProofError::NoKey));
 
+        let none = json!({"typ": "dpop+jwt", "alg": "none", "jwk": public(&key)});
         let unsigned = format!(
             "{}.{}.",
-            URL_SAFE_NO_PAD.encode(r#"{"typ":"dpop+jwt","alg":"none","jwk":{}}"#),
+            URL_SAFE_NO_PAD.encode(none.to_string()),
             URL_SAFE_NO_PAD.encode(good_claims().to_string())
         );
         assert_eq!(

@@ -145,6 +145,38 @@ mod tests {
         assert!(after.contains("revoked"), "{after}");
     }
 
+    /// A code whose authorization request named `dpop_jkt`: made as the approval step makes
+    /// one, then stored again under a fresh value with the binding.
+    async fn bound_code(w: &World, app: &Client, jkt: &str) -> String {
+        let code = w.code(app, &w.member, "profile", None).await;
+        let SingleUse::Fresh(mut record) = ok(w.store.consume_code(&secret::hash(&code), 0).await)
+        else {
+            panic!("the code just made is not fresh")
+        };
+        let fresh = ok(secret::generate(secret::Kind::AuthorizationCode));
+        record.code_hash = secret::hash(&fresh);
+        record.dpop_jkt = Some(jkt.into());
+        ok(w.store.insert_code(&record).await);
+        fresh
+    }
+
+    #[tokio::test]
+    async fn a_code_bound_by_dpop_jkt_needs_a_proof_by_that_key() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile"]).await;
+        for proof in [None, Some("key-b")] {
+            let code = bound_code(&w, &app, "key-a").await;
+            let e = exchange(&w.provider, &app, request(&code, None), proof).await;
+            assert_eq!(
+                e.map_err(|e| e.code).err(),
+                Some(crate::ErrorCode::InvalidDpopProof)
+            );
+        }
+        let code = bound_code(&w, &app, "key-a").await;
+        let tokens = ok(exchange(&w.provider, &app, request(&code, None), Some("key-a")).await);
+        assert_eq!(tokens.token_type, "DPoP");
+    }
+
     #[tokio::test]
     async fn pkce_needs_the_verifier_that_matches_the_challenge() {
         let w = World::new().await;

@@ -286,9 +286,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
             ErrorCode::AccessDenied,
             "the user denied the request",
         )),
-        Some(DeviceDecision::Approved(_)) => {
-            consume(provider, client, &hash, now, dpop).await
-        }
+        Some(DeviceDecision::Approved(_)) => consume(provider, client, &hash, now, dpop).await,
     }
 }
 
@@ -541,7 +539,8 @@ mod tests {
                 &app,
                 Request {
                     device_code: "gr_dc_x".into(),
-                }, None,
+                },
+                None,
             )
             .await,
         );

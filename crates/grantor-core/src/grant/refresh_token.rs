@@ -153,6 +153,56 @@ mod tests {
         ok(crate::grant::authorization_code::exchange(&w.provider, app, req, None).await)
     }
 
+    /// The tokens of a fresh authorization of `app` by the member, exchanged with a DPoP
+    /// proof by key `jkt`.
+    async fn bound(w: &World, app: &Client, jkt: &str) -> TokenResponse {
+        let code = w.code(app, &w.member, "profile", None).await;
+        let req = crate::grant::authorization_code::Request {
+            code,
+            redirect_uri: Some(REDIRECT_URI.into()),
+            code_verifier: None,
+        };
+        ok(crate::grant::authorization_code::exchange(&w.provider, app, req, Some(jkt)).await)
+    }
+
+    #[tokio::test]
+    async fn a_public_apps_refresh_token_needs_its_dpop_key_a_confidential_apps_does_not() {
+        let w = World::new().await;
+        let native = w
+            .app_with(crate::testing::new_app(
+                crate::model::AppType::Native,
+                "CLI",
+                &["profile"],
+            ))
+            .await;
+        let first = bound(&w, &native, "key-a").await;
+        assert_eq!(first.token_type, "DPoP");
+        for proof in [None, Some("key-b")] {
+            let e = exchange(&w.provider, &native, request(&first, None), proof).await;
+            assert_eq!(
+                e.map_err(|e| e.code).err(),
+                Some(crate::ErrorCode::InvalidDpopProof)
+            );
+        }
+        // Nothing was spent by the refusals; the rotated token stays bound.
+        let second = ok(exchange(&w.provider, &native, request(&first, None), Some("key-a")).await);
+        assert_eq!(second.token_type, "DPoP");
+        let e = exchange(&w.provider, &native, request(&second, None), None).await;
+        assert_eq!(
+            e.map_err(|e| e.code).err(),
+            Some(crate::ErrorCode::InvalidDpopProof)
+        );
+
+        // A web app authenticates; its refresh token is not bound, and what it issues is
+        // bound only when a proof comes.
+        let web = w.web_app(&["profile"]).await;
+        let first = bound(&w, &web, "key-a").await;
+        let plain = ok(exchange(&w.provider, &web, request(&first, None), None).await);
+        assert_eq!(plain.token_type, "Bearer");
+        let again = ok(exchange(&w.provider, &web, request(&plain, None), Some("key-b")).await);
+        assert_eq!(again.token_type, "DPoP");
+    }
+
     #[tokio::test]
     async fn each_refresh_rotates_and_a_replayed_token_revokes_the_family() {
         let w = World::new().await;
@@ -175,13 +225,20 @@ mod tests {
         let w = World::new().await;
         let app = w.web_app(&["profile", "email"]).await;
         let first = signed_in(&w, &app, "profile").await;
-        let wider = exchange(&w.provider, &app, request(&first, Some("profile email")), None).await;
+        let wider = exchange(
+            &w.provider,
+            &app,
+            request(&first, Some("profile email")),
+            None,
+        )
+        .await;
         assert_eq!(
             wider.map_err(|e| e.code).err(),
             Some(crate::ErrorCode::InvalidScope)
         );
         // A refused widening burns nothing: the token still works, narrowed.
-        let narrowed = ok(exchange(&w.provider, &app, request(&first, Some("profile")), None).await);
+        let narrowed =
+            ok(exchange(&w.provider, &app, request(&first, Some("profile")), None).await);
         assert_eq!(narrowed.scope, "profile");
     }
 

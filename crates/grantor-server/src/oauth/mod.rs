@@ -13,11 +13,11 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
-use axum::routing::{get, post};
 use axum::response::Response;
+use axum::routing::{get, post};
+use grantor_core::dpop;
 use grantor_core::dpop::{Presented, ProofSent};
 use grantor_core::{ErrorCode, OAuthError};
-use grantor_core::dpop;
 use std::convert::Infallible;
 
 pub fn router() -> Router<AppState> {

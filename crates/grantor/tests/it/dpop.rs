@@ -38,15 +38,16 @@ static JTI: AtomicU64 = AtomicU64::new(0);
 
 impl DpopKey {
     fn new() -> Self {
-        let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .unwrap();
+        let der =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
         let key = EncodingKey::from_ec_der(der.as_ref());
         let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
         Self { key, jwk }
     }
 
     fn thumbprint(&self) -> String {
-        self.jwk.thumbprint(ThumbprintHash::SHA256)
+        self.jwk.thumbprint(ThumbprintHash::SHA256).unwrap()
     }
 
     /// A fresh proof for `htm` `htu`; `changes` replaces claims (`null` removes one).
@@ -54,12 +55,19 @@ impl DpopKey {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some("dpop+jwt".into());
         header.jwk = Some(self.jwk.clone());
-        let jti = format!("jti-{}-{}", std::process::id(), JTI.fetch_add(1, Ordering::Relaxed));
+        let jti = format!(
+            "jti-{}-{}",
+            std::process::id(),
+            JTI.fetch_add(1, Ordering::Relaxed)
+        );
         let mut claims = json!({"jti": jti, "htm": htm, "htu": htu, "iat": SystemClock.now()});
         for (name, value) in changes.as_object().unwrap() {
             match value {
                 Value::Null => claims.as_object_mut().unwrap().remove(name),
-                v => claims.as_object_mut().unwrap().insert(name.clone(), v.clone()),
+                v => claims
+                    .as_object_mut()
+                    .unwrap()
+                    .insert(name.clone(), v.clone()),
             };
         }
         jsonwebtoken::encode(&header, &claims, &self.key).unwrap()
@@ -152,7 +160,10 @@ async fn a_bound_client_credentials_token_works_only_with_proofs_by_its_key(back
         );
     }
 
-    let form = [("grant_type", "client_credentials"), ("scope", "trades:read")];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", "trades:read"),
+    ];
     let (status, _, body) =
         token_request(&srv, seed.basic(), &form, &[&key.proof("POST", &token_url)]).await;
     assert_eq!(status, 200, "{body}");
@@ -205,10 +216,7 @@ async fn a_bound_client_credentials_token_works_only_with_proofs_by_its_key(back
             "a proof for another URL",
             Some(key.proof_for("GET", &format!("{base}/orders/new"), &token)),
         ),
-        (
-            "a proof without ath",
-            Some(key.proof("GET", &orders)),
-        ),
+        ("a proof without ath", Some(key.proof("GET", &orders))),
         (
             "a proof from ten minutes ago",
             Some(key.proof_with(
@@ -229,8 +237,14 @@ async fn a_bound_client_credentials_token_works_only_with_proofs_by_its_key(back
     }
 
     // A bound token presented as a bearer token is refused, with the DPoP challenge.
-    let (status, challenges, _) =
-        call(&http, get.clone(), &orders, &format!("Bearer {token}"), None).await;
+    let (status, challenges, _) = call(
+        &http,
+        get.clone(),
+        &orders,
+        &format!("Bearer {token}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(
         challenges[0].starts_with("DPoP ") && challenges[0].contains("error=\"invalid_token\""),
@@ -244,7 +258,14 @@ async fn a_bound_client_credentials_token_works_only_with_proofs_by_its_key(back
     assert_eq!(body["token_type"], "Bearer");
     let bearer = body["access_token"].as_str().unwrap();
     assert!(decode_payload(bearer).get("cnf").is_none());
-    let (status, _, _) = call(&http, get.clone(), &orders, &format!("Bearer {bearer}"), None).await;
+    let (status, _, _) = call(
+        &http,
+        get.clone(),
+        &orders,
+        &format!("Bearer {bearer}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, challenges, _) = call(&http, get, &orders, "Bearer not.a.token", None).await;
     assert_eq!(status, 401);
@@ -291,7 +312,11 @@ async fn the_token_endpoint_refuses_proofs_that_do_not_fit_the_request(backend: 
     ];
     for (what, proof) in cases {
         let (status, headers, body) = token_request(&srv, seed.basic(), &form, &[&proof]).await;
-        assert_eq!((status, error_of(&body)), (400, "invalid_dpop_proof"), "{what}: {body}");
+        assert_eq!(
+            (status, error_of(&body)),
+            (400, "invalid_dpop_proof"),
+            "{what}: {body}"
+        );
         assert_eq!(headers["cache-control"], "no-store", "{what}");
     }
     // Two DPoP headers, each a good proof.
@@ -299,14 +324,24 @@ async fn the_token_endpoint_refuses_proofs_that_do_not_fit_the_request(backend: 
         &srv,
         seed.basic(),
         &form,
-        &[&key.proof("POST", &token_url), &key.proof("POST", &token_url)],
+        &[
+            &key.proof("POST", &token_url),
+            &key.proof("POST", &token_url),
+        ],
     )
     .await;
-    assert_eq!((status, error_of(&body)), (400, "invalid_dpop_proof"), "{body}");
+    assert_eq!(
+        (status, error_of(&body)),
+        (400, "invalid_dpop_proof"),
+        "{body}"
+    );
 }
 
 async fn nonces_when_the_installation_requires_them(backend: Backend) {
-    let srv = TestServer::spawn_with(backend, |c| c.require_dpop_nonce = true).await;
+    let srv = TestServer::spawn_with(backend, std::sync::Arc::new(SystemClock), |c| {
+        c.require_dpop_nonce = true;
+    })
+    .await;
     let seed = srv.seed("acme").await;
     let token_url = format!("{}/oauth2/token", srv.issuer);
     let key = DpopKey::new();
@@ -331,7 +366,13 @@ async fn nonces_when_the_installation_requires_them(backend: Backend) {
 
 /// Signs the member in with the native app and returns the authorization code, with
 /// `dpop_jkt` in the request when given.
-async fn native_code(srv: &TestServer, client_id: &str, email: &str, jkt: &str, pkce: &Pkce) -> String {
+async fn native_code(
+    srv: &TestServer,
+    client_id: &str,
+    email: &str,
+    jkt: &str,
+    pkce: &Pkce,
+) -> String {
     let url = authorize_url(
         client_id,
         NATIVE_REDIRECT,
@@ -369,7 +410,11 @@ async fn a_public_apps_code_and_refresh_token_are_bound_to_its_key(backend: Back
     ];
     let (status, _, body) =
         token_request(&srv, None, &form, &[&other.proof("POST", &token_url)]).await;
-    assert_eq!((status, error_of(&body)), (400, "invalid_dpop_proof"), "{body}");
+    assert_eq!(
+        (status, error_of(&body)),
+        (400, "invalid_dpop_proof"),
+        "{body}"
+    );
 
     // With the named key it is exchanged for bound tokens.
     let pkce = Pkce::s256();
@@ -397,8 +442,14 @@ async fn a_public_apps_code_and_refresh_token_are_bound_to_its_key(backend: Back
     assert_eq!(status, 200, "{body}");
     let claims: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(claims["sub"], decode_payload(&access)["sub"]);
-    let (status, challenges, _) =
-        call(&http, get.clone(), &userinfo, &format!("Bearer {access}"), None).await;
+    let (status, challenges, _) = call(
+        &http,
+        get.clone(),
+        &userinfo,
+        &format!("Bearer {access}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(
         challenges[0].starts_with("DPoP ") && challenges[0].contains("error=\"invalid_token\""),
@@ -426,10 +477,18 @@ async fn a_public_apps_code_and_refresh_token_are_bound_to_its_key(backend: Back
         ("refresh_token", refresh.as_str()),
     ];
     let (status, _, body) = token_request(&srv, None, &form, &[]).await;
-    assert_eq!((status, error_of(&body)), (400, "invalid_dpop_proof"), "{body}");
+    assert_eq!(
+        (status, error_of(&body)),
+        (400, "invalid_dpop_proof"),
+        "{body}"
+    );
     let (status, _, body) =
         token_request(&srv, None, &form, &[&other.proof("POST", &token_url)]).await;
-    assert_eq!((status, error_of(&body)), (400, "invalid_dpop_proof"), "{body}");
+    assert_eq!(
+        (status, error_of(&body)),
+        (400, "invalid_dpop_proof"),
+        "{body}"
+    );
     let (status, _, body) =
         token_request(&srv, None, &form, &[&key.proof("POST", &token_url)]).await;
     assert_eq!(status, 200, "{body}");
@@ -447,5 +506,9 @@ async fn a_public_apps_code_and_refresh_token_are_bound_to_its_key(backend: Back
     ];
     let (status, _, body) =
         token_request(&srv, None, &form, &[&other.proof("POST", &token_url)]).await;
-    assert_eq!((status, error_of(&body)), (400, "invalid_dpop_proof"), "{body}");
+    assert_eq!(
+        (status, error_of(&body)),
+        (400, "invalid_dpop_proof"),
+        "{body}"
+    );
 }
