@@ -89,6 +89,18 @@ impl<S: ReplayStore> Provider<S> {
         target: Target<'_>,
         access_token: Option<&str>,
     ) -> Result<String, OAuthError> {
+        let proof = self.verify_dpop_proof(proof, target, access_token)?;
+        self.spend_dpop_proof(&proof).await?;
+        Ok(proof.jkt)
+    }
+
+    /// The checks of a proof that need no storage: signature, claims, and the nonce.
+    pub fn verify_dpop_proof(
+        &self,
+        proof: &str,
+        target: Target<'_>,
+        access_token: Option<&str>,
+    ) -> Result<Proof, OAuthError> {
         let now = self.clock.now();
         let expected = Expected {
             htm: target.htm,
@@ -114,6 +126,12 @@ impl<S: ReplayStore> Provider<S> {
                 }
             }
         }
+        Ok(proof)
+    }
+
+    /// Records a verified proof's `jti` on every node; a second use is refused.
+    pub async fn spend_dpop_proof(&self, proof: &Proof) -> Result<(), OAuthError> {
+        let now = self.clock.now();
         // Scoped by the key: one client cannot spend another's jti.
         if !self
             .store
@@ -125,7 +143,7 @@ impl<S: ReplayStore> Provider<S> {
                 "the DPoP proof was already used; make a new one for each request",
             ));
         }
-        Ok(proof.jkt)
+        Ok(())
     }
 
     /// The token endpoint's URL, as DPoP proofs sent there name it in `htu`.

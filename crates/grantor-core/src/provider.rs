@@ -162,29 +162,33 @@ impl<S: Storage> Provider<S> {
         peer: std::net::IpAddr,
         dpop_proof: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
-        // A proof is checked (and its jti spent) before anything else: whatever the grant,
-        // the tokens it issues are bound to the proof's key.
-        let jkt = match dpop_proof {
+        // A proof is checked before anything else (whatever the grant, what it issues is
+        // bound to the proof's key), but its jti is recorded only once the app has
+        // authenticated, so that no one else can fill the replay table.
+        let proof = match dpop_proof {
             Some(proof) => {
                 let htu = self.token_endpoint();
                 let target = crate::dpop::Target {
                     htm: "POST",
                     htu: &htu,
                 };
-                Some(self.check_dpop_proof(proof, target, None).await?)
+                Some(self.verify_dpop_proof(proof, target, None)?)
             }
             None => None,
         };
-        let jkt = jkt.as_deref();
         match request {
             TokenRequest::TokenExchange(req) => {
+                if let Some(proof) = &proof {
+                    self.spend_dpop_proof(proof).await?;
+                }
+                let jkt = proof.as_ref().map(|p| p.jkt.as_str());
                 grant::token_exchange::exchange(self, req, jkt).await
             }
             TokenRequest::App(grant) => {
                 let creds = creds.ok_or_else(|| {
                     OAuthError::invalid_client("client authentication is required")
                 })?;
-                self.app_grant(creds, grant, peer, jkt).await
+                self.app_grant(creds, grant, peer, proof.as_ref()).await
             }
         }
     }
@@ -194,9 +198,13 @@ impl<S: Storage> Provider<S> {
         creds: &ClientCredentials,
         request: AppGrant,
         peer: std::net::IpAddr,
-        jkt: Option<&str>,
+        proof: Option<&crate::dpop::Proof>,
     ) -> Result<TokenResponse, OAuthError> {
         let client = self.authenticate_client(creds).await?;
+        if let Some(proof) = proof {
+            self.spend_dpop_proof(proof).await?;
+        }
+        let jkt = proof.map(|p| p.jkt.as_str());
         let grant_type = request.grant_type();
         if !client.app.allows(grant_type) {
             return Err(OAuthError::unauthorized_client(format!(
