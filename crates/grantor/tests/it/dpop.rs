@@ -20,6 +20,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 both_backends!(
     a_bound_client_credentials_token_works_only_with_proofs_by_its_key,
@@ -235,6 +236,20 @@ async fn a_bound_client_credentials_token_works_only_with_proofs_by_its_key(back
             "{what}: {challenges:?}"
         );
     }
+
+    // An API that introspects instead holds the token to its key just the same.
+    let (listener, introspecting) = listen().await;
+    let config = Config::new(&srv.issuer, TRADING)
+        .with_public_url(&introspecting)
+        .with_introspection(seed.client_id(), seed.secret(), Duration::from_secs(5));
+    serve_on(listener, Validator::new(config));
+    let there = format!("{introspecting}/orders");
+    let proof = key.proof_for("GET", &there, &token);
+    let (status, _, body) = call(&http, get.clone(), &there, &dpop, Some(&proof)).await;
+    assert_eq!(status, 200, "{body}");
+    let proof = other.proof_for("GET", &there, &token);
+    let (status, _, _) = call(&http, get.clone(), &there, &dpop, Some(&proof)).await;
+    assert_eq!(status, 401);
 
     // A bound token presented as a bearer token is refused, with the DPoP challenge.
     let (status, challenges, _) = call(
