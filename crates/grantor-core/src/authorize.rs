@@ -43,6 +43,8 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub resources: Vec<String>,
+    /// RFC 9449 10: the thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// An authorization error goes back to the app only once its redirect URI is known good.
@@ -355,6 +357,15 @@ impl<S: Registry> Provider<S> {
                 "native apps must use PKCE (code_challenge with S256)",
             )));
         }
+        let dpop_jkt = params.get("dpop_jkt").map(str::to_string);
+        if dpop_jkt
+            .as_deref()
+            .is_some_and(|jkt| !crate::dpop::is_thumbprint(jkt))
+        {
+            return Err(fail(OAuthError::invalid_request(
+                "dpop_jkt must be a JWK SHA-256 thumbprint (43 characters of base64url)",
+            )));
+        }
         let prompt = parse_prompt(params.get("prompt")).map_err(&fail)?;
         let max_age = params
             .get("max_age")
@@ -378,6 +389,7 @@ impl<S: Registry> Provider<S> {
             prompt,
             max_age,
             resources,
+            dpop_jkt,
             client,
         })
     }
@@ -531,6 +543,7 @@ impl<S: Storage> Provider<S> {
                     auth_time: user.auth_time,
                     method: user.method,
                     expires_at: self.clock.now() + crate::provider::CODE_TTL,
+                    dpop_jkt: req.dpop_jkt.clone(),
                 };
                 self.store.insert_code(&record).await?;
                 Ok(redirect_location(
@@ -549,6 +562,8 @@ impl<S: Storage> Provider<S> {
                         auth_time: Some(user.auth_time),
                         method: Some(user.method),
                         grant_id: Some(grant_id),
+                        // Tokens in a redirect are never DPoP-bound.
+                        jkt: None,
                     },
                     scopes,
                     resources: req.resources.clone(),

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     /// RFC 7591 3.2.2: a field of a registration is not acceptable (the description names it).
     InvalidClientMetadata,
+    /// RFC 9449 5.4/7.1: the DPoP proof is missing where required, or invalid.
+    InvalidDpopProof,
+    /// RFC 9449 8: the DPoP proof must carry the server's current nonce (sent in `DPoP-Nonce`).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -64,6 +68,8 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -76,6 +82,9 @@ pub struct OAuthError {
     pub detail: Option<String>,
     /// Seconds a rate-limited caller should wait before trying again.
     pub retry_after: Option<u64>,
+    /// The refusal of a DPoP-bound token or of its proof: challenged with the `DPoP` scheme
+    /// (RFC 9449 7.1) rather than `Bearer`.
+    pub dpop_challenge: bool,
 }
 
 impl OAuthError {
@@ -85,7 +94,12 @@ impl OAuthError {
             description: description.into(),
             detail: None,
             retry_after: None,
+            dpop_challenge: false,
         }
+    }
+    pub fn with_dpop_challenge(mut self) -> Self {
+        self.dpop_challenge = true;
+        self
     }
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());

@@ -7,6 +7,7 @@
 pub mod authorize;
 pub mod client_auth;
 pub mod device;
+pub mod dpop;
 pub mod error;
 pub mod grant;
 pub mod keyring;

@@ -40,6 +40,8 @@ pub struct Settings {
     pub session_ttl: i64,
     /// Refuse authorization requests that did not come through PAR (RFC 9126 5).
     pub require_pushed_authorization_requests: bool,
+    /// When set, every DPoP proof must carry a current server nonce (RFC 9449 8).
+    pub dpop_nonces: Option<crate::dpop::Nonces>,
 }
 
 /// Where the management API lives under the issuer.
@@ -109,6 +111,8 @@ pub struct Subject {
     /// How the user signed in, for the ID token; `None` when no user did.
     pub method: Option<crate::model::SignInMethod>,
     pub grant_id: Option<String>,
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`), if a proof came.
+    pub jkt: Option<String>,
 }
 
 /// What a user authorized: the input to minting their tokens.
@@ -156,14 +160,35 @@ impl<S: Storage> Provider<S> {
         creds: Option<&ClientCredentials>,
         request: TokenRequest,
         peer: std::net::IpAddr,
+        dpop_proof: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
+        // A proof is checked before anything else (whatever the grant, what it issues is
+        // bound to the proof's key), but its jti is recorded only once the app has
+        // authenticated, so that no one else can fill the replay table.
+        let proof = match dpop_proof {
+            Some(proof) => {
+                let htu = self.token_endpoint();
+                let target = crate::dpop::Target {
+                    htm: "POST",
+                    htu: &htu,
+                };
+                Some(self.verify_dpop_proof(proof, target, None)?)
+            }
+            None => None,
+        };
         match request {
-            TokenRequest::TokenExchange(req) => grant::token_exchange::exchange(self, req).await,
+            TokenRequest::TokenExchange(req) => {
+                if let Some(proof) = &proof {
+                    self.spend_dpop_proof(proof).await?;
+                }
+                let jkt = proof.as_ref().map(|p| p.jkt.as_str());
+                grant::token_exchange::exchange(self, req, jkt).await
+            }
             TokenRequest::App(grant) => {
                 let creds = creds.ok_or_else(|| {
                     OAuthError::invalid_client("client authentication is required")
                 })?;
-                self.app_grant(creds, grant, peer).await
+                self.app_grant(creds, grant, peer, proof.as_ref()).await
             }
         }
     }
@@ -173,8 +198,13 @@ impl<S: Storage> Provider<S> {
         creds: &ClientCredentials,
         request: AppGrant,
         peer: std::net::IpAddr,
+        proof: Option<&crate::dpop::Proof>,
     ) -> Result<TokenResponse, OAuthError> {
         let client = self.authenticate_client(creds).await?;
+        if let Some(proof) = proof {
+            self.spend_dpop_proof(proof).await?;
+        }
+        let jkt = proof.map(|p| p.jkt.as_str());
         let grant_type = request.grant_type();
         if !client.app.allows(grant_type) {
             return Err(OAuthError::unauthorized_client(format!(
@@ -185,14 +215,20 @@ impl<S: Storage> Provider<S> {
         }
         match request {
             AppGrant::ClientCredentials(req) => {
-                grant::client_credentials::exchange(self, &client, req).await
+                grant::client_credentials::exchange(self, &client, req, jkt).await
             }
             AppGrant::AuthorizationCode(req) => {
-                grant::authorization_code::exchange(self, &client, req).await
+                grant::authorization_code::exchange(self, &client, req, jkt).await
             }
-            AppGrant::RefreshToken(req) => grant::refresh_token::exchange(self, &client, req).await,
-            AppGrant::Password(req) => grant::password::exchange(self, &client, req, peer).await,
-            AppGrant::DeviceCode(req) => grant::device_code::exchange(self, &client, req).await,
+            AppGrant::RefreshToken(req) => {
+                grant::refresh_token::exchange(self, &client, req, jkt).await
+            }
+            AppGrant::Password(req) => {
+                grant::password::exchange(self, &client, req, peer, jkt).await
+            }
+            AppGrant::DeviceCode(req) => {
+                grant::device_code::exchange(self, &client, req, jkt).await
+            }
         }
     }
 
@@ -254,6 +290,7 @@ impl<S: Storage> Provider<S> {
         if !self.may_introspect(&caller, &claims).await? {
             return Ok(Introspection::default());
         }
+        let token_type = claims.token_type();
         Ok(Introspection {
             active: true,
             scope: Some(claims.scope),
@@ -263,9 +300,10 @@ impl<S: Storage> Provider<S> {
             iss: Some(claims.iss),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
+            token_type: Some(token_type.into()),
             jti: Some(claims.jti),
-            token_type: Some("Bearer".into()),
             org_id: Some(claims.org_id),
+            cnf: claims.cnf,
         })
     }
 
@@ -346,17 +384,35 @@ impl<S: Storage> Provider<S> {
         Ok(())
     }
 
-    /// OIDC UserInfo: the claims a user's access token with `openid` may see.
-    pub async fn userinfo(&self, bearer: Option<&str>) -> Result<serde_json::Value, OAuthError> {
-        let token = bearer.ok_or_else(|| {
+    /// OIDC UserInfo: the claims a user's access token with `openid` may see. A DPoP-bound
+    /// token is accepted only as `Authorization: DPoP` with a proof by its key
+    /// ([`crate::dpop::Presented`]).
+    pub async fn userinfo(
+        &self,
+        presented: Option<crate::dpop::Presented<'_>>,
+    ) -> Result<serde_json::Value, OAuthError> {
+        let presented = presented.ok_or_else(|| {
             OAuthError::new(ErrorCode::InvalidToken, "a bearer access token is required")
         })?;
-        let claims = self.active_access_token(token).await?.ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::InvalidToken,
-                "the access token is invalid, expired or revoked",
-            )
-        })?;
+        let dpop_used = presented.dpop.is_some();
+        let claims = self
+            .active_access_token(presented.token)
+            .await?
+            .ok_or_else(|| {
+                let e = OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the access token is invalid, expired or revoked",
+                );
+                if dpop_used {
+                    e.with_dpop_challenge()
+                } else {
+                    e
+                }
+            })?;
+        let target = self.userinfo_endpoint();
+        self.check_binding(&claims, &presented, &target)
+            .await
+            .map_err(OAuthError::with_dpop_challenge)?;
         let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
         if !scopes.contains("openid") || claims.sub == claims.client_id {
             return Err(OAuthError::new(
@@ -438,6 +494,7 @@ impl<S> Provider<S> {
             org_id: subject.org_id,
             auth_time: subject.auth_time,
             grant_id: subject.grant_id,
+            cnf: subject.jkt.map(|jkt| crate::token::Confirmation { jkt }),
         };
         let keys = self.keys.current();
         let signer = keys
@@ -658,6 +715,14 @@ impl<S: Registry + GrantStore + UserStore> Provider<S> {
                 resources: grant.resources.clone(),
                 auth_time: grant.subject.auth_time.unwrap_or(now),
                 method: grant.subject.method.unwrap_or_default(),
+                // A public app's refresh token is bound to its DPoP key (RFC 9449 5): one
+                // stolen from it is useless without the private key. A confidential app
+                // authenticates anyway, so its refresh tokens stay unbound.
+                dpop_jkt: if client.app.app_type.is_confidential() {
+                    None
+                } else {
+                    grant.subject.jkt.clone()
+                },
                 // Never before the access token issued beside it, so a grant whose refresh
                 // tokens are all gone has no live access token either.
                 expires_at: now + self.settings.refresh_token_ttl.max(claims.exp - now),
@@ -670,7 +735,7 @@ impl<S: Registry + GrantStore + UserStore> Provider<S> {
         };
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer".into(),
+            token_type: claims.token_type().into(),
             expires_in: claims.exp - claims.iat,
             scope: claims.scope,
             refresh_token: Some(refresh),
@@ -692,6 +757,7 @@ mod tests {
             refresh_token_ttl: 3600,
             session_ttl: 3600,
             require_pushed_authorization_requests: false,
+            dpop_nonces: None,
         };
         let own = settings.management_api();
         assert!(settings.is_management_api(&own));

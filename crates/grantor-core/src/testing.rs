@@ -79,6 +79,7 @@ impl World {
                 refresh_token_ttl: 3600,
                 session_ttl: 3600,
                 require_pushed_authorization_requests: false,
+                dpop_nonces: None,
             },
             clock: clock.clone(),
             keys,
@@ -169,6 +170,7 @@ impl World {
             auth_time: now,
             method: Default::default(),
             expires_at: now + CODE_TTL,
+            dpop_jkt: None,
         };
         ok(self.store.insert_code(&record).await);
         code

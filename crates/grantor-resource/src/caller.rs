@@ -30,6 +30,9 @@ pub struct Caller {
     pub scopes: Vec<String>,
     /// Unix time the token expires.
     pub expires_at: i64,
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`): the request came
+    /// with a proof by that key.
+    pub jkt: Option<String>,
 }
 
 impl Caller {

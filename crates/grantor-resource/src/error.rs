@@ -14,6 +14,11 @@ pub enum TokenError {
     InsufficientScope(String),
     /// Grantor could not be reached to verify the token.
     Unavailable(String),
+    /// A DPoP-bound token came without a valid proof by its key for this request (RFC 9449
+    /// 7.1), or came as a bearer token.
+    InvalidDpopProof(String),
+    /// A DPoP-bound token presented as a bearer token: refused with the DPoP challenge.
+    BoundToKey,
 }
 
 impl fmt::Display for TokenError {
@@ -23,11 +28,20 @@ impl fmt::Display for TokenError {
             Self::Invalid(why) => write!(f, "invalid token: {why}"),
             Self::InsufficientScope(scope) => write!(f, "the token lacks the {scope} scope"),
             Self::Unavailable(why) => write!(f, "tokens cannot be verified now: {why}"),
+            Self::InvalidDpopProof(why) => write!(f, "invalid DPoP proof: {why}"),
+            Self::BoundToKey => {
+                f.write_str("the token is DPoP-bound: present it with the DPoP scheme and a proof")
+            }
         }
     }
 }
 
 impl std::error::Error for TokenError {}
+
+/// The algorithms DPoP proofs may use.
+const DPOP_ALGS: &str = "ES256 RS256";
+/// The DPoP challenge beside a Bearer one.
+const DPOP_CHALLENGE: &str = "DPoP algs=\"ES256 RS256\"";
 
 /// An RFC 6750 parameter's value, whose grammar allows neither quotes nor backslashes.
 fn quoted(value: &str) -> String {
@@ -82,6 +96,22 @@ impl TokenError {
                 "temporarily_unavailable",
                 "Bearer realm=\"api\"".to_string(),
             ),
+            Self::InvalidDpopProof(_) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_dpop_proof",
+                format!(
+                    "DPoP algs=\"{DPOP_ALGS}\", error=\"invalid_dpop_proof\", error_description=\"{}\"",
+                    quoted(&description)
+                ),
+            ),
+            Self::BoundToKey => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                format!(
+                    "DPoP algs=\"{DPOP_ALGS}\", error=\"invalid_token\", error_description=\"{}\"",
+                    quoted(&description)
+                ),
+            ),
         };
         if let Some(url) = resource_metadata {
             challenge.push_str(&format!(", resource_metadata=\"{}\"", escaped(url)));
@@ -95,6 +125,13 @@ impl TokenError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
+        }
+        // RFC 9449 7.1: an API that takes both schemes says so beside the Bearer challenge.
+        if matches!(self, Self::Missing | Self::Invalid(_)) {
+            response.headers_mut().append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(DPOP_CHALLENGE),
+            );
         }
         response
     }

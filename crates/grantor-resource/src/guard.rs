@@ -86,17 +86,44 @@ impl Guard for RequireToken {
         if let Some(url) = &self.metadata_url {
             request.extensions_mut().insert(url.clone());
         }
-        let token = request
+        let (scheme, token) = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim().to_string())
+            .map(|(scheme, token)| (scheme, token.trim()))
+            .filter(|(_, token)| !token.is_empty())
             .ok_or(TokenError::Missing)?;
-        let caller = self.validator.validate(&token).await?;
+        let caller = if scheme.eq_ignore_ascii_case("bearer") {
+            self.validator.validate(token).await?
+        } else if scheme.eq_ignore_ascii_case("dpop") {
+            let proof = dpop_header(request)?;
+            // The path as this layer sees it: under a `nest`, the prefix belongs in the
+            // configured public URL.
+            let path = request.uri().path();
+            let method = request.method().as_str();
+            self.validator
+                .validate_dpop(token, proof, method, path)
+                .await?
+        } else {
+            return Err(TokenError::Missing);
+        };
         request.extensions_mut().insert(caller);
         Ok(())
+    }
+}
+
+/// The request's one `DPoP` header, if any (RFC 9449 4.1: never more than one).
+fn dpop_header(request: &Request<Body>) -> Result<Option<&str>, TokenError> {
+    let mut values = request.headers().get_all("dpop").iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(TokenError::InvalidDpopProof(
+            "a request carries one DPoP header at most".into(),
+        )),
+        (Some(value), None) => value.to_str().map(|v| Some(v.trim())).map_err(|_| {
+            TokenError::InvalidDpopProof("the DPoP proof is not a well-formed JWT".into())
+        }),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::jwks::JwksCache;
 use crate::metadata::{self, Location};
 use aws_lc_rs::digest;
 use axum::Router;
+use grantor_token::dpop;
 use grantor_token::jose::{self, Alg, JoseError, JwkSet};
 use grantor_token::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection};
 use grantor_token::{Clock, SystemClock};
@@ -37,6 +38,10 @@ pub struct Config {
     pub scopes: Vec<String>,
     /// A name for people, published in its metadata.
     pub resource_name: Option<String>,
+    /// Where clients reach this API (scheme, host, port, and any path prefix a proxy or an
+    /// axum `nest` strips before the layer sees the request), which DPoP proofs name in
+    /// `htu`. Without it DPoP-bound tokens are refused.
+    pub public_url: Option<String>,
 }
 
 /// Credentials of an app (a server app of the resource server's organization) that may call
@@ -60,7 +65,15 @@ impl Config {
             introspection: None,
             scopes: Vec::new(),
             resource_name: None,
+            public_url: None,
         }
+    }
+
+    /// Accepts DPoP-bound tokens (RFC 9449) for requests to this URL and below: what clients
+    /// call, such as `https://trading.example.com` (a request's path is appended to it).
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.trim_end_matches('/').to_string());
+        self
     }
 
     /// Declares the scopes this API's routes require, for its metadata document.
@@ -116,6 +129,11 @@ fn cache_key(token: &str) -> Vec<u8> {
 /// Introspection answers remembered; past this, the least recently used is forgotten.
 const MAX_CACHED: NonZeroUsize = NonZeroUsize::MIN.saturating_add(9_999);
 
+/// DPoP proofs whose `jti` is remembered against replay; past this the least recently used
+/// is forgotten. A proof is only accepted for [`dpop::IAT_WINDOW`] seconds either side of
+/// its `iat`, so this holds well over a thousand proofs a second.
+const MAX_PROOFS: NonZeroUsize = NonZeroUsize::MIN.saturating_add(199_999);
+
 /// Validates Grantor access tokens for one resource server. Cheap to share behind an `Arc`.
 pub struct Validator {
     config: Config,
@@ -123,6 +141,8 @@ pub struct Validator {
     metadata: OnceCell<Metadata>,
     jwks: JwksCache,
     introspected: Mutex<LruCache<Vec<u8>, CachedAnswer>>,
+    /// Proofs seen, by key thumbprint and `jti`, with when each may be forgotten.
+    proofs: Mutex<LruCache<(String, String), i64>>,
     clock: Arc<dyn Clock>,
     /// Keys given up front: never fetched, never refreshed.
     pinned: bool,
@@ -160,6 +180,7 @@ impl Validator {
             metadata: OnceCell::new(),
             jwks: JwksCache::default(),
             introspected: Mutex::new(LruCache::new(MAX_CACHED)),
+            proofs: Mutex::new(LruCache::new(MAX_PROOFS)),
             clock,
             pinned: false,
             resource_metadata: metadata::location(&config.audience),
@@ -226,8 +247,75 @@ impl Validator {
             .await
     }
 
-    /// Validates a bearer token and returns its caller.
+    /// Validates a bearer token and returns its caller. A DPoP-bound token is refused here:
+    /// it needs [`Validator::validate_dpop`] and a proof.
     pub async fn validate(&self, token: &str) -> Result<Caller, TokenError> {
+        let caller = self.validate_token(token).await?;
+        if caller.jkt.is_some() {
+            return Err(TokenError::BoundToKey);
+        }
+        Ok(caller)
+    }
+
+    /// Validates a token presented as `Authorization: DPoP` with the request's `DPoP` proof
+    /// (RFC 9449 7): the token must be bound to the proof's key, and the proof made for this
+    /// request (`method`, and `path` under [`Config::public_url`]), for this token (`ath`),
+    /// recently, and never seen before.
+    pub async fn validate_dpop(
+        &self,
+        token: &str,
+        proof: Option<&str>,
+        method: &str,
+        path: &str,
+    ) -> Result<Caller, TokenError> {
+        let refused = |why: &str| TokenError::InvalidDpopProof(why.to_string());
+        let caller = self.validate_token(token).await?;
+        let Some(jkt) = caller.jkt.as_deref() else {
+            return Err(invalid(
+                "the token is not DPoP-bound: present it with the Bearer scheme",
+            ));
+        };
+        let base =
+            self.config.public_url.as_deref().ok_or_else(|| {
+                refused("this API takes no DPoP proofs: its public URL is not set")
+            })?;
+        let proof = proof.ok_or_else(|| refused("a DPoP proof is required"))?;
+        let htu = format!("{base}{path}");
+        let expected = dpop::Expected {
+            htm: method,
+            htu: &htu,
+            access_token: Some(token),
+            now: self.clock.now(),
+        };
+        let checked = dpop::verify(proof, &expected)
+            .map_err(|e| TokenError::InvalidDpopProof(e.to_string()))?;
+        if checked.jkt != jkt {
+            return Err(refused(
+                "the proof is made with another key than the token is bound to",
+            ));
+        }
+        self.first_use(&checked)?;
+        Ok(caller)
+    }
+
+    /// Spends a proof's `jti`: a second use within its lifetime is refused.
+    fn first_use(&self, proof: &dpop::Proof) -> Result<(), TokenError> {
+        let now = self.clock.now();
+        let mut seen = self
+            .proofs
+            .lock()
+            .map_err(|_| TokenError::Unavailable("the DPoP replay cache failed".into()))?;
+        let key = (proof.jkt.clone(), proof.jti.clone());
+        if seen.get(&key).is_some_and(|until| *until > now) {
+            return Err(TokenError::InvalidDpopProof(
+                "the proof was already used; make a new one for each request".into(),
+            ));
+        }
+        seen.put(key, proof.replay_expires_at());
+        Ok(())
+    }
+
+    async fn validate_token(&self, token: &str) -> Result<Caller, TokenError> {
         match &self.config.introspection {
             Some(introspection) => self.introspect(token, introspection).await,
             None => self.verify_locally(token).await,
@@ -300,6 +388,7 @@ impl Validator {
             client_id: claims.client_id,
             org_id: claims.org_id,
             expires_at: claims.exp,
+            jkt: claims.cnf.map(|c| c.jkt),
         })
     }
 
@@ -369,7 +458,13 @@ impl Validator {
     }
 
     fn caller_from_introspection(&self, answer: Introspection) -> Result<Caller, TokenError> {
-        if !answer.active || answer.token_type.as_deref() != Some("Bearer") {
+        let jkt = answer.cnf.map(|c| c.jkt);
+        let typed = match answer.token_type.as_deref() {
+            Some("Bearer") => jkt.is_none(),
+            Some("DPoP") => jkt.is_some(),
+            _ => false,
+        };
+        if !answer.active || !typed {
             return Err(invalid("the token is not active"));
         }
         let (Some(iss), Some(aud), Some(exp), Some(sub), Some(client_id), Some(org_id)) = (
@@ -400,6 +495,7 @@ impl Validator {
             client_id,
             org_id,
             expires_at: exp,
+            jkt,
         })
     }
 }

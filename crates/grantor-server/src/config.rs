@@ -31,6 +31,8 @@ pub struct Config {
     /// Refuse authorization requests that did not come through `POST /oauth2/par`
     /// (RFC 9126 5), for every app.
     pub require_pushed_authorization_requests: bool,
+    /// Require every DPoP proof to carry a server nonce (RFC 9449 8), sent in `DPoP-Nonce`.
+    pub require_dpop_nonce: bool,
     /// How often each node checks for configuration changes, in milliseconds.
     pub poll_interval_ms: u64,
     /// Seconds a new signing key is published before it signs.
@@ -71,6 +73,7 @@ impl Default for Config {
             refresh_token_ttl: 30 * 24 * 3600,
             session_ttl: 12 * 3600,
             require_pushed_authorization_requests: false,
+            require_dpop_nonce: false,
             poll_interval_ms: 250,
             key_rotation_overlap: RotationPolicy::default().overlap,
             key_retire_after: RotationPolicy::default().retire_after,
@@ -170,6 +173,8 @@ impl Config {
             refresh_token_ttl: self.refresh_token_ttl,
             session_ttl: self.session_ttl,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            // Set by the server from the key-encryption key when `require_dpop_nonce` is on.
+            dpop_nonces: None,
         })
     }
 

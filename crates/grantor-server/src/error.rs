@@ -36,6 +36,9 @@ fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
+/// The algorithms DPoP proofs may use, as challenges and discovery name them.
+pub const DPOP_ALGS: &str = "ES256 RS256";
+
 /// Quotes a value for an HTTP auth-param (RFC 9110 11.2): backslash-escapes `"` and `\`,
 /// and drops characters a header cannot carry.
 fn quoted(value: &str) -> String {
@@ -64,6 +67,11 @@ impl IntoResponse for OAuthReply {
         let e = self.0;
         log(&e);
         let status = match e.code {
+            // A proof refused where a token is used is the token's refusal (RFC 9449 7.1); at
+            // the token endpoint it is a 400 like any token error.
+            ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce if e.dpop_challenge => {
+                StatusCode::UNAUTHORIZED
+            }
             // A device polling too often (RFC 8628 3.5) hears it as any token error, 400; a
             // caller held back by a throttle, with a Retry-After, gets 429.
             ErrorCode::SlowDown if e.retry_after.is_none() => StatusCode::BAD_REQUEST,
@@ -75,6 +83,19 @@ impl IntoResponse for OAuthReply {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         let challenge = match e.code {
+            ErrorCode::InvalidToken
+            | ErrorCode::InsufficientScope
+            | ErrorCode::InvalidDpopProof
+            | ErrorCode::UseDpopNonce
+                if e.dpop_challenge =>
+            {
+                Some(format!(
+                    "DPoP algs=\"{}\", error=\"{}\", error_description=\"{}\"",
+                    DPOP_ALGS,
+                    e.code.as_str(),
+                    quoted(&e.description)
+                ))
+            }
             ErrorCode::InvalidClient => Some(format!(
                 "Basic realm=\"grantor\", error=\"invalid_client\", error_description=\"{}\"",
                 quoted(&e.description)

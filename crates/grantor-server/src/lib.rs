@@ -148,7 +148,11 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
-        let settings = config.provider_settings(&issuer)?;
+        let mut settings = config.provider_settings(&issuer)?;
+        if config.require_dpop_nonce {
+            let key = kek.derive_mac_key("grantor dpop nonce v1");
+            settings.dpop_nonces = Some(grantor_core::dpop::Nonces::new(key));
+        }
         let mailer = mail::Mailer::start(config.mail_settings(&settings.issuer)?, &settings.issuer)
             .map_err(StartupError)?;
         let discovery = Arc::new(oauth::discovery::Documents::new(

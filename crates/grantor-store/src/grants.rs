@@ -12,7 +12,7 @@ use grantor_core::store::{
 use sqlx::any::AnyRow;
 
 const CODE_COLUMNS: &str = "code_hash, grant_id, client_id, user_id, org_id, redirect_uri, scopes, resources, \
-     code_challenge, nonce, auth_time, expires_at, sign_in_method";
+     code_challenge, nonce, auth_time, expires_at, sign_in_method, dpop_jkt";
 
 fn code(row: &AnyRow) -> StoreResult<CodeRecord> {
     Ok(CodeRecord {
@@ -29,11 +29,12 @@ fn code(row: &AnyRow) -> StoreResult<CodeRecord> {
         auth_time: get(row, "auth_time")?,
         method: SignInMethod::parse(&get::<String>(row, "sign_in_method")?),
         expires_at: get(row, "expires_at")?,
+        dpop_jkt: get(row, "dpop_jkt")?,
     })
 }
 
 const REFRESH_COLUMNS: &str = "token_hash, grant_id, client_id, user_id, org_id, scopes, resources, auth_time, expires_at, \
-     sign_in_method";
+     sign_in_method, dpop_jkt";
 
 fn refresh(row: &AnyRow) -> StoreResult<RefreshRecord> {
     Ok(RefreshRecord {
@@ -47,6 +48,7 @@ fn refresh(row: &AnyRow) -> StoreResult<RefreshRecord> {
         auth_time: get(row, "auth_time")?,
         method: SignInMethod::parse(&get::<String>(row, "sign_in_method")?),
         expires_at: get(row, "expires_at")?,
+        dpop_jkt: get(row, "dpop_jkt")?,
     })
 }
 
@@ -178,7 +180,7 @@ impl GrantStore for Store {
     }
 
     async fn insert_code(&self, c: &CodeRecord) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"))
+        sqlx::query(&format!("INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"))
             .bind(&c.code_hash)
             .bind(&c.grant_id)
             .bind(&c.client_id)
@@ -192,6 +194,7 @@ impl GrantStore for Store {
             .bind(c.auth_time)
             .bind(c.expires_at)
             .bind(c.method.as_str())
+            .bind(&c.dpop_jkt)
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;
@@ -203,7 +206,7 @@ impl GrantStore for Store {
     }
 
     async fn insert_refresh_token(&self, t: &RefreshRecord) -> StoreResult<()> {
-        sqlx::query(&format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        sqlx::query(&format!("INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
             .bind(&t.token_hash)
             .bind(&t.grant_id)
             .bind(&t.client_id)
@@ -214,6 +217,7 @@ impl GrantStore for Store {
             .bind(t.auth_time)
             .bind(t.expires_at)
             .bind(t.method.as_str())
+            .bind(&t.dpop_jkt)
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;

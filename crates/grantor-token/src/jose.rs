@@ -32,6 +32,13 @@ impl Alg {
     }
 }
 
+impl Alg {
+    /// The algorithms accepted for DPoP proofs, by name, for discovery.
+    pub fn dpop_names() -> Vec<&'static str> {
+        crate::dpop::ALGORITHMS.iter().map(|a| a.as_str()).collect()
+    }
+}
+
 impl FromStr for Alg {
     type Err = JoseError;
     fn from_str(s: &str) -> Result<Self, JoseError> {

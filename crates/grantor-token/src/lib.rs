@@ -7,6 +7,7 @@
 //! re-exports these modules under their old paths.
 
 pub mod clock;
+pub mod dpop;
 pub mod jose;
 pub mod token;
 

@@ -51,6 +51,22 @@ pub struct AccessTokenClaims {
     /// revoking the grant makes its access tokens inactive at introspection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// The key the token is bound to (RFC 9449 6.1): presented only with a DPoP proof by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A confirmation claim (RFC 7800) naming a DPoP key by its RFC 7638 thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// The token type to name it by: `DPoP` when bound to a key, else `Bearer`.
+    pub fn token_type(&self) -> &'static str {
+        if self.cnf.is_some() { "DPoP" } else { "Bearer" }
+    }
 }
 
 /// The JWT `typ` of access tokens (RFC 9068 2.1).
@@ -96,4 +112,7 @@ pub struct Introspection {
     pub token_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
+    /// The key a DPoP-bound token is bound to (RFC 9449 6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }

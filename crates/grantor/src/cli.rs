@@ -54,6 +54,9 @@ pub struct ConfigArgs {
     /// Refuse authorization requests not pushed first to /oauth2/par (RFC 9126) [default: false]
     #[arg(long = "require-par", global = true, env = "GRANTOR_REQUIRE_PAR")]
     pub require_par: Option<bool>,
+    /// Require a server nonce in every DPoP proof (RFC 9449 8) [default: false]
+    #[arg(long, global = true, env = "GRANTOR_REQUIRE_DPOP_NONCE")]
+    pub require_dpop_nonce: Option<bool>,
     /// How often each node checks for configuration changes, ms [default: 250]
     #[arg(long, global = true, env = "GRANTOR_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,

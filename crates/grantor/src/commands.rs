@@ -58,6 +58,9 @@ pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
     if let Some(v) = args.require_par {
         config.require_pushed_authorization_requests = v;
     }
+    if let Some(v) = args.require_dpop_nonce {
+        config.require_dpop_nonce = v;
+    }
     if let Some(v) = args.poll_interval_ms {
         config.poll_interval_ms = v;
     }

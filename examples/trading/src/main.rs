@@ -38,6 +38,10 @@ enum Command {
         introspection_client_id: Option<String>,
         #[arg(long, env = "TRADING_INTROSPECTION_SECRET", hide_env_values = true)]
         introspection_secret: Option<String>,
+        /// Where clients reach the API, as DPoP proofs name it [default: http:// + the bound
+        /// address].
+        #[arg(long)]
+        public_url: Option<String>,
     },
     /// Sign in with a native app (PKCE, loopback redirect) and list the orders.
     Login {
@@ -62,11 +66,13 @@ async fn main() -> ExitCode {
             listen,
             introspection_client_id,
             introspection_secret,
+            public_url,
         } => {
             serve(
                 &cli.issuer,
                 &listen,
                 introspection_client_id.zip(introspection_secret),
+                public_url,
             )
             .await
         }
@@ -89,15 +95,18 @@ async fn serve(
     issuer: &str,
     listen: &str,
     introspection: Option<(String, String)>,
+    public_url: Option<String>,
 ) -> Result<(), String> {
-    let mut config = trading_example::config(issuer);
-    if let Some((id, secret)) = introspection {
-        config = config.with_introspection(&id, &secret, std::time::Duration::from_secs(5));
-    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // DPoP-bound tokens come with proofs naming the URL the client called.
+    let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+    let mut config = trading_example::config(issuer).with_public_url(&public_url);
+    if let Some((id, secret)) = introspection {
+        config = config.with_introspection(&id, &secret, std::time::Duration::from_secs(5));
+    }
     eprintln!("Trading API listening on http://{addr} (tokens from {issuer})");
     axum::serve(listener, trading_example::router(Validator::new(config)))
         .with_graceful_shutdown(async {

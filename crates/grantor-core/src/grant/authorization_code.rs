@@ -28,6 +28,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = provider.clock.now();
     let code = match provider
@@ -79,6 +80,16 @@ pub async fn exchange<S: Registry + GrantStore + UserStore>(
         }
         (None, None) => {}
     }
+    // RFC 9449 10: a code bound to a key at the authorization endpoint is exchanged only with
+    // a proof by that key.
+    if let Some(bound) = &code.dpop_jkt
+        && dpop != Some(bound.as_str())
+    {
+        return Err(OAuthError::new(
+            crate::ErrorCode::InvalidDpopProof,
+            "the authorization code is bound to another DPoP key (dpop_jkt)",
+        ));
+    }
     if provider.store.is_grant_revoked(&code.grant_id).await? {
         return Err(OAuthError::invalid_grant(
             "the authorization has been revoked",
@@ -92,6 +103,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore>(
             auth_time: Some(code.auth_time),
             method: Some(code.method),
             grant_id: Some(code.grant_id),
+            jkt: dpop.map(str::to_string),
         },
         scopes: scopes.clone(),
         resources: code.resources,
@@ -118,9 +130,9 @@ mod tests {
         let w = World::new().await;
         let app = w.web_app(&["profile", "email"]).await;
         let code = w.code(&app, &w.member, "profile", None).await;
-        let first = ok(exchange(&w.provider, &app, request(&code, None)).await);
+        let first = ok(exchange(&w.provider, &app, request(&code, None), None).await);
         assert_eq!(first.scope, "profile");
-        let replay = refused(exchange(&w.provider, &app, request(&code, None)).await);
+        let replay = refused(exchange(&w.provider, &app, request(&code, None), None).await);
         assert!(replay.contains("already used"), "{replay}");
         // The refresh token issued with the first exchange belongs to the revoked family.
         let refresh = crate::grant::refresh_token::Request {
@@ -129,8 +141,40 @@ mod tests {
             resources: Vec::new(),
         };
         let after =
-            refused(crate::grant::refresh_token::exchange(&w.provider, &app, refresh).await);
+            refused(crate::grant::refresh_token::exchange(&w.provider, &app, refresh, None).await);
         assert!(after.contains("revoked"), "{after}");
+    }
+
+    /// A code whose authorization request named `dpop_jkt`: made as the approval step makes
+    /// one, then stored again under a fresh value with the binding.
+    async fn bound_code(w: &World, app: &Client, jkt: &str) -> String {
+        let code = w.code(app, &w.member, "profile", None).await;
+        let SingleUse::Fresh(mut record) = ok(w.store.consume_code(&secret::hash(&code), 0).await)
+        else {
+            panic!("the code just made is not fresh")
+        };
+        let fresh = ok(secret::generate(secret::Kind::AuthorizationCode));
+        record.code_hash = secret::hash(&fresh);
+        record.dpop_jkt = Some(jkt.into());
+        ok(w.store.insert_code(&record).await);
+        fresh
+    }
+
+    #[tokio::test]
+    async fn a_code_bound_by_dpop_jkt_needs_a_proof_by_that_key() {
+        let w = World::new().await;
+        let app = w.web_app(&["profile"]).await;
+        for proof in [None, Some("key-b")] {
+            let code = bound_code(&w, &app, "key-a").await;
+            let e = exchange(&w.provider, &app, request(&code, None), proof).await;
+            assert_eq!(
+                e.map_err(|e| e.code).err(),
+                Some(crate::ErrorCode::InvalidDpopProof)
+            );
+        }
+        let code = bound_code(&w, &app, "key-a").await;
+        let tokens = ok(exchange(&w.provider, &app, request(&code, None), Some("key-a")).await);
+        assert_eq!(tokens.token_type, "DPoP");
     }
 
     #[tokio::test]
@@ -148,7 +192,7 @@ mod tests {
         ];
         for (challenge, verifier, refusal) in cases {
             let code = w.code(&app, &w.member, "profile", challenge).await;
-            let result = exchange(&w.provider, &app, request(&code, verifier)).await;
+            let result = exchange(&w.provider, &app, request(&code, verifier), None).await;
             match refusal {
                 None => assert!(result.is_ok(), "{challenge:?} {verifier:?}: {result:?}"),
                 Some(why) => {
@@ -166,21 +210,21 @@ mod tests {
         let other = w.web_app(&["profile"]).await;
 
         let code = w.code(&app, &w.member, "profile", None).await;
-        let said = refused(exchange(&w.provider, &other, request(&code, None)).await);
+        let said = refused(exchange(&w.provider, &other, request(&code, None), None).await);
         assert!(said.contains("another app"), "{said}");
 
         let code = w.code(&app, &w.member, "profile", None).await;
         let mut elsewhere = request(&code, None);
         elsewhere.redirect_uri = Some("https://app.test/other".into());
-        let said = refused(exchange(&w.provider, &app, elsewhere).await);
+        let said = refused(exchange(&w.provider, &app, elsewhere, None).await);
         assert!(said.contains("redirect_uri differs"), "{said}");
 
         let code = w.code(&app, &w.member, "profile", None).await;
         w.clock.advance(crate::provider::CODE_TTL);
-        let said = refused(exchange(&w.provider, &app, request(&code, None)).await);
+        let said = refused(exchange(&w.provider, &app, request(&code, None), None).await);
         assert!(said.contains("expired"), "{said}");
 
-        let said = refused(exchange(&w.provider, &app, request("no-such-code", None)).await);
+        let said = refused(exchange(&w.provider, &app, request("no-such-code", None), None).await);
         assert!(said.contains("invalid"), "{said}");
     }
 }

@@ -58,6 +58,7 @@ pub async fn exchange<S: Registry>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let grant = pick_org(client, req.organization.as_deref())?;
     // The organization's choice, within what the app may ask for now (its scopes may have
@@ -83,11 +84,12 @@ pub async fn exchange<S: Registry>(
         auth_time: None,
         method: None,
         grant_id: None,
+        jkt: dpop.map(str::to_string),
     };
     let (access_token, claims) = provider.mint_access_token(client, subject, &scopes, audiences)?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: claims.token_type().into(),
         expires_in: claims.exp - claims.iat,
         scope: claims.scope,
         refresh_token: None,

@@ -230,6 +230,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let invalid = || OAuthError::invalid_grant("the device code is invalid");
     if !secret::has_shape(&req.device_code, secret::Kind::DeviceCode) {
@@ -248,7 +249,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
         ));
     }
     if code.consumed {
-        return consume(provider, client, &hash, now).await;
+        return consume(provider, client, &hash, now, dpop).await;
     }
     if code.expires_at <= now {
         return Err(OAuthError::new(
@@ -285,7 +286,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
             ErrorCode::AccessDenied,
             "the user denied the request",
         )),
-        Some(DeviceDecision::Approved(_)) => consume(provider, client, &hash, now).await,
+        Some(DeviceDecision::Approved(_)) => consume(provider, client, &hash, now, dpop).await,
     }
 }
 
@@ -296,6 +297,7 @@ async fn consume<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
     client: &Client,
     hash: &str,
     now: i64,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = match provider.store.consume_device_code(hash, now).await? {
         SingleUse::Fresh(code) => code,
@@ -324,6 +326,7 @@ async fn consume<S: Registry + GrantStore + UserStore + DeviceCodeStore>(
             auth_time: Some(approval.auth_time),
             method: Some(approval.method),
             grant_id: Some(approval.grant_id),
+            jkt: dpop.map(str::to_string),
         },
         scopes: approval.scopes.clone(),
         resources: code.resources,
@@ -435,16 +438,16 @@ mod tests {
         assert!(code.verification_uri_complete.ends_with(&code.user_code));
         assert!(code.device_code.starts_with("gr_dc_"));
 
-        let pending = exchange(&w.provider, &app, poll(&code)).await;
+        let pending = exchange(&w.provider, &app, poll(&code), None).await;
         assert_eq!(code_of(pending), ErrorCode::AuthorizationPending);
         answer(&w, &code, true, "profile").await;
         w.clock.advance(POLL_INTERVAL);
-        let tokens = ok(exchange(&w.provider, &app, poll(&code)).await);
+        let tokens = ok(exchange(&w.provider, &app, poll(&code), None).await);
         assert_eq!(tokens.scope, "profile", "unchecked scopes are left out");
         assert!(tokens.refresh_token.is_some());
 
         // A replay gets nothing and revokes what the first use got.
-        let replay = refused(exchange(&w.provider, &app, poll(&code)).await);
+        let replay = refused(exchange(&w.provider, &app, poll(&code), None).await);
         assert!(replay.contains("already used"), "{replay}");
         let refresh = crate::grant::refresh_token::Request {
             refresh_token: tokens.refresh_token.unwrap_or_default(),
@@ -452,7 +455,7 @@ mod tests {
             resources: Vec::new(),
         };
         let after =
-            refused(crate::grant::refresh_token::exchange(&w.provider, &app, refresh).await);
+            refused(crate::grant::refresh_token::exchange(&w.provider, &app, refresh, None).await);
         assert!(after.contains("revoked"), "{after}");
     }
 
@@ -461,17 +464,17 @@ mod tests {
         let w = World::new().await;
         let app = device_app(&w, &["profile"]).await;
         let code = start(&w, &app, "profile").await;
-        let first = exchange(&w.provider, &app, poll(&code)).await;
+        let first = exchange(&w.provider, &app, poll(&code), None).await;
         assert_eq!(code_of(first), ErrorCode::AuthorizationPending);
         w.clock.advance(POLL_INTERVAL - 1);
-        let fast = exchange(&w.provider, &app, poll(&code)).await;
+        let fast = exchange(&w.provider, &app, poll(&code), None).await;
         assert_eq!(code_of(fast), ErrorCode::SlowDown);
         // The interval is now 10 seconds, counted from the last poll.
         w.clock.advance(POLL_INTERVAL);
-        let still_fast = exchange(&w.provider, &app, poll(&code)).await;
+        let still_fast = exchange(&w.provider, &app, poll(&code), None).await;
         assert_eq!(code_of(still_fast), ErrorCode::SlowDown);
         w.clock.advance(3 * POLL_INTERVAL);
-        let patient = exchange(&w.provider, &app, poll(&code)).await;
+        let patient = exchange(&w.provider, &app, poll(&code), None).await;
         assert_eq!(code_of(patient), ErrorCode::AuthorizationPending);
     }
 
@@ -481,12 +484,12 @@ mod tests {
         let app = device_app(&w, &["profile"]).await;
         let denied = start(&w, &app, "profile").await;
         answer(&w, &denied, false, "profile").await;
-        let said = exchange(&w.provider, &app, poll(&denied)).await;
+        let said = exchange(&w.provider, &app, poll(&denied), None).await;
         assert_eq!(code_of(said), ErrorCode::AccessDenied);
 
         let late = start(&w, &app, "profile").await;
         w.clock.advance(DEVICE_CODE_TTL);
-        let said = exchange(&w.provider, &app, poll(&late)).await;
+        let said = exchange(&w.provider, &app, poll(&late), None).await;
         assert_eq!(code_of(said), ErrorCode::ExpiredToken);
         // Nobody can answer an expired code either.
         let decision = Decision {
@@ -528,7 +531,7 @@ mod tests {
         // Another app cannot use this app's device code.
         let other = device_app(&w, &["profile"]).await;
         let code = start(&w, &app, "profile").await;
-        let said = refused(exchange(&w.provider, &other, poll(&code)).await);
+        let said = refused(exchange(&w.provider, &other, poll(&code), None).await);
         assert!(said.contains("another app"), "{said}");
         let said = refused(
             exchange(
@@ -537,6 +540,7 @@ mod tests {
                 Request {
                     device_code: "gr_dc_x".into(),
                 },
+                None,
             )
             .await,
         );

@@ -48,6 +48,7 @@ pub async fn exchange<
     client: &Client,
     req: Request,
     peer: IpAddr,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = provider.clock.now();
     let signed_in = provider
@@ -136,6 +137,7 @@ pub async fn exchange<
             auth_time: Some(now),
             method: Some(crate::model::SignInMethod::Password),
             grant_id: Some(grant_id),
+            jkt: dpop.map(str::to_string),
         },
         scopes: scopes.clone(),
         resources: Vec::new(),

@@ -30,6 +30,7 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
     provider: &Provider<S>,
     client: &Client,
     req: Request,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = provider.clock.now();
     let hash = secret::hash(&req.refresh_token);
@@ -39,6 +40,14 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
         Some((rt, _)) if rt.client_id != client.app.client_id => {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was issued to another app",
+            ));
+        }
+        // A bound refresh token (a public app's, RFC 9449 5) needs a proof by its key; a
+        // wrong or missing proof burns nothing.
+        Some((rt, _)) if rt.dpop_jkt.is_some() && rt.dpop_jkt.as_deref() != dpop => {
+            return Err(OAuthError::new(
+                crate::ErrorCode::InvalidDpopProof,
+                "the refresh token is bound to a DPoP key: send a proof made with that key",
             ));
         }
         Some((rt, _)) => rt.scopes.clone(),
@@ -109,6 +118,8 @@ pub async fn exchange<S: Registry + GrantStore + UserStore + MemberStore>(
             auth_time: Some(rt.auth_time),
             method: Some(rt.method),
             grant_id: Some(rt.grant_id),
+            // A bound refresh token keeps its key: the proof matched it above.
+            jkt: dpop.map(str::to_string),
         },
         scopes,
         resources,
@@ -139,7 +150,57 @@ mod tests {
             redirect_uri: Some(REDIRECT_URI.into()),
             code_verifier: None,
         };
-        ok(crate::grant::authorization_code::exchange(&w.provider, app, req).await)
+        ok(crate::grant::authorization_code::exchange(&w.provider, app, req, None).await)
+    }
+
+    /// The tokens of a fresh authorization of `app` by the member, exchanged with a DPoP
+    /// proof by key `jkt`.
+    async fn bound(w: &World, app: &Client, jkt: &str) -> TokenResponse {
+        let code = w.code(app, &w.member, "profile", None).await;
+        let req = crate::grant::authorization_code::Request {
+            code,
+            redirect_uri: Some(REDIRECT_URI.into()),
+            code_verifier: None,
+        };
+        ok(crate::grant::authorization_code::exchange(&w.provider, app, req, Some(jkt)).await)
+    }
+
+    #[tokio::test]
+    async fn a_public_apps_refresh_token_needs_its_dpop_key_a_confidential_apps_does_not() {
+        let w = World::new().await;
+        let native = w
+            .app_with(crate::testing::new_app(
+                crate::model::AppType::Native,
+                "CLI",
+                &["profile"],
+            ))
+            .await;
+        let first = bound(&w, &native, "key-a").await;
+        assert_eq!(first.token_type, "DPoP");
+        for proof in [None, Some("key-b")] {
+            let e = exchange(&w.provider, &native, request(&first, None), proof).await;
+            assert_eq!(
+                e.map_err(|e| e.code).err(),
+                Some(crate::ErrorCode::InvalidDpopProof)
+            );
+        }
+        // Nothing was spent by the refusals; the rotated token stays bound.
+        let second = ok(exchange(&w.provider, &native, request(&first, None), Some("key-a")).await);
+        assert_eq!(second.token_type, "DPoP");
+        let e = exchange(&w.provider, &native, request(&second, None), None).await;
+        assert_eq!(
+            e.map_err(|e| e.code).err(),
+            Some(crate::ErrorCode::InvalidDpopProof)
+        );
+
+        // A web app authenticates; its refresh token is not bound, and what it issues is
+        // bound only when a proof comes.
+        let web = w.web_app(&["profile"]).await;
+        let first = bound(&w, &web, "key-a").await;
+        let plain = ok(exchange(&w.provider, &web, request(&first, None), None).await);
+        assert_eq!(plain.token_type, "Bearer");
+        let again = ok(exchange(&w.provider, &web, request(&plain, None), Some("key-b")).await);
+        assert_eq!(again.token_type, "DPoP");
     }
 
     #[tokio::test]
@@ -147,15 +208,15 @@ mod tests {
         let w = World::new().await;
         let app = w.web_app(&["profile", "email"]).await;
         let first = signed_in(&w, &app, "profile email").await;
-        let second = ok(exchange(&w.provider, &app, request(&first, None)).await);
+        let second = ok(exchange(&w.provider, &app, request(&first, None), None).await);
         assert_ne!(second.refresh_token, first.refresh_token);
         assert_eq!(second.scope, "email profile");
-        let third = ok(exchange(&w.provider, &app, request(&second, None)).await);
+        let third = ok(exchange(&w.provider, &app, request(&second, None), None).await);
 
-        let replay = refused(exchange(&w.provider, &app, request(&first, None)).await);
+        let replay = refused(exchange(&w.provider, &app, request(&first, None), None).await);
         assert!(replay.contains("already used"), "{replay}");
         // The newest token, never used, is gone with its family.
-        let newest = refused(exchange(&w.provider, &app, request(&third, None)).await);
+        let newest = refused(exchange(&w.provider, &app, request(&third, None), None).await);
         assert!(newest.contains("revoked"), "{newest}");
     }
 
@@ -164,13 +225,20 @@ mod tests {
         let w = World::new().await;
         let app = w.web_app(&["profile", "email"]).await;
         let first = signed_in(&w, &app, "profile").await;
-        let wider = exchange(&w.provider, &app, request(&first, Some("profile email"))).await;
+        let wider = exchange(
+            &w.provider,
+            &app,
+            request(&first, Some("profile email")),
+            None,
+        )
+        .await;
         assert_eq!(
             wider.map_err(|e| e.code).err(),
             Some(crate::ErrorCode::InvalidScope)
         );
         // A refused widening burns nothing: the token still works, narrowed.
-        let narrowed = ok(exchange(&w.provider, &app, request(&first, Some("profile"))).await);
+        let narrowed =
+            ok(exchange(&w.provider, &app, request(&first, Some("profile")), None).await);
         assert_eq!(narrowed.scope, "profile");
     }
 
@@ -180,11 +248,11 @@ mod tests {
         let app = w.web_app(&["profile"]).await;
         let other = w.web_app(&["profile"]).await;
         let tokens = signed_in(&w, &app, "profile").await;
-        let said = refused(exchange(&w.provider, &other, request(&tokens, None)).await);
+        let said = refused(exchange(&w.provider, &other, request(&tokens, None), None).await);
         assert!(said.contains("another app"), "{said}");
 
         w.clock.advance(w.provider.settings.refresh_token_ttl);
-        let said = refused(exchange(&w.provider, &app, request(&tokens, None)).await);
+        let said = refused(exchange(&w.provider, &app, request(&tokens, None), None).await);
         assert!(said.contains("expired"), "{said}");
 
         let tokens = signed_in(&w, &app, "profile").await;
@@ -192,7 +260,7 @@ mod tests {
         ok(w.manager
             .remove_member(&owner, &w.org.name, &w.member.email)
             .await);
-        let said = refused(exchange(&w.provider, &app, request(&tokens, None)).await);
+        let said = refused(exchange(&w.provider, &app, request(&tokens, None), None).await);
         assert!(said.contains("no longer belongs"), "{said}");
     }
 }

@@ -70,6 +70,7 @@ fn refused(why: &str) -> OAuthError {
 pub async fn exchange<S: Registry + ApiTokenStore>(
     provider: &Provider<S>,
     req: Request,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = provider.clock.now();
     // Anything not shaped like an API token is refused before any lookup.
@@ -127,13 +128,14 @@ pub async fn exchange<S: Registry + ApiTokenStore>(
         method: None,
         // Revoking the API token makes what it issued inactive, as a revoked grant does.
         grant_id: Some(token.id.clone()),
+        jkt: dpop.map(str::to_string),
     };
     let ttl = provider.settings.access_token_ttl;
     let (access_token, claims) = provider.mint(&token.id, ttl, subject, &scopes, audiences)?;
     provider.store.touch_api_token(&token.id, now).await?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: claims.token_type().into(),
         expires_in: claims.exp - claims.iat,
         scope: claims.scope,
         refresh_token: None,

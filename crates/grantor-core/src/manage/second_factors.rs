@@ -520,11 +520,13 @@ mod tests {
         ));
         let request = ok(crate::grant::password::Request::parse(&params));
         let peer = std::net::IpAddr::from([198, 51, 100, 7]);
-        let before = crate::grant::password::exchange(&w.provider, &client, request.clone(), peer);
+        let before =
+            crate::grant::password::exchange(&w.provider, &client, request.clone(), peer, None);
         let before = before.await;
         assert!(before.is_ok(), "{before:?}");
         enrolled(&w, &kek).await;
-        let after = crate::grant::password::exchange(&w.provider, &client, request, peer).await;
+        let after =
+            crate::grant::password::exchange(&w.provider, &client, request, peer, None).await;
         let why = crate::testing::refused(after);
         assert!(why.contains("second factor"), "{why}");
     }

@@ -34,6 +34,9 @@ pub struct CodeRecord {
     pub auth_time: i64,
     pub method: crate::model::SignInMethod,
     pub expires_at: i64,
+    /// The DPoP key the authorization request named (`dpop_jkt`, RFC 9449 10): the token
+    /// request must come with a proof by it.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,8 @@ pub struct RefreshRecord {
     pub auth_time: i64,
     pub method: crate::model::SignInMethod,
     pub expires_at: i64,
+    /// The DPoP key a public app's refresh token is bound to: refreshing needs a proof by it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The outcome of atomically using a single-use value (a code, a refresh token).

@@ -118,6 +118,7 @@ pub fn claims(sub: &str, scope: &str) -> AccessTokenClaims {
         org_id: "org_1".into(),
         auth_time: None,
         grant_id: None,
+        cnf: None,
     }
 }
 

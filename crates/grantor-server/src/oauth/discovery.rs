@@ -53,6 +53,8 @@ impl Documents {
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "access_token_signing_alg_values_supported": ["ES256"],
+            // RFC 9449 5.1: DPoP proofs are accepted at the token and userinfo endpoints.
+            "dpop_signing_alg_values_supported": grantor_core::jose::Alg::dpop_names(),
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
             // Grantor's management API: a resource server whose scopes are grantor:*.
             "grantor_management_api": management_api,

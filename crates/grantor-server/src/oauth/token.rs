@@ -1,6 +1,6 @@
 //! `POST /oauth2/token`.
 
-use super::Authorization;
+use super::{Authorization, DpopHeader, with_dpop_nonce};
 use crate::AppState;
 use crate::client_address::ClientAddress;
 use crate::error::{OAuthReply, no_store};
@@ -27,16 +27,21 @@ pub async fn token(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     authorization: Authorization,
+    dpop: DpopHeader,
     OAuthForm(params): OAuthForm,
 ) -> Response {
     let result = async {
+        let proof = dpop.proof()?;
         let request = TokenRequest::parse(&params)?;
         // An API-token exchange authenticates no app (design.md section 2).
         let creds = match request {
             TokenRequest::TokenExchange(_) => None,
             TokenRequest::App(_) => Some(client_auth::extract(authorization.as_str(), &params)?),
         };
-        state.provider.token(creds.as_ref(), request, address).await
+        state
+            .provider
+            .token(creds.as_ref(), request, address, proof)
+            .await
     }
     .await;
     let outcome = match &result {
@@ -46,8 +51,9 @@ pub async fn token(
     state
         .metrics
         .record_token(grant_label(params.get("grant_type")), outcome);
-    match result {
+    let response = match result {
         Ok(response) => no_store(response),
         Err(e) => OAuthReply(e).into_response(),
-    }
+    };
+    with_dpop_nonce(&state, response)
 }

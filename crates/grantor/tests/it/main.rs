@@ -22,6 +22,7 @@ mod console;
 mod console_a11y;
 mod console_forms;
 mod device;
+mod dpop;
 mod faults;
 mod hardening;
 mod isolation;
