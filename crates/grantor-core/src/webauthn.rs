@@ -277,8 +277,9 @@ fn parse_cose_key(bytes: &[u8]) -> Result<(i64, ParsedPublicKey), WebAuthnError>
         match label {
             1 => kty = Some(d.i64().map_err(m)?),
             3 => alg = Some(d.i64().map_err(m)?),
-            // -1 is `crv` for EC2 keys and `n` for RSA keys; -2 `x` or `e`; -3 `y`.
-            -1 if kty == Some(2) => crv = Some(d.i64().map_err(m)?),
+            // -1 is `n` for RSA keys (kty 3, which comes first in CTAP2 canonical order) and
+            // `crv` for others; -2 is `x` or `e`; -3 `y`.
+            -1 if kty != Some(3) => crv = Some(d.i64().map_err(m)?),
             -1 => a = Some(d.bytes().map_err(m)?),
             -2 => b = Some(d.bytes().map_err(m)?),
             -3 => c = Some(d.bytes().map_err(m)?),

@@ -87,11 +87,11 @@ const MIGRATIONS: [(i64, &str, &str); 19] = [
         18,
         "used_jtis",
         include_str!("../migrations/0018_used_jtis.sql"),
-        (
-            23,
-            "passkeys",
-            include_str!("../migrations/0023_passkeys.sql"),
-        ),
+    ),
+    (
+        23,
+        "passkeys",
+        include_str!("../migrations/0023_passkeys.sql"),
     ),
 ];
 

@@ -337,6 +337,7 @@ impl<S: Governed + UserStore + ThrottleStore + PasskeyStore + ReplayStore> Manag
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Clock;
     use crate::testing::{World, ok};
     use crate::webauthn::testing::Authenticator;
     use aws_lc_rs::hmac;

@@ -5,6 +5,7 @@
 //! each changed page checked with axe-core at 1280 and 360 px. WebAuthn needs a domain, not
 //! an IP address, so the server's issuer is `http://localhost:<port>`.
 
+use crate::both_backends;
 use crate::support::chrome::{Chrome, DESKTOP};
 use crate::support::{Backend, PASSWORD, TestServer};
 use axum::http::Method;
