@@ -271,7 +271,10 @@ fn parse_cose_key(bytes: &[u8]) -> Result<(i64, ParsedPublicKey), WebAuthnError>
         return Err(WebAuthnError::Malformed);
     }
     let (mut kty, mut alg, mut crv) = (None, None, None);
-    let (mut a, mut b, mut c): (Option<&[u8]>, Option<&[u8]>, Option<&[u8]>) = (None, None, None);
+    // The byte strings labelled -1, -2 and -3.
+    let mut a: Option<&[u8]> = None;
+    let mut b: Option<&[u8]> = None;
+    let mut c: Option<&[u8]> = None;
     for _ in 0..entries {
         let label = d.i64().map_err(m)?;
         match label {

@@ -466,4 +466,22 @@ mod tests {
         let again = w.manager.add_passkey(&me, &c, "Two", &cd, &ao).await;
         assert!(matches!(again, Err(ServiceError::InvalidFields(_))));
     }
+
+    #[test]
+    fn passkey_sign_ins_are_stored_and_claimed_as_such() {
+        use crate::model::SignInMethod;
+        for synced in [false, true] {
+            for m in [
+                SignInMethod::Passkey { synced },
+                SignInMethod::PasswordAndPasskey { synced },
+            ] {
+                assert_eq!(SignInMethod::parse(m.as_str()), m);
+            }
+        }
+        assert_eq!(SignInMethod::Passkey { synced: true }.amr(), ["swk", "mfa"]);
+        assert_eq!(
+            SignInMethod::PasswordAndPasskey { synced: false }.amr(),
+            ["pwd", "hwk", "mfa"]
+        );
+    }
 }

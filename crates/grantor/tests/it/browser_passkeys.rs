@@ -7,7 +7,8 @@
 
 use crate::both_backends;
 use crate::support::chrome::{Chrome, DESKTOP};
-use crate::support::{Backend, PASSWORD, TestServer};
+use crate::support::oauth::{self, code_in, decode_payload};
+use crate::support::{Backend, PASSWORD, SignInSeed, TestServer, WEB_REDIRECT};
 use axum::http::Method;
 use fantoccini::Locator;
 use fantoccini::key::Key;
@@ -67,6 +68,22 @@ async fn sign_out(chrome: &Chrome, srv: &TestServer) {
     chrome.expect_heading("You are signed out").await;
 }
 
+/// The `amr` of the ID token for the code the browser was just redirected to the web app with.
+async fn amr_at_redirect(
+    chrome: &Chrome,
+    srv: &TestServer,
+    seed: &SignInSeed,
+) -> serde_json::Value {
+    let url = chrome.wait_for_url(WEB_REDIRECT).await;
+    let code = code_in(url.as_str());
+    let (status, body) = srv
+        .oauth()
+        .exchange_code(seed.web_basic(), &code, WEB_REDIRECT)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    decode_payload(body["id_token"].as_str().unwrap())["amr"].clone()
+}
+
 async fn passkeys_register_sign_in_alone_and_as_second_step(backend: Backend) {
     let Some(chrome) = Chrome::launch().await else {
         return;
@@ -114,9 +131,21 @@ async fn passkeys_register_sign_in_alone_and_as_second_step(backend: Backend) {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].name, "Laptop");
 
-    // Alone, from the sign-in page: no email, no password.
+    // The password grant cannot carry a second step, so it is refused now.
+    let app = srv.password_app(&seed).await;
+    let (status, body) = srv
+        .oauth()
+        .password(oauth::basic(&app), &seed.email, PASSWORD, &[])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // Alone, from the sign-in page of an app: no email, no password.
     sign_out(&chrome, &srv).await;
-    chrome.goto(&srv.url("/login?return_to=%2Faccount")).await;
+    let authorize = srv.url(&seed.web_authorize_url("scope=openid&state=x&nonce=n"));
+    chrome.goto(&authorize).await;
     chrome.expect_heading("Sign in").await;
     chrome
         .wait_for(Locator::Css("form[data-passkey]:not([hidden])"))
@@ -126,12 +155,21 @@ async fn passkeys_register_sign_in_alone_and_as_second_step(backend: Backend) {
         .tab_to("button \"Sign in with a passkey\"", false)
         .await;
     chrome.press(Key::Enter).await;
+    chrome.tab_to("button \"Allow\"", false).await;
+    chrome.press(Key::Enter).await;
+    let amr = amr_at_redirect(&chrome, &srv, &seed).await;
+    assert_eq!(
+        amr,
+        json!(["hwk", "mfa"]),
+        "a device-bound passkey, user-verified"
+    );
+    chrome.goto(&srv.url("/account")).await;
     chrome.expect_heading("Your account").await;
     assert!(chrome.source().await.contains(&seed.email));
 
     // After the password, the passkey is the second step.
     sign_out(&chrome, &srv).await;
-    chrome.goto(&srv.url("/account")).await;
+    chrome.goto(&authorize).await;
     chrome.sign_in(&seed.email, PASSWORD).await;
     chrome.expect_heading("Use your passkey").await;
     chrome
@@ -140,6 +178,9 @@ async fn passkeys_register_sign_in_alone_and_as_second_step(backend: Backend) {
     accessible(&chrome, "second step with passkey").await;
     chrome.tab_to("button \"Use a passkey\"", false).await;
     chrome.press(Key::Enter).await;
+    let amr = amr_at_redirect(&chrome, &srv, &seed).await;
+    assert_eq!(amr, json!(["pwd", "hwk", "mfa"]));
+    chrome.goto(&srv.url("/account")).await;
     chrome.expect_heading("Your account").await;
     let used = srv.state.store.passkeys(&user.id).await.unwrap();
     assert!(used[0].last_used_at.is_some());
