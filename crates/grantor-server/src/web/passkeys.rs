@@ -43,6 +43,16 @@ fn second_step_binding(browser: &str, user_id: &str) -> String {
 /// then simply offers no passkey).
 fn form(state: &AppState, purpose: &str, binding: &str, known: String) -> Option<PasskeyForm> {
     let rp = state.manager.relying_party().ok()?;
+    // Browsers take only a domain as the RP ID: behind an issuer at an IP address (the
+    // default loopback one) passkeys are not offered at all.
+    if rp
+        .id
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+    {
+        return None;
+    }
     let now = state.provider.clock.now();
     let challenge = webauthn::new_challenge(&challenge_key(state), purpose, binding, now).ok()?;
     Some(PasskeyForm {
