@@ -200,4 +200,45 @@ async fn passkeys_register_sign_in_alone_and_as_second_step(backend: Backend) {
     chrome.expect_heading("Your account").await;
 }
 
-both_backends!(passkeys_register_sign_in_alone_and_as_second_step);
+/// Answers no authenticator made: a forged one, one for a challenge used up, one without the
+/// page's challenge. Each is refused with a sentence and a 4xx, never a 5xx, and signs no one in.
+async fn forged_passkey_answers_are_refused(backend: Backend) {
+    let port = free_port();
+    let srv = TestServer::spawn_with(backend, Arc::new(SystemClock), |c| {
+        c.listen = format!("127.0.0.1:{port}");
+        c.issuer = Some(format!("http://localhost:{port}"));
+    })
+    .await;
+    let mut browser = srv.http_session();
+    let login = browser.get("/login").await;
+    let csrf = login.field("csrf").unwrap();
+    let challenge = login.field("challenge").expect("a passkey challenge");
+    let forged = [
+        ("csrf", csrf.as_str()),
+        ("return_to", "/account"),
+        ("challenge", challenge.as_str()),
+        ("credential_id", "AAAA"),
+        ("client_data", "e30"),
+        ("authenticator_data", "AAAA"),
+        ("signature", "AAAA"),
+        ("user_handle", ""),
+    ];
+    let answer = browser.post("/login/passkey", &forged).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert!(answer.body.contains("That passkey could not sign you in."));
+    let mut no_challenge = forged;
+    no_challenge[2] = ("challenge", "not-ours");
+    let answer = browser.post("/login/passkey", &no_challenge).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let mut no_csrf = forged;
+    no_csrf[0] = ("csrf", "");
+    let answer = browser.post("/login/passkey", &no_csrf).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let account = browser.get("/account").await;
+    assert_eq!(account.status, 303, "still signed out");
+}
+
+both_backends!(
+    passkeys_register_sign_in_alone_and_as_second_step,
+    forged_passkey_answers_are_refused
+);
