@@ -26,6 +26,7 @@ pub mod scope;
 pub mod secret;
 pub mod store;
 pub mod totp;
+pub mod webauthn;
 
 // Token formats, JOSE and the clock live in `grantor-token`, which resource servers use
 // without this crate; they keep their paths here.

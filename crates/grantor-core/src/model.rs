@@ -404,6 +404,11 @@ pub enum SignInMethod {
     Password,
     /// A password, then a code of an authenticator app (or a recovery code).
     PasswordAndTotp,
+    /// A passkey alone, user-verified: `hwk` for one bound to its device, `swk` for one that
+    /// may be synced (the BE flag), and `mfa` (the device and its PIN or biometric).
+    Passkey { synced: bool },
+    /// A password, then a passkey.
+    PasswordAndPasskey { synced: bool },
 }
 
 impl SignInMethod {
@@ -412,6 +417,10 @@ impl SignInMethod {
         match self {
             Self::Password => "pwd",
             Self::PasswordAndTotp => "pwd otp",
+            Self::Passkey { synced: false } => "hwk mfa",
+            Self::Passkey { synced: true } => "swk mfa",
+            Self::PasswordAndPasskey { synced: false } => "pwd hwk mfa",
+            Self::PasswordAndPasskey { synced: true } => "pwd swk mfa",
         }
     }
 
@@ -419,6 +428,10 @@ impl SignInMethod {
     pub fn parse(stored: &str) -> Self {
         match stored {
             "pwd otp" => Self::PasswordAndTotp,
+            "hwk mfa" => Self::Passkey { synced: false },
+            "swk mfa" => Self::Passkey { synced: true },
+            "pwd hwk mfa" => Self::PasswordAndPasskey { synced: false },
+            "pwd swk mfa" => Self::PasswordAndPasskey { synced: true },
             _ => Self::Password,
         }
     }
@@ -428,6 +441,10 @@ impl SignInMethod {
         match self {
             Self::Password => &["pwd"],
             Self::PasswordAndTotp => &["pwd", "otp", "mfa"],
+            Self::Passkey { synced: false } => &["hwk", "mfa"],
+            Self::Passkey { synced: true } => &["swk", "mfa"],
+            Self::PasswordAndPasskey { synced: false } => &["pwd", "hwk", "mfa"],
+            Self::PasswordAndPasskey { synced: true } => &["pwd", "swk", "mfa"],
         }
     }
 }
@@ -448,6 +465,8 @@ pub enum AuditAction {
     UserEnrolTotp,
     UserRemoveTotp,
     UserRegenerateRecoveryCodes,
+    UserAddPasskey,
+    UserRemovePasskey,
     MemberPut,
     MemberRemove,
     MemberInvite,
@@ -477,7 +496,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 35] = [
+    const CHANGES: [Self; 37] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
@@ -490,6 +509,8 @@ impl AuditAction {
         Self::UserEnrolTotp,
         Self::UserRemoveTotp,
         Self::UserRegenerateRecoveryCodes,
+        Self::UserAddPasskey,
+        Self::UserRemovePasskey,
         Self::MemberPut,
         Self::MemberRemove,
         Self::MemberInvite,
@@ -529,6 +550,8 @@ impl AuditAction {
             Self::UserEnrolTotp => "user.enrol_totp",
             Self::UserRemoveTotp => "user.remove_totp",
             Self::UserRegenerateRecoveryCodes => "user.regenerate_recovery_codes",
+            Self::UserAddPasskey => "user.add_passkey",
+            Self::UserRemovePasskey => "user.remove_passkey",
             Self::MemberPut => "member.put",
             Self::MemberRemove => "member.remove",
             Self::MemberInvite => "member.invite",

@@ -27,6 +27,7 @@ mod keys;
 mod members;
 mod migrate;
 mod organizations;
+mod passkeys;
 mod password_resets;
 pub mod pool;
 mod pushed_requests;

@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 20] = [
+const MIGRATIONS: [(i64, &str, &str); 21] = [
     (
         1,
         "foundation",
@@ -97,6 +97,11 @@ const MIGRATIONS: [(i64, &str, &str); 20] = [
         21,
         "registrations",
         include_str!("../migrations/0021_registrations.sql"),
+    ),
+    (
+        23,
+        "passkeys",
+        include_str!("../migrations/0023_passkeys.sql"),
     ),
 ];
 

@@ -42,7 +42,13 @@ impl Request {
 }
 
 pub async fn exchange<
-    S: Registry + GrantStore + UserStore + MemberStore + ThrottleStore + SecondFactorStore,
+    S: Registry
+        + GrantStore
+        + UserStore
+        + MemberStore
+        + ThrottleStore
+        + SecondFactorStore
+        + crate::store::PasskeyStore,
 >(
     provider: &Provider<S>,
     client: &Client,
@@ -93,6 +99,7 @@ pub async fn exchange<
         .totp(&user.id)
         .await?
         .is_some_and(|t| t.confirmed_at.is_some())
+        || !provider.store.passkeys(&user.id).await?.is_empty()
     {
         return Err(OAuthError::invalid_grant(
             "this account signs in with a second factor, which the password grant cannot carry; \

@@ -9,6 +9,7 @@ mod audit;
 mod invitations;
 mod members;
 mod organizations;
+mod passkeys;
 mod password_resets;
 mod passwords;
 mod registrations;
@@ -33,6 +34,10 @@ pub use api_tokens::{API_TOKEN_DEFAULT_TTL, API_TOKEN_MAX_TTL, NewApiToken};
 pub use apps::{AppChanges, AppWithSecret, NewApp, validate_redirect_uri};
 pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use members::{member_fields, role_field};
+pub use passkeys::{
+    MAX_PASSKEYS, PASSKEY_NAME_MAX, PasskeyAssertion, PasskeyError, PasskeySignIn, PasskeyView,
+    Passkeys,
+};
 pub use password_resets::{PASSWORD_RESET_TTL, ResetRequestError, ResetView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
 pub use second_factors::{CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment};

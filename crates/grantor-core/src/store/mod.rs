@@ -19,6 +19,7 @@ mod members;
 #[cfg(test)]
 pub(crate) mod memory;
 mod organizations;
+mod passkeys;
 mod password_resets;
 mod pushed_requests;
 mod registrations;
@@ -44,6 +45,7 @@ pub use invitations::InvitationStore;
 pub use keys::{KeyState, KeyStore, StoredKey};
 pub use members::{MemberStore, MembershipChange};
 pub use organizations::OrganizationStore;
+pub use passkeys::{PasskeyAdded, PasskeyRecord, PasskeyStore};
 pub use password_resets::{PasswordReset, PasswordResetStore};
 pub use pushed_requests::{PushedRequestRecord, PushedRequestStore};
 pub use registrations::{Binding, RegistrationRecord, RegistrationStore};
@@ -95,6 +97,7 @@ pub trait Storage:
     + InvitationStore
     + AuditLog
     + SecondFactorStore
+    + PasskeyStore
     + Clone
     + 'static
 {
@@ -121,6 +124,7 @@ impl<T> Storage for T where
         + InvitationStore
         + AuditLog
         + SecondFactorStore
+        + PasskeyStore
         + Clone
         + 'static
 {

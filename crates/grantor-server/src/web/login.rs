@@ -1,5 +1,6 @@
 //! `GET /login` and `POST /login`: email and password, throttled, never saying whether the
-//! account exists. An account with an authenticator app goes on to `second_step`.
+//! account exists. An account with an authenticator app or a passkey goes on to
+//! `second_step`. "Sign in with a passkey" posts to `passkeys`.
 
 use super::pages::LoginPage;
 use super::session::{self, Cookie};
@@ -71,6 +72,39 @@ async fn page(
     email: String,
     error: Option<String>,
 ) -> Response {
+    page_with(state, headers, status, return_to, email, error, None).await
+}
+
+/// The sign-in page after a passkey was refused, saying why beside its button.
+pub(super) async fn page_with_passkey_error(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    return_to: String,
+    message: &'static str,
+) -> Response {
+    let passkey_error = Some(message.to_string());
+    page_with(
+        state,
+        headers,
+        status,
+        return_to,
+        String::new(),
+        None,
+        passkey_error,
+    )
+    .await
+}
+
+async fn page_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    return_to: String,
+    email: String,
+    error: Option<String>,
+    passkey_error: Option<String>,
+) -> Response {
     let (binding, new_cookie) = browser_binding(state, headers);
     let app_name = app_name(state, &return_to).await;
     let csrf = csrf::token(&state.csrf_key, &binding);
@@ -82,6 +116,9 @@ async fn page(
             email,
             app_name,
             error,
+            passkey: super::passkeys::sign_in_form(state, &binding),
+            passkey_error,
+            passkey_script: super::PASSKEY_SCRIPT,
         },
     );
     if let Some(cookie) = new_cookie {

@@ -11,6 +11,7 @@ mod invitation;
 mod login;
 mod logout;
 pub(crate) mod pages;
+mod passkeys;
 mod password_reset;
 mod second_step;
 mod security;
@@ -53,6 +54,10 @@ pub fn router() -> Router<AppState> {
             "/account/sessions/end-others",
             post(account::end_other_sessions),
         )
+        .route("/login/passkey", post(passkeys::sign_in))
+        .route("/login/code/passkey", post(passkeys::second_step))
+        .route("/account/security/passkeys", post(passkeys::add))
+        .route("/account/security/passkeys/remove", post(passkeys::remove))
         .route("/account/security", get(security::show))
         .route("/account/security/totp", post(security::confirm))
         .route("/account/security/totp/remove", post(security::remove))
@@ -71,9 +76,13 @@ pub fn router() -> Router<AppState> {
 /// The console's copy button, inlined where a secret is shown once. The policy below allows
 /// exactly this script by its hash, and no other.
 pub const COPY_SCRIPT: &str = include_str!("../../assets/copy.js");
+/// The passkey forms' script (sign-in, second step, account security), inlined and allowed
+/// by its hash likewise.
+pub const PASSKEY_SCRIPT: &str = include_str!("../../assets/passkeys.js");
 const CONTENT_SECURITY_POLICY: &str = concat!(
     "default-src 'none'; style-src 'self'; img-src 'self'; ",
-    "script-src 'sha256-Gh44pQDjIFKLK7rpBMFcGeCT2Zt7C5r3D5DRPxWe77w='; ",
+    "script-src 'sha256-Gh44pQDjIFKLK7rpBMFcGeCT2Zt7C5r3D5DRPxWe77w=' ",
+    "'sha256-+OJHNQW/YoeP54VeEMLmHbLEaRoctLu5YjZ+4CbsuKI='; ",
     "frame-ancestors 'none'; base-uri 'none'"
 );
 
@@ -174,5 +183,19 @@ mod tests {
             "update COPY_SCRIPT_HASH after editing copy.js"
         );
         assert!(CONTENT_SECURITY_POLICY.contains(&format!("'{COPY_SCRIPT_HASH}'")));
+    }
+
+    #[test]
+    fn the_policy_allows_the_passkey_script_by_its_hash() {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, PASSKEY_SCRIPT.as_bytes());
+        let hash = format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        );
+        assert!(
+            CONTENT_SECURITY_POLICY.contains(&hash),
+            "put {hash} in the policy after editing passkeys.js"
+        );
     }
 }

@@ -14,6 +14,34 @@ pub struct LoginPage {
     pub email: String,
     pub app_name: Option<String>,
     pub error: Option<String>,
+    /// "Sign in with a passkey" (shown by its script), and why the last try failed.
+    pub passkey: Option<PasskeyForm>,
+    pub passkey_error: Option<String>,
+    pub passkey_script: &'static str,
+}
+
+/// What a passkey form's script needs: a challenge, the RP ID, and the credential ids that
+/// may answer (a second step) or must not be registered again (space-separated base64url).
+pub struct PasskeyForm {
+    pub challenge: String,
+    pub rp: String,
+    pub known: String,
+}
+
+/// The account page's "Add a passkey" form: a [`PasskeyForm`] and the WebAuthn user.
+pub struct PasskeyRegisterForm {
+    pub form: PasskeyForm,
+    /// The user's id, base64url: the user handle a discoverable passkey gives back.
+    pub user_id: String,
+    pub user_name: String,
+}
+
+/// A passkey in the account page's list.
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub added: String,
+    pub last_used: Option<String>,
 }
 
 /// The second step of a sign-in: the authenticator's code.
@@ -23,6 +51,11 @@ pub struct CodePage {
     pub csrf: String,
     pub return_to: String,
     pub error: Option<String>,
+    /// Whether the account has an authenticator app (else only its passkeys are offered).
+    pub totp: bool,
+    pub passkey: Option<PasskeyForm>,
+    pub passkey_error: Option<String>,
+    pub passkey_script: &'static str,
 }
 
 #[derive(Template)]
@@ -143,8 +176,13 @@ pub struct SecurityPage {
     /// Recovery codes just made, shown this once.
     pub new_codes: Vec<String>,
     pub notice: Option<&'static str>,
-    /// The refusal of the form named by the first part (`confirm`, `remove`, `regenerate`).
+    /// The refusal of the form named by the first part (`confirm`, `remove`, `regenerate`,
+    /// `passkey-add`, `passkey-remove`).
     pub error: Option<(&'static str, String)>,
+    pub passkeys: Vec<PasskeyRow>,
+    /// `None` when the account has as many passkeys as it may.
+    pub passkey_register: Option<PasskeyRegisterForm>,
+    pub passkey_script: &'static str,
 }
 
 impl SecurityPage {

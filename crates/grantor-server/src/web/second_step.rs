@@ -1,5 +1,6 @@
 //! `GET /login/code` and `POST /login/code`: the second step of a sign-in for an account with
-//! an authenticator app. The session starts only after the code.
+//! an authenticator app or a passkey. The session starts only after the code (or the passkey,
+//! `passkeys::second_step`).
 //!
 //! Between the two steps the browser holds a short-lived pending cookie: the user's id and
 //! an expiry, with a MAC that also covers the browser's binding cookie, so it works in that
@@ -44,7 +45,7 @@ fn pending_value(state: &AppState, binding: &str, user_id: &str, expires_at: i64
 
 /// The user whose second step this browser is at, if its pending cookie is genuine, its
 /// own and not expired.
-fn pending_user(state: &AppState, headers: &HeaderMap) -> Option<String> {
+pub(super) fn pending_user(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let binding = session::cookie(state, headers, Cookie::Browser).filter(|b| !b.is_empty())?;
     let value = session::cookie(state, headers, Cookie::Pending)?;
     let mut parts = value.splitn(3, '.');
@@ -60,7 +61,7 @@ fn pending_user(state: &AppState, headers: &HeaderMap) -> Option<String> {
     (expires_at > state.provider.clock.now()).then(|| user_id.to_string())
 }
 
-fn back_to_login(return_to: &str) -> Response {
+pub(super) fn back_to_login(return_to: &str) -> Response {
     let back: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     see_other(&format!("/login?return_to={back}"))
 }
@@ -74,7 +75,12 @@ pub(super) async fn after_password(
     user_id: &str,
     return_to: &str,
 ) -> Response {
-    match state.manager.has_second_factor(user_id).await {
+    let second = match state.manager.has_second_factor(user_id).await {
+        Ok(true) => Ok(true),
+        Ok(false) => super::passkeys::has_passkey(state, user_id).await,
+        Err(e) => Err(e),
+    };
+    match second {
         Ok(false) => {
             let method = SignInMethod::Password;
             return signed_in(state, headers, address, user_id, method, return_to).await;
@@ -104,20 +110,67 @@ pub(super) async fn after_password(
     response
 }
 
-fn page(
+async fn page(
     state: &AppState,
     headers: &HeaderMap,
+    user_id: &str,
     status: StatusCode,
     return_to: String,
     error: Option<String>,
 ) -> Response {
+    page_with(state, headers, user_id, status, return_to, error, None).await
+}
+
+/// The second step after a passkey was refused, saying why beside its button.
+pub(super) async fn page_with_passkey_error(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    status: StatusCode,
+    return_to: String,
+    message: &'static str,
+) -> Response {
+    let passkey_error = Some(message.to_string());
+    page_with(
+        state,
+        headers,
+        user_id,
+        status,
+        return_to,
+        None,
+        passkey_error,
+    )
+    .await
+}
+
+/// The code form for an account with an authenticator app, the passkey form for one with
+/// passkeys, or both.
+async fn page_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    status: StatusCode,
+    return_to: String,
+    error: Option<String>,
+    passkey_error: Option<String>,
+) -> Response {
     let binding = session::cookie(state, headers, Cookie::Browser).unwrap_or_default();
+    let totp = state
+        .manager
+        .has_second_factor(user_id)
+        .await
+        .unwrap_or(true);
+    let passkey = super::passkeys::second_step_form(state, binding, user_id).await;
     render(
         status,
         &CodePage {
             csrf: csrf::token(&state.csrf_key, binding),
             return_to,
             error,
+            totp,
+            passkey,
+            passkey_error,
+            passkey_script: super::PASSKEY_SCRIPT,
         },
     )
 }
@@ -128,10 +181,10 @@ pub async fn show(
     PageQuery(query): PageQuery,
 ) -> Response {
     let return_to = safe_return_to(query.get("return_to"));
-    if pending_user(&state, &headers).is_none() {
+    let Some(user_id) = pending_user(&state, &headers) else {
         return back_to_login(&return_to);
-    }
-    page(&state, &headers, StatusCode::OK, return_to, None)
+    };
+    page(&state, &headers, &user_id, StatusCode::OK, return_to, None).await
 }
 
 pub async fn submit(
@@ -150,10 +203,12 @@ pub async fn submit(
         return page(
             &state,
             &headers,
+            &user_id,
             StatusCode::FORBIDDEN,
             return_to,
             Some(message),
-        );
+        )
+        .await;
     }
     let code = form.get("code").unwrap_or_default().trim();
     if code.is_empty() || code.len() > 64 {
@@ -161,10 +216,12 @@ pub async fn submit(
         return page(
             &state,
             &headers,
+            &user_id,
             StatusCode::BAD_REQUEST,
             return_to,
             Some(message),
-        );
+        )
+        .await;
     }
     let checked = state
         .manager
@@ -205,7 +262,7 @@ pub async fn submit(
             )
         }
     };
-    let mut response = page(&state, &headers, status, return_to, Some(message));
+    let mut response = page(&state, &headers, &user_id, status, return_to, Some(message)).await;
     if let Some(seconds) = retry_after {
         response
             .headers_mut()

@@ -18,7 +18,7 @@ use qrcode::{Color, EcLevel, QrCode};
 use std::fmt::Write;
 use std::net::IpAddr;
 
-const HERE: &str = "/login?return_to=%2Faccount%2Fsecurity";
+pub(super) const HERE: &str = "/login?return_to=%2Faccount%2Fsecurity";
 /// Light modules around the code that readers need (ISO/IEC 18004).
 const QUIET_ZONE: usize = 4;
 
@@ -54,13 +54,13 @@ fn qr_path(text: &str) -> Option<(String, usize)> {
 
 /// What the page shows besides the user's state: codes just made, a notice, a refusal.
 #[derive(Default)]
-struct Shown {
+pub(super) struct Shown {
     new_codes: Vec<String>,
     notice: Option<&'static str>,
     error: Option<(&'static str, String)>,
 }
 
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     current: &Current,
     source: IpAddr,
@@ -89,10 +89,11 @@ async fn page(
                 qr_size,
             })
         };
-        Ok::<_, ServiceError>((factors, enrolment))
+        let passkeys = super::passkeys::section(state, current, &caller).await?;
+        Ok::<_, ServiceError>((factors, enrolment, passkeys))
     }
     .await;
-    let (factors, enrolment) = match loaded {
+    let (factors, enrolment, (passkeys, passkey_register)) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             return PageError::Unavailable {
@@ -113,6 +114,9 @@ async fn page(
             new_codes: shown.new_codes,
             notice: shown.notice,
             error: shown.error,
+            passkeys,
+            passkey_register,
+            passkey_script: super::PASSKEY_SCRIPT,
         },
     )
 }
@@ -130,7 +134,11 @@ pub async fn show(
         Some("removed") => {
             Some("The authenticator app was removed. You sign in with your password alone.")
         }
-        _ => None,
+        _ => match query.get("passkey") {
+            Some("added") => Some("The passkey was added. You can sign in with it now."),
+            Some("removed") => Some("The passkey was removed."),
+            _ => None,
+        },
     };
     let shown = Shown {
         notice,
@@ -150,7 +158,7 @@ async fn posted<'a>(
 }
 
 /// A refusal of form `which`, shown beside it.
-async fn refused(
+pub(super) async fn refused(
     state: &AppState,
     current: &Current,
     source: IpAddr,

@@ -12,6 +12,7 @@ mod api_tokens;
 mod api_validation;
 mod audit;
 mod browser;
+mod browser_passkeys;
 mod browser_reset;
 mod browser_totp;
 mod cli;

@@ -8,6 +8,7 @@ mod directory;
 mod flows;
 mod grants;
 mod management;
+mod passkeys;
 mod registrations;
 
 use super::{
@@ -53,6 +54,7 @@ struct Tables {
     /// Pushed authorization requests by the hash of their request_uri, with whether used.
     pushed_requests: HashMap<String, (crate::store::PushedRequestRecord, bool)>,
     totp: HashMap<String, TotpRecord>,
+    passkeys: Vec<crate::store::PasskeyRecord>,
     /// `(scope, jti)` to when it may be used again.
     used_jtis: HashMap<(String, String), i64>,
     /// `(user_id, code_hash, used_at)`.
