@@ -133,6 +133,9 @@ pub async fn authorize(
         Ok(req) => req,
         Err(error) => return AuthorizeReply(error).into_response(),
     };
+    if let Err(error) = state.provider.refuse_unpushed(&req, pushed) {
+        return AuthorizeReply(error).into_response();
+    }
     let pairs = if pushed {
         marked(&state, params.pairs())
     } else {

@@ -34,6 +34,7 @@ mod ops;
 mod par;
 mod password_reset;
 mod passwords;
+mod private_key_jwt;
 mod refresh;
 mod resource;
 mod sessions;
