@@ -244,7 +244,12 @@ impl RemoteKeys {
     /// The keys at `uri` as of `now`, fetched when none are cached, when the cached ones are
     /// older than [`JWKS_FRESH_FOR`], or when they lack `kid` and were fetched more than
     /// [`JWKS_REFETCH_AFTER`] ago. A failed fetch keeps using keys fetched before.
-    pub async fn keys(&self, uri: &str, kid: Option<&str>, now: i64) -> Result<Arc<Vec<Jwk>>, String> {
+    pub async fn keys(
+        &self,
+        uri: &str,
+        kid: Option<&str>,
+        now: i64,
+    ) -> Result<Arc<Vec<Jwk>>, String> {
         let cached = self.cached(uri);
         if let Some(c) = &cached {
             let age = now - c.at;
@@ -286,7 +291,10 @@ mod tests {
     fn public_keys_are_accepted_and_private_ones_refused() {
         let keys = parse_jwks(&format!(r#"{{"keys":[{EC}]}}"#)).unwrap();
         assert_eq!(keys.len(), 1);
-        let private = EC.replace('}', r#","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#);
+        let private = EC.replace(
+            '}',
+            r#","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#,
+        );
         let err = parse_jwks(&format!(r#"{{"keys":[{private}]}}"#)).unwrap_err();
         assert!(err.contains("private"), "{err}");
         let symmetric = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#;
@@ -296,11 +304,14 @@ mod tests {
     #[test]
     fn sets_are_bounded_and_kids_unique() {
         assert!(parse_jwks(r#"{"keys":[]}"#).is_err());
-        let eleven = vec![EC; 11].join(",");
+        let eleven = [EC; 11].join(",");
         assert!(parse_jwks(&format!(r#"{{"keys":[{eleven}]}}"#)).is_err());
         let twice = format!(r#"{{"keys":[{EC},{EC}]}}"#);
         assert!(parse_jwks(&twice).unwrap_err().contains("same kid"));
-        let huge = format!(r#"{{"keys":[{EC}],"pad":"{}"}}"#, "x".repeat(MAX_JWKS_BYTES));
+        let huge = format!(
+            r#"{{"keys":[{EC}],"pad":"{}"}}"#,
+            "x".repeat(MAX_JWKS_BYTES)
+        );
         assert!(parse_jwks(&huge).unwrap_err().contains("larger"));
         assert!(parse_jwks("not json").is_err());
     }

@@ -205,9 +205,7 @@ fn extract_assertion(
         .sub
         .ok_or_else(|| failed("the client assertion has no sub (the app's client_id)"))?;
     if body_id.is_some_and(|b| b != sub) {
-        return Err(failed(
-            "client_id differs from the client assertion's sub",
-        ));
+        return Err(failed("client_id differs from the client assertion's sub"));
     }
     Ok(ClientCredentials {
         client_id: sub,
@@ -365,9 +363,10 @@ mod tests {
 
     mod assertions {
         use super::super::*;
+        use super::params;
+        use crate::Clock;
         use crate::jose::SigningKey;
         use crate::model::{AppKeys, AppType};
-        use crate::Clock;
         use crate::testing::{World, new_app, ok};
         use serde_json::{Value, json};
 
@@ -384,7 +383,11 @@ mod tests {
             json!({"iss": id, "sub": id, "aud": AUD, "exp": NOW + 60, "iat": NOW, "jti": "j1"})
         }
 
-        fn check(key: &SigningKey, keys: &[Jwk], claims: &Value) -> Result<VerifiedAssertion, OAuthError> {
+        fn check(
+            key: &SigningKey,
+            keys: &[Jwk],
+            claims: &Value,
+        ) -> Result<VerifiedAssertion, OAuthError> {
             let jwt = ok(key.sign("JWT", claims));
             check_assertion("app_1", &jwt, keys, &[AUD, "https://grantor.test"], NOW)
         }
@@ -393,7 +396,13 @@ mod tests {
         fn each_claim_is_checked() {
             let (k, keys) = key();
             let good = ok(check(&k, &keys, &claims("app_1")));
-            assert_eq!(good, VerifiedAssertion { jti: "j1".into(), expires_at: NOW + 60 });
+            assert_eq!(
+                good,
+                VerifiedAssertion {
+                    jti: "j1".into(),
+                    expires_at: NOW + 60
+                }
+            );
             let bad: [(&str, Value); 8] = [
                 ("aud", json!("https://elsewhere.test")),
                 ("iss", json!("app_2")),
@@ -413,26 +422,49 @@ mod tests {
                 assert_eq!(err.description, "client authentication failed");
             }
             let mut c = claims("app_1");
-            c.as_object_mut().map(|o| o.remove("jti"));
+            if let Some(o) = c.as_object_mut() {
+                o.remove("jti");
+            }
             assert!(check(&k, &keys, &c).is_err());
             let (other, _) = key();
-            assert!(check(&other, &keys, &claims("app_1")).is_err(), "another key");
+            assert!(
+                check(&other, &keys, &claims("app_1")).is_err(),
+                "another key"
+            );
         }
 
         #[test]
         fn extraction_bounds_and_pairs_the_parameters() {
             let (k, _) = key();
             let jwt = ok(k.sign("JWT", &claims("app_1")));
-            let p = params(&[("client_assertion_type", JWT_BEARER_ASSERTION), ("client_assertion", &jwt)]);
+            let p = params(&[
+                ("client_assertion_type", JWT_BEARER_ASSERTION),
+                ("client_assertion", &jwt),
+            ]);
             let c = ok(extract(None, &p));
-            assert_eq!((c.client_id.as_str(), c.method), ("app_1", AuthMethod::PrivateKeyJwt));
+            assert_eq!(
+                (c.client_id.as_str(), c.method),
+                ("app_1", AuthMethod::PrivateKeyJwt)
+            );
             let long = "a".repeat(MAX_ASSERTION + 1);
-            let p = params(&[("client_assertion_type", JWT_BEARER_ASSERTION), ("client_assertion", &long)]);
+            let p = params(&[
+                ("client_assertion_type", JWT_BEARER_ASSERTION),
+                ("client_assertion", &long),
+            ]);
             assert!(extract(None, &p).is_err());
             let p = params(&[("client_assertion", &jwt)]);
-            assert_eq!(extract(None, &p).unwrap_err().code, crate::ErrorCode::InvalidRequest);
-            let p = params(&[("client_assertion_type", "urn:other"), ("client_assertion", &jwt)]);
-            assert_eq!(extract(None, &p).unwrap_err().code, crate::ErrorCode::InvalidClient);
+            assert_eq!(
+                extract(None, &p).unwrap_err().code,
+                crate::ErrorCode::InvalidRequest
+            );
+            let p = params(&[
+                ("client_assertion_type", "urn:other"),
+                ("client_assertion", &jwt),
+            ]);
+            assert_eq!(
+                extract(None, &p).unwrap_err().code,
+                crate::ErrorCode::InvalidClient
+            );
             let p = params(&[
                 ("client_assertion_type", JWT_BEARER_ASSERTION),
                 ("client_assertion", &jwt),
@@ -456,7 +488,10 @@ mod tests {
             c["exp"] = json!(now + 60);
             c["iat"] = json!(now);
             let jwt = ok(k.sign("JWT", &c));
-            let p = params(&[("client_assertion_type", JWT_BEARER_ASSERTION), ("client_assertion", &jwt)]);
+            let p = params(&[
+                ("client_assertion_type", JWT_BEARER_ASSERTION),
+                ("client_assertion", &jwt),
+            ]);
             let creds = ok(extract(None, &p));
             ok(w.provider.authenticate_client(&creds).await);
             let again = w.provider.authenticate_client(&creds).await.unwrap_err();
@@ -465,7 +500,12 @@ mod tests {
             let bare = ok(extract(None, &params(&[("client_id", &id)])));
             assert!(w.provider.authenticate_client(&bare).await.is_err());
             let op = crate::model::Caller::operator();
-            assert!(w.manager.regenerate_secret(&op, None, &id, 0).await.is_err());
+            assert!(
+                w.manager
+                    .regenerate_secret(&op, None, &id, 0)
+                    .await
+                    .is_err()
+            );
         }
     }
 }

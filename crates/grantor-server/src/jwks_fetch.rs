@@ -32,9 +32,7 @@ impl Resolve for PublicOnly {
         Box::pin(async move {
             let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
             let allowed: Vec<SocketAddr> = found
-                .filter(|a| {
-                    app_keys::is_public(a.ip()) || (allow_loopback && a.ip().is_loopback())
-                })
+                .filter(|a| app_keys::is_public(a.ip()) || (allow_loopback && a.ip().is_loopback()))
                 .collect();
             if allowed.is_empty() {
                 return Err(format!("{host} resolves to no public address").into());

@@ -6,9 +6,9 @@ use crate::cli::{
     AppCommand, Cli, Command, ConfigArgs, KeyArgs, MemberCommand, OrgCommand, ResourceCommand,
     UserCommand,
 };
+use grantor_core::app_keys::MAX_JWKS_BYTES;
 use grantor_core::keyring;
 use grantor_core::manage::{Manager, NewApiToken, NewApp};
-use grantor_core::app_keys::MAX_JWKS_BYTES;
 use grantor_core::model::{AppKeys, Caller, ScopeDefinition};
 use grantor_core::store::{KeyStore, Window};
 use grantor_core::{Clock, ServiceError, SystemClock};

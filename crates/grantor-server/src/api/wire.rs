@@ -4,8 +4,8 @@
 //! (`NewAppBody`, `Addition`...) sit beside that handler. The CLI prints apps as [`AppView`]
 //! shows them, the same as the API.
 
-use grantor_core::manage::{self, AppWithSecret};
 use grantor_core::ServiceError;
+use grantor_core::manage::{self, AppWithSecret};
 use grantor_core::model::{self, App, AppKeys};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

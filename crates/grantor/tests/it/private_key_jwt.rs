@@ -92,11 +92,7 @@ fn sign_with_kid(key: &AppKey, kid: Option<&str>, claims: &Value) -> String {
 }
 
 /// A client_credentials request authenticated by `assertion`.
-async fn by_assertion(
-    srv: &TestServer,
-    assertion: &str,
-    extra: &[(&str, &str)],
-) -> (u16, Value) {
+async fn by_assertion(srv: &TestServer, assertion: &str, extra: &[(&str, &str)]) -> (u16, Value) {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_assertion_type", ASSERTION_TYPE),
@@ -172,8 +168,12 @@ async fn an_app_with_keys_gets_tokens_by_assertion(backend: Backend) {
     let now = SystemClock.now();
     let token_endpoint = srv.url("/oauth2/token");
     for (key, aud) in [(&es, token_endpoint.as_str()), (&rs, srv.issuer.as_str())] {
-        let (status, body) =
-            by_assertion(&srv, &sign(key, &claims(id, aud, now)), &[("client_id", id)]).await;
+        let (status, body) = by_assertion(
+            &srv,
+            &sign(key, &claims(id, aud, now)),
+            &[("client_id", id)],
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["token_type"], "Bearer");
         assert_eq!(body["scope"], "trades:read");
@@ -205,11 +205,7 @@ async fn an_app_with_keys_gets_tokens_by_assertion(backend: Backend) {
     let reply = owner
         .post(&format!("/api/v1/orgs/acme/apps/{id}/secret"), json!({}))
         .await;
-    assert!(
-        reply.status == 400 || reply.status == 422,
-        "{}",
-        reply.body
-    );
+    assert!(reply.status == 400 || reply.status == 422, "{}", reply.body);
     // Native apps are public: no keys for them.
     let reply = owner
         .create_app(
@@ -265,19 +261,49 @@ async fn bad_assertions_are_refused_as_invalid_client(backend: Backend) {
         c
     };
     let cases: Vec<(&str, String)> = vec![
-        ("wrong aud", sign(&key, &with(&|c| c["aud"] = json!("https://other.example/token")))),
-        ("wrong iss", sign(&key, &with(&|c| c["iss"] = json!("someone-else")))),
+        (
+            "wrong aud",
+            sign(
+                &key,
+                &with(&|c| c["aud"] = json!("https://other.example/token")),
+            ),
+        ),
+        (
+            "wrong iss",
+            sign(&key, &with(&|c| c["iss"] = json!("someone-else"))),
+        ),
         ("expired", sign(&key, &with(&|c| c["exp"] = json!(now - 5)))),
-        ("no exp", sign(&key, &with(&|c| {
-            c.as_object_mut().unwrap().remove("exp");
-        }))),
-        ("lives too long", sign(&key, &with(&|c| c["exp"] = json!(now + 3600)))),
-        ("issued in the future", sign(&key, &with(&|c| c["iat"] = json!(now + 600)))),
-        ("no jti", sign(&key, &with(&|c| {
-            c.as_object_mut().unwrap().remove("jti");
-        }))),
+        (
+            "no exp",
+            sign(
+                &key,
+                &with(&|c| {
+                    c.as_object_mut().unwrap().remove("exp");
+                }),
+            ),
+        ),
+        (
+            "lives too long",
+            sign(&key, &with(&|c| c["exp"] = json!(now + 3600))),
+        ),
+        (
+            "issued in the future",
+            sign(&key, &with(&|c| c["iat"] = json!(now + 600))),
+        ),
+        (
+            "no jti",
+            sign(
+                &key,
+                &with(&|c| {
+                    c.as_object_mut().unwrap().remove("jti");
+                }),
+            ),
+        ),
         ("unknown kid", sign_with_kid(&key, Some("not-a-kid"), &good)),
-        ("another key", sign_with_kid(&stranger, Some(&key.kid), &good)),
+        (
+            "another key",
+            sign_with_kid(&stranger, Some(&key.kid), &good),
+        ),
         ("not a JWT", "not.a.jwt".to_string()),
         ("oversized", "a".repeat(9 * 1024)),
     ];
@@ -317,7 +343,10 @@ async fn bad_assertions_are_refused_as_invalid_client(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
 
     // The good one works once: its jti is spent on every node.
     let assertion = sign(&key, &claims(&id, &aud, now));
@@ -338,8 +367,18 @@ async fn the_cli_registers_and_replaces_keys(backend: Backend) {
     let (ok, created, stderr) = cli(
         &srv.db.url,
         &[
-            "app", "create", "--org", "acme", "--type", "server", "--name", "cli bot",
-            "--scope", "trades:read", "--jwks-file", first_file.to_str().unwrap(),
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "server",
+            "--name",
+            "cli bot",
+            "--scope",
+            "trades:read",
+            "--jwks-file",
+            first_file.to_str().unwrap(),
         ],
         None,
     )
@@ -352,29 +391,66 @@ async fn the_cli_registers_and_replaces_keys(backend: Backend) {
     add_to_acme(&srv, id, &["trades:read"]).await;
     let aud = srv.url("/oauth2/token");
     let now = SystemClock.now();
-    assert_eq!(by_assertion(&srv, &sign(&first, &claims(id, &aud, now)), &[]).await.0, 200);
+    assert_eq!(
+        by_assertion(&srv, &sign(&first, &claims(id, &aud, now)), &[])
+            .await
+            .0,
+        200
+    );
 
     let (ok, replaced, stderr) = cli(
         &srv.db.url,
-        &["app", "replace-keys", "--app", id, "--jwks-file", second_file.to_str().unwrap()],
+        &[
+            "app",
+            "replace-keys",
+            "--app",
+            id,
+            "--jwks-file",
+            second_file.to_str().unwrap(),
+        ],
         None,
     )
     .await;
     assert!(ok, "{stderr}");
     assert_eq!(replaced["jwks"]["keys"][0]["kty"], "RSA");
     // The change reaches the server's cache through the change log within a second.
-    crate::support::eventually("the old key is refused", std::time::Duration::from_secs(5), || async {
-        by_assertion(&srv, &sign(&first, &claims(id, &aud, SystemClock.now())), &[]).await.0 == 401
-    })
+    crate::support::eventually(
+        "the old key is refused",
+        std::time::Duration::from_secs(5),
+        || async {
+            by_assertion(
+                &srv,
+                &sign(&first, &claims(id, &aud, SystemClock.now())),
+                &[],
+            )
+            .await
+            .0 == 401
+        },
+    )
     .await;
-    assert_eq!(by_assertion(&srv, &sign(&second, &claims(id, &aud, now)), &[]).await.0, 200);
+    assert_eq!(
+        by_assertion(&srv, &sign(&second, &claims(id, &aud, now)), &[])
+            .await
+            .0,
+        200
+    );
 
     // Both at once, a private key, and a key for a native app are refused.
     let (ok, _, _) = cli(
         &srv.db.url,
         &[
-            "app", "create", "--org", "acme", "--type", "server", "--name", "x",
-            "--jwks-file", first_file.to_str().unwrap(), "--jwks-uri", "https://keys.example.com/",
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "server",
+            "--name",
+            "x",
+            "--jwks-file",
+            first_file.to_str().unwrap(),
+            "--jwks-uri",
+            "https://keys.example.com/",
         ],
         None,
     )
@@ -386,8 +462,16 @@ async fn the_cli_registers_and_replaces_keys(backend: Backend) {
     let (ok, _, stderr) = cli(
         &srv.db.url,
         &[
-            "app", "create", "--org", "acme", "--type", "server", "--name", "leaky",
-            "--jwks-file", first_file.to_str().unwrap(),
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "server",
+            "--name",
+            "leaky",
+            "--jwks-file",
+            first_file.to_str().unwrap(),
         ],
         None,
     )
@@ -459,7 +543,12 @@ async fn keys_at_a_jwks_uri_are_fetched_and_follow_a_rotation(backend: Backend) 
 
     let (status, body) = by_assertion(&srv, &sign(&old, &claims(id, &aud, clock.now())), &[]).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(by_assertion(&srv, &sign(&old, &claims(id, &aud, clock.now())), &[]).await.0, 200);
+    assert_eq!(
+        by_assertion(&srv, &sign(&old, &claims(id, &aud, clock.now())), &[])
+            .await
+            .0,
+        200
+    );
     assert_eq!(*fetches.lock().unwrap(), 1, "fetched once, then cached");
 
     // The app rotates: its URL now serves the new key. An unknown kid is looked up again,
@@ -475,7 +564,12 @@ async fn keys_at_a_jwks_uri_are_fetched_and_follow_a_rotation(backend: Backend) 
     // Made-up kids do not make the server fetch in a loop.
     for n in 0..5 {
         let kid = format!("made-up-{n}");
-        let answer = by_assertion(&srv, &sign_with_kid(&new, Some(&kid), &claims(id, &aud, clock.now())), &[]).await;
+        let answer = by_assertion(
+            &srv,
+            &sign_with_kid(&new, Some(&kid), &claims(id, &aud, clock.now())),
+            &[],
+        )
+        .await;
         assert_eq!(answer.0, 401);
     }
     assert_eq!(*fetches.lock().unwrap(), 2);
@@ -496,9 +590,16 @@ async fn keys_at_a_jwks_uri_are_fetched_and_follow_a_rotation(backend: Backend) 
         .expect(200);
     assert_eq!(reply["token_endpoint_auth_method"], "private_key_jwt");
     assert!(reply.get("jwks_uri").is_none());
-    crate::support::eventually("the registered key is used", std::time::Duration::from_secs(5), || async {
-        by_assertion(&srv, &sign(&old, &claims(id, &aud, clock.now())), &[]).await.0 == 200
-    })
+    crate::support::eventually(
+        "the registered key is used",
+        std::time::Duration::from_secs(5),
+        || async {
+            by_assertion(&srv, &sign(&old, &claims(id, &aud, clock.now())), &[])
+                .await
+                .0
+                == 200
+        },
+    )
     .await;
 }
 
@@ -512,8 +613,18 @@ async fn an_admin_client_with_keys_manages_through_the_api(backend: Backend) {
     let (ok, created, stderr) = cli(
         &srv.db.url,
         &[
-            "app", "create", "--org", "acme", "--type", "server", "--name", "provisioner",
-            "--scope", "grantor:apps", "--jwks-file", file.to_str().unwrap(),
+            "app",
+            "create",
+            "--org",
+            "acme",
+            "--type",
+            "server",
+            "--name",
+            "provisioner",
+            "--scope",
+            "grantor:apps",
+            "--jwks-file",
+            file.to_str().unwrap(),
         ],
         None,
     )
@@ -653,10 +764,14 @@ async fn an_app_can_require_pushed_requests(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(changed["require_pushed_authorization_requests"], false);
-    crate::support::eventually("plain requests pass", std::time::Duration::from_secs(5), || async {
-        let (_, headers, _) = srv.get_raw(&plain, None).await;
-        headers["location"].to_str().unwrap().starts_with("/login")
-    })
+    crate::support::eventually(
+        "plain requests pass",
+        std::time::Duration::from_secs(5),
+        || async {
+            let (_, headers, _) = srv.get_raw(&plain, None).await;
+            headers["location"].to_str().unwrap().starts_with("/login")
+        },
+    )
     .await;
     // Server apps never use the authorization endpoint.
     let reply = owner

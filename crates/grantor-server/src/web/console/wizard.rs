@@ -12,8 +12,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use grantor_core::manage::{NewApp, validate_redirect_uri};
 use grantor_core::app_keys;
+use grantor_core::manage::{NewApp, validate_redirect_uri};
 use grantor_core::model::{AppKeys, AppType, LegacyGrant};
 use grantor_core::params::Params;
 
