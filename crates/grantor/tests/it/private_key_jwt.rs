@@ -42,13 +42,22 @@ fn new_key(alg: Alg) -> AppKey {
     let (key, der) = SigningKey::generate(alg).unwrap();
     let encoding = match alg {
         Alg::ES256 => EncodingKey::from_ec_der(&der),
-        Alg::RS256 => EncodingKey::from_rsa_der(&der),
+        Alg::RS256 => EncodingKey::from_rsa_der(&pkcs1_of(&der)),
     };
     AppKey {
         kid: key.kid.clone(),
         encoding,
         public: serde_json::to_value(&key.jwk).unwrap(),
     }
+}
+
+/// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 document (its OCTET STRING after the
+/// algorithm's NULL parameters), which is what `jsonwebtoken` signs RS256 with.
+fn pkcs1_of(pkcs8: &[u8]) -> Vec<u8> {
+    let marker = [0x05, 0x00, 0x04, 0x82];
+    let at = pkcs8.windows(4).position(|w| w == marker).unwrap() + 4;
+    let len = usize::from(u16::from_be_bytes([pkcs8[at], pkcs8[at + 1]]));
+    pkcs8[at + 2..at + 2 + len].to_vec()
 }
 
 fn jwks(keys: &[&AppKey]) -> Value {
