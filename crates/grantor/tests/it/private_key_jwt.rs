@@ -26,6 +26,7 @@ both_backends!(
     keys_at_a_jwks_uri_are_fetched_and_follow_a_rotation,
     an_admin_client_with_keys_manages_through_the_api,
     an_app_can_require_pushed_requests,
+    the_console_wizard_registers_keys_and_require_par,
 );
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -793,4 +794,143 @@ async fn an_app_can_require_pushed_requests(backend: Backend) {
         reply.refused_fields(),
         ["require_pushed_authorization_requests"]
     );
+}
+
+/// The console's *Create App* wizard over plain HTTP: public keys instead of a secret (a bad
+/// JWKS refused beside its field), and "require PAR" for a web app, changed in its settings.
+async fn the_console_wizard_registers_keys_and_require_par(backend: Backend) {
+    use crate::console::{acme, console_path};
+    use grantor_core::store::{AppStore, Window};
+    let srv = TestServer::spawn(backend).await;
+    let (seed, owner) = acme(&srv).await;
+    let new = console_path(&seed, "/apps/new");
+    let mut b = srv.http_session();
+    let page = b.get(&format!("/login?return_to={}", enc(&new))).await;
+    let page = b.sign_in(&page, &owner, crate::support::PASSWORD).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let start = b.get(&new).await;
+    let csrf = start.field("csrf").unwrap();
+    let once = start.field("once").unwrap();
+    let key = new_key(Alg::ES256);
+    let mut private = key.public.clone();
+    private["d"] = json!("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI");
+    let private = json!({"keys": [private]}).to_string();
+    let refused = b
+        .post(
+            &new,
+            &[
+                ("csrf", csrf.as_str()),
+                ("once", once.as_str()),
+                ("step", "details"),
+                ("app_type", "server"),
+                ("name", "Keyed bot"),
+                ("auth", "keys"),
+                ("jwks", private.as_str()),
+                ("jwks_uri", ""),
+                ("go", "next"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"jwks-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("private member"), "{}", refused.body);
+
+    let good = jwks(&[&key]).to_string();
+    let created = b
+        .post(
+            &new,
+            &[
+                ("csrf", csrf.as_str()),
+                ("once", once.as_str()),
+                ("step", "review"),
+                ("app_type", "server"),
+                ("name", "Keyed bot"),
+                ("scope", "trades:read"),
+                ("auth", "keys"),
+                ("jwks", good.as_str()),
+                ("go", "create"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(!created.body.contains("gr_sec_"), "no secret is made");
+    let apps = srv
+        .state
+        .store
+        .apps(&seed.org.id, Window::first(100))
+        .await
+        .unwrap();
+    let keyed = apps.iter().find(|a| a.name == "Keyed bot").unwrap();
+    assert!(keyed.secret_hash.is_none());
+    assert!(keyed.keys.is_some());
+    let page = b
+        .get(&console_path(&seed, &format!("/apps/{}", keyed.client_id)))
+        .await;
+    assert!(
+        page.body.contains("Public keys (private_key_jwt)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("Regenerate secret"),
+        "a key app has no secret"
+    );
+    add_to_acme(&srv, &keyed.client_id, &["trades:read"]).await;
+    let aud = srv.url("/oauth2/token");
+    let assertion = sign(&key, &claims(&keyed.client_id, &aud, SystemClock.now()));
+    assert_eq!(by_assertion(&srv, &assertion, &[]).await.0, 200);
+
+    let once = b.get(&new).await.field("once").unwrap();
+    let created = b
+        .post(
+            &new,
+            &[
+                ("csrf", csrf.as_str()),
+                ("once", once.as_str()),
+                ("step", "review"),
+                ("app_type", "web"),
+                ("name", "Strict portal"),
+                ("redirect_uri", WEB_REDIRECT),
+                ("scope", "openid"),
+                ("require_par", "yes"),
+                ("go", "create"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let apps = srv
+        .state
+        .store
+        .apps(&seed.org.id, Window::first(100))
+        .await
+        .unwrap();
+    let strict = apps.iter().find(|a| a.name == "Strict portal").unwrap();
+    assert!(strict.require_par);
+    // Unticked in the app's settings.
+    let settings = console_path(&seed, &format!("/apps/{}", strict.client_id));
+    let saved = b
+        .post(
+            &settings,
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "Strict portal"),
+                ("redirect_uris", WEB_REDIRECT),
+                ("scope", "openid"),
+                ("access_token_ttl", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let app = srv
+        .state
+        .store
+        .app(&strict.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!app.require_par);
 }
