@@ -600,6 +600,12 @@ async fn keys_at_a_jwks_uri_are_fetched_and_follow_a_rotation(backend: Backend) 
         .expect(200);
     assert_eq!(reply["token_endpoint_auth_method"], "private_key_jwt");
     assert!(reply.get("jwks_uri").is_none());
+    let events = owner
+        .get("/api/v1/orgs/acme/audit-events")
+        .await
+        .expect(200)
+        .to_string();
+    assert!(events.contains("app.replace_keys"), "{events}");
     crate::support::eventually(
         "the registered key is used",
         std::time::Duration::from_secs(5),
