@@ -243,7 +243,8 @@ impl RemoteKeys {
 
     /// The keys at `uri` as of `now`, fetched when none are cached, when the cached ones are
     /// older than [`JWKS_FRESH_FOR`], or when they lack `kid` and were fetched more than
-    /// [`JWKS_REFETCH_AFTER`] ago. A failed fetch keeps using keys fetched before.
+    /// [`JWKS_REFETCH_AFTER`] ago. A failed fetch keeps using keys fetched before, and is not
+    /// tried again sooner than a successful one would be.
     pub async fn keys(
         &self,
         uri: &str,
@@ -255,6 +256,9 @@ impl RemoteKeys {
             let age = now - c.at;
             let knows_kid = select(&c.keys, kid).is_some();
             if (age < JWKS_FRESH_FOR && knows_kid) || age < JWKS_REFETCH_AFTER {
+                if c.keys.is_empty() {
+                    return Err("the last fetch failed; it is tried again after 30 seconds".into());
+                }
                 return Ok(c.keys.clone());
             }
         }
@@ -262,22 +266,24 @@ impl RemoteKeys {
             .fetcher
             .as_ref()
             .ok_or_else(|| "this server does not fetch keys".to_string())?;
-        let fetched = match fetcher.fetch(uri).await.and_then(|doc| parse_jwks(&doc)) {
-            Ok(keys) => Arc::new(Fetched {
-                keys: Arc::new(keys),
-                at: now,
-            }),
-            Err(e) => {
-                return match cached {
-                    Some(c) => Ok(c.keys.clone()),
-                    None => Err(e),
-                };
-            }
+        let result = fetcher.fetch(uri).await.and_then(|doc| parse_jwks(&doc));
+        // A failure is remembered too (with the keys fetched before, or none), so a URL that
+        // is down is not fetched again for every assertion that names it.
+        let (keys, outcome) = match result {
+            Ok(keys) => (Arc::new(keys), Ok(())),
+            Err(e) => (cached.map(|c| c.keys.clone()).unwrap_or_default(), Err(e)),
         };
         if let Ok(mut cache) = self.cache.lock() {
-            cache.put(uri.to_string(), fetched.clone());
+            let fetched = Fetched {
+                keys: keys.clone(),
+                at: now,
+            };
+            cache.put(uri.to_string(), Arc::new(fetched));
         }
-        Ok(fetched.keys.clone())
+        match outcome {
+            Err(e) if keys.is_empty() => Err(e),
+            _ => Ok(keys),
+        }
     }
 }
 
@@ -328,6 +334,57 @@ mod tests {
         assert!(check_jwks_uri("https://user:pw@keys.example.com/", false).is_err());
         assert!(!is_public("::ffff:192.168.1.1".parse().unwrap()));
         assert!(is_public("8.8.8.8".parse().unwrap()));
+    }
+
+    struct Fake {
+        doc: Mutex<Result<String, String>>,
+        fetches: Mutex<usize>,
+    }
+
+    impl JwksFetcher for Fake {
+        fn fetch<'a>(
+            &'a self,
+            _uri: &'a str,
+        ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>> {
+            if let Ok(mut n) = self.fetches.lock() {
+                *n += 1;
+            }
+            let doc = self
+                .doc
+                .lock()
+                .map(|d| d.clone())
+                .unwrap_or(Err("lock".into()));
+            Box::pin(async move { doc })
+        }
+    }
+
+    #[tokio::test]
+    async fn fetched_keys_are_cached_and_failures_do_not_fetch_in_a_loop() {
+        let fake = Arc::new(Fake {
+            doc: Mutex::new(Err("down".into())),
+            fetches: Mutex::new(0),
+        });
+        let remote = RemoteKeys::new(Some(fake.clone()));
+        let fetches = || *fake.fetches.lock().unwrap();
+        let uri = "https://keys.example.com/jwks";
+        assert!(remote.keys(uri, Some("k1"), 1000).await.is_err());
+        assert!(remote.keys(uri, Some("k1"), 1010).await.is_err());
+        assert_eq!(fetches(), 1, "a failure is remembered");
+        *fake.doc.lock().unwrap() = Ok(format!(r#"{{"keys":[{EC}]}}"#));
+        assert_eq!(remote.keys(uri, Some("k1"), 1031).await.unwrap().len(), 1);
+        assert_eq!(remote.keys(uri, Some("k1"), 1100).await.unwrap().len(), 1);
+        assert_eq!(remote.keys(uri, Some("zz"), 1050).await.unwrap().len(), 1);
+        assert_eq!(fetches(), 2, "fresh, and an unknown kid waits 30 seconds");
+        *fake.doc.lock().unwrap() = Err("down again".into());
+        let kept = remote
+            .keys(uri, Some("k1"), 1031 + JWKS_FRESH_FOR)
+            .await
+            .unwrap();
+        assert_eq!(
+            (kept.len(), fetches()),
+            (1, 3),
+            "old keys kept while the URL is down"
+        );
     }
 
     #[test]
