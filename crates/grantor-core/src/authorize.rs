@@ -251,6 +251,31 @@ pub struct Decision {
     pub scopes: ScopeSet,
 }
 
+impl<S> Provider<S> {
+    /// RFC 9126 6: an app registered with `require_pushed_authorization_requests` gets an
+    /// error for a request that did not come through PAR. Its client and redirect URI are
+    /// known good by now, so the error goes back to the app, which can push and retry.
+    pub fn refuse_unpushed(
+        &self,
+        req: &AuthorizationRequest,
+        pushed: bool,
+    ) -> Result<(), AuthorizeError> {
+        if pushed || !req.client.app.require_par {
+            return Ok(());
+        }
+        Err(AuthorizeError::Redirect(Box::new(ErrorRedirect::new(
+            &req.redirect_uri,
+            req.response_type == ResponseType::Token,
+            req.state.as_deref(),
+            OAuthError::invalid_request(
+                "this app accepts only pushed authorization requests (RFC 9126): \
+                 push the request to /oauth2/par first",
+            ),
+            &self.settings.issuer,
+        ))))
+    }
+}
+
 impl<S: Registry> Provider<S> {
     /// Checks an authorization request. Errors about the client or redirect URI are pages;
     /// all later ones redirect to the app.

@@ -4,6 +4,7 @@
 //! types defined here and call [`provider::Provider`]; storage is reached only through the
 //! narrow traits in [`store`], implemented by `grantor-store`.
 
+pub mod app_keys;
 pub mod authorize;
 pub mod client_auth;
 pub mod device;

@@ -216,6 +216,40 @@ pub struct App {
     /// Access token lifetime for this app, in seconds.
     pub access_token_ttl: i64,
     pub created_at: i64,
+    /// The public keys a `private_key_jwt` app (RFC 7523) signs its assertions with; such an
+    /// app has no secret at all. `None` for apps with a secret and for native apps.
+    pub keys: Option<AppKeys>,
+    /// Authorization requests for this app must come through PAR (RFC 9126 6).
+    pub require_par: bool,
+}
+
+/// Where a `private_key_jwt` app's public keys are: a JWKS document registered with the app,
+/// or a URL the server fetches it from (and caches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppKeys {
+    /// The JWKS document as registered (checked: public keys only, bounded).
+    Jwks(String),
+    /// An https URL serving the app's JWKS.
+    Uri(String),
+}
+
+/// How an app authenticates at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    ClientSecretBasic,
+    PrivateKeyJwt,
+    None,
+}
+
+impl TokenEndpointAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
 }
 
 impl App {
@@ -241,6 +275,16 @@ impl App {
 
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types().contains(&grant)
+    }
+
+    /// How the app authenticates: with keys, with a secret (Basic or in the body), or not
+    /// at all (native apps).
+    pub fn auth_method(&self) -> TokenEndpointAuthMethod {
+        match (&self.keys, &self.secret_hash) {
+            (Some(_), _) => TokenEndpointAuthMethod::PrivateKeyJwt,
+            (None, Some(_)) => TokenEndpointAuthMethod::ClientSecretBasic,
+            (None, None) => TokenEndpointAuthMethod::None,
+        }
     }
 }
 
@@ -479,6 +523,8 @@ pub enum AuditAction {
     AppUpdate,
     AppDelete,
     AppRegenerateSecret,
+    /// The public keys of a `private_key_jwt` app replaced (an owner's change, like a secret).
+    AppReplaceKeys,
     AppAddToOrganization,
     AppRemoveFromOrganization,
     ApiTokenCreate,
@@ -496,7 +542,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 37] = [
+    const CHANGES: [Self; 38] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
@@ -523,6 +569,7 @@ impl AuditAction {
         Self::AppUpdate,
         Self::AppDelete,
         Self::AppRegenerateSecret,
+        Self::AppReplaceKeys,
         Self::AppAddToOrganization,
         Self::AppRemoveFromOrganization,
         Self::ApiTokenCreate,
@@ -564,6 +611,7 @@ impl AuditAction {
             Self::AppUpdate => "app.update",
             Self::AppDelete => "app.delete",
             Self::AppRegenerateSecret => "app.regenerate_secret",
+            Self::AppReplaceKeys => "app.replace_keys",
             Self::AppAddToOrganization => "app.add_to_organization",
             Self::AppRemoveFromOrganization => "app.remove_from_organization",
             Self::ApiTokenCreate => "api_token.create",

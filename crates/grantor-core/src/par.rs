@@ -12,7 +12,7 @@ use crate::authorize::AuthorizeError;
 use crate::client_auth::ClientCredentials;
 use crate::params::Params;
 use crate::provider::Provider;
-use crate::store::{PushedRequestRecord, PushedRequestStore, Registry};
+use crate::store::{PushedRequestRecord, PushedRequestStore, Registry, ReplayStore};
 use crate::{ErrorCode, OAuthError, secret};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -51,7 +51,7 @@ fn hash_request_uri(request_uri: &str) -> String {
     secret::hash(request_uri)
 }
 
-impl<S: Registry + PushedRequestStore> Provider<S> {
+impl<S: Registry + PushedRequestStore + ReplayStore> Provider<S> {
     /// `POST /oauth2/par`: authenticates the app, checks its authorization request exactly as
     /// the authorization endpoint does, and keeps it under a new `request_uri`.
     pub async fn push_authorization(
@@ -169,6 +169,7 @@ mod tests {
         ClientCredentials {
             client_id: client_id.into(),
             secret: None,
+            assertion: None,
             method: AuthMethod::None,
         }
     }
@@ -327,6 +328,7 @@ mod tests {
         let wrong = ClientCredentials {
             client_id: id.clone(),
             secret: Some("not-the-secret".into()),
+            assertion: None,
             method: AuthMethod::Post,
         };
         let wrong = w
@@ -337,6 +339,7 @@ mod tests {
         let right = ClientCredentials {
             client_id: id.clone(),
             secret: made.client_secret.clone(),
+            assertion: None,
             method: AuthMethod::Basic,
         };
         // Credentials in the header: the body need not name the app; the secret is not kept.

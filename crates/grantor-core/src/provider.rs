@@ -1,19 +1,21 @@
 //! The protocol engine: client authentication, the token endpoint's dispatch to grants, token
 //! minting, introspection, revocation and userinfo. Handlers call this and nothing deeper.
 
+use crate::app_keys::{self, RemoteKeys};
 use crate::client_auth::{self, ClientCredentials};
 use crate::error::ErrorCode;
 use crate::grant::{self, AppGrant, TokenRequest};
-use crate::jose::{self, Alg};
+use crate::jose::{self, Alg, Jwk};
 use crate::keyring::KeyRing;
-use crate::model::GrantType;
 use crate::model::ResourceServer;
+use crate::model::{AppKeys, GrantType};
 use crate::oidc;
 use crate::password::PasswordChecker;
 use crate::scope::ScopeSet;
 use crate::secret;
 use crate::store::{
-    Client, GrantRecord, GrantStore, RefreshRecord, Registry, Storage, ThrottleStore, UserStore,
+    Client, GrantRecord, GrantStore, RefreshRecord, Registry, ReplayStore, Storage, ThrottleStore,
+    UserStore,
 };
 use crate::token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Audience, Introspection, TokenResponse};
 use crate::{Clock, OAuthError};
@@ -74,6 +76,8 @@ pub struct Provider<S> {
     pub verified: VerifiedTokens,
     /// Checks passwords off the async workers, a bounded number at a time.
     pub passwords: PasswordChecker,
+    /// Keys of `private_key_jwt` apps fetched from their `jwks_uri`, cached.
+    pub remote_keys: RemoteKeys,
 }
 
 /// Access tokens whose signature and issuer were already checked, by hash. Verifying an
@@ -136,8 +140,9 @@ pub const SUPPORTED_GRANTS: [GrantType; 7] = [
     GrantType::Implicit,
 ];
 
-impl<S: Registry> Provider<S> {
-    /// Finds the client and verifies its credentials.
+impl<S: Registry + ReplayStore> Provider<S> {
+    /// Finds the client and verifies its credentials: a secret, none (native apps), or a
+    /// signed assertion whose `jti` is then used up on every node.
     pub async fn authenticate_client(
         &self,
         creds: &ClientCredentials,
@@ -146,9 +151,78 @@ impl<S: Registry> Provider<S> {
             OAuthError::invalid_client("client authentication failed")
                 .with_detail(format!("unknown client_id {}", creds.client_id))
         })?;
-        client_auth::authenticate(&client.app, creds, self.clock.now())?;
+        let now = self.clock.now();
+        match (&client.app.keys, &creds.assertion) {
+            (Some(keys), Some(assertion)) => {
+                let client_id = client.app.client_id.as_str();
+                let keys = self.app_keys(keys, assertion, now).await?;
+                let audiences = [
+                    self.settings.issuer.clone(),
+                    format!("{}{TOKEN_ENDPOINT_PATH}", self.settings.issuer),
+                    format!("{}{PAR_ENDPOINT_PATH}", self.settings.issuer),
+                ];
+                let audiences: Vec<&str> = audiences.iter().map(String::as_str).collect();
+                let verified =
+                    client_auth::check_assertion(client_id, assertion, &keys, &audiences, now)?;
+                let first = self
+                    .store
+                    .first_use(
+                        &format!("client:{client_id}"),
+                        &verified.jti,
+                        verified.expires_at,
+                        now,
+                    )
+                    .await?;
+                if !first {
+                    return Err(OAuthError::invalid_client("client authentication failed")
+                        .with_detail("client assertion replayed (jti seen before)"));
+                }
+            }
+            _ => client_auth::authenticate(&client.app, creds, now)?,
+        }
         Ok(client)
     }
+
+    /// The keys an app's assertion is checked with: its registered JWKS, or the keys at its
+    /// `jwks_uri` (cached; refetched for a `kid` not seen yet).
+    async fn app_keys(
+        &self,
+        keys: &AppKeys,
+        assertion: &str,
+        now: i64,
+    ) -> Result<Arc<Vec<Jwk>>, OAuthError> {
+        let refused = |why: String| {
+            OAuthError::invalid_client("client authentication failed").with_detail(why)
+        };
+        match keys {
+            AppKeys::Jwks(doc) => app_keys::parse_jwks(doc)
+                .map(Arc::new)
+                .map_err(|e| refused(format!("stored jwks: {e}"))),
+            AppKeys::Uri(uri) => {
+                let kid = assertion_kid(assertion);
+                self.remote_keys
+                    .keys(uri, kid.as_deref(), now)
+                    .await
+                    .map_err(|e| refused(format!("jwks_uri {uri}: {e}")))
+            }
+        }
+    }
+}
+
+/// Where the token and PAR endpoints are under the issuer: an assertion's `aud` may name
+/// either, or the issuer (RFC 7523 3, RFC 9126 2).
+pub const TOKEN_ENDPOINT_PATH: &str = "/oauth2/token";
+pub const PAR_ENDPOINT_PATH: &str = "/oauth2/par";
+
+/// The `kid` of a JWT's header, unverified: which key to look for.
+fn assertion_kid(assertion: &str) -> Option<String> {
+    use base64::Engine;
+    let header = assertion.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("kid")?.as_str().map(str::to_string)
 }
 
 impl<S: Storage> Provider<S> {

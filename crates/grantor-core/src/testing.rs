@@ -85,6 +85,7 @@ impl World {
             keys,
             verified: Default::default(),
             passwords: PasswordChecker::new(1, 4),
+            remote_keys: Default::default(),
         };
         let op = Caller::operator();
         let org = ok(manager.create_organization(&op, "acme").await);

@@ -283,6 +283,7 @@ proptest! {
         let creds = |s: &str| client_auth::ClientCredentials {
             client_id: app.client_id.clone(),
             secret: Some(s.to_string()),
+            assertion: None,
             method: AuthMethod::Basic,
         };
         let ok = client_auth::authenticate(&app, &creds(&presented), now).is_ok();
@@ -402,6 +403,8 @@ fn app(app_type: AppType, redirect_uris: Vec<String>) -> App {
         allow_password: false,
         allow_implicit: false,
         allow_device_code: false,
+        keys: None,
+        require_par: false,
         access_token_ttl: 600,
         created_at: 0,
     }

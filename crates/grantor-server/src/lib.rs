@@ -6,6 +6,7 @@ mod client_address;
 pub mod config;
 pub mod error;
 mod input;
+mod jwks_fetch;
 pub mod mail;
 mod metrics;
 mod oauth;
@@ -167,6 +168,9 @@ impl Application {
             keys,
             verified: Default::default(),
             passwords: grantor_core::password::PasswordChecker::for_this_machine(),
+            remote_keys: grantor_core::app_keys::RemoteKeys::new(Some(Arc::new(
+                jwks_fetch::HttpJwksFetcher::new(&issuer).map_err(StartupError)?,
+            ))),
         });
         let manager = Arc::new(Manager::new(
             store.clone(),

@@ -34,10 +34,12 @@ impl AppStore for Store {
     }
 
     async fn update_app(&self, app: &App, audit: &AuditEvent) -> StoreResult<()> {
+        let (jwks, jwks_uri) = rows::key_columns(app.keys.as_ref());
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE apps SET name = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
-             scopes = $5, access_token_ttl = $6 WHERE client_id = $1",
+             scopes = $5, access_token_ttl = $6, jwks = $7, jwks_uri = $8, require_par = $9 \
+             WHERE client_id = $1",
         )
         .bind(&app.client_id)
         .bind(&app.name)
@@ -45,6 +47,9 @@ impl AppStore for Store {
         .bind(to_json(&app.post_logout_redirect_uris))
         .bind(app.scopes.to_string())
         .bind(app.access_token_ttl)
+        .bind(jwks)
+        .bind(jwks_uri)
+        .bind(i64::from(app.require_par))
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
@@ -106,8 +111,9 @@ pub(crate) async fn insert_app(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     app: &App,
 ) -> StoreResult<()> {
+    let (jwks, jwks_uri) = rows::key_columns(app.keys.as_ref());
     sqlx::query(&format!(
-            "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&app.client_id)
         .bind(&app.org_id)
@@ -124,6 +130,9 @@ pub(crate) async fn insert_app(
         .bind(app.access_token_ttl)
         .bind(app.created_at)
         .bind(i64::from(app.allow_device_code))
+        .bind(jwks)
+        .bind(jwks_uri)
+        .bind(i64::from(app.require_par))
         .execute(&mut **tx)
         .await
         .map_err(conflict("an app with this id"))?;

@@ -397,6 +397,8 @@ mod tests {
                 allow_password: false,
                 allow_implicit: false,
                 allow_device_code: false,
+                keys: None,
+                require_par: false,
                 access_token_ttl: 0,
                 created_at: 0,
             },

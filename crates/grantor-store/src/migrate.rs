@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 21] = [
+const MIGRATIONS: [(i64, &str, &str); 22] = [
     (
         1,
         "foundation",
@@ -92,6 +92,11 @@ const MIGRATIONS: [(i64, &str, &str); 21] = [
         19,
         "dpop_bindings",
         include_str!("../migrations/0019_dpop_bindings.sql"),
+    ),
+    (
+        20,
+        "app_keys",
+        include_str!("../migrations/0020_app_keys.sql"),
     ),
     (
         21,

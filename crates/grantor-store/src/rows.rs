@@ -3,7 +3,7 @@
 
 use crate::pool::backend_error;
 use grantor_core::StoreError;
-use grantor_core::model::{App, Membership, Organization, Role, User};
+use grantor_core::model::{App, AppKeys, Membership, Organization, Role, User};
 use grantor_core::scope::ScopeSet;
 use grantor_core::store::Window;
 use sqlx::Row;
@@ -84,7 +84,7 @@ pub(crate) fn role(name: &str) -> Result<Role, StoreError> {
 
 pub(crate) const APP_COLUMNS: &str = "client_id, org_id, name, app_type, secret_hash, previous_secret_hash, \
      previous_secret_expires_at, redirect_uris, post_logout_redirect_uris, scopes, allow_password, \
-     allow_implicit, access_token_ttl, created_at, allow_device_code";
+     allow_implicit, access_token_ttl, created_at, allow_device_code, jwks, jwks_uri, require_par";
 
 pub(crate) fn app(row: &AnyRow) -> Result<App, StoreError> {
     let app_type: String = get(row, "app_type")?;
@@ -106,7 +106,27 @@ pub(crate) fn app(row: &AnyRow) -> Result<App, StoreError> {
         allow_device_code: flag(row, "allow_device_code")?,
         access_token_ttl: get(row, "access_token_ttl")?,
         created_at: get(row, "created_at")?,
+        keys: app_keys(get(row, "jwks")?, get(row, "jwks_uri")?),
+        require_par: flag(row, "require_par")?,
     })
+}
+
+/// An app's keys from its two columns (at most one is set).
+fn app_keys(jwks: Option<String>, jwks_uri: Option<String>) -> Option<AppKeys> {
+    match (jwks, jwks_uri) {
+        (Some(doc), _) => Some(AppKeys::Jwks(doc)),
+        (None, Some(uri)) => Some(AppKeys::Uri(uri)),
+        (None, None) => None,
+    }
+}
+
+/// The `jwks` and `jwks_uri` columns of an app's keys.
+pub(crate) fn key_columns(keys: Option<&AppKeys>) -> (Option<&str>, Option<&str>) {
+    match keys {
+        Some(AppKeys::Jwks(doc)) => (Some(doc), None),
+        Some(AppKeys::Uri(uri)) => (None, Some(uri)),
+        None => (None, None),
+    }
 }
 
 pub(crate) fn to_json(list: &[String]) -> String {

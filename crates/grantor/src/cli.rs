@@ -277,6 +277,19 @@ pub enum ResourceCommand {
     },
 }
 
+/// Public keys instead of a secret: the app authenticates with signed assertions
+/// (private_key_jwt, RFC 7523) and gets no secret at all.
+#[derive(Debug, clap::Args)]
+#[group(multiple = false)]
+pub struct KeyArgs {
+    /// A JWKS file of the app's public keys (ES256 or RS256; at most 10 keys, 16 KiB).
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// An https URL serving the app's JWKS, fetched and cached by the server.
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AppCommand {
     /// Register an app; prints its app ID and (confidential apps) its secret, once.
@@ -301,6 +314,19 @@ pub enum AppCommand {
         /// Access-token lifetime for this app, seconds.
         #[arg(long)]
         access_token_ttl: Option<i64>,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Refuse this app's authorization requests that were not pushed to /oauth2/par
+        /// (RFC 9126). (`--require-par` is the installation's setting, for every app.)
+        #[arg(long = "require-pushed-requests")]
+        require_par: bool,
+    },
+    /// Replace the public keys of an app that authenticates with private_key_jwt.
+    ReplaceKeys {
+        #[arg(long)]
+        app: String,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Let a server app get tokens in an organization, with the chosen scopes.
     AddToOrg {

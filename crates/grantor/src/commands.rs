@@ -3,11 +3,13 @@
 
 use crate::cli::{ApiTokenCommand, KeysCommand};
 use crate::cli::{
-    AppCommand, Cli, Command, ConfigArgs, MemberCommand, OrgCommand, ResourceCommand, UserCommand,
+    AppCommand, Cli, Command, ConfigArgs, KeyArgs, MemberCommand, OrgCommand, ResourceCommand,
+    UserCommand,
 };
+use grantor_core::app_keys::MAX_JWKS_BYTES;
 use grantor_core::keyring;
 use grantor_core::manage::{Manager, NewApiToken, NewApp};
-use grantor_core::model::{Caller, ScopeDefinition};
+use grantor_core::model::{AppKeys, Caller, ScopeDefinition};
 use grantor_core::store::{KeyStore, Window};
 use grantor_core::{Clock, ServiceError, SystemClock};
 use grantor_server::api::wire::AppView;
@@ -434,6 +436,28 @@ async fn keys_command(config: &Config, cmd: KeysCommand) -> Result<(), String> {
     }
 }
 
+/// The keys given on the command line: a JWKS file's contents (bounded before reading) or
+/// a URL.
+fn app_keys(args: KeyArgs) -> Result<Option<AppKeys>, String> {
+    if let Some(uri) = args.jwks_uri {
+        return Ok(Some(AppKeys::Uri(uri)));
+    }
+    let Some(path) = args.jwks_file else {
+        return Ok(None);
+    };
+    let shown = path.display();
+    let size = std::fs::metadata(&path)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .len();
+    if size > MAX_JWKS_BYTES as u64 {
+        return Err(format!(
+            "{shown} is larger than {MAX_JWKS_BYTES} bytes: a JWKS holds public keys only"
+        ));
+    }
+    let doc = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    Ok(Some(AppKeys::Jwks(doc)))
+}
+
 async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
     let op = Caller::operator();
     let m = manager(config).await?;
@@ -447,6 +471,8 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
             scopes,
             allow_grants,
             access_token_ttl,
+            keys,
+            require_par,
         } => {
             let (device, legacy): (Vec<String>, Vec<String>) =
                 allow_grants.into_iter().partition(|g| g == "device_code");
@@ -464,12 +490,22 @@ async fn app_command(config: &Config, cmd: AppCommand) -> Result<(), String> {
                 .scopes(scopes)
                 .legacy_grants(legacy_grants)
                 .device_grant(!device.is_empty())
-                .access_token_ttl(access_token_ttl);
+                .access_token_ttl(access_token_ttl)
+                .keys(app_keys(keys)?)
+                .require_par(require_par);
             let created = m.create_app(&op, &org, new).await.map_err(service)?;
             if created.client_secret.is_some() {
                 eprintln!("Store the client_secret now: it is shown only once.");
             }
             print(&AppView::with_secret(&created))
+        }
+        AppCommand::ReplaceKeys { app, keys } => {
+            let keys = app_keys(keys)?.ok_or("give --jwks-file or --jwks-uri")?;
+            let app = m
+                .replace_app_keys(&op, None, &app, keys)
+                .await
+                .map_err(service)?;
+            print(&AppView::new(&app))
         }
         AppCommand::AddToOrg { app, org, scopes } => {
             let grant = m

@@ -2,7 +2,8 @@
 
 use super::Governed;
 use super::{Manager, invalid};
-use crate::model::{App, AppType, AuditAction, Caller, LegacyGrant, OrgAccessGrant};
+use crate::app_keys;
+use crate::model::{App, AppKeys, AppType, AuditAction, Caller, LegacyGrant, OrgAccessGrant};
 use crate::policy::{self, Action};
 use crate::scope;
 use crate::store::{AddedAppStore, AppStore, ResourceServerStore, Window};
@@ -22,6 +23,8 @@ pub struct NewApp {
     legacy_grants: Vec<LegacyGrant>,
     device_grant: bool,
     access_token_ttl: Option<i64>,
+    keys: Option<AppKeys>,
+    require_par: bool,
 }
 
 impl NewApp {
@@ -37,7 +40,22 @@ impl NewApp {
             legacy_grants: Vec::new(),
             device_grant: false,
             access_token_ttl: None,
+            keys: None,
+            require_par: false,
         }
+    }
+
+    /// Public keys instead of a secret: the app authenticates with `private_key_jwt`
+    /// (RFC 7523) and never gets a secret. Server and web apps only.
+    pub fn keys(mut self, keys: Option<AppKeys>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// Whether the app's authorization requests must come through PAR (RFC 9126 6).
+    pub fn require_par(mut self, require: bool) -> Self {
+        self.require_par = require;
+        self
     }
 
     pub fn redirect_uris<S: Into<String>>(mut self, uris: impl IntoIterator<Item = S>) -> Self {
@@ -87,6 +105,8 @@ pub struct AppChanges {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub scopes: Option<Vec<String>>,
     pub access_token_ttl: Option<i64>,
+    /// RFC 9126 6: refuse authorization requests that were not pushed.
+    pub require_par: Option<bool>,
 }
 
 /// An app together with its secret, which exists in clear only in this value.
@@ -208,6 +228,30 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
                 break;
             }
         }
+        match (&app.keys, app.app_type) {
+            (Some(_), AppType::Native) => errors.push(FieldError::new(
+                "jwks",
+                "native apps are public: they cannot keep a private key, so they have no keys",
+            )),
+            (Some(AppKeys::Jwks(doc)), _) => {
+                if let Err(e) = app_keys::parse_jwks(doc) {
+                    errors.push(FieldError::new("jwks", e));
+                }
+            }
+            (Some(AppKeys::Uri(uri)), _) => {
+                let loopback = app_keys::loopback_allowed(&self.issuer);
+                if let Err(e) = app_keys::check_jwks_uri(uri, loopback) {
+                    errors.push(FieldError::new("jwks_uri", e));
+                }
+            }
+            (None, _) => {}
+        }
+        if app.require_par && app.app_type == AppType::Server {
+            errors.push(FieldError::new(
+                "require_pushed_authorization_requests",
+                "server apps do not use the authorization endpoint; PAR is for web and native apps",
+            ));
+        }
         // Zero means the server's default.
         if app.access_token_ttl != 0 && !(60..=86_400).contains(&app.access_token_ttl) {
             errors.push(FieldError::new(
@@ -245,8 +289,10 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
         client_id: Option<String>,
     ) -> Result<(AppWithSecret, crate::model::AuditEvent), ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageApps).await?;
-        let client_secret = match new.app_type {
-            AppType::Native => None,
+        // An app with keys has no secret at all: there is nothing shared to leak or to lose
+        // with the person who made it.
+        let client_secret = match (new.app_type, &new.keys) {
+            (AppType::Native, _) | (_, Some(_)) => None,
             _ => Some(secret::generate(secret::Kind::AppSecret)?),
         };
         let app = App {
@@ -269,6 +315,8 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             // Zero, or none, is the installation's default.
             access_token_ttl: new.access_token_ttl.unwrap_or(0),
             created_at: self.clock.now(),
+            keys: new.keys,
+            require_par: new.require_par,
         };
         self.check_app(&app).await?;
         let audit = self.audit(
@@ -276,7 +324,11 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             AuditAction::AppCreate,
             &app.client_id,
             Some(&org.id),
-            json!({"type": app.app_type.as_str(), "name": app.name}),
+            json!({
+                "type": app.app_type.as_str(),
+                "name": app.name,
+                "token_endpoint_auth_method": app.auth_method().as_str(),
+            }),
         )?;
         Ok((
             AppWithSecret {
@@ -316,13 +368,16 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             // Zero restores the installation's default.
             app.access_token_ttl = ttl;
         }
+        if let Some(require) = changes.require_par {
+            app.require_par = require;
+        }
         self.check_app(&app).await?;
         let audit = self.audit(
             actor,
             AuditAction::AppUpdate,
             &app.client_id,
             Some(&app.org_id),
-            json!({"name": app.name, "scopes": app.scopes}),
+            json!({"name": app.name, "scopes": app.scopes, "require_par": app.require_par}),
         )?;
         self.store.update_app(&app, &audit).await?;
         Ok(app)
@@ -415,6 +470,11 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             .await?;
         let held = self.store.org_grants(&app.client_id).await?;
         policy::may_take_hold_of(actor, &held, None)?;
+        if app.keys.is_some() {
+            return Err(invalid(
+                "this app authenticates with its keys (private_key_jwt) and has no secret; replace its keys instead",
+            ));
+        }
         let Some(old_hash) = app.secret_hash.as_deref() else {
             return Err(invalid("native apps have no secret to regenerate"));
         };
@@ -445,5 +505,44 @@ impl<S: Governed + AppStore + AddedAppStore + ResourceServerStore> Manager<S> {
             client_secret: Some(new_secret),
             previous_secret_valid_until: (grace_seconds > 0).then_some(until),
         })
+    }
+
+    /// Replaces the public keys of an app that authenticates with `private_key_jwt`: an
+    /// owner's change like regenerating a secret (the same policy rule, including an admin
+    /// client's limits), audited, honoured on every node within a second. Assertions signed
+    /// with a removed key fail at once.
+    pub async fn replace_app_keys(
+        &self,
+        actor: &Caller,
+        org: Option<&str>,
+        client_id: &str,
+        keys: AppKeys,
+    ) -> Result<App, ServiceError> {
+        let app = self
+            .app_allowing(actor, org, client_id, Action::RegenerateAppSecret)
+            .await?;
+        let held = self.store.org_grants(&app.client_id).await?;
+        policy::may_take_hold_of(actor, &held, None)?;
+        if app.keys.is_none() {
+            return Err(invalid(
+                "this app authenticates with a secret; keys are given when an app is created",
+            ));
+        }
+        let mut updated = app.clone();
+        let details = match &keys {
+            AppKeys::Jwks(_) => json!({"keys": "jwks"}),
+            AppKeys::Uri(uri) => json!({"keys": "jwks_uri", "jwks_uri": uri}),
+        };
+        updated.keys = Some(keys);
+        self.check_app(&updated).await?;
+        let audit = self.audit(
+            actor,
+            AuditAction::AppReplaceKeys,
+            &app.client_id,
+            Some(&app.org_id),
+            details,
+        )?;
+        self.store.update_app(&updated, &audit).await?;
+        Ok(updated)
     }
 }

@@ -1,6 +1,8 @@
 //! An organization's apps, their secrets, and the apps it added.
 
-use super::wire::{self, AppChanges, AppType, AppView, LegacyGrant, OptInGrant, OrgAccessGrant};
+use super::wire::{
+    self, AppChanges, AppKeysBody, AppType, AppView, LegacyGrant, OptInGrant, OrgAccessGrant,
+};
 use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -62,6 +64,15 @@ pub struct NewAppBody {
     #[serde(default)]
     allow_grants: Vec<OptInGrant>,
     access_token_ttl: Option<i64>,
+    /// Public keys instead of a secret (`private_key_jwt`, server and web apps): a JWKS
+    /// document of at most 10 keys (16 KiB).
+    #[schema(value_type = Option<Object>)]
+    jwks: Option<serde_json::Value>,
+    /// Public keys instead of a secret, fetched from this https URL.
+    jwks_uri: Option<String>,
+    /// Refuse authorization requests that were not pushed (RFC 9126 6).
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
 }
 
 #[utoipa::path(
@@ -72,14 +83,21 @@ pub struct NewAppBody {
     request_body = NewAppBody,
     responses((status = CREATED, description = "Created; `client_secret` is shown this once", body = AppView), ApiErrors)
 )]
-/// Answers the app secret, once.
+/// Answers the app secret, once (an app with keys has none).
 pub async fn create(
     State(state): State<AppState>,
     ApiCaller(actor): ApiCaller,
     Path(OrgPath { org }): Path<OrgPath>,
     ApiJson(body): ApiJson<NewAppBody>,
 ) -> Result<(StatusCode, Json<AppView>), Problem> {
+    let keys = AppKeysBody {
+        jwks: body.jwks,
+        jwks_uri: body.jwks_uri,
+    }
+    .keys()?;
     let new = NewApp::new(body.app_type.into(), body.name)
+        .keys(keys)
+        .require_par(body.require_pushed_authorization_requests)
         .redirect_uris(body.redirect_uris)
         .post_logout_redirect_uris(body.post_logout_redirect_uris)
         .scopes(body.scopes)
@@ -171,6 +189,31 @@ pub async fn regenerate_secret(
         .regenerate_secret(&actor, Some(&org), &app, body.grace_seconds)
         .await?;
     Ok(Json(AppView::with_secret(&regenerated)))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/orgs/{org}/apps/{app}/keys",
+    tag = "apps",
+    params(AppPath, IdempotencyKey),
+    request_body = AppKeysBody,
+    responses((status = OK, description = "The app with its new keys", body = AppView), ApiErrors)
+)]
+/// Replaces the public keys of an app that authenticates with `private_key_jwt`.
+pub async fn replace_keys(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path(AppPath { org, app }): Path<AppPath>,
+    ApiJson(body): ApiJson<AppKeysBody>,
+) -> Result<Json<AppView>, Problem> {
+    let Some(keys) = body.keys()? else {
+        return Err(grantor_core::ServiceError::field("jwks", "give jwks or jwks_uri").into());
+    };
+    let app = state
+        .manager
+        .replace_app_keys(&actor, Some(&org), &app, keys)
+        .await?;
+    Ok(Json(AppView::new(&app)))
 }
 
 #[utoipa::path(

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(apps::list, apps::create))
         .routes(routes!(apps::show, apps::update, apps::remove))
         .routes(routes!(apps::regenerate_secret))
+        .routes(routes!(apps::replace_keys))
         .routes(routes!(apps::added, apps::add_to_organization))
         .routes(routes!(apps::change_added, apps::remove_from_organization))
         .routes(routes!(audit::list))

@@ -4,8 +4,9 @@
 //! (`NewAppBody`, `Addition`...) sit beside that handler. The CLI prints apps as [`AppView`]
 //! shows them, the same as the API.
 
+use grantor_core::ServiceError;
 use grantor_core::manage::{self, AppWithSecret};
-use grantor_core::model::{self, App};
+use grantor_core::model::{self, App, AppKeys};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -231,6 +232,15 @@ pub struct AppView {
     pub grant_types: Vec<&'static str>,
     pub legacy_grant_types: Vec<&'static str>,
     pub token_endpoint_auth_method: &'static str,
+    /// The app's public keys (`private_key_jwt`), when registered as a document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the app's public keys are fetched from (`private_key_jwt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Authorization requests must come through PAR (RFC 9126 6).
+    pub require_pushed_authorization_requests: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_ttl: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -262,11 +272,16 @@ impl AppView {
                 .filter(|g| g.is_legacy())
                 .map(|g| g.as_str())
                 .collect(),
-            token_endpoint_auth_method: if app.app_type.is_confidential() {
-                "client_secret_basic"
-            } else {
-                "none"
+            token_endpoint_auth_method: app.auth_method().as_str(),
+            jwks: match &app.keys {
+                Some(AppKeys::Jwks(doc)) => serde_json::from_str(doc).ok(),
+                _ => None,
             },
+            jwks_uri: match &app.keys {
+                Some(AppKeys::Uri(uri)) => Some(uri.clone()),
+                _ => None,
+            },
+            require_pushed_authorization_requests: app.require_par,
             access_token_ttl: (app.access_token_ttl > 0).then_some(app.access_token_ttl),
             previous_secret_valid_until: None,
             organizations: None,
@@ -301,6 +316,7 @@ pub struct AppChanges {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub scopes: Option<Vec<String>>,
     pub access_token_ttl: Option<i64>,
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 impl From<AppChanges> for manage::AppChanges {
@@ -311,6 +327,34 @@ impl From<AppChanges> for manage::AppChanges {
             post_logout_redirect_uris: changes.post_logout_redirect_uris,
             scopes: changes.scopes,
             access_token_ttl: changes.access_token_ttl,
+            require_par: changes.require_pushed_authorization_requests,
+        }
+    }
+}
+
+/// An app's public keys for `private_key_jwt`: a JWKS document or a URL serving one, not
+/// both.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppKeysBody {
+    /// A JWKS document (RFC 7517 5) of public keys, ES256 or RS256: at most 10 keys, 16 KiB.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// An https URL serving the app's JWKS.
+    pub jwks_uri: Option<String>,
+}
+
+impl AppKeysBody {
+    /// The keys given, if any; checked in full by `Manager`.
+    pub fn keys(self) -> Result<Option<AppKeys>, ServiceError> {
+        match (self.jwks, self.jwks_uri) {
+            (Some(_), Some(_)) => Err(ServiceError::field(
+                "jwks_uri",
+                "give the app's keys as jwks or as jwks_uri, not both",
+            )),
+            (Some(doc), None) => Ok(Some(AppKeys::Jwks(doc.to_string()))),
+            (None, Some(uri)) => Ok(Some(AppKeys::Uri(uri))),
+            (None, None) => Ok(None),
         }
     }
 }

@@ -193,6 +193,9 @@ pub async fn authorize(
         Ok(req) => req,
         Err(error) => return AuthorizeReply(error).into_response(),
     };
+    if let Err(error) = state.provider.refuse_unpushed(&req, pushed) {
+        return AuthorizeReply(error).into_response();
+    }
     match state
         .provider
         .authorization_step(&req, current.as_ref().map(|c| &c.user))

@@ -47,9 +47,13 @@ impl Documents {
             "grant_types_supported": grants,
             // Off unless enabled per app (RFC 9700 2.4 and 2.1.2 advise against them).
             "grantor_legacy_grant_types": legacy,
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+            // private_key_jwt assertions (RFC 7523): the algorithms of apps' keys.
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            "introspection_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+            "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
             "access_token_signing_alg_values_supported": ["ES256"],

@@ -434,7 +434,7 @@ async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend
 }
 
 /// Every operation the management API serves, as the issue lists them.
-const OPERATIONS: [(&str, &str); 30] = [
+const OPERATIONS: [(&str, &str); 31] = [
     ("get", "/api/v1/orgs"),
     ("post", "/api/v1/orgs"),
     ("get", "/api/v1/orgs/{org}"),
@@ -453,6 +453,7 @@ const OPERATIONS: [(&str, &str); 30] = [
     ("patch", "/api/v1/orgs/{org}/apps/{app}"),
     ("delete", "/api/v1/orgs/{org}/apps/{app}"),
     ("post", "/api/v1/orgs/{org}/apps/{app}/secret"),
+    ("put", "/api/v1/orgs/{org}/apps/{app}/keys"),
     ("get", "/api/v1/orgs/{org}/added-apps"),
     ("post", "/api/v1/orgs/{org}/added-apps"),
     ("patch", "/api/v1/orgs/{org}/added-apps/{app}"),

@@ -367,6 +367,8 @@ async fn legacy_app_with_management_scope(srv: &TestServer, org_id: &str) -> App
         allow_password: true,
         allow_implicit: false,
         allow_device_code: false,
+        keys: None,
+        require_par: false,
         access_token_ttl: 0,
         created_at: 0,
     };

@@ -474,7 +474,11 @@ async fn names_refuse_control_characters_and_audit_details_are_structured(backen
         .unwrap();
     assert_eq!(
         events[0].details,
-        json!({"type": "server", "name": "x scopes=grantor:members"})
+        json!({
+            "type": "server",
+            "name": "x scopes=grantor:members",
+            "token_endpoint_auth_method": "client_secret_basic"
+        })
     );
 }
 

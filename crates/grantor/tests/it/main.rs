@@ -37,6 +37,7 @@ mod ops;
 mod par;
 mod password_reset;
 mod passwords;
+mod private_key_jwt;
 mod refresh;
 mod registration;
 mod resource;

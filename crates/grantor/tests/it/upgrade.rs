@@ -25,7 +25,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     store.migrate_to(PREVIOUS_RELEASE).await.unwrap();
     let now = SystemClock.now();
     // Today's write paths also name each change in the change log (migration 12) and write
-    // an app's device grant flag (migration 14); the tables they otherwise write are as the
+    // an app's device grant flag (migration 14) and keys and "require PAR" (migration 20); the tables they otherwise write are as the
     // previous release had them. A stand-in log and column let them run, and are dropped
     // before the new release migrates.
     sqlx::any::install_default_drivers();
@@ -35,6 +35,10 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     for stand_in in [
         "CREATE TABLE config_changes (version BIGINT, kind TEXT, id TEXT, at BIGINT)",
         "ALTER TABLE apps ADD COLUMN allow_device_code BIGINT NOT NULL DEFAULT 0",
+        // An app's keys and "require PAR" (migration 20).
+        "ALTER TABLE apps ADD COLUMN jwks TEXT",
+        "ALTER TABLE apps ADD COLUMN jwks_uri TEXT",
+        "ALTER TABLE apps ADD COLUMN require_par BIGINT NOT NULL DEFAULT 0",
     ] {
         sqlx::query(stand_in).execute(&pool).await.unwrap();
     }
@@ -164,6 +168,9 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     for stand_in in [
         "DROP TABLE config_changes",
         "ALTER TABLE apps DROP COLUMN allow_device_code",
+        "ALTER TABLE apps DROP COLUMN jwks",
+        "ALTER TABLE apps DROP COLUMN jwks_uri",
+        "ALTER TABLE apps DROP COLUMN require_par",
     ] {
         sqlx::query(stand_in).execute(&pool).await.unwrap();
     }

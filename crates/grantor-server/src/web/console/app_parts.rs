@@ -105,6 +105,9 @@ pub fn app_field(name: &str) -> &'static str {
         "legacy_grants" => "legacy_grants",
         "allow_grants" => "allow_grants",
         "access_token_ttl" => "access_token_ttl",
+        "jwks" => "jwks",
+        "jwks_uri" => "jwks_uri",
+        "require_pushed_authorization_requests" => "require_par",
         _ => "",
     }
 }

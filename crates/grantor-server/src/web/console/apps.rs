@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use grantor_core::manage::AppChanges;
-use grantor_core::model::{App, AppType, OrgAccessGrant};
+use grantor_core::model::{App, AppKeys, AppType, OrgAccessGrant};
 use grantor_core::store::Window;
 
 pub struct AppRow {
@@ -85,6 +85,8 @@ pub struct AppForm {
     pub redirect_uris: String,
     pub scopes: Vec<String>,
     pub access_token_ttl: String,
+    /// RFC 9126 6: authorization requests only through PAR.
+    pub require_par: bool,
 }
 
 impl AppForm {
@@ -98,6 +100,7 @@ impl AppForm {
             } else {
                 String::new()
             },
+            require_par: app.require_par,
         }
     }
 
@@ -111,7 +114,18 @@ impl AppForm {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
+            require_par: form.get("require_par") == Some("yes"),
         }
+    }
+}
+
+/// How the app authenticates, as its page says it.
+fn authentication(app: &App) -> String {
+    match &app.keys {
+        Some(AppKeys::Jwks(_)) => "Public keys (private_key_jwt), registered as a JWKS".into(),
+        Some(AppKeys::Uri(uri)) => format!("Public keys (private_key_jwt), fetched from {uri}"),
+        None if app.secret_hash.is_some() => "App secret".into(),
+        None => "None (a public app)".into(),
     }
 }
 
@@ -122,6 +136,7 @@ pub struct AppPage {
     pub app: App,
     pub type_label: &'static str,
     pub created: String,
+    pub authentication: String,
     pub form: AppForm,
     pub scope_options: Vec<ScopeOption>,
     pub grants: Vec<OrgAccessGrant>,
@@ -155,6 +170,7 @@ async fn app_page(
         &AppPage {
             type_label: type_label(app.app_type),
             created: when(app.created_at),
+            authentication: authentication(&app),
             form,
             added_here: grants.iter().any(|g| g.org_id == c.nav.org_id),
             nav: c.nav,
@@ -206,6 +222,7 @@ pub async fn update(
         scopes: Some(submitted.scopes.clone()),
         // An empty field puts the server's default back.
         access_token_ttl: Some(ttl),
+        require_par: (app.app_type != AppType::Server).then_some(submitted.require_par),
     };
     match state
         .manager

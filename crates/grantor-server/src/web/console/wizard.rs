@@ -12,8 +12,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use grantor_core::app_keys;
 use grantor_core::manage::{NewApp, validate_redirect_uri};
-use grantor_core::model::{AppType, LegacyGrant};
+use grantor_core::model::{AppKeys, AppType, LegacyGrant};
 use grantor_core::params::Params;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,6 +83,13 @@ pub struct Draft {
     pub legacy_ack: bool,
     /// The device grant (RFC 8628), not legacy: no risk to acknowledge.
     pub device: bool,
+    /// Public keys instead of a secret (`private_key_jwt`): server and web apps.
+    pub with_keys: bool,
+    /// A pasted JWKS document, or a URL serving one.
+    pub jwks: String,
+    pub jwks_uri: String,
+    /// RFC 9126 6: authorization requests only through PAR (web and native apps).
+    pub require_par: bool,
     pub once: String,
 }
 
@@ -103,6 +111,10 @@ impl Draft {
                 .collect(),
             legacy_ack: form.get("legacy_ack") == Some("yes"),
             device: form.get("device_grant") == Some("yes"),
+            with_keys: form.get("auth") == Some("keys"),
+            jwks: form.get("jwks").unwrap_or_default().trim().to_string(),
+            jwks_uri: form.get("jwks_uri").unwrap_or_default().trim().to_string(),
+            require_par: form.get("require_par") == Some("yes"),
             once: form
                 .get("once")
                 .map(str::to_string)
@@ -128,6 +140,22 @@ impl Draft {
 
     pub fn is_server(&self) -> bool {
         self.app_type == Some(AppType::Server)
+    }
+
+    pub fn is_native(&self) -> bool {
+        self.app_type == Some(AppType::Native)
+    }
+
+    /// The keys chosen, if the app authenticates with keys (never a native app's).
+    fn keys(&self) -> Option<AppKeys> {
+        if !self.with_keys || self.is_native() {
+            return None;
+        }
+        Some(if self.jwks_uri.is_empty() {
+            AppKeys::Jwks(self.jwks.clone())
+        } else {
+            AppKeys::Uri(self.jwks_uri.clone())
+        })
     }
 
     fn legacy_grants(&self) -> Vec<LegacyGrant> {
@@ -235,6 +263,24 @@ fn check(step: Step, draft: &Draft, offered: &[ScopeOption]) -> FormErrors {
                     errors.add("redirect_uris", crate::error::sentence(&e.to_string()));
                 }
             }
+            if draft.with_keys && !draft.is_native() {
+                match (draft.jwks.is_empty(), draft.jwks_uri.is_empty()) {
+                    (true, true) => errors.add(
+                        "jwks",
+                        "Paste the app's public keys (a JWKS), or give the URL that serves them.",
+                    ),
+                    (false, false) => errors.add(
+                        "jwks_uri",
+                        "Give the keys one way: clear the URL or the pasted JWKS.",
+                    ),
+                    (false, true) => {
+                        if let Err(e) = app_keys::parse_jwks(&draft.jwks) {
+                            errors.add("jwks", crate::error::sentence(&e));
+                        }
+                    }
+                    (true, false) => {}
+                }
+            }
         }
         Step::Scopes => {
             if let Some(s) = draft
@@ -319,7 +365,9 @@ async fn create(
         .redirect_uris(draft.redirect_uris.clone())
         .scopes(draft.scopes.clone())
         .legacy_grants(draft.legacy_grants())
-        .device_grant(draft.device && !draft.is_server());
+        .device_grant(draft.device && !draft.is_server())
+        .keys(draft.keys())
+        .require_par(draft.require_par && !draft.is_server());
     match state
         .manager
         .create_app(&c.caller, &c.nav.org_id, new)
@@ -344,7 +392,8 @@ async fn create(
             let mut first = Step::Review;
             for (field, message) in refused {
                 let (step, field) = match field {
-                    "name" | "redirect_uris" => (Step::Details, field),
+                    "name" | "redirect_uris" | "jwks" | "jwks_uri" => (Step::Details, field),
+                    "require_par" => (Step::Legacy, field),
                     "scopes" => (Step::Scopes, field),
                     "legacy_grants" => (Step::Legacy, "legacy"),
                     "allow_grants" => (Step::Legacy, "device"),
