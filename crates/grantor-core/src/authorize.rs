@@ -42,7 +42,23 @@ pub struct AuthorizationRequest {
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// Whether `acr_values` asked only for a sign-in with a second factor
+    /// ([`crate::model::ACR_MFA`]); values Grantor does not know are ignored (OIDC Core 3.1.2.1:
+    /// they are voluntary).
+    pub acr_mfa: bool,
     pub resources: Vec<String>,
+}
+
+/// Whether `acr_values` (space-separated, most preferred first) can be met only by a sign-in
+/// with a second factor: every value Grantor knows in it is [`crate::model::ACR_MFA`].
+fn acr_asks_for_mfa(acr_values: Option<&str>) -> bool {
+    use crate::model::{ACR_MFA, ACR_VALUES};
+    let known: Vec<&str> = acr_values
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| ACR_VALUES.contains(v))
+        .collect();
+    !known.is_empty() && known.iter().all(|v| *v == ACR_MFA)
 }
 
 /// An authorization error goes back to the app only once its redirect URI is known good.
@@ -205,6 +221,12 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
 #[derive(Debug, Clone)]
 pub enum Step {
     Login,
+    /// The user has a second factor, but signed in with the password alone: ask for the code
+    /// (step up), then come back.
+    SecondFactor,
+    /// An organization the sign-in is for requires a second factor and the user has none:
+    /// lead them to set one up, then come back.
+    Enrol { org_name: String },
     Consent(ConsentPrompt),
     /// Redirect the browser here: the authorization response.
     Respond(String),
@@ -377,6 +399,7 @@ impl<S: Registry> Provider<S> {
             code_challenge,
             prompt,
             max_age,
+            acr_mfa: acr_asks_for_mfa(params.get("acr_values")),
             resources,
             client,
         })
@@ -422,6 +445,13 @@ impl<S: Storage> Provider<S> {
                 ),
             ));
         }
+        let mut needs: Vec<&str> = vec![req.client.app.org_id.as_str()];
+        if let [org] = orgs.as_slice() {
+            needs.push(&org.org_id);
+        }
+        if let Some(step) = self.second_factor_step(req, user, &needs).await? {
+            return Ok(step);
+        }
         if let [org] = orgs.as_slice()
             && !req.prompt.consent
         {
@@ -463,6 +493,52 @@ impl<S: Storage> Provider<S> {
         Ok(Step::Consent(prompt))
     }
 
+    /// What the user must do first when the sign-in lacks a second factor that the request's
+    /// `acr_values` or one of the organizations `org_ids` requires: `None` when nothing.
+    async fn second_factor_step(
+        &self,
+        req: &AuthorizationRequest,
+        user: &SignedIn,
+        org_ids: &[&str],
+    ) -> Result<Option<Step>, AuthorizeError> {
+        if user.method.is_multi_factor() {
+            return Ok(None);
+        }
+        let mut requiring = None;
+        for org_id in org_ids {
+            if let Some(org) = self.store.organization(org_id).await?
+                && org.require_second_factor
+            {
+                requiring = Some(org);
+                break;
+            }
+        }
+        if requiring.is_none() && !req.acr_mfa {
+            return Ok(None);
+        }
+        let enrolled = crate::manage::enrolled(&self.store, &user.user_id).await?;
+        if req.prompt.none {
+            return Err(self.redirect_error(
+                req,
+                OAuthError::new(
+                    ErrorCode::InteractionRequired,
+                    "the user must enter a second factor",
+                ),
+            ));
+        }
+        match requiring {
+            _ if enrolled => Ok(Some(Step::SecondFactor)),
+            Some(org) => Ok(Some(Step::Enrol { org_name: org.name })),
+            None => Err(self.redirect_error(
+                req,
+                OAuthError::new(
+                    ErrorCode::UnmetAuthenticationRequirements,
+                    "acr_values asks for a second factor, and the user has none set up",
+                ),
+            )),
+        }
+    }
+
     /// Whether the user signed in recently enough for the request's `max_age`.
     fn fresh_enough(&self, req: &AuthorizationRequest, user: &SignedIn) -> bool {
         req.max_age
@@ -494,6 +570,11 @@ impl<S: Storage> Provider<S> {
                 ErrorCode::AccessDenied => self.redirect_error(req, e),
                 _ => AuthorizeError::Page(e),
             })?;
+        // The organization picked on the page may be one that requires a second factor.
+        let needs = [req.client.app.org_id.as_str(), org_id.as_str()];
+        if let Some(step) = self.second_factor_step(req, user, &needs).await? {
+            return Ok(step);
+        }
         self.issue_authorization(req, user, &org_id, approved)
             .await
             .map(Step::Respond)
@@ -770,5 +851,124 @@ mod tests {
             loc,
             "https://app.example/cb#access_token=t&iss=https%3A%2F%2Fi"
         );
+    }
+
+    #[test]
+    fn only_known_acr_values_count_and_any_one_met_is_enough() {
+        let mfa = crate::model::ACR_MFA;
+        assert!(acr_asks_for_mfa(Some(mfa)));
+        assert!(acr_asks_for_mfa(Some(&format!("unknown {mfa}"))));
+        assert!(!acr_asks_for_mfa(Some(&format!("{mfa} urn:grantor:acr:pwd"))));
+        assert!(!acr_asks_for_mfa(Some("urn:grantor:acr:pwd")));
+        assert!(!acr_asks_for_mfa(Some("0 1 2")));
+        assert!(!acr_asks_for_mfa(None));
+    }
+
+    mod second_factor {
+        use super::*;
+        use crate::model::SignInMethod;
+        use crate::store::{SecondFactorStore, TotpRecord};
+        use crate::testing::{REDIRECT_URI, World, ok};
+
+        async fn request(w: &World, more: &str) -> AuthorizationRequest {
+            let client = w.web_app(&["openid"]).await;
+            let query = format!(
+                "response_type=code&client_id={}&redirect_uri={REDIRECT_URI}&scope=openid&state=s{more}",
+                client.app.client_id
+            );
+            let params = ok(Params::parse(query.as_bytes(), 4096));
+            match w.provider.parse_authorization(&params).await {
+                Ok(req) => req,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+
+        fn signed_in(w: &World, method: SignInMethod) -> SignedIn {
+            SignedIn {
+                user_id: w.member.id.clone(),
+                auth_time: w.clock.now(),
+                method,
+            }
+        }
+
+        async fn enrol(w: &World) {
+            let record = TotpRecord {
+                user_id: w.member.id.clone(),
+                sealed_secret: String::new(),
+                created_at: 0,
+                confirmed_at: None,
+                last_step: 0,
+            };
+            ok(w.store.start_totp(&record).await);
+            let audit = crate::model::AuditEvent {
+                id: "evt_1".into(),
+                at: 0,
+                actor: "test".into(),
+                action: crate::model::AuditAction::UserEnrolTotp,
+                target: w.member.id.clone(),
+                org_id: None,
+                source: None,
+                outcome: crate::model::AuditOutcome::Success,
+                details: serde_json::json!({}),
+            };
+            ok(w.store.confirm_totp(&w.member.id, 1, &[], &audit).await);
+        }
+
+        fn error_of(step: Result<Step, AuthorizeError>) -> String {
+            match step {
+                Err(AuthorizeError::Redirect(r)) => r.error.code.as_str().to_string(),
+                other => panic!("expected an error redirect, got {other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn an_organization_rule_asks_for_a_factor_set_up_or_entered() {
+            let w = World::new().await;
+            let req = request(&w, "").await;
+            let pwd = signed_in(&w, SignInMethod::Password);
+            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
+            assert!(matches!(step, Step::Consent(_)), "no rule yet: {step:?}");
+
+            let owner = World::signed_in(&w.owner);
+            ok(w.manager
+                .set_require_second_factor(&owner, &w.org.name, true)
+                .await);
+            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
+            assert!(
+                matches!(&step, Step::Enrol { org_name } if org_name == "acme"),
+                "{step:?}"
+            );
+            let none = request(&w, "&prompt=none").await;
+            let refused = w.provider.authorization_step(&none, Some(&pwd)).await;
+            assert_eq!(error_of(refused), "interaction_required");
+
+            enrol(&w).await;
+            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
+            assert!(matches!(step, Step::SecondFactor), "{step:?}");
+            let mfa = signed_in(&w, SignInMethod::PasswordAndTotp);
+            let step = ok(w.provider.authorization_step(&req, Some(&mfa)).await);
+            assert!(matches!(step, Step::Consent(_)), "{step:?}");
+
+            let developer = World::signed_in(&w.developer);
+            let refused = w
+                .manager
+                .set_require_second_factor(&developer, &w.org.name, false)
+                .await;
+            assert!(matches!(refused, Err(crate::ServiceError::Forbidden(_))));
+        }
+
+        #[tokio::test]
+        async fn acr_values_steps_up_or_fails_without_a_factor() {
+            let w = World::new().await;
+            let acr = format!("&acr_values={}", crate::model::ACR_MFA);
+            let req = request(&w, &acr).await;
+            assert!(req.acr_mfa);
+            let pwd = signed_in(&w, SignInMethod::Password);
+            let refused = w.provider.authorization_step(&req, Some(&pwd)).await;
+            assert_eq!(error_of(refused), "unmet_authentication_requirements");
+            enrol(&w).await;
+            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
+            assert!(matches!(step, Step::SecondFactor), "{step:?}");
+        }
     }
 }

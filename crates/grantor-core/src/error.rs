@@ -33,6 +33,9 @@ pub enum ErrorCode {
     InteractionRequired,
     /// OIDC Core 3.1.2.6: request objects (`request`) are not supported.
     RequestNotSupported,
+    /// OpenID Connect Core Unmet Authentication Requirements 1.0: the `acr_values` asked for
+    /// cannot be met (the user has no second factor).
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -58,6 +61,7 @@ impl ErrorCode {
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

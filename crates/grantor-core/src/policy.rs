@@ -23,10 +23,12 @@ pub enum Action {
     ManageOwnApiTokens,
     /// Reading the organization's audit log.
     ViewAudit,
+    /// Changing the organization's settings (requiring a second factor).
+    ManageOrganization,
 }
 
 impl Action {
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 13] = [
         Self::CreateOrganization,
         Self::ManageUsers,
         Self::ViewOrganization,
@@ -39,6 +41,7 @@ impl Action {
         Self::GrantManagementScopes,
         Self::ManageOwnApiTokens,
         Self::ViewAudit,
+        Self::ManageOrganization,
     ];
 
     /// The action whose [`Self::name`] this is.
@@ -58,7 +61,8 @@ impl Action {
             | Self::RegenerateAppSecret
             | Self::AddAppToOrganization
             | Self::GrantManagementScopes
-            | Self::ViewAudit => Some(Role::Owner),
+            | Self::ViewAudit
+            | Self::ManageOrganization => Some(Role::Owner),
         }
     }
 
@@ -71,7 +75,9 @@ impl Action {
             | Self::RegenerateAppSecret
             | Self::AddAppToOrganization
             | Self::GrantManagementScopes => "grantor:apps",
-            Self::ViewMembers | Self::ManageMembers => "grantor:members",
+            Self::ViewMembers | Self::ManageMembers | Self::ManageOrganization => {
+                "grantor:members"
+            }
             Self::ManageOwnApiTokens => "grantor:api-tokens",
             Self::ViewAudit => "grantor:audit",
             Self::ManageResourceServers => "grantor:resources",
@@ -93,6 +99,7 @@ impl Action {
             Self::GrantManagementScopes => "app.grant_management_scopes",
             Self::ManageOwnApiTokens => "api_token.manage",
             Self::ViewAudit => "audit.view",
+            Self::ManageOrganization => "organization.manage",
         }
     }
 
@@ -110,6 +117,7 @@ impl Action {
             Self::GrantManagementScopes => "grant management scopes",
             Self::ManageOwnApiTokens => "manage API tokens",
             Self::ViewAudit => "read the audit log",
+            Self::ManageOrganization => "change the organization's settings",
         }
     }
 }

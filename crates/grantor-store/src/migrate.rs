@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 18] = [
+const MIGRATIONS: [(i64, &str, &str); 19] = [
     (
         1,
         "foundation",
@@ -87,6 +87,11 @@ const MIGRATIONS: [(i64, &str, &str); 18] = [
         18,
         "used_jtis",
         include_str!("../migrations/0018_used_jtis.sql"),
+    ),
+    (
+        22,
+        "accounts",
+        include_str!("../migrations/0022_accounts.sql"),
     ),
 ];
 

@@ -7,7 +7,8 @@ use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
 use crate::store::{
-    Client, GrantStore, MemberStore, Registry, SecondFactorStore, ThrottleStore, UserStore,
+    Client, GrantStore, MemberStore, OrganizationStore, Registry, SecondFactorStore,
+    ThrottleStore, UserStore,
 };
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};
@@ -42,7 +43,13 @@ impl Request {
 }
 
 pub async fn exchange<
-    S: Registry + GrantStore + UserStore + MemberStore + ThrottleStore + SecondFactorStore,
+    S: Registry
+        + GrantStore
+        + UserStore
+        + MemberStore
+        + ThrottleStore
+        + SecondFactorStore
+        + OrganizationStore,
 >(
     provider: &Provider<S>,
     client: &Client,
@@ -120,6 +127,21 @@ pub async fn exchange<
             ));
         }
     };
+    // The password grant cannot carry a second factor: an organization (the app's, or the
+    // one the tokens would act in) that requires one takes none of its tokens.
+    for org_id in [client.app.org_id.as_str(), org.org_id.as_str()] {
+        if provider
+            .store
+            .organization(org_id)
+            .await?
+            .is_some_and(|o| o.require_second_factor)
+        {
+            return Err(OAuthError::invalid_grant(
+                "this organization requires a second factor, which the password grant cannot \
+                 carry; sign in through the authorization code flow",
+            ));
+        }
+    }
     let asked = match req.scope {
         Some(asked) => {
             require_subset(&asked, &client.app.scopes, "this app may not ask for")?;

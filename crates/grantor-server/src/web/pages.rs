@@ -108,6 +108,11 @@ pub struct AccountPage {
     pub sessions: Vec<SessionRow>,
     /// How many sessions the last "sign out" ended, to say so.
     pub ended: Option<u64>,
+    /// Whether the email is verified, whether this server can mail a link to verify it,
+    /// and what became of the last request for one.
+    pub email_verified: bool,
+    pub mail_on: bool,
+    pub verify_notice: Option<&'static str>,
 }
 
 /// One of the user's sessions at `/account`, its times already written out.
@@ -145,6 +150,10 @@ pub struct SecurityPage {
     pub notice: Option<&'static str>,
     /// The refusal of the form named by the first part (`confirm`, `remove`, `regenerate`).
     pub error: Option<(&'static str, String)>,
+    /// The organization whose rule sent the user here to set up a second factor.
+    pub required_by: Option<String>,
+    /// Where to continue once it is set up (a local path).
+    pub return_to: Option<String>,
 }
 
 impl SecurityPage {
