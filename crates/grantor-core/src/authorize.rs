@@ -9,7 +9,8 @@ use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
 use crate::store::{
-    Client, ConsentRecord, ConsentStore, MemberStore, Registry, Storage, UserStore,
+    Client, ConsentRecord, ConsentStore, MemberStore, OrganizationStore, Registry,
+    SecondFactorStore, Storage, UserStore,
 };
 use crate::{ErrorCode, OAuthError, pkce};
 use std::sync::Arc;
@@ -226,7 +227,9 @@ pub enum Step {
     SecondFactor,
     /// An organization the sign-in is for requires a second factor and the user has none:
     /// lead them to set one up, then come back.
-    Enrol { org_name: String },
+    Enrol {
+        org_name: String,
+    },
     Consent(ConsentPrompt),
     /// Redirect the browser here: the authorization response.
     Respond(String),
@@ -449,7 +452,11 @@ impl<S: Storage> Provider<S> {
         if let [org] = orgs.as_slice() {
             needs.push(&org.org_id);
         }
-        if let Some(step) = self.second_factor_step(req, user, &needs).await? {
+        if let Some(step) = self
+            .second_factor_step(req, user, &needs)
+            .await
+            .map_err(|e| self.redirect_error(req, e))?
+        {
             return Ok(step);
         }
         if let [org] = orgs.as_slice()
@@ -493,52 +500,6 @@ impl<S: Storage> Provider<S> {
         Ok(Step::Consent(prompt))
     }
 
-    /// What the user must do first when the sign-in lacks a second factor that the request's
-    /// `acr_values` or one of the organizations `org_ids` requires: `None` when nothing.
-    async fn second_factor_step(
-        &self,
-        req: &AuthorizationRequest,
-        user: &SignedIn,
-        org_ids: &[&str],
-    ) -> Result<Option<Step>, AuthorizeError> {
-        if user.method.is_multi_factor() {
-            return Ok(None);
-        }
-        let mut requiring = None;
-        for org_id in org_ids {
-            if let Some(org) = self.store.organization(org_id).await?
-                && org.require_second_factor
-            {
-                requiring = Some(org);
-                break;
-            }
-        }
-        if requiring.is_none() && !req.acr_mfa {
-            return Ok(None);
-        }
-        let enrolled = crate::manage::enrolled(&self.store, &user.user_id).await?;
-        if req.prompt.none {
-            return Err(self.redirect_error(
-                req,
-                OAuthError::new(
-                    ErrorCode::InteractionRequired,
-                    "the user must enter a second factor",
-                ),
-            ));
-        }
-        match requiring {
-            _ if enrolled => Ok(Some(Step::SecondFactor)),
-            Some(org) => Ok(Some(Step::Enrol { org_name: org.name })),
-            None => Err(self.redirect_error(
-                req,
-                OAuthError::new(
-                    ErrorCode::UnmetAuthenticationRequirements,
-                    "acr_values asks for a second factor, and the user has none set up",
-                ),
-            )),
-        }
-    }
-
     /// Whether the user signed in recently enough for the request's `max_age`.
     fn fresh_enough(&self, req: &AuthorizationRequest, user: &SignedIn) -> bool {
         req.max_age
@@ -572,7 +533,11 @@ impl<S: Storage> Provider<S> {
             })?;
         // The organization picked on the page may be one that requires a second factor.
         let needs = [req.client.app.org_id.as_str(), org_id.as_str()];
-        if let Some(step) = self.second_factor_step(req, user, &needs).await? {
+        if let Some(step) = self
+            .second_factor_step(req, user, &needs)
+            .await
+            .map_err(|e| self.redirect_error(req, e))?
+        {
             return Ok(step);
         }
         self.issue_authorization(req, user, &org_id, approved)
@@ -653,6 +618,48 @@ impl<S: Storage> Provider<S> {
                     issuer,
                 ))
             }
+        }
+    }
+}
+
+impl<S: OrganizationStore + SecondFactorStore> Provider<S> {
+    /// What the user must do first when the sign-in lacks a second factor that the request's
+    /// `acr_values` or one of the organizations `org_ids` requires: `None` when nothing.
+    async fn second_factor_step(
+        &self,
+        req: &AuthorizationRequest,
+        user: &SignedIn,
+        org_ids: &[&str],
+    ) -> Result<Option<Step>, OAuthError> {
+        if user.method.is_multi_factor() {
+            return Ok(None);
+        }
+        let mut requiring = None;
+        for org_id in org_ids {
+            if let Some(org) = self.store.organization(org_id).await?
+                && org.require_second_factor
+            {
+                requiring = Some(org);
+                break;
+            }
+        }
+        if requiring.is_none() && !req.acr_mfa {
+            return Ok(None);
+        }
+        let enrolled = crate::manage::enrolled(&self.store, &user.user_id).await?;
+        if req.prompt.none {
+            return Err(OAuthError::new(
+                ErrorCode::InteractionRequired,
+                "the user must enter a second factor",
+            ));
+        }
+        match requiring {
+            _ if enrolled => Ok(Some(Step::SecondFactor)),
+            Some(org) => Ok(Some(Step::Enrol { org_name: org.name })),
+            None => Err(OAuthError::new(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "acr_values asks for a second factor, and the user has none set up",
+            )),
         }
     }
 }
@@ -858,7 +865,9 @@ mod tests {
         let mfa = crate::model::ACR_MFA;
         assert!(acr_asks_for_mfa(Some(mfa)));
         assert!(acr_asks_for_mfa(Some(&format!("unknown {mfa}"))));
-        assert!(!acr_asks_for_mfa(Some(&format!("{mfa} urn:grantor:acr:pwd"))));
+        assert!(!acr_asks_for_mfa(Some(&format!(
+            "{mfa} urn:grantor:acr:pwd"
+        ))));
         assert!(!acr_asks_for_mfa(Some("urn:grantor:acr:pwd")));
         assert!(!acr_asks_for_mfa(Some("0 1 2")));
         assert!(!acr_asks_for_mfa(None));
@@ -866,6 +875,7 @@ mod tests {
 
     mod second_factor {
         use super::*;
+        use crate::Clock;
         use crate::model::SignInMethod;
         use crate::store::{SecondFactorStore, TotpRecord};
         use crate::testing::{REDIRECT_URI, World, ok};
@@ -914,11 +924,20 @@ mod tests {
             ok(w.store.confirm_totp(&w.member.id, 1, &[], &audit).await);
         }
 
-        fn error_of(step: Result<Step, AuthorizeError>) -> String {
+        fn error_of(step: Result<Option<Step>, OAuthError>) -> String {
             match step {
-                Err(AuthorizeError::Redirect(r)) => r.error.code.as_str().to_string(),
-                other => panic!("expected an error redirect, got {other:?}"),
+                Err(e) => e.code.as_str().to_string(),
+                other => panic!("expected an error, got {other:?}"),
             }
+        }
+
+        async fn step(
+            w: &World,
+            req: &AuthorizationRequest,
+            user: &SignedIn,
+        ) -> Result<Option<Step>, OAuthError> {
+            let orgs = [req.client.app.org_id.as_str()];
+            w.provider.second_factor_step(req, user, &orgs).await
         }
 
         #[tokio::test]
@@ -926,28 +945,30 @@ mod tests {
             let w = World::new().await;
             let req = request(&w, "").await;
             let pwd = signed_in(&w, SignInMethod::Password);
-            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
-            assert!(matches!(step, Step::Consent(_)), "no rule yet: {step:?}");
+            let next = ok(step(&w, &req, &pwd).await);
+            assert!(next.is_none(), "no rule yet: {next:?}");
 
             let owner = World::signed_in(&w.owner);
             ok(w.manager
                 .set_require_second_factor(&owner, &w.org.name, true)
                 .await);
-            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
+            let next = ok(step(&w, &req, &pwd).await);
             assert!(
-                matches!(&step, Step::Enrol { org_name } if org_name == "acme"),
-                "{step:?}"
+                matches!(&next, Some(Step::Enrol { org_name }) if org_name == "acme"),
+                "{next:?}"
             );
             let none = request(&w, "&prompt=none").await;
-            let refused = w.provider.authorization_step(&none, Some(&pwd)).await;
-            assert_eq!(error_of(refused), "interaction_required");
+            assert_eq!(
+                error_of(step(&w, &none, &pwd).await),
+                "interaction_required"
+            );
 
             enrol(&w).await;
-            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
-            assert!(matches!(step, Step::SecondFactor), "{step:?}");
+            let next = ok(step(&w, &req, &pwd).await);
+            assert!(matches!(next, Some(Step::SecondFactor)), "{next:?}");
             let mfa = signed_in(&w, SignInMethod::PasswordAndTotp);
-            let step = ok(w.provider.authorization_step(&req, Some(&mfa)).await);
-            assert!(matches!(step, Step::Consent(_)), "{step:?}");
+            let next = ok(step(&w, &req, &mfa).await);
+            assert!(next.is_none(), "{next:?}");
 
             let developer = World::signed_in(&w.developer);
             let refused = w
@@ -964,11 +985,13 @@ mod tests {
             let req = request(&w, &acr).await;
             assert!(req.acr_mfa);
             let pwd = signed_in(&w, SignInMethod::Password);
-            let refused = w.provider.authorization_step(&req, Some(&pwd)).await;
-            assert_eq!(error_of(refused), "unmet_authentication_requirements");
+            assert_eq!(
+                error_of(step(&w, &req, &pwd).await),
+                "unmet_authentication_requirements"
+            );
             enrol(&w).await;
-            let step = ok(w.provider.authorization_step(&req, Some(&pwd)).await);
-            assert!(matches!(step, Step::SecondFactor), "{step:?}");
+            let next = ok(step(&w, &req, &pwd).await);
+            assert!(matches!(next, Some(Step::SecondFactor)), "{next:?}");
         }
     }
 }

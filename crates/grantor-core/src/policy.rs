@@ -75,9 +75,7 @@ impl Action {
             | Self::RegenerateAppSecret
             | Self::AddAppToOrganization
             | Self::GrantManagementScopes => "grantor:apps",
-            Self::ViewMembers | Self::ManageMembers | Self::ManageOrganization => {
-                "grantor:members"
-            }
+            Self::ViewMembers | Self::ManageMembers | Self::ManageOrganization => "grantor:members",
             Self::ManageOwnApiTokens => "grantor:api-tokens",
             Self::ViewAudit => "grantor:audit",
             Self::ManageResourceServers => "grantor:resources",
@@ -384,6 +382,7 @@ mod tests {
                 Action::ManageMembers,
                 Action::ManageOwnApiTokens,
                 Action::CreateOrganization,
+                Action::ManageOrganization,
             ] {
                 let checked = check(&user(), action, Some("o"), Some(role)).is_ok();
                 assert_eq!(role_may(role, action), checked, "{role} {action:?}");

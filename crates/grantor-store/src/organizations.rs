@@ -17,9 +17,9 @@ impl OrganizationStore for Store {
         .bind(&org.name)
         .bind(org.created_at)
         .bind(i64::from(org.require_second_factor))
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict("an organization with this name"))?;
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("an organization with this name"))?;
         self.commit_change(tx, audit, &[Change::Organization(org.id.clone())])
             .await
     }

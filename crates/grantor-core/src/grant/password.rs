@@ -7,8 +7,8 @@ use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
 use crate::store::{
-    Client, GrantStore, MemberStore, OrganizationStore, Registry, SecondFactorStore,
-    ThrottleStore, UserStore,
+    Client, GrantStore, MemberStore, OrganizationStore, Registry, SecondFactorStore, ThrottleStore,
+    UserStore,
 };
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};

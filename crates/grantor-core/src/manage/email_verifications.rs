@@ -17,8 +17,7 @@ pub const EMAIL_VERIFICATION_TTL: i64 = 24 * 3600;
 const PER_ACCOUNT: i64 = 3;
 const WINDOW: i64 = 3600;
 
-const GONE: &str =
-    "this verification link was already used or has expired; ask for a new one from your account page";
+const GONE: &str = "this verification link was already used or has expired; ask for a new one from your account page";
 
 impl<S: Governed + UserStore + ThrottleStore + EmailVerificationStore> Manager<S> {
     async fn issue_verification(
@@ -58,7 +57,9 @@ impl<S: Governed + UserStore + ThrottleStore + EmailVerificationStore> Manager<S
         if user.email_verified_at.is_some() {
             return Ok(None);
         }
-        self.issue_verification(actor, user, "created").await.map(Some)
+        self.issue_verification(actor, user, "created")
+            .await
+            .map(Some)
     }
 
     /// The signed-in user asks for a new link, to their own address: `Ok(None)` when it is
@@ -121,7 +122,11 @@ impl<S: Governed + UserStore + ThrottleStore + EmailVerificationStore> Manager<S
             None,
             json!({"email": user.email, "by": "link"}),
         )?;
-        if self.store.use_email_verification(&link, now, &audit).await? {
+        if self
+            .store
+            .use_email_verification(&link, now, &audit)
+            .await?
+        {
             Ok(User {
                 email_verified_at: Some(now),
                 ..user
@@ -197,20 +202,31 @@ mod tests {
         assert!(verified.email_verified_at.is_some());
         let stored = ok(w.store.user(&w.member.id).await).unwrap();
         assert!(stored.email_verified_at.is_some());
-        assert!(w.manager.verify_email(&token, None).await.is_err(), "single use");
+        assert!(
+            w.manager.verify_email(&token, None).await.is_err(),
+            "single use"
+        );
         assert_eq!(
             ok(w.manager.request_email_verification(&member).await).map(|(_, t)| t),
             None,
             "nothing to verify any more"
         );
         let trail = w.store.audit_trail();
-        assert!(trail.iter().all(|e| !e.details.to_string().contains(&token)));
+        assert!(
+            trail
+                .iter()
+                .all(|e| !e.details.to_string().contains(&token))
+        );
 
         let owner = World::signed_in(&w.owner);
         let (_, late) = ok(w.manager.request_email_verification(&owner).await).unwrap();
         w.clock.advance(EMAIL_VERIFICATION_TTL);
         assert!(w.manager.verify_email(&late, None).await.is_err());
-        for bad in ["", "gr_ev_x", "gr_pwr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        for bad in [
+            "",
+            "gr_ev_x",
+            "gr_pwr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
             assert!(w.manager.verify_email(bad, None).await.is_err(), "{bad:?}");
         }
     }

@@ -36,7 +36,7 @@ pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use members::{member_fields, role_field};
 pub use password_resets::{PASSWORD_RESET_TTL, ResetRequestError, ResetView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
-pub use second_factors::{enrolled, CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment};
+pub use second_factors::{CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment, enrolled};
 pub use sessions::{
     LAST_SEEN_EVERY, SESSIONS_LISTED, SessionView, USER_AGENT_MAX, clean_user_agent,
     describe_browser,

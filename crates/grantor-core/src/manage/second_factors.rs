@@ -11,7 +11,7 @@ use super::{Governed, Manager};
 use crate::jose::KeyEncryptionKey;
 use crate::login::{self, LoginError};
 use crate::model::{AuditAction, Caller};
-use crate::store::{OrganizationStore, SecondFactorStore, ThrottleStore, TotpRecord, UserStore};
+use crate::store::{SecondFactorStore, ThrottleStore, TotpRecord, UserStore};
 use crate::{CryptoError, ServiceError, secret, totp};
 use serde_json::json;
 
@@ -135,8 +135,13 @@ impl<S: Governed + UserStore + ThrottleStore + SecondFactorStore> Manager<S> {
             return Ok(Some(Vec::new()));
         };
         let role = self.role_of(&actor.actor, org_id).await?;
-        if crate::policy::check(actor, crate::policy::Action::ManageMembers, Some(org_id), role)
-            .is_err()
+        if crate::policy::check(
+            actor,
+            crate::policy::Action::ManageMembers,
+            Some(org_id),
+            role,
+        )
+        .is_err()
         {
             return Ok(None);
         }

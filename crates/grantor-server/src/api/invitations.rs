@@ -69,11 +69,15 @@ pub async fn create(
         .await?;
     let link = if body.send_email {
         let org_name = state.manager.organization(&invitation.org_id).await?.name;
-        let mail = crate::web::verify_email::invitation_mail(&state, &invitation, &org_name, &token);
+        let mail =
+            crate::web::verify_email::invitation_mail(&state, &invitation, &org_name, &token);
         state.mailer.send(mail);
         None
     } else {
-        Some(format!("{}/invitations/{token}", state.provider.settings.issuer))
+        Some(format!(
+            "{}/invitations/{token}",
+            state.provider.settings.issuer
+        ))
     };
     Ok((
         StatusCode::CREATED,

@@ -1,8 +1,7 @@
 //! Organizations and their resource servers.
 
 use super::wire::{
-    self, Organization, OrganizationChanges, ResourceServer, ResourceServerChanges,
-    ScopeDefinition,
+    self, Organization, OrganizationChanges, ResourceServer, ResourceServerChanges, ScopeDefinition,
 };
 use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page, paginate};
 use crate::AppState;

@@ -35,12 +35,25 @@ pub async fn show(
     };
     let ended = query.get("ended").and_then(|n| n.parse().ok());
     let verify = match query.get("verify") {
-        Some("sent") => Some("A verification link is on its way to your address. It works for a day."),
-        Some("throttled") => Some("Several links were sent within the hour. Use the latest one, or try again later."),
+        Some("sent") => {
+            Some("A verification link is on its way to your address. It works for a day.")
+        }
+        Some("throttled") => {
+            Some("Several links were sent within the hour. Use the latest one, or try again later.")
+        }
         Some("verified") => Some("Your email is verified already."),
         _ => None,
     };
-    page(&state, &current, source, StatusCode::OK, form, ended, verify).await
+    page(
+        &state,
+        &current,
+        source,
+        StatusCode::OK,
+        form,
+        ended,
+        verify,
+    )
+    .await
 }
 
 /// The account page, with the password form in the state `form`.
@@ -171,6 +184,7 @@ pub async fn change_password(
             source,
             StatusCode::UNPROCESSABLE_ENTITY,
             refused,
+            None,
             None,
         )
         .await;

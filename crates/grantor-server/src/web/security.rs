@@ -180,7 +180,11 @@ async fn refused(
     e: ServiceError,
 ) -> Response {
     let mut shown: Shown = shown.into();
-    let which = shown.error.take().map(|(which, _)| which).unwrap_or("confirm");
+    let which = shown
+        .error
+        .take()
+        .map(|(which, _)| which)
+        .unwrap_or("confirm");
     let (status, message) = match e {
         ServiceError::InvalidFields(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -225,8 +229,7 @@ pub async fn confirm(
             let method = SignInMethod::PasswordAndTotp;
             match session::step_up(&state, &headers, source, &current, method).await {
                 Ok((cookie, renewed)) => {
-                    let mut response =
-                        page(&state, &renewed, source, StatusCode::OK, shown).await;
+                    let mut response = page(&state, &renewed, source, StatusCode::OK, shown).await;
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                     response
                 }

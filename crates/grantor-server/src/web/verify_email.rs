@@ -75,7 +75,11 @@ pub fn invitation_mail(
 /// Mails `user` a new verification link, when mail is on and the address is not verified
 /// yet: after someone else created the account. Failures are logged; the caller's change
 /// stands.
-pub async fn send_verification(state: &AppState, caller: &grantor_core::model::Caller, user: &User) {
+pub async fn send_verification(
+    state: &AppState,
+    caller: &grantor_core::model::Caller,
+    user: &User,
+) {
     if !state.mailer.is_on() {
         return;
     }

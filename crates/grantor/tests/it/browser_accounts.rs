@@ -57,7 +57,9 @@ async fn a_member_is_led_to_set_up_a_second_factor_and_verifies_their_email() {
     accessible(&chrome, "recovery codes, continue").await;
     chrome.tab_to("a#continue", false).await;
     chrome.press(Key::Enter).await;
-    chrome.wait_for(Locator::Css("form[action='/consent']")).await;
+    chrome
+        .wait_for(Locator::Css("form[action='/consent']"))
+        .await;
 
     // A verification link, as mailed.
     let user = UserStore::user_by_email(&srv.state.store, &seed.email)
@@ -80,7 +82,9 @@ async fn a_member_is_led_to_set_up_a_second_factor_and_verifies_their_email() {
         .await
         .unwrap()
         .unwrap();
-    chrome.goto(&srv.url(&format!("/verify-email/{token}"))).await;
+    chrome
+        .goto(&srv.url(&format!("/verify-email/{token}")))
+        .await;
     chrome.expect_heading("Verify your email").await;
     accessible(&chrome, "verify-email").await;
     chrome.tab_to("button \"Verify my email\"", false).await;

@@ -115,9 +115,7 @@ async fn a_mailed_link_verifies_the_address_once_and_id_tokens_say_so(backend: B
     srv.platform_admin().await;
     srv.member(&seed.seed.org.id, PLATFORM_ADMIN, Role::Member)
         .await;
-    let admin = srv
-        .api_as("acme", PLATFORM_ADMIN, &["grantor:orgs"])
-        .await;
+    let admin = srv.api_as("acme", PLATFORM_ADMIN, &["grantor:orgs"]).await;
     let created = admin
         .create_user(json!({"email": "neo@acme.example", "password": PASSWORD}))
         .await
@@ -168,9 +166,12 @@ async fn a_user_asks_for_a_new_link_from_their_account(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let (srv, _) = spawn(backend, &smtp).await;
     let seed = srv.seed_sign_in("acme").await;
-    let (mut browser, account) =
-        crate::passwords::signed_in(&srv, &seed.email, PASSWORD).await;
-    assert!(account.body.contains("Email not verified"), "{}", account.body);
+    let (mut browser, account) = crate::passwords::signed_in(&srv, &seed.email, PASSWORD).await;
+    assert!(
+        account.body.contains("Email not verified"),
+        "{}",
+        account.body
+    );
     let csrf = account.field("csrf").unwrap();
     for _ in 0..3 {
         let sent = browser
@@ -222,7 +223,10 @@ async fn an_invitation_mailed_by_the_api_proves_the_address_a_handed_one_does_no
     assert_eq!(mailed["mailed"], true, "{mailed}");
     assert!(mailed.get("link").is_none(), "the link went by mail only");
     let handed = owner
-        .post(&path, json!({"email": "morpheus@acme.example", "role": "member"}))
+        .post(
+            &path,
+            json!({"email": "morpheus@acme.example", "role": "member"}),
+        )
         .await
         .expect(201);
     assert_eq!(handed["mailed"], false);
@@ -267,7 +271,10 @@ async fn an_invitation_mailed_by_the_api_proves_the_address_a_handed_one_does_no
     );
     // The handed-over invitation's new account is mailed a verification link.
     let mails = smtp.wait_for(2, WAIT).await;
-    assert_eq!(mails[1].header("To").as_deref(), Some("morpheus@acme.example"));
+    assert_eq!(
+        mails[1].header("To").as_deref(),
+        Some("morpheus@acme.example")
+    );
     path_of(&srv, &mails[1], "/verify-email/gr_ev_");
 
     // Without mail, asking to send one is refused, saying why.

@@ -116,7 +116,9 @@ async fn a_member_without_a_second_factor_is_led_to_set_one_up_then_signs_in_wit
     let prompt = before.follow(again).await;
     assert_eq!(prompt.status, 200, "{}", prompt.body);
     assert!(
-        prompt.body.contains("<strong>acme</strong> requires a second factor"),
+        prompt
+            .body
+            .contains("<strong>acme</strong> requires a second factor"),
         "{}",
         prompt.body
     );
@@ -128,7 +130,11 @@ async fn a_member_without_a_second_factor_is_led_to_set_one_up_then_signs_in_wit
     let first = browser.get(&url).await;
     let login = browser.follow(first).await;
     let prompt = browser.sign_in(&login, &seed.email, PASSWORD).await;
-    assert!(prompt.body.contains("requires a second factor"), "{}", prompt.body);
+    assert!(
+        prompt.body.contains("requires a second factor"),
+        "{}",
+        prompt.body
+    );
     let (done, _) = set_up(&mut browser, &prompt, &clock).await;
     assert!(done.body.contains("id=\"continue\""), "{}", done.body);
     let back = browser.get(&return_to).await;
@@ -190,7 +196,10 @@ async fn the_console_and_api_tokens_of_the_organization_need_a_second_factor(bac
     require(&srv, &seed, true).await;
 
     let (status, body) = srv.oauth().exchange_api_token(&api_token, None).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let why = body["error_description"].as_str().unwrap_or_default();
     assert!(why.contains("requires a second factor"), "{why}");
 
@@ -203,7 +212,6 @@ async fn the_console_and_api_tokens_of_the_organization_need_a_second_factor(bac
     assert_eq!(browser.get(&console).await.status, 200, "with the factor");
     let (status, body) = srv.oauth().exchange_api_token(&api_token, None).await;
     assert_eq!(status, 200, "{body}");
-
 }
 
 async fn only_owners_change_the_rule_and_owners_see_who_has_a_second_factor(backend: Backend) {
@@ -274,11 +282,13 @@ async fn acr_values_steps_a_password_sign_in_up_or_fails_without_a_factor(backen
         discovery["acr_values_supported"],
         json!(["urn:grantor:acr:pwd", "urn:grantor:acr:mfa"])
     );
-    assert_eq!(discovery["amr_values_supported"], json!(["pwd", "otp", "mfa"]));
-
-    let mfa = seed.web_authorize_url(
-        "scope=openid&state=x&nonce=n&acr_values=urn%3Agrantor%3Aacr%3Amfa",
+    assert_eq!(
+        discovery["amr_values_supported"],
+        json!(["pwd", "otp", "mfa"])
     );
+
+    let mfa =
+        seed.web_authorize_url("scope=openid&state=x&nonce=n&acr_values=urn%3Agrantor%3Aacr%3Amfa");
     // Without a factor: the app hears that the requirement cannot be met.
     let mut browser = srv.http_session();
     let first = browser.get(&mfa).await;
@@ -323,11 +333,18 @@ async fn acr_values_steps_a_password_sign_in_up_or_fails_without_a_factor(backen
     let forced = seed.web_authorize_url("scope=openid&state=x&nonce=n&max_age=0");
     let first = fresh.get(&forced).await;
     let page = fresh.follow(first).await;
-    assert!(page.body.contains("action=\"/login\""), "max_age=0 asks again");
+    assert!(
+        page.body.contains("action=\"/login\""),
+        "max_age=0 asks again"
+    );
     let first = pwd_only.get(&mfa).await;
     let login = pwd_only.follow(first).await;
     let step = pwd_only.sign_in(&login, &seed.email, PASSWORD).await;
-    assert!(step.body.contains("action=\"/login/code\""), "{}", step.body);
+    assert!(
+        step.body.contains("action=\"/login/code\""),
+        "{}",
+        step.body
+    );
     let csrf = step.field("csrf").unwrap();
     let return_to = step.field("return_to").unwrap();
     let code = totp::code(&secret, totp::step_at(clock.now()));

@@ -25,7 +25,8 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     store.migrate_to(PREVIOUS_RELEASE).await.unwrap();
     let now = SystemClock.now();
     // Today's write paths also name each change in the change log (migration 12) and write
-    // an app's device grant flag (migration 14); the tables they otherwise write are as the
+    // an app's device grant flag (migration 14) and an organization's second-factor rule
+    // (migration 22); the tables they otherwise write are as the
     // previous release had them. A stand-in log and column let them run, and are dropped
     // before the new release migrates.
     sqlx::any::install_default_drivers();
@@ -35,6 +36,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     for stand_in in [
         "CREATE TABLE config_changes (version BIGINT, kind TEXT, id TEXT, at BIGINT)",
         "ALTER TABLE apps ADD COLUMN allow_device_code BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE organizations ADD COLUMN require_second_factor BIGINT NOT NULL DEFAULT 0",
     ] {
         sqlx::query(stand_in).execute(&pool).await.unwrap();
     }
@@ -164,6 +166,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     for stand_in in [
         "DROP TABLE config_changes",
         "ALTER TABLE apps DROP COLUMN allow_device_code",
+        "ALTER TABLE organizations DROP COLUMN require_second_factor",
     ] {
         sqlx::query(stand_in).execute(&pool).await.unwrap();
     }

@@ -296,9 +296,10 @@ impl super::super::EmailVerificationStore for MemoryStore {
         audit: &AuditEvent,
     ) -> StoreResult<bool> {
         let mut t = self.tables();
-        let open = t.email_verifications.iter().any(|l| {
-            l.token_hash == link.token_hash && l.used_at.is_none() && l.expires_at > now
-        });
+        let open = t
+            .email_verifications
+            .iter()
+            .any(|l| l.token_hash == link.token_hash && l.used_at.is_none() && l.expires_at > now);
         if !open {
             return Ok(false);
         }

@@ -57,8 +57,8 @@ pub struct MembersPage {
 
 impl MembersPage {
     /// The second-factor cell of the `i`th member (from 0).
-    pub fn factor_of(&self, i: usize) -> &'static str {
-        match self.factors.get(i) {
+    pub fn factor_of(&self, i: &usize) -> &'static str {
+        match self.factors.get(*i) {
             Some(true) => "Yes",
             Some(false) => "No",
             None => "",
