@@ -395,6 +395,57 @@ mod tests {
         (secret, codes)
     }
 
+    #[tokio::test]
+    async fn owners_alone_see_who_has_a_second_factor_and_the_rule_applies_to_its_org() {
+        let w = World::new().await;
+        let kek = kek();
+        enrolled(&w, &kek).await;
+        let owner = World::signed_in(&w.owner);
+        let members = ok(w
+            .manager
+            .members(&owner, &w.org.name, crate::store::Window::first(10))
+            .await);
+        let factors = ok(w.manager.members_second_factors(&owner, &members).await);
+        let by_email: Vec<(&str, bool)> = members
+            .iter()
+            .map(|m| m.email.as_str())
+            .zip(factors.unwrap_or_default())
+            .collect();
+        assert!(
+            by_email.contains(&("member@acme.test", true)),
+            "{by_email:?}"
+        );
+        assert!(
+            by_email.contains(&("owner@acme.test", false)),
+            "{by_email:?}"
+        );
+        for who in [&w.member, &w.developer] {
+            let caller = World::signed_in(who);
+            let seen = ok(w.manager.members_second_factors(&caller, &members).await);
+            assert_eq!(seen, None, "{}", who.email);
+        }
+        assert_eq!(
+            ok(w.manager.second_factor_rule(&w.org.id, &w.member.id).await),
+            None
+        );
+        ok(w.manager
+            .set_require_second_factor(&owner, &w.org.name, true)
+            .await);
+        assert_eq!(
+            ok(w.manager.second_factor_rule(&w.org.id, &w.member.id).await),
+            Some(true)
+        );
+        assert_eq!(
+            ok(w.manager.second_factor_rule(&w.org.id, &w.owner.id).await),
+            Some(false)
+        );
+        let trail = w.store.audit_trail();
+        assert_eq!(
+            trail.last().map(|e| e.action.as_str()),
+            Some("organization.update")
+        );
+    }
+
     fn current(w: &World, secret: &[u8]) -> String {
         totp::code(secret, totp::step_at(w.clock.now()))
     }
