@@ -11,6 +11,7 @@ use crate::support::http_session::{HttpSession, Page};
 use crate::support::oauth_http::OAuthHttp;
 use crate::support::smtp::{Received, SmtpServer};
 use crate::support::{Backend, NATIVE_REDIRECT, PASSWORD, SignInSeed, TestServer, cli};
+use grantor_core::SystemClock;
 use grantor_core::model::Role;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
@@ -277,21 +278,49 @@ async fn an_invitation_mailed_by_the_api_proves_the_address_a_handed_one_does_no
     );
     path_of(&srv, &mails[1], "/verify-email/gr_ev_");
 
-    // Without mail, asking to send one is refused, saying why.
-    let plain = TestServer::spawn(backend).await;
+    // Without mail (no smtp_url, and an issuer that is no development loopback), asking to
+    // send one is refused, saying why.
+    let plain = TestServer::spawn_with(backend, std::sync::Arc::new(SystemClock), |c| {
+        c.issuer = Some("https://id.example.com".into());
+    })
+    .await;
     let seed = plain.seed_sign_in("acme").await;
     plain
         .member(&seed.seed.org.id, "owner@acme.example", Role::Owner)
         .await;
-    let owner = plain
-        .api_as("acme", "owner@acme.example", &["grantor:members"])
-        .await;
-    let refused = owner
-        .post(
-            &format!("/api/v1/orgs/{}/invitations", seed.seed.org.id),
-            json!({"email": "x@acme.example", "role": "member", "send_email": true}),
+    // The issuer names no host here: requests go to the address the server listens on.
+    let base = format!("http://{}", plain.address);
+    let (_, api_token) = plain
+        .state
+        .manager
+        .create_api_token(
+            &grantor_core::model::Caller::operator(),
+            "acme",
+            "owner@acme.example",
+            grantor_core::manage::NewApiToken {
+                name: "test".into(),
+                scopes: vec!["grantor:members".into()],
+                expires_in: None,
+            },
         )
+        .await
+        .unwrap();
+    let (status, token) = crate::support::oauth::OAuth::at(&plain.http, &base)
+        .exchange_api_token(&api_token, None)
         .await;
-    assert_eq!(refused.status, 422, "{:?}", refused.body);
-    assert_eq!(refused.refused_fields(), ["send_email"]);
+    assert_eq!(status, 200, "{token}");
+    let refused = plain
+        .http
+        .post(format!(
+            "{base}/api/v1/orgs/{}/invitations",
+            seed.seed.org.id
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&json!({"email": "x@acme.example", "role": "member", "send_email": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "send_email", "{problem}");
 }
