@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 both_backends!(
+    owners_mail_invitations_and_require_a_second_factor_from_the_console,
     a_mailed_link_verifies_the_address_once_and_id_tokens_say_so,
     a_user_asks_for_a_new_link_from_their_account,
     an_invitation_mailed_by_the_api_proves_the_address_a_handed_one_does_not,
@@ -323,4 +324,62 @@ async fn an_invitation_mailed_by_the_api_proves_the_address_a_handed_one_does_no
     assert_eq!(refused.status(), 422);
     let problem: Value = refused.json().await.unwrap();
     assert_eq!(problem["errors"][0]["field"], "send_email", "{problem}");
+}
+
+async fn owners_mail_invitations_and_require_a_second_factor_from_the_console(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let (srv, _) = spawn(backend, &smtp).await;
+    let seed = srv.seed_sign_in("acme").await;
+    let org = seed.seed.org.id.clone();
+    srv.member(&org, "owner@acme.example", Role::Owner).await;
+    let (mut browser, _) = crate::passwords::signed_in(&srv, "owner@acme.example", PASSWORD).await;
+    let members = format!("/console/orgs/{org}/members");
+    let page = browser.get(&members).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Mail the link to this address"));
+    assert!(page.body.contains("<th scope=\"col\">Second factor</th>"));
+    let csrf = page.field("csrf").unwrap();
+    let once = page.field("once").unwrap();
+    let mailed = browser
+        .post(
+            &members,
+            &[
+                ("csrf", &csrf),
+                ("once", &once),
+                ("email", "tank@acme.example"),
+                ("role", "member"),
+                ("send_email", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        mailed.location.as_deref(),
+        Some(format!("{members}?done=mailed").as_str())
+    );
+    let mail = smtp.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(mail.header("To").as_deref(), Some("tank@acme.example"));
+    path_of(&srv, &mail, "/invitations/gr_inv_");
+
+    let on = browser
+        .post(
+            &format!("{members}/second-factor"),
+            &[("csrf", &csrf), ("required", "yes")],
+        )
+        .await;
+    assert_eq!(
+        on.location.as_deref(),
+        Some(format!("{members}?done=required").as_str())
+    );
+    let org_now = srv.state.manager.organization(&org).await.unwrap();
+    assert!(org_now.require_second_factor);
+    // The owner's own password-only session is now led to set up a factor.
+    let gated = browser.get(&members).await;
+    assert!(
+        gated
+            .location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/account/security?required=acme")),
+        "{:?}",
+        gated.location
+    );
 }
