@@ -47,13 +47,19 @@ impl<S: Governed + UserStore + ThrottleStore + EmailVerificationStore> Manager<S
         Ok(token)
     }
 
-    /// A link for a user someone else just created (API, CLI), for the caller to mail to
-    /// the user's address; `None` when the address is already verified.
+    /// A link for a user just created (by an administrator through the API, or by accepting
+    /// an invitation handed over as a link), for the caller to mail to the user's address;
+    /// `None` when the address is already verified. Only the user or whoever manages users
+    /// may have one made.
     pub async fn email_verification_for(
         &self,
         actor: &Caller,
         user: &User,
     ) -> Result<Option<String>, ServiceError> {
+        let own = matches!(&actor.actor, Actor::User { user_id, .. } if *user_id == user.id);
+        if !own {
+            policy::check(actor, Action::ManageUsers, None, None)?;
+        }
         if user.email_verified_at.is_some() {
             return Ok(None);
         }
@@ -63,7 +69,7 @@ impl<S: Governed + UserStore + ThrottleStore + EmailVerificationStore> Manager<S
     }
 
     /// The signed-in user asks for a new link, to their own address: `Ok(None)` when it is
-    /// verified already; [`ServiceError::TooMany`]-like refusal past three an hour.
+    /// verified already; [`EmailLinkError::Throttled`] past three within an hour.
     pub async fn request_email_verification(
         &self,
         actor: &Caller,
