@@ -9,7 +9,8 @@ use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
 use crate::store::{
-    Client, ConsentRecord, ConsentStore, MemberStore, Registry, Storage, UserStore,
+    Client, ConsentRecord, ConsentStore, MemberStore, OrganizationStore, Registry,
+    SecondFactorStore, Storage, UserStore,
 };
 use crate::{ErrorCode, OAuthError, pkce};
 use std::sync::Arc;
@@ -42,9 +43,25 @@ pub struct AuthorizationRequest {
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// Whether `acr_values` asked only for a sign-in with a second factor
+    /// ([`crate::model::ACR_MFA`]); values Grantor does not know are ignored (OIDC Core 3.1.2.1:
+    /// they are voluntary).
+    pub acr_mfa: bool,
     pub resources: Vec<String>,
     /// RFC 9449 10: the thumbprint of the DPoP key the code is bound to.
     pub dpop_jkt: Option<String>,
+}
+
+/// Whether `acr_values` (space-separated, most preferred first) can be met only by a sign-in
+/// with a second factor: every value Grantor knows in it is [`crate::model::ACR_MFA`].
+fn acr_asks_for_mfa(acr_values: Option<&str>) -> bool {
+    use crate::model::{ACR_MFA, ACR_VALUES};
+    let known: Vec<&str> = acr_values
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| ACR_VALUES.contains(v))
+        .collect();
+    !known.is_empty() && known.iter().all(|v| *v == ACR_MFA)
 }
 
 /// An authorization error goes back to the app only once its redirect URI is known good.
@@ -207,6 +224,14 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
 #[derive(Debug, Clone)]
 pub enum Step {
     Login,
+    /// The user has a second factor, but signed in with the password alone: ask for the code
+    /// (step up), then come back.
+    SecondFactor,
+    /// An organization the sign-in is for requires a second factor and the user has none:
+    /// lead them to set one up, then come back.
+    Enrol {
+        org_name: String,
+    },
     Consent(ConsentPrompt),
     /// Redirect the browser here: the authorization response.
     Respond(String),
@@ -413,6 +438,7 @@ impl<S: Registry> Provider<S> {
             code_challenge,
             prompt,
             max_age,
+            acr_mfa: acr_asks_for_mfa(params.get("acr_values")),
             resources,
             dpop_jkt,
             client,
@@ -458,6 +484,17 @@ impl<S: Storage> Provider<S> {
                     "the user is not a member of an organization that uses this app",
                 ),
             ));
+        }
+        let mut needs: Vec<&str> = vec![req.client.app.org_id.as_str()];
+        if let [org] = orgs.as_slice() {
+            needs.push(&org.org_id);
+        }
+        if let Some(step) = self
+            .second_factor_step(req, user, &needs)
+            .await
+            .map_err(|e| self.redirect_error(req, e))?
+        {
+            return Ok(step);
         }
         if let [org] = orgs.as_slice()
             && !req.prompt.consent
@@ -531,6 +568,15 @@ impl<S: Storage> Provider<S> {
                 ErrorCode::AccessDenied => self.redirect_error(req, e),
                 _ => AuthorizeError::Page(e),
             })?;
+        // The organization picked on the page may be one that requires a second factor.
+        let needs = [req.client.app.org_id.as_str(), org_id.as_str()];
+        if let Some(step) = self
+            .second_factor_step(req, user, &needs)
+            .await
+            .map_err(|e| self.redirect_error(req, e))?
+        {
+            return Ok(step);
+        }
         self.issue_authorization(req, user, &org_id, approved)
             .await
             .map(Step::Respond)
@@ -612,6 +658,48 @@ impl<S: Storage> Provider<S> {
                     issuer,
                 ))
             }
+        }
+    }
+}
+
+impl<S: OrganizationStore + SecondFactorStore> Provider<S> {
+    /// What the user must do first when the sign-in lacks a second factor that the request's
+    /// `acr_values` or one of the organizations `org_ids` requires: `None` when nothing.
+    async fn second_factor_step(
+        &self,
+        req: &AuthorizationRequest,
+        user: &SignedIn,
+        org_ids: &[&str],
+    ) -> Result<Option<Step>, OAuthError> {
+        if user.method.is_multi_factor() {
+            return Ok(None);
+        }
+        let mut requiring = None;
+        for org_id in org_ids {
+            if let Some(org) = self.store.organization(org_id).await?
+                && org.require_second_factor
+            {
+                requiring = Some(org);
+                break;
+            }
+        }
+        if requiring.is_none() && !req.acr_mfa {
+            return Ok(None);
+        }
+        let enrolled = crate::manage::enrolled(&self.store, &user.user_id).await?;
+        if req.prompt.none {
+            return Err(OAuthError::new(
+                ErrorCode::InteractionRequired,
+                "the user must enter a second factor",
+            ));
+        }
+        match requiring {
+            _ if enrolled => Ok(Some(Step::SecondFactor)),
+            Some(org) => Ok(Some(Step::Enrol { org_name: org.name })),
+            None => Err(OAuthError::new(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "acr_values asks for a second factor, and the user has none set up",
+            )),
         }
     }
 }
@@ -810,5 +898,140 @@ mod tests {
             loc,
             "https://app.example/cb#access_token=t&iss=https%3A%2F%2Fi"
         );
+    }
+
+    #[test]
+    fn only_known_acr_values_count_and_any_one_met_is_enough() {
+        let mfa = crate::model::ACR_MFA;
+        assert!(acr_asks_for_mfa(Some(mfa)));
+        assert!(acr_asks_for_mfa(Some(&format!("unknown {mfa}"))));
+        assert!(!acr_asks_for_mfa(Some(&format!(
+            "{mfa} urn:grantor:acr:pwd"
+        ))));
+        assert!(!acr_asks_for_mfa(Some("urn:grantor:acr:pwd")));
+        assert!(!acr_asks_for_mfa(Some("0 1 2")));
+        assert!(!acr_asks_for_mfa(None));
+    }
+
+    mod second_factor {
+        use super::*;
+        use crate::Clock;
+        use crate::model::SignInMethod;
+        use crate::store::{SecondFactorStore, TotpRecord};
+        use crate::testing::{REDIRECT_URI, World, ok};
+
+        async fn request(w: &World, more: &str) -> AuthorizationRequest {
+            let client = w.web_app(&["openid"]).await;
+            let query = format!(
+                "response_type=code&client_id={}&redirect_uri={REDIRECT_URI}&scope=openid&state=s{more}",
+                client.app.client_id
+            );
+            let params = ok(Params::parse(query.as_bytes(), 4096));
+            match w.provider.parse_authorization(&params).await {
+                Ok(req) => req,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+
+        fn signed_in(w: &World, method: SignInMethod) -> SignedIn {
+            SignedIn {
+                user_id: w.member.id.clone(),
+                auth_time: w.clock.now(),
+                method,
+            }
+        }
+
+        async fn enrol(w: &World) {
+            let record = TotpRecord {
+                user_id: w.member.id.clone(),
+                sealed_secret: String::new(),
+                created_at: 0,
+                confirmed_at: None,
+                last_step: 0,
+            };
+            ok(w.store.start_totp(&record).await);
+            let audit = crate::model::AuditEvent {
+                id: "evt_1".into(),
+                at: 0,
+                actor: "test".into(),
+                action: crate::model::AuditAction::UserEnrolTotp,
+                target: w.member.id.clone(),
+                org_id: None,
+                source: None,
+                outcome: crate::model::AuditOutcome::Success,
+                details: serde_json::json!({}),
+            };
+            ok(w.store.confirm_totp(&w.member.id, 1, &[], &audit).await);
+        }
+
+        fn error_of(step: Result<Option<Step>, OAuthError>) -> String {
+            match step {
+                Err(e) => e.code.as_str().to_string(),
+                other => panic!("expected an error, got {other:?}"),
+            }
+        }
+
+        async fn step(
+            w: &World,
+            req: &AuthorizationRequest,
+            user: &SignedIn,
+        ) -> Result<Option<Step>, OAuthError> {
+            let orgs = [req.client.app.org_id.as_str()];
+            w.provider.second_factor_step(req, user, &orgs).await
+        }
+
+        #[tokio::test]
+        async fn an_organization_rule_asks_for_a_factor_set_up_or_entered() {
+            let w = World::new().await;
+            let req = request(&w, "").await;
+            let pwd = signed_in(&w, SignInMethod::Password);
+            let next = ok(step(&w, &req, &pwd).await);
+            assert!(next.is_none(), "no rule yet: {next:?}");
+
+            let owner = World::signed_in(&w.owner);
+            ok(w.manager
+                .set_require_second_factor(&owner, &w.org.name, true)
+                .await);
+            let next = ok(step(&w, &req, &pwd).await);
+            assert!(
+                matches!(&next, Some(Step::Enrol { org_name }) if org_name == "acme"),
+                "{next:?}"
+            );
+            let none = request(&w, "&prompt=none").await;
+            assert_eq!(
+                error_of(step(&w, &none, &pwd).await),
+                "interaction_required"
+            );
+
+            enrol(&w).await;
+            let next = ok(step(&w, &req, &pwd).await);
+            assert!(matches!(next, Some(Step::SecondFactor)), "{next:?}");
+            let mfa = signed_in(&w, SignInMethod::PasswordAndTotp);
+            let next = ok(step(&w, &req, &mfa).await);
+            assert!(next.is_none(), "{next:?}");
+
+            let developer = World::signed_in(&w.developer);
+            let refused = w
+                .manager
+                .set_require_second_factor(&developer, &w.org.name, false)
+                .await;
+            assert!(matches!(refused, Err(crate::ServiceError::Forbidden(_))));
+        }
+
+        #[tokio::test]
+        async fn acr_values_steps_up_or_fails_without_a_factor() {
+            let w = World::new().await;
+            let acr = format!("&acr_values={}", crate::model::ACR_MFA);
+            let req = request(&w, &acr).await;
+            assert!(req.acr_mfa);
+            let pwd = signed_in(&w, SignInMethod::Password);
+            assert_eq!(
+                error_of(step(&w, &req, &pwd).await),
+                "unmet_authentication_requirements"
+            );
+            enrol(&w).await;
+            let next = ok(step(&w, &req, &pwd).await);
+            assert!(matches!(next, Some(Step::SecondFactor)), "{next:?}");
+        }
     }
 }

@@ -77,7 +77,7 @@ struct Found {
 impl<S> Provider<S>
 where
     S: Registry + UserStore + MemberStore + ConsentStore + GrantStore + ThrottleStore,
-    S: DeviceCodeStore,
+    S: DeviceCodeStore + crate::store::OrganizationStore,
 {
     /// The device authorization waiting for the code `typed` from `address`, throttled.
     async fn find_device_authorization(
@@ -156,6 +156,24 @@ where
                     ErrorCode::AccessDenied => DeviceError::NoOrganization,
                     _ => DeviceError::Failed(e),
                 })?;
+            // An organization that requires a second factor takes devices only from a
+            // session signed in with one.
+            let needs = [found.client.app.org_id.as_str(), org_id.as_str()];
+            if !user.method.is_multi_factor() {
+                for id in needs {
+                    if self
+                        .store
+                        .organization(id)
+                        .await?
+                        .is_some_and(|o| o.require_second_factor)
+                    {
+                        return Err(DeviceError::Failed(OAuthError::new(
+                            ErrorCode::AccessDenied,
+                            "this organization requires a second factor: sign out, sign in again with your authenticator app, then enter the code again",
+                        )));
+                    }
+                }
+            }
             // The grant lives until the device may still collect its tokens.
             let grant_id = self
                 .create_grant_exchanged_by(

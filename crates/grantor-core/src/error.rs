@@ -41,6 +41,9 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// RFC 9449 8: the DPoP proof must carry the server's current nonce (sent in `DPoP-Nonce`).
     UseDpopNonce,
+    /// OpenID Connect Core Unmet Authentication Requirements 1.0: the `acr_values` asked for
+    /// cannot be met (the user has no second factor).
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -70,6 +73,7 @@ impl ErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

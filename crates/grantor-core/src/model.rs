@@ -11,6 +11,8 @@ pub struct Organization {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// Whether its apps, its console and its API tokens need a second factor.
+    pub require_second_factor: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +26,9 @@ pub struct User {
     pub created_at: i64,
     /// When an administrator disabled the account; it cannot sign in or act until enabled.
     pub disabled_at: Option<i64>,
+    /// When the user proved that `email` reaches them (a mailed link, or an invitation
+    /// mailed to it); `None` until then.
+    pub email_verified_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -337,6 +342,8 @@ pub struct Invitation {
     pub created_at: i64,
     pub expires_at: i64,
     pub accepted_at: Option<i64>,
+    /// Whether Grantor mailed the link to `email`: accepting it then proves the address.
+    pub mailed: bool,
 }
 
 /// What a user's access token confines them to: its organization and its scopes.
@@ -440,6 +447,13 @@ pub struct AuditEvent {
     pub details: serde_json::Value,
 }
 
+/// The authentication context class of a sign-in with the password alone.
+pub const ACR_PWD: &str = "urn:grantor:acr:pwd";
+/// The authentication context class of a sign-in with a second factor.
+pub const ACR_MFA: &str = "urn:grantor:acr:mfa";
+/// Both, weakest first, as discovery advertises them.
+pub const ACR_VALUES: [&str; 2] = [ACR_PWD, ACR_MFA];
+
 /// How a user signed in, for the ID token's `amr` (RFC 8176): remembered by the session
 /// and carried by the codes and refresh tokens issued under it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -480,6 +494,20 @@ impl SignInMethod {
         }
     }
 
+    /// Whether the sign-in used a second factor after the password.
+    pub fn is_multi_factor(self) -> bool {
+        self.amr().contains(&"mfa")
+    }
+
+    /// The `acr` value (OIDC Core 2): [`ACR_MFA`] after a second factor, else [`ACR_PWD`].
+    pub fn acr(self) -> &'static str {
+        if self.is_multi_factor() {
+            ACR_MFA
+        } else {
+            ACR_PWD
+        }
+    }
+
     /// The `amr` values (RFC 8176 section 2).
     pub fn amr(self) -> &'static [&'static str] {
         match self {
@@ -511,6 +539,9 @@ pub enum AuditAction {
     UserRegenerateRecoveryCodes,
     UserAddPasskey,
     UserRemovePasskey,
+    UserRequestEmailVerification,
+    UserVerifyEmail,
+    OrganizationUpdate,
     MemberPut,
     MemberRemove,
     MemberInvite,
@@ -542,7 +573,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const CHANGES: [Self; 38] = [
+    const CHANGES: [Self; 41] = [
         Self::OrganizationCreate,
         Self::UserCreate,
         Self::UserDisable,
@@ -557,6 +588,9 @@ impl AuditAction {
         Self::UserRegenerateRecoveryCodes,
         Self::UserAddPasskey,
         Self::UserRemovePasskey,
+        Self::UserRequestEmailVerification,
+        Self::UserVerifyEmail,
+        Self::OrganizationUpdate,
         Self::MemberPut,
         Self::MemberRemove,
         Self::MemberInvite,
@@ -599,6 +633,9 @@ impl AuditAction {
             Self::UserRegenerateRecoveryCodes => "user.regenerate_recovery_codes",
             Self::UserAddPasskey => "user.add_passkey",
             Self::UserRemovePasskey => "user.remove_passkey",
+            Self::UserRequestEmailVerification => "user.request_email_verification",
+            Self::UserVerifyEmail => "user.verify_email",
+            Self::OrganizationUpdate => "organization.update",
             Self::MemberPut => "member.put",
             Self::MemberRemove => "member.remove",
             Self::MemberInvite => "member.invite",

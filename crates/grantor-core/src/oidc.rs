@@ -18,9 +18,12 @@ pub fn user_claims(user: &User, scopes: &ScopeSet, org_id: Option<&str>) -> Valu
     }
     if scopes.contains("email") {
         claims.insert("email".into(), json!(user.email));
-        // No address has been proven to reach its user yet (no mailed link): say so, so
-        // that no app trusts it to link accounts or to recover them.
-        claims.insert("email_verified".into(), json!(false));
+        // True only once a mailed link (or an invitation mailed to the address) proved that
+        // it reaches its user: apps may trust it to link or recover accounts.
+        claims.insert(
+            "email_verified".into(),
+            json!(user.email_verified_at.is_some()),
+        );
     }
     if let Some(org) = org_id {
         claims.insert("org_id".into(), json!(org));
@@ -55,6 +58,7 @@ pub async fn id_token<S: UserStore>(
         );
         if let Some(method) = grant.subject.method {
             map.insert("amr".into(), json!(method.amr()));
+            map.insert("acr".into(), json!(method.acr()));
         }
         map.insert("at_hash".into(), json!(left_half_hash(access_token)));
         if let Some(nonce) = &grant.nonce {

@@ -26,6 +26,8 @@ pub enum Action {
     /// Opening (or closing) the organization to anonymous dynamic registration of native
     /// apps, and choosing the scopes such apps may ask for.
     ManageRegistration,
+    /// Changing the organization's settings (requiring a second factor).
+    ManageOrganization,
 }
 
 impl Action {
@@ -43,6 +45,7 @@ impl Action {
         Self::ManageOwnApiTokens,
         Self::ViewAudit,
         Self::ManageRegistration,
+        Self::ManageOrganization,
     ];
 
     /// The action whose [`Self::name`] this is.
@@ -63,7 +66,8 @@ impl Action {
             | Self::AddAppToOrganization
             | Self::GrantManagementScopes
             | Self::ViewAudit
-            | Self::ManageRegistration => Some(Role::Owner),
+            | Self::ManageRegistration
+            | Self::ManageOrganization => Some(Role::Owner),
         }
     }
 
@@ -77,7 +81,7 @@ impl Action {
             | Self::AddAppToOrganization
             | Self::GrantManagementScopes
             | Self::ManageRegistration => "grantor:apps",
-            Self::ViewMembers | Self::ManageMembers => "grantor:members",
+            Self::ViewMembers | Self::ManageMembers | Self::ManageOrganization => "grantor:members",
             Self::ManageOwnApiTokens => "grantor:api-tokens",
             Self::ViewAudit => "grantor:audit",
             Self::ManageResourceServers => "grantor:resources",
@@ -100,6 +104,7 @@ impl Action {
             Self::ManageOwnApiTokens => "api_token.manage",
             Self::ViewAudit => "audit.view",
             Self::ManageRegistration => "registration.manage",
+            Self::ManageOrganization => "organization.manage",
         }
     }
 
@@ -118,6 +123,7 @@ impl Action {
             Self::ManageOwnApiTokens => "manage API tokens",
             Self::ViewAudit => "read the audit log",
             Self::ManageRegistration => "open or close dynamic registration",
+            Self::ManageOrganization => "change the organization's settings",
         }
     }
 }
@@ -411,6 +417,7 @@ mod tests {
                 Action::ManageMembers,
                 Action::ManageOwnApiTokens,
                 Action::CreateOrganization,
+                Action::ManageOrganization,
             ] {
                 let checked = check(&user(), action, Some("o"), Some(role)).is_ok();
                 assert_eq!(role_may(role, action), checked, "{role} {action:?}");

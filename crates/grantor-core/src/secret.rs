@@ -21,6 +21,7 @@ pub enum Kind {
     Csrf,
     Invitation,
     PasswordReset,
+    EmailVerification,
     /// RFC 8628: what a device polls the token endpoint with.
     DeviceCode,
     /// RFC 7592: what a dynamically registered app manages its registration with.
@@ -38,6 +39,7 @@ impl Kind {
             Self::Csrf => "gr_csrf_",
             Self::Invitation => "gr_inv_",
             Self::PasswordReset => "gr_pwr_",
+            Self::EmailVerification => "gr_ev_",
             Self::DeviceCode => "gr_dc_",
             Self::RegistrationToken => "gr_reg_",
         }

@@ -381,6 +381,13 @@ impl IntoResponse for Problem {
 pub enum PageError {
     /// Nobody is signed in: to the sign-in page, and back to `return_to` after.
     SignIn { return_to: String },
+    /// The organization `org_name` requires a second factor the session lacks: sign in again
+    /// with it (`enrolled`), or set one up first; then back to `return_to`.
+    SecondFactor {
+        org_name: String,
+        return_to: String,
+        enrolled: bool,
+    },
     /// The form's CSRF token is missing or does not fit this browser: reload and retry.
     FormExpired(&'static str),
     /// The query or form was refused before it was read (too large, malformed).
@@ -407,6 +414,22 @@ impl IntoResponse for PageError {
                 let back: String =
                     url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
                 return crate::web::see_other(&format!("/login?return_to={back}"));
+            }
+            Self::SecondFactor {
+                return_to,
+                enrolled: true,
+                ..
+            } => return Self::SignIn { return_to }.into_response(),
+            Self::SecondFactor {
+                org_name,
+                return_to,
+                enrolled: false,
+            } => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("required", &org_name)
+                    .append_pair("return_to", &return_to)
+                    .finish();
+                return crate::web::see_other(&format!("/account/security?{query}"));
             }
             Self::FormExpired(message) => (StatusCode::FORBIDDEN, "Form expired", message),
             Self::Refused(e) => return refused_page(e),

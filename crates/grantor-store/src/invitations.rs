@@ -10,7 +10,7 @@ use grantor_core::store::{InvitationStore, StoreResult};
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str =
-    "id, org_id, email, role, token_hash, created_by, created_at, expires_at, accepted_at";
+    "id, org_id, email, role, token_hash, created_by, created_at, expires_at, accepted_at, mailed";
 
 fn invitation(row: &AnyRow) -> StoreResult<Invitation> {
     let role: String = get(row, "role")?;
@@ -26,6 +26,7 @@ fn invitation(row: &AnyRow) -> StoreResult<Invitation> {
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,
         accepted_at: get(row, "accepted_at")?,
+        mailed: crate::rows::flag(row, "mailed")?,
     })
 }
 
@@ -33,7 +34,7 @@ impl InvitationStore for Store {
     async fn create_invitation(&self, i: &Invitation, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO invitations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO invitations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&i.id)
         .bind(&i.org_id)
@@ -44,6 +45,7 @@ impl InvitationStore for Store {
         .bind(i.created_at)
         .bind(i.expires_at)
         .bind(i.accepted_at)
+        .bind(i64::from(i.mailed))
         .execute(&mut *tx)
         .await
         .map_err(conflict("an invitation with this id"))?;
@@ -99,6 +101,18 @@ impl InvitationStore for Store {
         }
         if let Some(user) = new_user {
             insert_user(&mut tx, user).await?;
+        } else if i.mailed {
+            // The link reached this address: the invited account's email is proven.
+            sqlx::query(
+                "UPDATE users SET email_verified_at = $3 \
+                 WHERE id = $1 AND email = $2 AND email_verified_at IS NULL",
+            )
+            .bind(user_id)
+            .bind(&i.email)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
         }
         // An invitation never demotes: a current member keeps the role they have.
         sqlx::query(
@@ -119,7 +133,7 @@ impl InvitationStore for Store {
                 user_id: user_id.to_string(),
             },
         ];
-        if new_user.is_some() {
+        if new_user.is_some() || i.mailed {
             changes.push(Change::User(user_id.to_string()));
         }
         self.commit_change(tx, audit, &changes).await?;

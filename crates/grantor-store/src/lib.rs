@@ -20,6 +20,7 @@ mod audit;
 mod cache;
 mod changes;
 mod device_codes;
+mod email_verifications;
 mod grants;
 mod idempotency;
 mod invitations;

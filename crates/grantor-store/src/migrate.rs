@@ -5,7 +5,7 @@ use crate::pool::{Backend, Store, backend_error};
 use grantor_core::StoreError;
 use sqlx::Executor;
 
-const MIGRATIONS: [(i64, &str, &str); 22] = [
+const MIGRATIONS: [(i64, &str, &str); 23] = [
     (
         1,
         "foundation",
@@ -102,6 +102,11 @@ const MIGRATIONS: [(i64, &str, &str); 22] = [
         21,
         "registrations",
         include_str!("../migrations/0021_registrations.sql"),
+    ),
+    (
+        22,
+        "accounts",
+        include_str!("../migrations/0022_accounts.sql"),
     ),
     (
         23,

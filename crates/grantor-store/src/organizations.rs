@@ -9,20 +9,24 @@ use grantor_core::store::{OrganizationStore, StoreResult, Window};
 impl OrganizationStore for Store {
     async fn create_organization(&self, org: &Organization, audit: &AuditEvent) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(&org.id)
-            .bind(&org.name)
-            .bind(org.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict("an organization with this name"))?;
+        sqlx::query(
+            "INSERT INTO organizations (id, name, created_at, require_second_factor) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(org.created_at)
+        .bind(i64::from(org.require_second_factor))
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("an organization with this name"))?;
         self.commit_change(tx, audit, &[Change::Organization(org.id.clone())])
             .await
     }
 
     async fn organization(&self, id_or_name: &str) -> StoreResult<Option<Organization>> {
         let row = sqlx::query(
-            "SELECT id, name, created_at FROM organizations WHERE id = $1 OR name = $1",
+            "SELECT id, name, created_at, require_second_factor FROM organizations WHERE id = $1 OR name = $1",
         )
         .bind(id_or_name)
         .fetch_optional(&self.pool)
@@ -31,9 +35,26 @@ impl OrganizationStore for Store {
         row.as_ref().map(rows::organization).transpose()
     }
 
+    async fn set_require_second_factor(
+        &self,
+        org_id: &str,
+        required: bool,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE organizations SET require_second_factor = $2 WHERE id = $1")
+            .bind(org_id)
+            .bind(i64::from(required))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        self.commit_change(tx, audit, &[Change::Organization(org_id.to_string())])
+            .await
+    }
+
     async fn organizations(&self, window: Window) -> StoreResult<Vec<Organization>> {
         let rows = sqlx::query(
-            "SELECT id, name, created_at FROM organizations ORDER BY name LIMIT $1 OFFSET $2",
+            "SELECT id, name, created_at, require_second_factor FROM organizations ORDER BY name LIMIT $1 OFFSET $2",
         )
         .bind(limit(window))
         .bind(offset(window))
@@ -49,7 +70,7 @@ impl OrganizationStore for Store {
         window: Window,
     ) -> StoreResult<Vec<Organization>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.name, o.created_at FROM organizations o \
+            "SELECT o.id, o.name, o.created_at, o.require_second_factor FROM organizations o \
              JOIN memberships m ON m.org_id = o.id JOIN users u ON u.id = m.user_id \
              WHERE m.user_id = $1 AND u.disabled_at IS NULL ORDER BY o.name LIMIT $2 OFFSET $3",
         )

@@ -262,6 +262,7 @@ impl Store {
             "DELETE FROM idempotency_keys WHERE created_at < $1 - 86400",
             "DELETE FROM invitations WHERE expires_at < $1 - 604800",
             "DELETE FROM password_resets WHERE expires_at < $1 - 86400",
+            "DELETE FROM email_verifications WHERE expires_at < $1 - 86400",
             // A node a day behind the change log drops its whole cache instead.
             "DELETE FROM config_changes WHERE at < $1 - 86400",
         ];

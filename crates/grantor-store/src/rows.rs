@@ -39,11 +39,12 @@ pub(crate) fn organization(row: &AnyRow) -> Result<Organization, StoreError> {
         id: get(row, "id")?,
         name: get(row, "name")?,
         created_at: get(row, "created_at")?,
+        require_second_factor: flag(row, "require_second_factor")?,
     })
 }
 
 pub(crate) const USER_COLUMNS: &str =
-    "id, email, name, password_hash, platform_admin, created_at, disabled_at";
+    "id, email, name, password_hash, platform_admin, created_at, disabled_at, email_verified_at";
 
 pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
     Ok(User {
@@ -54,6 +55,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
         platform_admin: flag(row, "platform_admin")?,
         created_at: get(row, "created_at")?,
         disabled_at: get(row, "disabled_at")?,
+        email_verified_at: get(row, "email_verified_at")?,
     })
 }
 

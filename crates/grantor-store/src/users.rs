@@ -13,7 +13,7 @@ pub(crate) async fn insert_user(
     user: &User,
 ) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     ))
     .bind(&user.id)
     .bind(&user.email)
@@ -22,6 +22,7 @@ pub(crate) async fn insert_user(
     .bind(i64::from(user.platform_admin))
     .bind(user.created_at)
     .bind(user.disabled_at)
+    .bind(user.email_verified_at)
     .execute(&mut **tx)
     .await
     .map_err(conflict("a user with this email"))?;

@@ -189,6 +189,14 @@ pub enum OrgCommand {
         #[arg(long)]
         org: String,
     },
+    /// Require a second factor (TOTP) to sign in to the organization's apps, use its console
+    /// and exchange its API tokens; `--off` stops requiring it.
+    RequireSecondFactor {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +233,13 @@ pub enum UserCommand {
     Enable {
         #[arg(long)]
         email: String,
+    },
+    /// Mark a user's email verified (the operator vouches for it); `--off` marks it unverified.
+    VerifyEmail {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        off: bool,
     },
 }
 

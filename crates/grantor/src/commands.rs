@@ -305,6 +305,25 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 "expires_at": expires_at,
             }))
         }
+        Command::User(UserCommand::VerifyEmail { email, off }) => {
+            let user = manager(&config)
+                .await?
+                .set_email_verified(&op, &email, !off)
+                .await
+                .map_err(service)?;
+            print(&json!({
+                "email": user.email,
+                "email_verified": user.email_verified_at.is_some(),
+            }))
+        }
+        Command::Org(OrgCommand::RequireSecondFactor { org, off }) => {
+            let org = manager(&config)
+                .await?
+                .set_require_second_factor(&op, &org, !off)
+                .await
+                .map_err(service)?;
+            print(&org)
+        }
         Command::User(UserCommand::Disable { email }) => {
             set_user_disabled(&config, &op, &email, true).await
         }

@@ -7,7 +7,8 @@ use crate::params::Params;
 use crate::provider::{Provider, Subject, UserGrant};
 use crate::scope::ScopeSet;
 use crate::store::{
-    Client, GrantStore, MemberStore, Registry, SecondFactorStore, ThrottleStore, UserStore,
+    Client, GrantStore, MemberStore, OrganizationStore, Registry, SecondFactorStore, ThrottleStore,
+    UserStore,
 };
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};
@@ -48,7 +49,8 @@ pub async fn exchange<
         + MemberStore
         + ThrottleStore
         + SecondFactorStore
-        + crate::store::PasskeyStore,
+        + crate::store::PasskeyStore
+        + OrganizationStore,
 >(
     provider: &Provider<S>,
     client: &Client,
@@ -128,6 +130,21 @@ pub async fn exchange<
             ));
         }
     };
+    // The password grant cannot carry a second factor: an organization (the app's, or the
+    // one the tokens would act in) that requires one takes none of its tokens.
+    for org_id in [client.app.org_id.as_str(), org.org_id.as_str()] {
+        if provider
+            .store
+            .organization(org_id)
+            .await?
+            .is_some_and(|o| o.require_second_factor)
+        {
+            return Err(OAuthError::invalid_grant(
+                "this organization requires a second factor, which the password grant cannot \
+                 carry; sign in through the authorization code flow",
+            ));
+        }
+    }
     let asked = match req.scope {
         Some(asked) => {
             require_subset(&asked, &client.app.scopes, "this app may not ask for")?;

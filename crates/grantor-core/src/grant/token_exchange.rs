@@ -9,7 +9,7 @@ use crate::policy;
 use crate::provider::{Provider, Subject};
 use crate::scope::{self, ScopeSet};
 use crate::secret;
-use crate::store::{ApiTokenStore, Registry};
+use crate::store::{ApiTokenStore, OrganizationStore, Registry, SecondFactorStore};
 use crate::token::TokenResponse;
 use crate::{ErrorCode, OAuthError};
 
@@ -67,7 +67,7 @@ fn refused(why: &str) -> OAuthError {
     OAuthError::invalid_grant(why)
 }
 
-pub async fn exchange<S: Registry + ApiTokenStore>(
+pub async fn exchange<S: Registry + ApiTokenStore + OrganizationStore + SecondFactorStore>(
     provider: &Provider<S>,
     req: Request,
     dpop: Option<&str>,
@@ -98,6 +98,20 @@ pub async fn exchange<S: Registry + ApiTokenStore>(
     let role = user
         .role
         .ok_or_else(|| refused("the API token's user is no longer a member of its organization"))?;
+    // An organization that requires a second factor takes API tokens only from users who
+    // have one: the token stands for its user, who must meet the organization's rule.
+    if provider
+        .store
+        .organization(&token.org_id)
+        .await?
+        .is_some_and(|org| org.require_second_factor)
+        && !crate::manage::enrolled(&provider.store, &token.user_id).await?
+    {
+        return Err(refused(
+            "the API token's organization requires a second factor, and its user has none set up: \
+             set up an authenticator app at /account/security",
+        ));
+    }
     // What the user may still do: their role may have changed since the token was made.
     let allowed_management = policy::management_scopes_for(role, user.platform_admin);
     let allowed: ScopeSet = token

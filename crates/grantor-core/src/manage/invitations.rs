@@ -41,6 +41,19 @@ impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
         email: &str,
         role: Role,
     ) -> Result<(Invitation, String), ServiceError> {
+        self.invite(actor, org, email, role, false).await
+    }
+
+    /// As [`Self::invite_member`]; `mailed` when the caller mails the link to `email` (and
+    /// so accepting it proves the address).
+    pub async fn invite(
+        &self,
+        actor: &Caller,
+        org: &str,
+        email: &str,
+        role: Role,
+        mailed: bool,
+    ) -> Result<(Invitation, String), ServiceError> {
         let org = self.org_allowing(actor, org, Action::ManageMembers).await?;
         let email = normalize_email(email).map_err(|e| ServiceError::field("email", e))?;
         if let Some(user) = self.store.user_by_email(&email).await?
@@ -63,13 +76,14 @@ impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
             created_at: now,
             expires_at: now + INVITATION_TTL,
             accepted_at: None,
+            mailed,
         };
         let audit = self.audit(
             actor,
             AuditAction::MemberInvite,
             &invitation.id,
             Some(&org.id),
-            json!({"email": invitation.email, "role": role.as_str()}),
+            json!({"email": invitation.email, "role": role.as_str(), "mailed": mailed}),
         )?;
         self.store.create_invitation(&invitation, &audit).await?;
         Ok((invitation, token))
@@ -205,7 +219,12 @@ impl<S: Governed + UserStore + InvitationStore + Registry> Manager<S> {
                 )));
             }
             (Acceptance::NewUser { name, password }, None) => {
-                let user = self.new_user(&invitation.email, Some(password), Some(name), false)?;
+                let mut user =
+                    self.new_user(&invitation.email, Some(password), Some(name), false)?;
+                // A link mailed to the address proves it; one handed over does not.
+                if invitation.mailed {
+                    user.email_verified_at = Some(self.clock.now());
+                }
                 (user.id.clone(), Some(user))
             }
             (Acceptance::SignedIn { .. }, None) => {

@@ -6,6 +6,7 @@ mod added_apps;
 mod api_tokens;
 mod apps;
 mod audit;
+mod email_verifications;
 mod invitations;
 mod members;
 mod organizations;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 
 pub use api_tokens::{API_TOKEN_DEFAULT_TTL, API_TOKEN_MAX_TTL, NewApiToken};
 pub use apps::{AppChanges, AppWithSecret, NewApp, validate_redirect_uri};
+pub use email_verifications::{EMAIL_VERIFICATION_TTL, EmailLinkError};
 pub use invitations::{Acceptance, INVITATION_TTL, InvitationView};
 pub use members::{member_fields, role_field};
 pub use passkeys::{
@@ -40,7 +42,7 @@ pub use passkeys::{
 };
 pub use password_resets::{PASSWORD_RESET_TTL, ResetRequestError, ResetView};
 pub use resource_servers::{ResourceServerChanges, SCOPE_DESCRIPTION_MAX};
-pub use second_factors::{CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment};
+pub use second_factors::{CodeError, SecondFactorUsed, SecondFactors, TotpEnrolment, enrolled};
 pub use sessions::{
     LAST_SEEN_EVERY, SESSIONS_LISTED, SessionView, USER_AGENT_MAX, clean_user_agent,
     describe_browser,

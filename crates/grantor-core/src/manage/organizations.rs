@@ -35,6 +35,7 @@ impl<S: Governed> Manager<S> {
             id: secret::new_id("org_")?,
             name: name.into(),
             created_at: self.clock.now(),
+            require_second_factor: false,
         };
         let audit = self.audit(
             actor,
@@ -86,6 +87,31 @@ impl<S: Governed> Manager<S> {
             // A registration access token lists nothing.
             Actor::Registration { .. } => Ok(Vec::new()),
         }
+    }
+
+    /// Turns on or off whether the organization's apps, console and API tokens need a
+    /// second factor (owners only).
+    pub async fn set_require_second_factor(
+        &self,
+        actor: &Caller,
+        org: &str,
+        required: bool,
+    ) -> Result<Organization, ServiceError> {
+        let mut org = self
+            .org_allowing(actor, org, Action::ManageOrganization)
+            .await?;
+        let audit = self.audit(
+            actor,
+            AuditAction::OrganizationUpdate,
+            &org.id,
+            Some(&org.id),
+            json!({"require_second_factor": required}),
+        )?;
+        self.store
+            .set_require_second_factor(&org.id, required, &audit)
+            .await?;
+        org.require_second_factor = required;
+        Ok(org)
     }
 
     /// An organization the actor may see.

@@ -92,11 +92,64 @@ fn recovery_codes() -> Result<(Vec<String>, Vec<String>), ServiceError> {
     Ok((codes, hashes))
 }
 
+/// Whether `user_id` has a second factor set up: the one place that says so, for the
+/// sign-in pages, the authorization endpoint and the token exchange alike.
+pub async fn enrolled<S: SecondFactorStore>(
+    store: &S,
+    user_id: &str,
+) -> Result<bool, crate::StoreError> {
+    let record = store.totp(user_id).await?;
+    Ok(record.is_some_and(|r| r.confirmed_at.is_some()))
+}
+
 impl<S: Governed + UserStore + ThrottleStore + SecondFactorStore> Manager<S> {
     /// Whether `user_id` signs in with a second factor after their password.
     pub async fn has_second_factor(&self, user_id: &str) -> Result<bool, ServiceError> {
-        let record = self.store.totp(user_id).await?;
-        Ok(record.is_some_and(|r| r.confirmed_at.is_some()))
+        Ok(enrolled(&self.store, user_id).await?)
+    }
+
+    /// Whether organization `org_id` requires a second factor (`None`: it does not) and, if
+    /// so, whether `user_id` has one set up.
+    pub async fn second_factor_rule(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> Result<Option<bool>, ServiceError> {
+        match self.store.organization(org_id).await? {
+            Some(org) if org.require_second_factor => {
+                Ok(Some(self.has_second_factor(user_id).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Which of `members` (of one organization, as [`Manager::members`] listed them) have a
+    /// second factor set up, for a caller who may manage the organization's members; `None`
+    /// for anyone else.
+    pub async fn members_second_factors(
+        &self,
+        actor: &Caller,
+        members: &[crate::model::Membership],
+    ) -> Result<Option<Vec<bool>>, ServiceError> {
+        let Some(org_id) = members.first().map(|m| m.org_id.as_str()) else {
+            return Ok(Some(Vec::new()));
+        };
+        let role = self.role_of(&actor.actor, org_id).await?;
+        if crate::policy::check(
+            actor,
+            crate::policy::Action::ManageMembers,
+            Some(org_id),
+            role,
+        )
+        .is_err()
+        {
+            return Ok(None);
+        }
+        let mut factors = Vec::with_capacity(members.len());
+        for m in members {
+            factors.push(self.has_second_factor(&m.user_id).await?);
+        }
+        Ok(Some(factors))
     }
 
     /// The signed-in user's second factors.
@@ -340,6 +393,57 @@ mod tests {
         // The next code is a fresh step's.
         w.clock.advance(totp::STEP);
         (secret, codes)
+    }
+
+    #[tokio::test]
+    async fn owners_alone_see_who_has_a_second_factor_and_the_rule_applies_to_its_org() {
+        let w = World::new().await;
+        let kek = kek();
+        enrolled(&w, &kek).await;
+        let owner = World::signed_in(&w.owner);
+        let members = ok(w
+            .manager
+            .members(&owner, &w.org.name, crate::store::Window::first(10))
+            .await);
+        let factors = ok(w.manager.members_second_factors(&owner, &members).await);
+        let by_email: Vec<(&str, bool)> = members
+            .iter()
+            .map(|m| m.email.as_str())
+            .zip(factors.unwrap_or_default())
+            .collect();
+        assert!(
+            by_email.contains(&("member@acme.test", true)),
+            "{by_email:?}"
+        );
+        assert!(
+            by_email.contains(&("owner@acme.test", false)),
+            "{by_email:?}"
+        );
+        for who in [&w.member, &w.developer] {
+            let caller = World::signed_in(who);
+            let seen = ok(w.manager.members_second_factors(&caller, &members).await);
+            assert_eq!(seen, None, "{}", who.email);
+        }
+        assert_eq!(
+            ok(w.manager.second_factor_rule(&w.org.id, &w.member.id).await),
+            None
+        );
+        ok(w.manager
+            .set_require_second_factor(&owner, &w.org.name, true)
+            .await);
+        assert_eq!(
+            ok(w.manager.second_factor_rule(&w.org.id, &w.member.id).await),
+            Some(true)
+        );
+        assert_eq!(
+            ok(w.manager.second_factor_rule(&w.org.id, &w.owner.id).await),
+            Some(false)
+        );
+        let trail = w.store.audit_trail();
+        assert_eq!(
+            trail.last().map(|e| e.action.as_str()),
+            Some("organization.update")
+        );
     }
 
     fn current(w: &World, secret: &[u8]) -> String {

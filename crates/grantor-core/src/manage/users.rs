@@ -63,6 +63,7 @@ impl<S> Manager<S> {
             platform_admin,
             created_at: self.clock.now(),
             disabled_at: None,
+            email_verified_at: None,
         })
     }
 }

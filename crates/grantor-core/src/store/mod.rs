@@ -11,6 +11,7 @@ mod api_tokens;
 mod apps;
 mod audit;
 mod device_codes;
+mod email_verifications;
 mod grants;
 mod idempotency;
 mod invitations;
@@ -36,6 +37,7 @@ pub use api_tokens::{ApiTokenHolder, ApiTokenStore, HolderStanding};
 pub use apps::AppStore;
 pub use audit::{AuditLog, AuditPosition, AuditQuery};
 pub use device_codes::{DeviceApproval, DeviceCodeRecord, DeviceCodeStore, DeviceDecision};
+pub use email_verifications::{EmailVerification, EmailVerificationStore};
 pub use grants::{
     CodeRecord, ConsentRecord, ConsentStore, ConsentView, GrantRecord, GrantStore, RefreshRecord,
     SingleUse,

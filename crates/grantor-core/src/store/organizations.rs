@@ -17,6 +17,13 @@ pub trait OrganizationStore: Send + Sync {
         &self,
         id_or_name: &str,
     ) -> impl Future<Output = StoreResult<Option<Organization>>> + Send;
+    /// Turns the organization's "require a second factor" setting on or off, with `audit`.
+    fn set_require_second_factor(
+        &self,
+        org_id: &str,
+        required: bool,
+        audit: &AuditEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Every organization, by name, a window at a time.
     fn organizations(
         &self,

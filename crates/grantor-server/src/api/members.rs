@@ -37,7 +37,17 @@ pub async fn list(
     page: ListQuery,
 ) -> Result<Json<Page<Membership>>, Problem> {
     let members = state.manager.members(&actor, &org, page.window()).await?;
-    Ok(Json(self::page(wire::all(members), &page)))
+    let factors = state
+        .manager
+        .members_second_factors(&actor, &members)
+        .await?;
+    let mut listed: Vec<Membership> = wire::all(members);
+    if let Some(factors) = factors {
+        for (member, has) in listed.iter_mut().zip(factors) {
+            member.second_factor = Some(has);
+        }
+    }
+    Ok(Json(self::page(listed, &page)))
 }
 
 #[derive(Deserialize, ToSchema)]

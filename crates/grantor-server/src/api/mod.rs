@@ -7,6 +7,7 @@ mod api_tokens;
 mod apps;
 mod audit;
 mod idempotency;
+mod invitations;
 mod members;
 mod orgs;
 mod registration;
@@ -74,7 +75,8 @@ impl utoipa::Modify for BearerToken {
 pub fn router(state: AppState) -> Router<AppState> {
     let (routes, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(orgs::list, orgs::create))
-        .routes(routes!(orgs::show))
+        .routes(routes!(orgs::show, orgs::update))
+        .routes(routes!(invitations::create))
         .routes(routes!(members::list, members::add))
         .routes(routes!(members::set_role, members::remove))
         .routes(routes!(

@@ -1,6 +1,8 @@
 //! Organizations and their resource servers.
 
-use super::wire::{self, Organization, ResourceServer, ResourceServerChanges, ScopeDefinition};
+use super::wire::{
+    self, Organization, OrganizationChanges, ResourceServer, ResourceServerChanges, ScopeDefinition,
+};
 use super::{ApiCaller, IdempotencyKey, ListQuery, OrgPath, Page, page, paginate};
 use crate::AppState;
 use crate::error::ApiErrors;
@@ -83,6 +85,32 @@ pub async fn show(
             .await?
             .into(),
     ))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{org}",
+    tag = "organizations",
+    params(OrgPath, IdempotencyKey),
+    request_body = OrganizationChanges,
+    responses((status = OK, description = "Changed (owners)", body = Organization), ApiErrors)
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiCaller(actor): ApiCaller,
+    Path(OrgPath { org }): Path<OrgPath>,
+    ApiJson(changes): ApiJson<OrganizationChanges>,
+) -> Result<Json<Organization>, Problem> {
+    let org = match changes.require_second_factor {
+        Some(required) => {
+            state
+                .manager
+                .set_require_second_factor(&actor, &org, required)
+                .await?
+        }
+        None => state.manager.visible_organization(&actor, &org).await?,
+    };
+    Ok(Json(org.into()))
 }
 
 #[utoipa::path(

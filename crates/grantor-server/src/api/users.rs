@@ -30,6 +30,9 @@ pub struct UserView {
     name: String,
     platform_admin: bool,
     created_at: i64,
+    /// Whether the address is verified; a new account's is not until the user opens the
+    /// link mailed to it (sent when the server has mail).
+    email_verified: bool,
 }
 
 impl From<User> for UserView {
@@ -40,6 +43,7 @@ impl From<User> for UserView {
             name: user.name,
             platform_admin: user.platform_admin,
             created_at: user.created_at,
+            email_verified: user.email_verified_at.is_some(),
         }
     }
 }
@@ -67,5 +71,6 @@ pub async fn create(
             false,
         )
         .await?;
+    crate::web::verify_email::send_verification(&state, &actor, &user).await;
     Ok((StatusCode::CREATED, Json(user.into())))
 }

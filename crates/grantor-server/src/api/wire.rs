@@ -20,6 +20,9 @@ pub struct Organization {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// Whether signing in to its apps, using its console and exchanging its API tokens need
+    /// a second factor.
+    pub require_second_factor: bool,
 }
 
 impl From<model::Organization> for Organization {
@@ -28,8 +31,17 @@ impl From<model::Organization> for Organization {
             id: org.id,
             name: org.name,
             created_at: org.created_at,
+            require_second_factor: org.require_second_factor,
         }
     }
+}
+
+/// Changes to an organization's settings; absent fields stay as they are.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationChanges {
+    /// Require a second factor (owners).
+    pub require_second_factor: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -57,6 +69,9 @@ pub struct Membership {
     pub user_id: String,
     pub email: String,
     pub role: Role,
+    /// Whether the member has a second factor set up: shown to those who manage members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_factor: Option<bool>,
 }
 
 impl From<model::Membership> for Membership {
@@ -67,6 +82,7 @@ impl From<model::Membership> for Membership {
             user_id: m.user_id,
             email: m.email,
             role: m.role.into(),
+            second_factor: None,
         }
     }
 }

@@ -71,6 +71,42 @@ fn is_marked(state: &AppState, pairs: &[(String, String)]) -> bool {
 /// afterwards, minus `prompt=login` so coming back does not ask again. A pushed request's
 /// mark is made again for what changed.
 pub fn sign_in_then(state: &AppState, pairs: &[(String, String)]) -> Response {
+    let return_to = come_back(state, pairs);
+    let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    see_other(&format!("/login?return_to={encoded}"))
+}
+
+/// Sends the browser on for a second factor, to come back to this authorization request
+/// afterwards: to the code page ([`Step::SecondFactor`], a step up of the signed-in
+/// `user_id`) or to set one up ([`Step::Enrol`]). Any other step signs in again.
+pub async fn second_factor_then(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: std::net::IpAddr,
+    user_id: &str,
+    pairs: &[(String, String)],
+    step: Step,
+) -> Response {
+    let return_to = come_back(state, pairs);
+    match step {
+        Step::SecondFactor => {
+            crate::web::second_step::after_password(state, headers, address, user_id, &return_to)
+                .await
+        }
+        Step::Enrol { org_name } => {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("required", &org_name)
+                .append_pair("return_to", &return_to)
+                .finish();
+            see_other(&format!("/account/security?{query}"))
+        }
+        _ => sign_in_then(state, pairs),
+    }
+}
+
+/// This authorization request as a local path to come back to, minus `prompt=login` so
+/// coming back does not ask again; a pushed request's mark is made again.
+fn come_back(state: &AppState, pairs: &[(String, String)]) -> String {
     let pushed = is_marked(state, pairs);
     let mut kept: Vec<(String, String)> = Vec::with_capacity(pairs.len());
     for (name, value) in pairs.iter().filter(|(n, _)| n != PUSHED_MARK) {
@@ -92,9 +128,7 @@ pub fn sign_in_then(state: &AppState, pairs: &[(String, String)]) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&kept)
         .finish();
-    let return_to = format!("/oauth2/authorize?{query}");
-    let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-    see_other(&format!("/login?return_to={encoded}"))
+    format!("/oauth2/authorize?{query}")
 }
 
 /// The request to work on, and whether it was pushed: a `request_uri`'s stored parameters
@@ -169,6 +203,7 @@ async fn bind_pending_registration(
 
 pub async fn authorize(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     ClientAddress(address): ClientAddress,
     AuthorizeParams(params): AuthorizeParams,
@@ -203,6 +238,13 @@ pub async fn authorize(
     {
         Ok(Step::Respond(location)) => see_other(&location),
         Ok(Step::Login) => sign_in_then(&state, &pairs),
+        Ok(step @ (Step::SecondFactor | Step::Enrol { .. })) => match current {
+            Some(current) => {
+                let user_id = &current.user.user_id;
+                second_factor_then(&state, &headers, address, user_id, &pairs, step).await
+            }
+            None => sign_in_then(&state, &pairs),
+        },
         Ok(Step::Consent(prompt)) => match current {
             Some(current) => {
                 let request = url::form_urlencoded::Serializer::new(String::new())

@@ -89,9 +89,16 @@ impl Documents {
                     "preferred_username",
                     "email",
                     "email_verified",
-                    "org_id"
+                    "org_id",
+                    "acr",
+                    "amr"
                 ]),
             );
+            map.insert(
+                "acr_values_supported".into(),
+                json!(grantor_core::model::ACR_VALUES),
+            );
+            map.insert("amr_values_supported".into(), json!(["pwd", "otp", "mfa"]));
             map.insert("request_parameter_supported".into(), json!(false));
             map.insert("request_uri_parameter_supported".into(), json!(false));
             map.insert("claims_parameter_supported".into(), json!(false));

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
+use grantor_core::manage::EmailLinkError;
 use grantor_core::model::Caller;
 use std::net::IpAddr;
 
@@ -33,7 +34,26 @@ pub async fn show(
         ..PasswordForm::default()
     };
     let ended = query.get("ended").and_then(|n| n.parse().ok());
-    page(&state, &current, source, StatusCode::OK, form, ended).await
+    let verify = match query.get("verify") {
+        Some("sent") => {
+            Some("A verification link is on its way to your address. It works for a day.")
+        }
+        Some("throttled") => {
+            Some("Several links were sent within the hour. Use the latest one, or try again later.")
+        }
+        Some("verified") => Some("Your email is verified already."),
+        _ => None,
+    };
+    page(
+        &state,
+        &current,
+        source,
+        StatusCode::OK,
+        form,
+        ended,
+        verify,
+    )
+    .await
 }
 
 /// The account page, with the password form in the state `form`.
@@ -44,6 +64,7 @@ async fn page(
     status: StatusCode,
     password: PasswordForm,
     ended: Option<u64>,
+    verify_notice: Option<&'static str>,
 ) -> Response {
     let caller = Caller::new(current.actor(), Some(source));
     let loaded = async {
@@ -74,6 +95,9 @@ async fn page(
         .collect();
     let page = AccountPage {
         csrf: csrf::token(&state.csrf_key, &current.id_hash),
+        email_verified: user.email_verified_at.is_some(),
+        mail_on: state.mailer.is_on(),
+        verify_notice,
         email: user.email,
         memberships,
         approvals,
@@ -161,6 +185,7 @@ pub async fn change_password(
             StatusCode::UNPROCESSABLE_ENTITY,
             refused,
             None,
+            None,
         )
         .await;
     }
@@ -188,7 +213,7 @@ pub async fn change_password(
         }
         Err(e) => return PageError::Console(e).into_response(),
     };
-    page(&state, &current, source, status, refused, None).await
+    page(&state, &current, source, status, refused, None, None).await
 }
 
 /// Signs out one of the user's other sessions, named by its handle. A handle that is not one
@@ -234,5 +259,32 @@ pub async fn end_other_sessions(
     {
         Ok(ended) => see_other(&format!("/account?ended={ended}#sessions-heading")),
         Err(e) => PageError::Console(e).into_response(),
+    }
+}
+
+/// Mails the signed-in user a new link to verify their address (three an hour).
+pub async fn send_verification(
+    State(state): State<AppState>,
+    ClientAddress(source): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm,
+) -> Response {
+    let current = match session::posting(&state, &headers, &form, SIGN_IN).await {
+        Ok(current) => current,
+        Err(answer) => return answer,
+    };
+    if !state.mailer.is_on() {
+        return see_other("/account");
+    }
+    let caller = Caller::new(current.actor(), Some(source));
+    match state.manager.request_email_verification(&caller).await {
+        Ok(Some((user, token))) => {
+            let mail = super::verify_email::verification_mail(&state, &user, &token);
+            state.mailer.send(mail);
+            see_other("/account?verify=sent")
+        }
+        Ok(None) => see_other("/account?verify=verified"),
+        Err(EmailLinkError::Throttled(_)) => see_other("/account?verify=throttled"),
+        Err(EmailLinkError::Service(e)) => PageError::Console(e).into_response(),
     }
 }

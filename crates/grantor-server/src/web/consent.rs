@@ -4,9 +4,10 @@ use super::pages::ConsentPage;
 use super::session::{self, Current};
 use super::{csrf, render, see_other};
 use crate::AppState;
+use crate::client_address::ClientAddress;
 use crate::error::{AuthorizeReply, PageError};
 use crate::input::PageForm;
-use crate::oauth::authorize::sign_in_then;
+use crate::oauth::authorize::{second_factor_then, sign_in_then};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,6 +38,7 @@ pub async fn show(
 
 pub async fn submit(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     PageForm(form): PageForm,
 ) -> Response {
@@ -66,6 +68,11 @@ pub async fn submit(
     .await;
     match result {
         Ok(Step::Respond(location)) => see_other(&location),
+        // The organization picked requires a second factor the sign-in lacks.
+        Ok(step @ (Step::SecondFactor | Step::Enrol { .. })) => {
+            let user_id = &current.user.user_id;
+            second_factor_then(&state, &headers, address, user_id, params.pairs(), step).await
+        }
         // The sign-in grew older than max_age allows while the page was open.
         Ok(_) => sign_in_then(&state, params.pairs()),
         Err(e) => AuthorizeReply(e).into_response(),

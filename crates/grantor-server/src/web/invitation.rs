@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::manage::{Acceptance, InvitationView};
 use grantor_core::model::Role;
+use grantor_core::store::UserStore;
 
 #[derive(Template)]
 #[template(path = "console/invitation.html")]
@@ -163,8 +164,22 @@ pub async fn accept(
         .await
     {
         Ok(_) if current.is_some() => see_other(&format!("/console/orgs/{org_id}/apps")),
-        // A new account signs in like any other, so the password is proven once.
-        Ok(_) => {
+        // A new account signs in like any other, so the password is proven once. An
+        // invitation handed over as a link proves no address: a link is mailed to it.
+        Ok(user_id) => {
+            if !view.invitation.mailed
+                && let Ok(Some(user)) = state.store.user(&user_id).await
+            {
+                let caller = grantor_core::model::Caller::new(
+                    grantor_core::model::Actor::User {
+                        user_id: user.id.clone(),
+                        platform_admin: false,
+                        token: None,
+                    },
+                    Some(source),
+                );
+                crate::web::verify_email::send_verification(&state, &caller, &user).await;
+            }
             let back: String = url::form_urlencoded::byte_serialize(
                 format!("/console/orgs/{org_id}/apps").as_bytes(),
             )

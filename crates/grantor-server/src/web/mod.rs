@@ -13,9 +13,10 @@ mod logout;
 pub(crate) mod pages;
 mod passkeys;
 mod password_reset;
-mod second_step;
+pub(crate) mod second_step;
 mod security;
 pub(crate) mod session;
+pub(crate) mod verify_email;
 
 use crate::AppState;
 use askama::Template;
@@ -69,6 +70,11 @@ pub fn router() -> Router<AppState> {
             "/invitations/{token}",
             get(invitation::show).post(invitation::accept),
         )
+        .route(
+            "/verify-email/{token}",
+            get(verify_email::show).post(verify_email::verify),
+        )
+        .route("/account/verify-email", post(account::send_verification))
         .route("/assets/grantor.css", get(stylesheet))
         .merge(console::router())
 }

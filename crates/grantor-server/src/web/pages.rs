@@ -141,6 +141,11 @@ pub struct AccountPage {
     pub sessions: Vec<SessionRow>,
     /// How many sessions the last "sign out" ended, to say so.
     pub ended: Option<u64>,
+    /// Whether the email is verified, whether this server can mail a link to verify it,
+    /// and what became of the last request for one.
+    pub email_verified: bool,
+    pub mail_on: bool,
+    pub verify_notice: Option<&'static str>,
 }
 
 /// One of the user's sessions at `/account`, its times already written out.
@@ -183,6 +188,10 @@ pub struct SecurityPage {
     /// `None` when the account has as many passkeys as it may.
     pub passkey_register: Option<PasskeyRegisterForm>,
     pub passkey_script: &'static str,
+    /// The organization whose rule sent the user here to set up a second factor.
+    pub required_by: Option<String>,
+    /// Where to continue once it is set up (a local path).
+    pub return_to: Option<String>,
 }
 
 impl SecurityPage {

@@ -68,7 +68,7 @@ pub(super) fn back_to_login(return_to: &str) -> Response {
 
 /// After a right password: the session starts now, or, for an account with a second factor,
 /// after the code the next page asks for.
-pub(super) async fn after_password(
+pub(crate) async fn after_password(
     state: &AppState,
     headers: &HeaderMap,
     address: std::net::IpAddr,

@@ -10,10 +10,10 @@ use crate::client_address::ClientAddress;
 use crate::error::{PageError, sentence};
 use crate::input::{PageForm, PageQuery};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
-use grantor_core::model::Caller;
+use grantor_core::model::{Caller, SignInMethod};
 use qrcode::{Color, EcLevel, QrCode};
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -58,6 +58,23 @@ pub(super) struct Shown {
     new_codes: Vec<String>,
     notice: Option<&'static str>,
     error: Option<(&'static str, String)>,
+    /// Why the user was sent here, and where they go on (see [`sent_here`]).
+    required_by: Option<String>,
+    return_to: Option<String>,
+}
+
+/// The organization whose rule sent the user here (a name, shown, at most 100 characters as
+/// names are) and the local path to continue to, from the page's query or form.
+fn sent_here(values: &grantor_core::params::Params) -> (Option<String>, Option<String>) {
+    let required_by = values
+        .get("required")
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && n.len() <= 100 && !n.chars().any(char::is_control))
+        .map(str::to_string);
+    let return_to = values
+        .get("return_to")
+        .map(|to| super::login::safe_return_to(Some(to)));
+    (required_by, return_to)
 }
 
 pub(super) async fn page(
@@ -117,6 +134,8 @@ pub(super) async fn page(
             passkeys,
             passkey_register,
             passkey_script: super::PASSKEY_SCRIPT,
+            required_by: shown.required_by,
+            return_to: shown.return_to,
         },
     )
 }
@@ -140,8 +159,11 @@ pub async fn show(
             _ => None,
         },
     };
+    let (required_by, return_to) = sent_here(&query);
     let shown = Shown {
         notice,
+        required_by,
+        return_to,
         ..Shown::default()
     };
     page(&state, &current, source, StatusCode::OK, shown).await
@@ -162,9 +184,15 @@ pub(super) async fn refused(
     state: &AppState,
     current: &Current,
     source: IpAddr,
-    which: &'static str,
+    shown: impl Into<Shown>,
     e: ServiceError,
 ) -> Response {
+    let mut shown: Shown = shown.into();
+    let which = shown
+        .error
+        .take()
+        .map(|(which, _)| which)
+        .unwrap_or("confirm");
     let (status, message) = match e {
         ServiceError::InvalidFields(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -179,10 +207,7 @@ pub(super) async fn refused(
         }
         e => return PageError::Console(e).into_response(),
     };
-    let shown = Shown {
-        error: Some((which, message)),
-        ..Shown::default()
-    };
+    shown.error = Some((which, message));
     page(state, current, source, status, shown).await
 }
 
@@ -198,16 +223,40 @@ pub async fn confirm(
         Err(response) => return response,
     };
     let caller = Caller::new(current.actor(), Some(source));
+    let (required_by, return_to) = sent_here(&form);
     match state.manager.confirm_totp(&caller, &state.kek, code).await {
         Ok(codes) => {
             let shown = Shown {
                 new_codes: codes,
                 notice: Some("Your authenticator app is set up. Signing in now asks for its code."),
+                return_to,
                 ..Shown::default()
             };
-            page(&state, &current, source, StatusCode::OK, shown).await
+            // The code just entered proves the second factor: this browser's session counts
+            // as signed in with it from now on (a new session id, as at every sign-in).
+            let method = SignInMethod::PasswordAndTotp;
+            match session::step_up(&state, &headers, source, &current, method).await {
+                Ok((cookie, renewed)) => {
+                    let mut response = page(&state, &renewed, source, StatusCode::OK, shown).await;
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                    response
+                }
+                Err(e) => PageError::Unavailable {
+                    message: "Your authenticator app is set up, but signing in again failed.",
+                    detail: format!("renewing the session: {e}"),
+                }
+                .into_response(),
+            }
         }
-        Err(e) => refused(&state, &current, source, "confirm", e).await,
+        Err(e) => {
+            let shown = Shown {
+                error: Some(("confirm", String::new())),
+                required_by,
+                return_to,
+                ..Shown::default()
+            };
+            refused(&state, &current, source, shown, e).await
+        }
     }
 }
 
@@ -255,6 +304,16 @@ pub async fn regenerate(
             page(&state, &current, source, StatusCode::OK, shown).await
         }
         Err(e) => refused(&state, &current, source, "regenerate", e).await,
+    }
+}
+
+impl From<&'static str> for Shown {
+    /// The page for a refusal of form `which`.
+    fn from(which: &'static str) -> Self {
+        Self {
+            error: Some((which, String::new())),
+            ..Self::default()
+        }
     }
 }
 

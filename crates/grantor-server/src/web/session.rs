@@ -136,6 +136,19 @@ pub async fn start(
     user_id: &str,
     method: SignInMethod,
 ) -> Result<HeaderValue, grantor_core::OAuthError> {
+    started(state, headers, address, user_id, method)
+        .await
+        .map(|(cookie, _)| cookie)
+}
+
+/// As [`start`], also returning the new session as [`Current`].
+async fn started(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: IpAddr,
+    user_id: &str,
+    method: SignInMethod,
+) -> Result<(HeaderValue, Current), grantor_core::OAuthError> {
     let id = secret::generate(secret::Kind::Session)?;
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -157,7 +170,29 @@ pub async fn start(
             last_seen_at: now,
         })
         .await?;
-    Ok(set_cookie(state, Cookie::Session, &id, ttl))
+    let current = Current {
+        user: SignedIn {
+            user_id: user_id.into(),
+            auth_time: now,
+            method,
+        },
+        id_hash: secret::hash(&id),
+    };
+    Ok((set_cookie(state, Cookie::Session, &id, ttl), current))
+}
+
+/// Replaces the session `old` with a new one signed in with `method`, now: after the user
+/// proved a second factor on their own pages (setting one up). Returns the cookie and the
+/// new session.
+pub async fn step_up(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: IpAddr,
+    old: &Current,
+    method: SignInMethod,
+) -> Result<(HeaderValue, Current), grantor_core::OAuthError> {
+    end(state, old).await;
+    started(state, headers, address, &old.user.user_id, method).await
 }
 
 /// Starts a new session for `user_id` who just signed in, ending the browser's current one

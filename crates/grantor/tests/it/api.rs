@@ -434,10 +434,12 @@ async fn a_retried_create_with_an_idempotency_key_makes_one_app(backend: Backend
 }
 
 /// Every operation the management API serves, as the issue lists them.
-const OPERATIONS: [(&str, &str); 31] = [
+const OPERATIONS: [(&str, &str); 33] = [
     ("get", "/api/v1/orgs"),
     ("post", "/api/v1/orgs"),
     ("get", "/api/v1/orgs/{org}"),
+    ("patch", "/api/v1/orgs/{org}"),
+    ("post", "/api/v1/orgs/{org}/invitations"),
     ("get", "/api/v1/orgs/{org}/members"),
     ("post", "/api/v1/orgs/{org}/members"),
     ("patch", "/api/v1/orgs/{org}/members/{user}"),

@@ -25,7 +25,8 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
     store.migrate_to(PREVIOUS_RELEASE).await.unwrap();
     let now = SystemClock.now();
     // Today's write paths also name each change in the change log (migration 12) and write
-    // an app's device grant flag (migration 14) and keys and "require PAR" (migration 20); the tables they otherwise write are as the
+    // an app's device grant flag (migration 14), keys and "require PAR" (migration 20) and an
+    // organization's second-factor rule (migration 22); the tables they otherwise write are as the
     // previous release had them. A stand-in log and column let them run, and are dropped
     // before the new release migrates.
     sqlx::any::install_default_drivers();
@@ -39,6 +40,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
         "ALTER TABLE apps ADD COLUMN jwks TEXT",
         "ALTER TABLE apps ADD COLUMN jwks_uri TEXT",
         "ALTER TABLE apps ADD COLUMN require_par BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE organizations ADD COLUMN require_second_factor BIGINT NOT NULL DEFAULT 0",
     ] {
         sqlx::query(stand_in).execute(&pool).await.unwrap();
     }
@@ -171,6 +173,7 @@ async fn a_database_of_the_previous_release_upgrades_and_keeps_working(
         "ALTER TABLE apps DROP COLUMN jwks",
         "ALTER TABLE apps DROP COLUMN jwks_uri",
         "ALTER TABLE apps DROP COLUMN require_par",
+        "ALTER TABLE organizations DROP COLUMN require_second_factor",
     ] {
         sqlx::query(stand_in).execute(&pool).await.unwrap();
     }

@@ -264,3 +264,72 @@ impl SecondFactorStore for MemoryStore {
         Ok(())
     }
 }
+
+impl super::super::EmailVerificationStore for MemoryStore {
+    async fn create_email_verification(
+        &self,
+        link: &crate::store::EmailVerification,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut t = self.tables();
+        t.email_verifications.push(link.clone());
+        t.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn email_verification(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<crate::store::EmailVerification>> {
+        let t = self.tables();
+        let found = t
+            .email_verifications
+            .iter()
+            .find(|l| l.token_hash == token_hash);
+        Ok(found.cloned())
+    }
+
+    async fn use_email_verification(
+        &self,
+        link: &crate::store::EmailVerification,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        let mut t = self.tables();
+        let open = t
+            .email_verifications
+            .iter()
+            .any(|l| l.token_hash == link.token_hash && l.used_at.is_none() && l.expires_at > now);
+        if !open {
+            return Ok(false);
+        }
+        for l in t.email_verifications.iter_mut() {
+            if l.user_id == link.user_id && l.used_at.is_none() {
+                l.used_at = Some(now);
+            }
+        }
+        if let Some(user) = t
+            .users
+            .iter_mut()
+            .find(|u| u.id == link.user_id && u.email == link.email)
+        {
+            user.email_verified_at = Some(now);
+        }
+        t.audit.push(audit.clone());
+        Ok(true)
+    }
+
+    async fn set_email_verified(
+        &self,
+        user_id: &str,
+        verified_at: Option<i64>,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut t = self.tables();
+        if let Some(user) = t.users.iter_mut().find(|u| u.id == user_id) {
+            user.email_verified_at = verified_at;
+        }
+        t.audit.push(audit.clone());
+        Ok(())
+    }
+}

@@ -55,6 +55,20 @@ impl OrganizationStore for MemoryStore {
         Ok(found.cloned())
     }
 
+    async fn set_require_second_factor(
+        &self,
+        org_id: &str,
+        required: bool,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let mut t = self.tables();
+        if let Some(org) = t.organizations.iter_mut().find(|o| o.id == org_id) {
+            org.require_second_factor = required;
+        }
+        t.audit.push(audit.clone());
+        Ok(())
+    }
+
     async fn organizations(&self, w: Window) -> StoreResult<Vec<Organization>> {
         let mut all = self.tables().organizations.clone();
         all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -143,6 +143,13 @@ impl InvitationStore for MemoryStore {
         open.accepted_at = Some(now);
         if let Some(user) = new_user {
             t.users.push(user.clone());
+        } else if invitation.mailed
+            && let Some(user) = t
+                .users
+                .iter_mut()
+                .find(|u| u.id == user_id && u.email == invitation.email)
+        {
+            user.email_verified_at.get_or_insert(now);
         }
         let org_id = &invitation.org_id;
         if !t

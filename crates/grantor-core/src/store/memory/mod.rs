@@ -49,6 +49,7 @@ struct Tables {
     keys: Vec<StoredKey>,
     sessions: Vec<SessionRecord>,
     password_resets: Vec<PasswordReset>,
+    email_verifications: Vec<super::EmailVerification>,
     /// Device authorizations by the hash of their device code.
     device_codes: HashMap<String, DeviceCodeRecord>,
     /// Pushed authorization requests by the hash of their request_uri, with whether used.

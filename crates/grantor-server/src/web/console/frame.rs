@@ -99,6 +99,20 @@ impl Console {
             .manager
             .console_frame(&caller, org, ORG_SWITCHER_MAX)
             .await?;
+        // An organization that requires a second factor opens its console only to a
+        // session signed in with one.
+        if !current.user.method.is_multi_factor()
+            && let Some(enrolled) = state
+                .manager
+                .second_factor_rule(&here.org_id, &user.id)
+                .await?
+        {
+            return Err(PageError::SecondFactor {
+                org_name: here.org_name.clone(),
+                return_to: format!("/console/orgs/{}/{section}", here.org_id),
+                enrolled,
+            });
+        }
         let nav = Nav {
             org_id: here.org_id.clone(),
             org_name: here.org_name.clone(),

@@ -47,6 +47,23 @@ pub struct MembersPage {
     pub new_link: Option<String>,
     pub notice: Option<&'static str>,
     pub copy_script: &'static str,
+    /// For owners: which members have a second factor, in the order of `members`.
+    pub factors: Vec<bool>,
+    /// Whether the organization requires a second factor.
+    pub require_second_factor: bool,
+    /// Whether this server can mail invitations.
+    pub mail_on: bool,
+}
+
+impl MembersPage {
+    /// The second-factor cell of the `i`th member (from 0).
+    pub fn factor_of(&self, i: &usize) -> &'static str {
+        match self.factors.get(*i) {
+            Some(true) => "Yes",
+            Some(false) => "No",
+            None => "",
+        }
+    }
 }
 
 struct Shown {
@@ -82,6 +99,15 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Result<Resp
     } else {
         Vec::new()
     };
+    let factors = state
+        .manager
+        .members_second_factors(&c.caller, &members)
+        .await?
+        .unwrap_or_default();
+    let org = state
+        .manager
+        .visible_organization(&c.caller, &c.nav.org_id)
+        .await?;
     let now = state.provider.clock.now();
     let status = if !shown.errors.is_empty() || shown.list_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -114,6 +140,9 @@ async fn members_page(state: &AppState, c: Console, shown: Shown) -> Result<Resp
             new_link: shown.new_link,
             notice: shown.notice,
             copy_script: COPY_SCRIPT,
+            factors,
+            require_second_factor: org.require_second_factor,
+            mail_on: state.mailer.is_on(),
         },
     ))
 }
@@ -127,6 +156,11 @@ pub async fn list(
         Some("role") => Some("The role was changed."),
         Some("removed") => Some("The member was removed from the organization."),
         Some("withdrawn") => Some("The invitation was withdrawn: its link no longer works."),
+        Some("mailed") => Some("The invitation was mailed. Its link works once, for 7 days."),
+        Some("required") => Some(
+            "Members now need a second factor to sign in to this organization's apps, use its console and exchange its API tokens.",
+        ),
+        Some("optional") => Some("A second factor is no longer required."),
         Some("again") => Some(
             "This form was already sent, and the invitation was made then. Its link was shown once; if you missed it, withdraw it and invite again.",
         ),
@@ -147,15 +181,27 @@ pub async fn invite(
             return Ok(see_other(&format!("{}/members?done=again", c.base())));
         }
     };
+    let send_email = form.get("send_email") == Some("yes") && state.mailer.is_on();
     let invited = match member_fields("email", &email, role) {
         Ok((email, role)) => {
             let m = &state.manager;
-            m.invite_member(&c.caller, &c.nav.org_id, &email, role)
+            m.invite(&c.caller, &c.nav.org_id, &email, role, send_email)
                 .await
         }
         Err(e) => Err(e),
     };
     match invited {
+        Ok((invitation, token)) if send_email => {
+            done(&state, &c, &key, &invitation.id).await;
+            let mail = crate::web::verify_email::invitation_mail(
+                &state,
+                &invitation,
+                &c.nav.org_name,
+                &token,
+            );
+            state.mailer.send(mail);
+            Ok(see_other(&format!("{}/members?done=mailed", c.base())))
+        }
         Ok((invitation, token)) => {
             done(&state, &c, &key, &invitation.id).await;
             let link = format!("{}/invitations/{token}", state.provider.settings.issuer);
@@ -245,5 +291,24 @@ pub async fn withdraw(
             Ok(see_other(&format!("{}/members?done=withdrawn", c.base())))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Turns the organization's "require a second factor" setting on or off (owners).
+pub async fn require_second_factor(
+    State(state): State<AppState>,
+    ConsoleForm { console: c, form }: ConsoleForm,
+) -> Result<Response, PageError> {
+    let required = form.get("required") == Some("yes");
+    match state
+        .manager
+        .set_require_second_factor(&c.caller, &c.nav.org_id, required)
+        .await
+    {
+        Ok(_) => {
+            let done = if required { "required" } else { "optional" };
+            Ok(see_other(&format!("{}/members?done={done}", c.base())))
+        }
+        Err(e) => list_refused(&state, c, e).await,
     }
 }

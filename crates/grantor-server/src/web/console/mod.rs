@@ -66,6 +66,10 @@ pub fn router() -> Router<AppState> {
         )
         .route(&org("/members"), get(members::list).post(members::invite))
         .route(&org("/members/{user}/role"), post(members::set_role))
+        .route(
+            &org("/members/second-factor"),
+            post(members::require_second_factor),
+        )
         .route(&org("/members/{user}/remove"), post(members::remove))
         .route(&org("/invitations/{id}/withdraw"), post(members::withdraw))
 }
