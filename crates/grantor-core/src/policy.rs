@@ -31,7 +31,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 14] = [
         Self::CreateOrganization,
         Self::ManageUsers,
         Self::ViewOrganization,

@@ -549,6 +549,7 @@ where
             post_logout_redirect_uris: Some(metadata.post_logout_redirect_uris.clone()),
             scopes: scopes.map(|s| s.iter().map(str::to_string).collect()),
             access_token_ttl: None,
+            require_par: None,
         };
         let updated = self
             .update_app(&caller, None, client_id, changes)

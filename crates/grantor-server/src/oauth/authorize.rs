@@ -203,7 +203,6 @@ async fn bind_pending_registration(
 
 pub async fn authorize(
     State(state): State<AppState>,
-    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     ClientAddress(address): ClientAddress,
     AuthorizeParams(params): AuthorizeParams,
