@@ -662,7 +662,7 @@ impl<S: Storage> Provider<S> {
     }
 }
 
-impl<S: OrganizationStore + SecondFactorStore> Provider<S> {
+impl<S: OrganizationStore + SecondFactorStore + crate::store::PasskeyStore> Provider<S> {
     /// What the user must do first when the sign-in lacks a second factor that the request's
     /// `acr_values` or one of the organizations `org_ids` requires: `None` when nothing.
     async fn second_factor_step(

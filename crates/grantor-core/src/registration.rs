@@ -7,7 +7,7 @@
 //! `invalid_client_metadata`, whose description names the field.
 
 use crate::manage::{NewApp, validate_redirect_uri};
-use crate::model::{App, AppType};
+use crate::model::{App, AppKeys, AppType};
 use crate::scope::ScopeSet;
 use crate::{ErrorCode, OAuthError, ServiceError};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,8 @@ pub enum AuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// A signed assertion by one of the keys registered with `jwks` or `jwks_uri` (RFC 7523).
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -41,6 +43,7 @@ impl AuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -58,6 +61,12 @@ pub struct ClientMetadata {
     pub client_credentials: bool,
     /// The scopes asked for, if any.
     pub scope: Option<String>,
+    /// `private_key_jwt`'s keys: the `jwks` document (as JSON text) or the `jwks_uri`;
+    /// `Manager` checks them as for any app with keys.
+    #[serde(default)]
+    pub jwks: Option<String>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 fn invalid(field: &str, message: impl std::fmt::Display) -> OAuthError {
@@ -123,8 +132,7 @@ fn redirect_error(field: &str, message: String) -> OAuthError {
     invalid_redirect(format!("{field}: {message}"))
 }
 
-/// The one place `token_endpoint_auth_method` is read. `private_key_jwt` (app keys) is not
-/// offered yet: refused here until it is.
+/// The one place `token_endpoint_auth_method` is read.
 fn auth_method(value: Option<&str>, anonymous: bool) -> Result<AuthMethod, OAuthError> {
     match value {
         // RFC 7591 2 makes client_secret_basic the default; an anonymous registration can
@@ -133,15 +141,52 @@ fn auth_method(value: Option<&str>, anonymous: bool) -> Result<AuthMethod, OAuth
         None | Some("client_secret_basic") => Ok(AuthMethod::ClientSecretBasic),
         Some("none") => Ok(AuthMethod::None),
         Some("client_secret_post") => Ok(AuthMethod::ClientSecretPost),
-        Some("private_key_jwt") => Err(invalid(
-            "token_endpoint_auth_method",
-            "private_key_jwt is not supported yet: use client_secret_basic, client_secret_post or none",
-        )),
+        Some("private_key_jwt") => Ok(AuthMethod::PrivateKeyJwt),
         Some(other) => Err(invalid(
             "token_endpoint_auth_method",
             format!(
-                "{other:?} is not supported: use client_secret_basic, client_secret_post or none"
+                "{other:?} is not supported: use client_secret_basic, client_secret_post, \
+                 private_key_jwt or none"
             ),
+        )),
+    }
+}
+
+/// The largest `jwks` document, serialized (what any app's keys may take).
+const MAX_JWKS_BYTES: usize = 16 * 1024;
+
+/// `jwks` or `jwks_uri`: exactly one with `private_key_jwt`, neither otherwise (RFC 7591 2).
+fn keys(
+    body: &serde_json::Map<String, Value>,
+    method: AuthMethod,
+) -> Result<(Option<String>, Option<String>), OAuthError> {
+    let jwks = match body.get("jwks") {
+        None | Some(Value::Null) => None,
+        Some(doc @ Value::Object(_)) => {
+            let text = doc.to_string();
+            if text.len() > MAX_JWKS_BYTES {
+                return Err(invalid(
+                    "jwks",
+                    format!("must be at most {MAX_JWKS_BYTES} bytes"),
+                ));
+            }
+            Some(text)
+        }
+        Some(_) => return Err(invalid("jwks", "must be a JWK Set (a JSON object)")),
+    };
+    let jwks_uri = string(body, "jwks_uri", MAX_URI_BYTES)?;
+    match (method, &jwks, &jwks_uri) {
+        (AuthMethod::PrivateKeyJwt, Some(_), Some(_)) => {
+            Err(invalid("jwks", "send jwks or jwks_uri, not both"))
+        }
+        (AuthMethod::PrivateKeyJwt, None, None) => Err(invalid(
+            "jwks",
+            "private_key_jwt needs the app's public keys: jwks or jwks_uri",
+        )),
+        (AuthMethod::PrivateKeyJwt, _, _) | (_, None, None) => Ok((jwks, jwks_uri)),
+        _ => Err(invalid(
+            "jwks",
+            "keys are for token_endpoint_auth_method private_key_jwt",
         )),
     }
 }
@@ -269,6 +314,7 @@ impl ClientMetadata {
                 return Err(invalid("scope", format!("at most {MAX_SCOPES} scopes")));
             }
         }
+        let (jwks, jwks_uri) = keys(body, auth_method)?;
         Ok(Self {
             client_name: client_name.map(|n| n.trim().to_string()),
             redirect_uris,
@@ -276,7 +322,17 @@ impl ClientMetadata {
             auth_method,
             client_credentials,
             scope,
+            jwks,
+            jwks_uri,
         })
+    }
+
+    fn keys(&self) -> Option<AppKeys> {
+        match (&self.jwks, &self.jwks_uri) {
+            (Some(doc), _) => Some(AppKeys::Jwks(doc.clone())),
+            (None, Some(uri)) => Some(AppKeys::Uri(uri.clone())),
+            (None, None) => None,
+        }
     }
 
     fn app_type_of(auth_method: AuthMethod, client_credentials: bool) -> AppType {
@@ -309,14 +365,21 @@ impl ClientMetadata {
         .redirect_uris(self.redirect_uris.clone())
         .post_logout_redirect_uris(self.post_logout_redirect_uris.clone())
         .scopes(scopes.iter().map(str::to_string))
+        .keys(self.keys())
     }
 
     /// This registration's metadata as an app now has it (RFC 7592 reads the current values).
     pub fn of_app(app: &App, registered: Option<&ClientMetadata>) -> Self {
-        let auth_method = match (app.app_type, registered.map(|m| m.auth_method)) {
-            (AppType::Native, _) => AuthMethod::None,
-            (_, Some(AuthMethod::ClientSecretPost)) => AuthMethod::ClientSecretPost,
+        let auth_method = match (app.app_type, &app.keys, registered.map(|m| m.auth_method)) {
+            (AppType::Native, _, _) => AuthMethod::None,
+            (_, Some(_), _) => AuthMethod::PrivateKeyJwt,
+            (_, None, Some(AuthMethod::ClientSecretPost)) => AuthMethod::ClientSecretPost,
             _ => AuthMethod::ClientSecretBasic,
+        };
+        let (jwks, jwks_uri) = match &app.keys {
+            Some(AppKeys::Jwks(doc)) => (Some(doc.clone()), None),
+            Some(AppKeys::Uri(uri)) => (None, Some(uri.clone())),
+            None => (None, None),
         };
         Self {
             client_name: Some(app.name.clone()),
@@ -325,6 +388,8 @@ impl ClientMetadata {
             auth_method,
             client_credentials: app.app_type == AppType::Server,
             scope: (!app.scopes.is_empty()).then(|| app.scopes.to_string()),
+            jwks,
+            jwks_uri,
         }
     }
 }
@@ -352,6 +417,10 @@ pub struct ClientInformation {
     pub token_endpoint_auth_method: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// The organization the app belongs to; absent while an anonymous registration waits
     /// for one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -388,6 +457,11 @@ impl ClientInformation {
             response_types,
             token_endpoint_auth_method: metadata.auth_method.as_str(),
             scope: metadata.scope.clone(),
+            jwks: metadata
+                .jwks
+                .as_deref()
+                .and_then(|doc| serde_json::from_str(doc).ok()),
+            jwks_uri: metadata.jwks_uri.clone(),
             grantor_org_id: org_id.map(str::to_string),
         }
     }
@@ -511,9 +585,27 @@ mod tests {
             false,
         ));
         assert_eq!(
-            (c, d.starts_with("token_endpoint_auth_method")),
-            ("invalid_client_metadata", true)
+            (c, d.starts_with("jwks"), d.contains("jwks_uri")),
+            ("invalid_client_metadata", true, true),
+            "private_key_jwt without keys"
         );
+        let (c, d) = code(ClientMetadata::parse(
+            &json!({"redirect_uris": ["https://a.example/cb"], "jwks_uri": "https://a.example/jwks"}),
+            false,
+        ));
+        assert_eq!(
+            (c, d.starts_with("jwks")),
+            ("invalid_client_metadata", true),
+            "keys with a secret"
+        );
+        let with_keys = ClientMetadata::parse(
+            &json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                    "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}]}}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(with_keys.app_type(), AppType::Server);
+        assert!(matches!(with_keys.keys(), Some(AppKeys::Jwks(_))));
         let (c, d) = code(ClientMetadata::parse(
             &json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["password"]}),
             false,

@@ -67,7 +67,9 @@ fn refused(why: &str) -> OAuthError {
     OAuthError::invalid_grant(why)
 }
 
-pub async fn exchange<S: Registry + ApiTokenStore + OrganizationStore + SecondFactorStore>(
+pub async fn exchange<
+    S: Registry + ApiTokenStore + OrganizationStore + SecondFactorStore + crate::store::PasskeyStore,
+>(
     provider: &Provider<S>,
     req: Request,
     dpop: Option<&str>,

@@ -94,7 +94,14 @@ fn recovery_codes() -> Result<(Vec<String>, Vec<String>), ServiceError> {
 
 /// Whether `user_id` has a second factor set up: the one place that says so, for the
 /// sign-in pages, the authorization endpoint and the token exchange alike.
-pub async fn enrolled<S: SecondFactorStore>(
+pub async fn enrolled<S: SecondFactorStore + crate::store::PasskeyStore>(
+    store: &S,
+    user_id: &str,
+) -> Result<bool, crate::StoreError> {
+    Ok(totp_confirmed(store, user_id).await? || !store.passkeys(user_id).await?.is_empty())
+}
+
+async fn totp_confirmed<S: SecondFactorStore>(
     store: &S,
     user_id: &str,
 ) -> Result<bool, crate::StoreError> {
@@ -102,8 +109,11 @@ pub async fn enrolled<S: SecondFactorStore>(
     Ok(record.is_some_and(|r| r.confirmed_at.is_some()))
 }
 
-impl<S: Governed + UserStore + ThrottleStore + SecondFactorStore> Manager<S> {
-    /// Whether `user_id` signs in with a second factor after their password.
+impl<S: Governed + UserStore + ThrottleStore + SecondFactorStore + crate::store::PasskeyStore>
+    Manager<S>
+{
+    /// Whether `user_id` signs in with a second factor after their password (TOTP or a
+    /// passkey).
     pub async fn has_second_factor(&self, user_id: &str) -> Result<bool, ServiceError> {
         Ok(enrolled(&self.store, user_id).await?)
     }
@@ -156,7 +166,7 @@ impl<S: Governed + UserStore + ThrottleStore + SecondFactorStore> Manager<S> {
     pub async fn second_factors(&self, actor: &Caller) -> Result<SecondFactors, ServiceError> {
         let user = self.own_account(actor).await?;
         Ok(SecondFactors {
-            totp: self.has_second_factor(&user.id).await?,
+            totp: totp_confirmed(&self.store, &user.id).await?,
             recovery_codes_left: self.store.recovery_codes_left(&user.id).await?,
             email: user.email,
         })

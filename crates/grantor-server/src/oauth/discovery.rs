@@ -98,7 +98,10 @@ impl Documents {
                 "acr_values_supported".into(),
                 json!(grantor_core::model::ACR_VALUES),
             );
-            map.insert("amr_values_supported".into(), json!(["pwd", "otp", "mfa"]));
+            map.insert(
+                "amr_values_supported".into(),
+                json!(["pwd", "otp", "hwk", "swk", "mfa"]),
+            );
             map.insert("request_parameter_supported".into(), json!(false));
             map.insert("request_uri_parameter_supported".into(), json!(false));
             map.insert("claims_parameter_supported".into(), json!(false));

@@ -27,6 +27,7 @@ both_backends!(
     an_admin_client_with_keys_manages_through_the_api,
     an_app_can_require_pushed_requests,
     the_console_wizard_registers_keys_and_require_par,
+    a_dynamically_registered_app_authenticates_with_its_keys,
 );
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -939,4 +940,66 @@ async fn the_console_wizard_registers_keys_and_require_par(backend: Backend) {
         .unwrap()
         .unwrap();
     assert!(!app.require_par);
+}
+
+/// Dynamic registration (RFC 7591) with an initial access token registers keys too: the app
+/// has no secret, reads back its keys, and authenticates by assertion once added.
+async fn a_dynamically_registered_app_authenticates_with_its_keys(backend: Backend) {
+    let srv = spawn(backend, Arc::new(SystemClock)).await;
+    let (_, initial) = crate::registration::admin_token(&srv, "acme").await;
+    let key = new_key(Alg::ES256);
+    let metadata = json!({
+        "client_name": "Keyed robot",
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": jwks(&[&key]),
+        "scope": "trades:read",
+    });
+    let (status, registered) = crate::registration::register(&srv, Some(&initial), &metadata).await;
+    assert_eq!(status, 201, "{registered}");
+    assert!(registered.get("client_secret").is_none(), "{registered}");
+    assert_eq!(registered["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(registered["jwks"], jwks(&[&key]));
+    let id = registered["client_id"].as_str().unwrap();
+    add_to_acme(&srv, id, &["trades:read"]).await;
+    let now = SystemClock.now();
+    let (status, body) = by_assertion(
+        &srv,
+        &sign(&key, &claims(id, &srv.url("/oauth2/token"), now)),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (status, body["scope"].as_str()),
+        (200, Some("trades:read")),
+        "{body}"
+    );
+
+    // Keys without private_key_jwt, private_key_jwt without keys, and a private key: refused.
+    let mut private = key.public.clone();
+    private["d"] = json!("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI");
+    for (bad, field) in [
+        (
+            json!({"grant_types": ["client_credentials"], "jwks": jwks(&[&key])}),
+            "jwks",
+        ),
+        (
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"}),
+            "jwks",
+        ),
+        (
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+                "jwks": {"keys": [private]}}),
+            "jwks",
+        ),
+    ] {
+        let (status, body) = crate::registration::register(&srv, Some(&initial), &bad).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_client_metadata")),
+            "{bad}: {body}"
+        );
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.starts_with(field), "{description}");
+    }
 }

@@ -56,7 +56,7 @@ async fn send(
     )
 }
 
-async fn register(srv: &TestServer, token: Option<&str>, body: &Value) -> (u16, Value) {
+pub(crate) async fn register(srv: &TestServer, token: Option<&str>, body: &Value) -> (u16, Value) {
     let (status, _, body) = send(
         srv,
         Method::POST,
@@ -69,7 +69,7 @@ async fn register(srv: &TestServer, token: Option<&str>, body: &Value) -> (u16, 
 }
 
 /// An admin client of `org` (a server app holding `grantor:apps` there) and its token.
-async fn admin_token(srv: &TestServer, org: &str) -> (String, String) {
+pub(crate) async fn admin_token(srv: &TestServer, org: &str) -> (String, String) {
     let admin = srv
         .added_app(org, server_app("automation", &["grantor:apps"]))
         .await;
@@ -280,9 +280,14 @@ async fn bad_metadata_is_refused_naming_the_field(backend: Backend) {
             "client_name",
         ),
         (
-            with(json!({"token_endpoint_auth_method": "private_key_jwt"})),
+            with(json!({"token_endpoint_auth_method": "client_secret_jwt"})),
             "invalid_client_metadata",
             "token_endpoint_auth_method",
+        ),
+        (
+            with(json!({"token_endpoint_auth_method": "private_key_jwt"})),
+            "invalid_client_metadata",
+            "jwks",
         ),
         (
             with(json!({"grant_types": ["password"]})),
