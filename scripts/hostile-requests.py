@@ -577,14 +577,23 @@ class Gen:
             params += [("subject_token", self.value("gr_api_" + "x" * 43)),
                        ("subject_token_type", self.value("urn:grantor:params:oauth:token-type:api-token"))]
         auth = []
-        how = r.randrange(4)
-        if how == 0:
+        if r.random() < 0.15:
+            # DPoP (RFC 9449): a junk, oversized or repeated proof header.
+            proof = r.choice([b"x", b"e30.e30.", b"a" * 9000, self.token().encode()])
+            auth += [(b"DPoP", proof)] * r.choice([1, 1, 2])
+        how = r.randrange(5)
+        if how == 4:
+            # private_key_jwt (RFC 7523): a junk assertion.
+            params += [("client_assertion_type", self.value("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")),
+                       ("client_assertion", self.value(r.choice(["x", "e30.e30.e30", "a" * 9000, self.token()]))),
+                       ("client_id", self.value(s.server_id))]
+        elif how == 0:
             params += [("client_id", self.value(r.choice([s.server_id, s.web_id, s.native_id]))),
                        ("client_secret", self.value(r.choice([s.server_secret, s.web_secret])))]
         elif how == 1:
             params += [("client_id", self.value(s.native_id))]
         else:
-            auth = [(b"Authorization", self.authorization())]
+            auth += [(b"Authorization", self.authorization())]
         r.shuffle(params)
         return "/oauth2/token", "POST", "/oauth2/token", params, "form", None, auth
 
@@ -610,7 +619,7 @@ class Gen:
         r = self.r
         s = self.s
         auth = [(b"Cookie", self.cookie_header())] if r.random() < 0.7 else []
-        k = r.randrange(13)
+        k = r.randrange(16)
         if k == 0:
             params = [("return_to", self.value(r.choice(["/account", "https://evil.example/",
                                                            "//evil.example", "/oauth2/authorize?" + s.consent_request])))]
@@ -672,6 +681,41 @@ class Gen:
             return "/login/code", "POST", "/login/code", params, "form", None, auth
         if k == 11:
             return "/account/security", "GET", "/account/security", [], "query", None, auth
+        if k == 12:
+            # Dynamic registration (RFC 7591): anonymous or with a token, hostile metadata.
+            if r.random() < 0.5:
+                auth = auth + [(b"Authorization", self.authorization(bearer=True, admin=True))]
+            metadata = {
+                "redirect_uris": r.choice([[s.web_redirect], ["javascript:alert(1)"], ["x"] * 50, "x", [None]]),
+                "token_endpoint_auth_method": r.choice(["none", "client_secret_basic", "private_key_jwt",
+                                                        "client_secret_jwt", 7]),
+                "grant_types": r.choice([["authorization_code"], ["client_credentials"], ["password"], "x"]),
+                "client_name": r.choice(["robot", "", "n" * 5000, "\u0000"]),
+                "scope": r.choice(["read", "grantor:orgs", "x " * 3000]),
+                "jwks": r.choice([{"keys": [{"kty": "EC"}]}, {"keys": [{}] * 500}, "x", None]),
+                "jwks_uri": r.choice(["https://127.0.0.1/jwks", "http://169.254.169.254/", "x", None]),
+            }
+            body = r.choice([json.dumps({k: v for k, v in metadata.items() if r.random() < 0.6}).encode(),
+                             self.json_body()])
+            return "/oauth2/register", "POST", "/oauth2/register", [], "json", body, auth
+        if k == 13:
+            client_id = self.value(r.choice([s.native_id, "app_" + "0" * 32, "x" * 300]))
+            method = r.choice(["GET", "PUT", "DELETE"])
+            auth = auth + [(b"Authorization", b"Bearer gr_reg_" + b"a" * 43)]
+            return "/oauth2/register/{client_id}", method, "/oauth2/register/" + client_id, [], \
+                "json", self.json_body() if method == "PUT" else None, auth
+        if k == 14:
+            # Passkey sign-in: forged WebAuthn answers.
+            params = [("csrf", self.value("")),
+                      ("challenge", self.value(r.choice(["", "x" * 5000, "gr_" + "a" * 80]))),
+                      ("credential", self.value(r.choice(["{}", '{"id":"AA","response":{}}', "[" * 5000])))]
+            return "/login/passkey", "POST", "/login/passkey", params, "form", None, auth
+        if k == 15:
+            token = r.choice(["gr_vem_" + "a" * 43, "x", "%00" * 10, "a" * 3000])
+            method = r.choice(["GET", "POST"])
+            params = [("csrf", self.value(""))] if method == "POST" else []
+            return "/verify-email/{token}", method, "/verify-email/" + token, params, \
+                "query" if method == "GET" else "form", None, auth
         return "/login", "POST", "/login", [("email", self.value(s.email)), ("password", self.value("x"))], "form", None, auth
 
     def api_base(self):

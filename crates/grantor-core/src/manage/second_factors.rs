@@ -118,6 +118,11 @@ impl<S: Governed + UserStore + ThrottleStore + SecondFactorStore + crate::store:
         Ok(enrolled(&self.store, user_id).await?)
     }
 
+    /// Whether `user_id` has a confirmed authenticator app (TOTP).
+    pub async fn has_totp(&self, user_id: &str) -> Result<bool, ServiceError> {
+        Ok(totp_confirmed(&self.store, user_id).await?)
+    }
+
     /// Whether organization `org_id` requires a second factor (`None`: it does not) and, if
     /// so, whether `user_id` has one set up.
     pub async fn second_factor_rule(

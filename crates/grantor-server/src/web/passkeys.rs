@@ -81,11 +81,6 @@ pub(super) async fn second_step_form(
     form(state, SECOND_STEP, &binding, known.join(" "))
 }
 
-/// Whether `user_id` has a passkey to use after their password.
-pub(super) async fn has_passkey(state: &AppState, user_id: &str) -> Result<bool, ServiceError> {
-    Ok(!state.manager.passkey_credentials(user_id).await?.is_empty())
-}
-
 /// The account page's passkeys and its "Add a passkey" form.
 pub(super) async fn section(
     state: &AppState,

@@ -75,12 +75,7 @@ pub(crate) async fn after_password(
     user_id: &str,
     return_to: &str,
 ) -> Response {
-    let second = match state.manager.has_second_factor(user_id).await {
-        Ok(true) => Ok(true),
-        Ok(false) => super::passkeys::has_passkey(state, user_id).await,
-        Err(e) => Err(e),
-    };
-    match second {
+    match state.manager.has_second_factor(user_id).await {
         Ok(false) => {
             let method = SignInMethod::Password;
             return signed_in(state, headers, address, user_id, method, return_to).await;
@@ -155,11 +150,7 @@ async fn page_with(
     passkey_error: Option<String>,
 ) -> Response {
     let binding = session::cookie(state, headers, Cookie::Browser).unwrap_or_default();
-    let totp = state
-        .manager
-        .has_second_factor(user_id)
-        .await
-        .unwrap_or(true);
+    let totp = state.manager.has_totp(user_id).await.unwrap_or(true);
     let passkey = super::passkeys::second_step_form(state, binding, user_id).await;
     render(
         status,

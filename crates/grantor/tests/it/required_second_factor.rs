@@ -276,7 +276,7 @@ async fn acr_values_steps_a_password_sign_in_up_or_fails_without_a_factor(backen
     );
     assert_eq!(
         discovery["amr_values_supported"],
-        json!(["pwd", "otp", "mfa"])
+        json!(["pwd", "otp", "hwk", "swk", "mfa"])
     );
 
     let mfa =
