@@ -39,6 +39,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from collections import Counter, defaultdict
 
@@ -579,13 +580,16 @@ class Gen:
         auth = []
         if r.random() < 0.15:
             # DPoP (RFC 9449): a junk, oversized or repeated proof header.
-            proof = r.choice([b"x", b"e30.e30.", b"a" * 9000, self.token().encode()])
+            token = self.token()
+            if isinstance(token, str):
+                token = token.encode("utf-8", "surrogatepass")
+            proof = r.choice([b"x", b"e30.e30.", b"a" * 9000, token])
             auth += [(b"DPoP", proof)] * r.choice([1, 1, 2])
         how = r.randrange(5)
         if how == 4:
             # private_key_jwt (RFC 7523): a junk assertion.
             params += [("client_assertion_type", self.value("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")),
-                       ("client_assertion", self.value(r.choice(["x", "e30.e30.e30", "a" * 9000, self.token()]))),
+                       ("client_assertion", r.choice([self.value("e30.e30.e30"), "x", "a" * 9000, self.token()])),
                        ("client_id", self.value(s.server_id))]
         elif how == 0:
             params += [("client_id", self.value(r.choice([s.server_id, s.web_id, s.native_id]))),
@@ -699,7 +703,7 @@ class Gen:
                              self.json_body()])
             return "/oauth2/register", "POST", "/oauth2/register", [], "json", body, auth
         if k == 13:
-            client_id = self.value(r.choice([s.native_id, "app_" + "0" * 32, "x" * 300]))
+            client_id = r.choice([s.native_id, "app_" + "0" * 32, "x" * 300, "%00", "%2e%2e%2f"])
             method = r.choice(["GET", "PUT", "DELETE"])
             auth = auth + [(b"Authorization", b"Bearer gr_reg_" + b"a" * 43)]
             return "/oauth2/register/{client_id}", method, "/oauth2/register/" + client_id, [], \
@@ -1189,6 +1193,7 @@ class Run:
             try:
                 req = gen.build()
             except Exception as e:  # a bug in this script, not the server
+                traceback.print_exc()
                 self.fail(f"worker {i}: building request {n} failed: {e!r}")
                 raise
             reqs = [req]
