@@ -26,6 +26,14 @@
 #   - client_credentials tokens while a second load generator floods the password grant with
 #     sign-ins (each one an argon2 check), beside the same run without the flood;
 #   - refresh-token grants per second (bench/refresh.py: one rotating family per connection);
+#   - client_credentials with DPoP (RFC 9449), a fresh proof per request, beside the plain
+#     figure: tokens/s, server CPU per token, p99. oha repeats one request and a proof is single
+#     use, so bench/sign's grantor-bench-dpop drives it: one request checked for a DPoP-bound
+#     token, a 1 s unmeasured probe to size the pool, every proof signed before the measured run
+#     (so signing does not compete with the server), then the first of BENCH_CONNECTIONS
+#     keep-alive connections for BENCH_DURATION (40 s at most: a proof's iat must be within
+#     60 s). It reads the server's CPU time around the measured run only (PostgreSQL's CPU is
+#     not split out for this run);
 #   - PostgreSQL only: the token endpoint on three nodes of one database beside one node.
 #
 # Knobs (environment):
@@ -53,6 +61,7 @@ BIN=$CARGO_TARGET_DIR/release/grantor
 SIGN_BIN=$CARGO_TARGET_DIR/release/grantor-bench-sign
 IN_PROCESS_BIN=$CARGO_TARGET_DIR/release/grantor-bench-in-process
 FLOOR_BIN=$CARGO_TARGET_DIR/release/grantor-bench-floor
+DPOP_BIN=$CARGO_TARGET_DIR/release/grantor-bench-dpop
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/bench/out/$STAMP
@@ -490,6 +499,32 @@ print(f"{r['per_sec']:.0f} refreshes/s, {r['errors']} errors, p50 {r['p50_ms']:.
       f"load generator {r['load_generator_cores']:.2f} cores", file=sys.stderr)
 EOF2
 
+    # client_credentials again, with DPoP: every request carries a fresh proof, which the
+    # server verifies and whose jti it records as spent. grantor-bench-dpop signs the proofs
+    # before its measured run and reads SERVER_PID's utime+stime around that run only.
+    local dpop_seconds=$((seconds > 40 ? 40 : seconds))
+    log "[$backend] client_credentials with DPoP (fresh proof per request), $token_c connections, ${dpop_seconds}s"
+    "$DPOP_BIN" "$base" "$client_id" "$client_secret" "$dpop_seconds" "$token_c" "$SERVER_PID" \
+        >"$WORK/dpop.json" &
+    OHA_PID=$!
+    wait "$OHA_PID" || die "grantor-bench-dpop failed"
+    OHA_PID=""
+    python3 - "$WORK/dpop.json" "$dir/run-token-c$token_c.json" "$dir/dpop.json" <<EOF2
+import json, sys
+r = json.load(open(sys.argv[1]))
+plain = json.load(open(sys.argv[2]))
+r.update({"backend": "$backend",
+          "plain": {"per_sec": plain["ok_per_sec"], "p50_ms": plain["p50_ms"], "p99_ms": plain["p99_ms"],
+                    "server_cpu_us_per_token": plain["server_cpu_us_per_request"]}})
+json.dump(r, open(sys.argv[3], "w"), indent=2)
+p = r["plain"]
+print(f"with DPoP: {r['per_sec']:.0f} tokens/s, server CPU {r['server_cpu_us_per_token']:.1f} us/token, "
+      f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, errors {r['errors']}; "
+      f"plain: {p['per_sec']:.0f} tokens/s, {p['server_cpu_us_per_token']:.1f} us/token, p99 {p['p99_ms']:.2f} ms "
+      f"(proofs made beforehand: {r['proofs_made']}, signed during the run: {r['signed_during_run']})",
+      file=sys.stderr)
+EOF2
+
     if [[ $backend == postgres ]]; then
         # The token endpoint on three nodes of one database, the same connections split
         # between them, against the one-node run above.
@@ -679,6 +714,18 @@ for b in backends:
     print(f"  {b}, {r['connections']} connections: {r['per_sec']:.0f} refreshes/s, p50 {r['p50_ms']:.2f} ms,"
           f" p99 {r['p99_ms']:.2f} ms, server CPU {r['server_cpu_us_per_refresh']:.1f} us/refresh,"
           f" PostgreSQL {r['db_cpu_us_per_refresh']:.1f} us/refresh, errors {r['errors']}")
+print()
+print("client_credentials with DPoP (a fresh proof per request, signed before the run) beside the plain run:")
+dpop = []
+for b in backends:
+    d = json.load(open(os.path.join(out, b, "dpop.json")))
+    dpop.append(d)
+    p = d["plain"]
+    print(f"  {b}, {d['connections']} connections: DPoP {d['per_sec']:.0f} tokens/s, server CPU"
+          f" {d['server_cpu_us_per_token']:.1f} us/token, p99 {d['p99_ms']:.2f} ms; plain {p['per_sec']:.0f} tokens/s,"
+          f" {p['server_cpu_us_per_token']:.1f} us/token, p99 {p['p99_ms']:.2f} ms"
+          f" (DPoP: {d['server_cpu_us_per_token'] / p['server_cpu_us_per_token']:.2f}x the CPU per token);"
+          f" errors {d['errors']}")
 scaling = os.path.join(out, "postgres", "scaling.json")
 if os.path.exists(scaling):
     s = json.load(open(scaling))
@@ -697,10 +744,16 @@ if bad:
     for r in bad:
         print(f"WARNING: {r['backend']} {r['endpoint']} c={r['connections']}: only "
               f"{r['success_ratio']*100:.2f}% answered 200: {r['status_codes']} {r['errors']}")
+for d in dpop:
+    if d["errors"] or d["signed_during_run"]:
+        print()
+        print(f"WARNING: {d['backend']} DPoP: errors {d['errors']}; {d['signed_during_run']} proofs signed during"
+              f" the run (the pool of {d['proofs_made']} ran out; those competed with the server)")
 
-json.dump({"sign": list(sign.values()), "servers": servers, "runs": runs, "floor": list(floor.values())},
+json.dump({"sign": list(sign.values()), "servers": servers, "runs": runs, "floor": list(floor.values()),
+           "dpop": dpop},
           open(os.path.join(out, "summary.json"), "w"), indent=2)
 EOF
 echo "Results in $OUT" >&2
-bad=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(sum(r["success_ratio"] < 1.0 for r in s["runs"] + s["floor"]))' "$OUT/summary.json")
+bad=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(sum(r["success_ratio"] < 1.0 for r in s["runs"] + s["floor"]) + sum(bool(d["errors"]) for d in s["dpop"]))' "$OUT/summary.json")
 [[ "$bad" == 0 ]] || die "$bad run(s) had answers other than 200"
