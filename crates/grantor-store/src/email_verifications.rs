@@ -1,6 +1,7 @@
 //! Email verification links (migration 0022), by the hash of their token.
 
 use crate::changes::Change;
+use crate::password_resets::{LinkTable, use_link};
 use crate::pool::{Store, backend_error, conflict};
 use crate::rows::get;
 use grantor_core::model::AuditEvent;
@@ -59,28 +60,10 @@ impl EmailVerificationStore for Store {
         audit: &AuditEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        // Single use even when two tabs open it at once: only one UPDATE finds it open.
-        let used = sqlx::query(
-            "UPDATE email_verifications SET used_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(&l.token_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?
-        .rows_affected();
-        if used == 0 {
+        let table = LinkTable::EmailVerifications;
+        if !use_link(&mut tx, table, &l.token_hash, &l.user_id, now).await? {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE email_verifications SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
-        )
-        .bind(&l.user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
         sqlx::query("UPDATE users SET email_verified_at = $3 WHERE id = $1 AND email = $2")
             .bind(&l.user_id)
             .bind(&l.email)

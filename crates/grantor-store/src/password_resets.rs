@@ -58,18 +58,15 @@ impl PasswordResetStore for Store {
         audit: &AuditEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        // Single use even when two browsers submit at once: only one UPDATE finds it open.
-        let used = sqlx::query(
-            "UPDATE password_resets SET used_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        if !use_link(
+            &mut tx,
+            LinkTable::PasswordResets,
+            &r.token_hash,
+            &r.user_id,
+            now,
         )
-        .bind(&r.token_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?
-        .rows_affected();
-        if used == 0 {
+        .await?
+        {
             return Ok(false);
         }
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
@@ -78,18 +75,57 @@ impl PasswordResetStore for Store {
             .execute(&mut *tx)
             .await
             .map_err(backend_error)?;
-        // Other links sent before this one stop working too.
-        sqlx::query(
-            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
-        )
-        .bind(&r.user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
         delete_sessions_of_user(&mut tx, &r.user_id, None).await?;
         self.commit_change(tx, audit, &[Change::User(r.user_id.clone())])
             .await?;
         Ok(true)
     }
+}
+
+/// The tables of single-use links mailed to a user.
+#[derive(Clone, Copy)]
+pub(crate) enum LinkTable {
+    PasswordResets,
+    EmailVerifications,
+}
+
+/// Uses the link `token_hash` of `user_id` inside `tx`, if it is open at `now`, and closes
+/// the user's other open links of the same kind (sent before it). Single use even when two
+/// browsers submit at once: only one UPDATE finds it open.
+pub(crate) async fn use_link(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: LinkTable,
+    token_hash: &str,
+    user_id: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let (use_it, close_others) = match table {
+        LinkTable::PasswordResets => (
+            "UPDATE password_resets SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        ),
+        LinkTable::EmailVerifications => (
+            "UPDATE email_verifications SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            "UPDATE email_verifications SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        ),
+    };
+    let used = sqlx::query(use_it)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_error)?
+        .rows_affected();
+    if used == 0 {
+        return Ok(false);
+    }
+    sqlx::query(close_others)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend_error)?;
+    Ok(true)
 }
