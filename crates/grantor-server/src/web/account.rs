@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
 use grantor_core::manage::EmailLinkError;
-use grantor_core::model::Caller;
 use std::net::IpAddr;
 
 /// Where a signed-out browser posting here is sent.
@@ -66,7 +65,7 @@ async fn page(
     ended: Option<u64>,
     verify_notice: Option<&'static str>,
 ) -> Response {
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     let loaded = async {
         let account = state.manager.account(&caller).await?;
         let sessions = state.manager.sessions(&caller, &current.id_hash).await?;
@@ -140,11 +139,7 @@ pub async fn revoke(
     };
     let done = state
         .manager
-        .revoke_approval(
-            &Caller::new(current.actor(), Some(source)),
-            client_id,
-            org_id,
-        )
+        .revoke_approval(&current.caller(source), client_id, org_id)
         .await;
     match done {
         Ok(()) => see_other("/account"),
@@ -189,7 +184,7 @@ pub async fn change_password(
         )
         .await;
     }
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     let passwords = &state.provider.passwords;
     let changed = state
         .manager
@@ -229,7 +224,7 @@ pub async fn end_session(
         Err(answer) => return answer,
     };
     let handle = form.get("session").unwrap_or_default();
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     match state
         .manager
         .end_session(&caller, handle, &current.id_hash)
@@ -251,7 +246,7 @@ pub async fn end_other_sessions(
         Ok(current) => current,
         Err(answer) => return answer,
     };
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     match state
         .manager
         .end_other_sessions(&caller, &current.id_hash)
@@ -276,7 +271,7 @@ pub async fn send_verification(
     if !state.mailer.is_on() {
         return see_other("/account");
     }
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     match state.manager.request_email_verification(&caller).await {
         Ok(Some((user, token))) => {
             let mail = super::verify_email::verification_mail(&state, &user, &token);

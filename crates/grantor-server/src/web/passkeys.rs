@@ -134,7 +134,7 @@ pub async fn add(
         Ok(current) => current,
         Err(response) => return response,
     };
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     let now = state.provider.clock.now();
     let challenge = form.get("challenge").unwrap_or_default();
     let Some(challenge) = Challenge::open(
@@ -174,7 +174,7 @@ pub async fn remove(
         Ok(current) => current,
         Err(response) => return response,
     };
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     let removed = state
         .manager
         .remove_passkey(

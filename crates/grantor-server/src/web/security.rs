@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grantor_core::ServiceError;
-use grantor_core::model::{Caller, SignInMethod};
+use grantor_core::model::SignInMethod;
 use qrcode::{Color, EcLevel, QrCode};
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -84,7 +84,7 @@ pub(super) async fn page(
     status: StatusCode,
     shown: Shown,
 ) -> Response {
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     let loaded = async {
         let factors = state.manager.second_factors(&caller).await?;
         let enrolment = if factors.totp {
@@ -222,7 +222,7 @@ pub async fn confirm(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     let (required_by, return_to) = sent_here(&form);
     match state.manager.confirm_totp(&caller, &state.kek, code).await {
         Ok(codes) => {
@@ -271,7 +271,7 @@ pub async fn remove(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     match state.manager.remove_totp(&caller, &state.kek, code).await {
         Ok(()) => see_other("/account/security?totp=removed"),
         Err(e) => refused(&state, &current, source, "remove", e).await,
@@ -289,7 +289,7 @@ pub async fn regenerate(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     match state
         .manager
         .regenerate_recovery_codes(&caller, &state.kek, code)

@@ -74,6 +74,11 @@ impl Current {
             token: None,
         }
     }
+
+    /// The signed-in user acting on their own account from `source`.
+    pub fn caller(&self, source: std::net::IpAddr) -> grantor_core::model::Caller {
+        grantor_core::model::Caller::new(self.actor(), Some(source))
+    }
 }
 
 /// The session posting a form from the user's own pages, its CSRF token checked; otherwise

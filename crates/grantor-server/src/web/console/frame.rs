@@ -94,7 +94,7 @@ impl Console {
                 return_to: format!("/console/orgs/{org}/{section}"),
             });
         };
-        let caller = Caller::new(current.actor(), Some(source));
+        let caller = current.caller(source);
         let (user, here, others) = state
             .manager
             .console_frame(&caller, org, ORG_SWITCHER_MAX)
@@ -208,7 +208,7 @@ pub async fn home(
             return_to: "/console".into(),
         });
     };
-    let caller = Caller::new(current.actor(), Some(source));
+    let caller = current.caller(source);
     let orgs = state
         .manager
         .organizations(&caller, Window::first(1))
